@@ -1,0 +1,44 @@
+# oms: PGXS build. Declarative on purpose: everything a reader needs to know
+# about the build is in the variables below; custom targets come after the
+# PGXS include.
+
+EXTENSION   = oms
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
+
+MODULE_big  = oms
+OBJS        = src/oms.o src/gtin.o src/catalog.o
+PG_CONFIG  ?= pg_config
+# The server headers are included as system headers so that the test build's
+# -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+
+# The install script is assembled from one part per area, in this explicit
+# order (never $(wildcard): its order is not stable). Each part sits beside
+# the C file of its area.
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/check.sql src/grants.sql
+
+DATA_built  = oms--$(EXTVERSION).sql
+# upgrade scripts (oms--A--B.sql) are committed as they are
+DATA        = $(wildcard oms--*--*.sql)
+EXTRA_CLEAN = $(DATA_built)
+
+# pg_regress: one file per feature, in this order (install must run first).
+REGRESS      = install gtin catalog security
+REGRESS_OPTS = --inputdir=. --outputdir=.
+
+# isolation specs live in test/specs, expected output in test/expected.
+ISOLATION      = kit_kind_race gtin_unique_race
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=oms
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(SQL_PARTS) oms.control
+	cat $(SQL_PARTS) > $@.tmp
+	mv $@.tmp $@
+
+all: $(DATA_built)
+
+# print a variable, for test/run: make -s print-REGRESS
+print-%:
+	@echo $($*)

@@ -1,0 +1,232 @@
+
+-- ===========================================================================
+-- catalog: channels, locations, products, kit components, customers
+-- (src/catalog.c)
+--
+-- oms_admin maintains these tables with plain SQL; every rule that matters
+-- is a named constraint or a trigger, so a hand-written INSERT is held to
+-- the same rules as the API.
+-- ===========================================================================
+
+CREATE TABLE oms.channels (
+    id          serial      NOT NULL,
+    code        text        NOT NULL,
+    name        text        NOT NULL,
+    kind        text        NOT NULL,
+    active      boolean     NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT channels_pkey PRIMARY KEY (id),
+    CONSTRAINT channels_code_key UNIQUE (code),
+    CONSTRAINT channels_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
+    CONSTRAINT channels_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT channels_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['web', 'mobile', 'pos', 'marketplace', 'phone', 'wholesale']))
+);
+COMMENT ON TABLE oms.channels IS 'Sales channels orders come from (web shop, app, POS, marketplace, phone, wholesale)';
+COMMENT ON COLUMN oms.channels.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.channels.code IS 'Stable code the API uses to name the channel (lowercase letters, digits, _ and -)';
+COMMENT ON COLUMN oms.channels.name IS 'Display name';
+COMMENT ON COLUMN oms.channels.kind IS 'web, mobile, pos, marketplace, phone or wholesale';
+COMMENT ON COLUMN oms.channels.active IS 'Inactive channels accept no new orders';
+COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
+
+CREATE TABLE oms.locations (
+    id              serial           NOT NULL,
+    code            text             NOT NULL,
+    name            text             NOT NULL,
+    kind            text             NOT NULL,
+    latitude        double precision NOT NULL,
+    longitude       double precision NOT NULL,
+    ships           boolean          NOT NULL DEFAULT true,
+    pickup          boolean          NOT NULL DEFAULT false,
+    priority        integer          NOT NULL DEFAULT 100,
+    daily_capacity  integer,
+    handling_cost   numeric(12,2)    NOT NULL DEFAULT 0,
+    active          boolean          NOT NULL DEFAULT true,
+    created_at      timestamptz      NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT locations_pkey PRIMARY KEY (id),
+    CONSTRAINT locations_code_key UNIQUE (code),
+    CONSTRAINT locations_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'),
+    CONSTRAINT locations_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT locations_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['warehouse', 'store', 'dropship'])),
+    CONSTRAINT locations_latitude_chk CHECK (latitude OPERATOR(pg_catalog.>=) -90 AND latitude OPERATOR(pg_catalog.<=) 90),
+    CONSTRAINT locations_longitude_chk CHECK (longitude OPERATOR(pg_catalog.>=) -180 AND longitude OPERATOR(pg_catalog.<=) 180),
+    CONSTRAINT locations_priority_chk CHECK (priority OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT locations_daily_capacity_chk CHECK (daily_capacity OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT locations_handling_cost_chk CHECK (handling_cost OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT locations_dropship_pickup_chk CHECK (NOT (kind OPERATOR(pg_catalog.=) 'dropship' AND pickup))
+);
+COMMENT ON TABLE oms.locations IS 'Places that hold stock: warehouses, stores and dropship vendors';
+COMMENT ON COLUMN oms.locations.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.locations.code IS 'Stable code the API uses to name the location';
+COMMENT ON COLUMN oms.locations.name IS 'Display name';
+COMMENT ON COLUMN oms.locations.kind IS 'warehouse, store or dropship';
+COMMENT ON COLUMN oms.locations.latitude IS 'WGS84 latitude in degrees, used for distance-based routing';
+COMMENT ON COLUMN oms.locations.longitude IS 'WGS84 longitude in degrees, used for distance-based routing';
+COMMENT ON COLUMN oms.locations.ships IS 'Can ship parcels to customers';
+COMMENT ON COLUMN oms.locations.pickup IS 'Customers can collect orders here (click and collect)';
+COMMENT ON COLUMN oms.locations.priority IS 'Routing preference: lower numbers are preferred';
+COMMENT ON COLUMN oms.locations.daily_capacity IS 'Orders the location can take per day; NULL means unlimited';
+COMMENT ON COLUMN oms.locations.handling_cost IS 'Cost of handling one shipment here, in the base currency';
+COMMENT ON COLUMN oms.locations.active IS 'Inactive locations are never routed to';
+COMMENT ON COLUMN oms.locations.created_at IS 'When the location was created';
+
+CREATE TABLE oms.products (
+    id            bigserial      NOT NULL,
+    sku           text           NOT NULL,
+    gtin          oms.gtin,
+    name          text           NOT NULL,
+    kind          text           NOT NULL DEFAULT 'stock',
+    weight_kg     numeric(10,3)  NOT NULL DEFAULT 0,
+    reorder_point integer        NOT NULL DEFAULT 0,
+    reorder_qty   integer        NOT NULL DEFAULT 0,
+    unit_cost     numeric(14,4),
+    active        boolean        NOT NULL DEFAULT true,
+    created_at    timestamptz    NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT products_pkey PRIMARY KEY (id),
+    CONSTRAINT products_sku_key UNIQUE (sku),
+    CONSTRAINT products_gtin_key UNIQUE (gtin),
+    CONSTRAINT products_sku_chk CHECK (sku OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$'),
+    CONSTRAINT products_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT products_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['stock', 'kit', 'service'])),
+    CONSTRAINT products_weight_chk CHECK (weight_kg OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT products_reorder_point_chk CHECK (reorder_point OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT products_reorder_qty_chk CHECK (reorder_qty OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT products_unit_cost_chk CHECK (unit_cost OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE oms.products IS 'Sellable items: stock items, kits (bundles of stock items) and services (no stock)';
+COMMENT ON COLUMN oms.products.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.products.sku IS 'Stock keeping unit, the key the API uses (case-sensitive)';
+COMMENT ON COLUMN oms.products.gtin IS 'Barcode number (GTIN-8, UPC-A, EAN-13 or GTIN-14), unique when present';
+COMMENT ON COLUMN oms.products.name IS 'Display name';
+COMMENT ON COLUMN oms.products.kind IS 'stock (holds inventory), kit (made of stock components, no inventory of its own) or service (no inventory)';
+COMMENT ON COLUMN oms.products.weight_kg IS 'Shipping weight of one unit in kilograms';
+COMMENT ON COLUMN oms.products.reorder_point IS 'Stock level at or below which a reorder is suggested';
+COMMENT ON COLUMN oms.products.reorder_qty IS 'Quantity suggested when reordering';
+COMMENT ON COLUMN oms.products.unit_cost IS 'Cost of one unit in the base currency, when known (inventory valuation)';
+COMMENT ON COLUMN oms.products.active IS 'Inactive products cannot be ordered';
+COMMENT ON COLUMN oms.products.created_at IS 'When the product was created';
+
+CREATE TABLE oms.kit_components (
+    kit_id        bigint  NOT NULL,
+    component_id  bigint  NOT NULL,
+    qty           integer NOT NULL,
+    CONSTRAINT kit_components_pkey PRIMARY KEY (kit_id, component_id),
+    CONSTRAINT kit_components_kit_fkey FOREIGN KEY (kit_id) REFERENCES oms.products (id) ON DELETE CASCADE,
+    CONSTRAINT kit_components_component_fkey FOREIGN KEY (component_id) REFERENCES oms.products (id) ON DELETE RESTRICT,
+    CONSTRAINT kit_components_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT kit_components_self_chk CHECK (kit_id OPERATOR(pg_catalog.<>) component_id)
+);
+CREATE INDEX kit_components_component_idx ON oms.kit_components (component_id);
+COMMENT ON TABLE oms.kit_components IS 'What one unit of a kit is made of; a kit has no stock of its own';
+COMMENT ON COLUMN oms.kit_components.kit_id IS 'The kit (a product of kind kit)';
+COMMENT ON COLUMN oms.kit_components.component_id IS 'A component (a product of kind stock; kits do not nest)';
+COMMENT ON COLUMN oms.kit_components.qty IS 'Units of the component in one kit';
+
+CREATE TABLE oms.customers (
+    id            bigserial   NOT NULL,
+    external_ref  text,
+    email         text,
+    name          text,
+    flags         text[]      NOT NULL DEFAULT '{}',
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT customers_pkey PRIMARY KEY (id),
+    CONSTRAINT customers_external_ref_key UNIQUE (external_ref),
+    CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
+    CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT customers_email_chk CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+    CONSTRAINT customers_flags_chk CHECK (
+        pg_catalog.array_position(flags, NULL) IS NULL
+        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]*(,|$))*$')
+);
+CREATE UNIQUE INDEX customers_email_key ON oms.customers (pg_catalog.lower(email));
+COMMENT ON TABLE oms.customers IS 'People and businesses that place orders';
+COMMENT ON COLUMN oms.customers.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.customers.external_ref IS 'The customer''s id in the calling system (shop, CRM), unique when present';
+COMMENT ON COLUMN oms.customers.email IS 'Email address, unique case-insensitively when present';
+COMMENT ON COLUMN oms.customers.name IS 'Display name';
+COMMENT ON COLUMN oms.customers.flags IS 'Lowercase flags such as vip, fraud_review or terms that rules act on';
+COMMENT ON COLUMN oms.customers.created_at IS 'When the customer was created';
+
+-- Kits: the kit must be of kind kit and every component of kind stock
+-- (kits do not nest, which keeps kit reservation one level deep), and a
+-- product cannot change kind while that would break an existing kit.
+-- A trigger rather than a CHECK because the rule spans two tables.
+--
+-- Concurrency: the foreign key only takes KEY SHARE on the product rows,
+-- which does not conflict with an UPDATE of products.kind, so an insert of
+-- a component and a kind change could each pass their check and both
+-- commit. The guard therefore reads the kit and component rows FOR SHARE:
+-- that conflicts with the kind UPDATE's row lock, so whichever comes second
+-- waits for the first and then sees its committed result
+-- (test/specs/kit_kind_race.spec).
+CREATE FUNCTION oms.catalog_kit_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_kind text;
+    v_sku  text;
+BEGIN
+    IF TG_TABLE_NAME OPERATOR(pg_catalog.=) 'kit_components' THEN
+        SELECT kind, sku INTO v_kind, v_sku FROM oms.products WHERE id OPERATOR(pg_catalog.=) NEW.kit_id FOR SHARE;
+        IF v_kind OPERATOR(pg_catalog.<>) 'kit' THEN
+            RAISE EXCEPTION 'product % is not a kit', v_sku
+                USING ERRCODE = '23514',
+                      DETAIL = pg_catalog.format('Only products of kind kit have components; %s is of kind %s.', v_sku, v_kind),
+                      HINT = 'Set the product''s kind to kit first.';
+        END IF;
+        SELECT kind, sku INTO v_kind, v_sku FROM oms.products WHERE id OPERATOR(pg_catalog.=) NEW.component_id FOR SHARE;
+        IF v_kind OPERATOR(pg_catalog.<>) 'stock' THEN
+            RAISE EXCEPTION 'kit component % is not a stock product', v_sku
+                USING ERRCODE = '23514',
+                      DETAIL = pg_catalog.format('Components must be of kind stock; %s is of kind %s.', v_sku, v_kind),
+                      HINT = 'Kits do not nest: list the stock components of the inner kit instead.';
+        END IF;
+    ELSE
+        IF NEW.kind OPERATOR(pg_catalog.<>) 'kit'
+           AND EXISTS (SELECT FROM oms.kit_components WHERE kit_id OPERATOR(pg_catalog.=) NEW.id) THEN
+            RAISE EXCEPTION 'product % has kit components', NEW.sku
+                USING ERRCODE = '23514',
+                      DETAIL = pg_catalog.format('Product %s cannot become %s while it lists components.', NEW.sku, NEW.kind),
+                      HINT = 'Delete its rows from oms.kit_components first.';
+        END IF;
+        IF NEW.kind OPERATOR(pg_catalog.<>) 'stock'
+           AND EXISTS (SELECT FROM oms.kit_components WHERE component_id OPERATOR(pg_catalog.=) NEW.id) THEN
+            RAISE EXCEPTION 'product % is a kit component', NEW.sku
+                USING ERRCODE = '23514',
+                      DETAIL = pg_catalog.format('Product %s cannot become %s while a kit uses it.', NEW.sku, NEW.kind),
+                      HINT = 'Remove it from the kits that use it first.';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.catalog_kit_guard() IS 'Trigger: kits contain only stock products, and kinds cannot change under a kit';
+
+CREATE TRIGGER kit_components_guard
+    BEFORE INSERT OR UPDATE ON oms.kit_components
+    FOR EACH ROW EXECUTE FUNCTION oms.catalog_kit_guard();
+CREATE TRIGGER products_kind_guard
+    BEFORE UPDATE OF kind ON oms.products
+    FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind)
+    EXECUTE FUNCTION oms.catalog_kit_guard();
+
+-- Great-circle distance, used by routing and reports.
+CREATE FUNCTION oms.distance_km(lat1 double precision, lon1 double precision,
+                                lat2 double precision, lon2 double precision)
+    RETURNS double precision
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'distance_km';
+COMMENT ON FUNCTION oms.distance_km(double precision, double precision, double precision, double precision)
+    IS 'Great-circle (haversine) distance in kilometres between two WGS84 points';
+
+-- Catalog rows are user data: pg_dump must keep them.
+SELECT pg_catalog.pg_extension_config_dump('oms.channels', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.channels_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.locations', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.locations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.products', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.products_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.kit_components', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.customers', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.customers_id_seq', '');

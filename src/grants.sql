@@ -1,0 +1,43 @@
+
+-- ===========================================================================
+-- grants: least privilege, applied after every area has created its objects
+--
+-- PUBLIC gets nothing: functions are executable by PUBLIC by default and
+-- types are usable by PUBLIC by default, so both are revoked explicitly.
+-- ===========================================================================
+
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON TYPE oms.gtin FROM PUBLIC;
+
+-- The type and its support functions: every oms role handles GTINs.
+GRANT USAGE ON TYPE oms.gtin TO oms_admin, oms_app, oms_reporting;
+GRANT EXECUTE ON FUNCTION
+    oms.gtin_in(pg_catalog.cstring), oms.gtin_out(oms.gtin),
+    oms.gtin_recv(pg_catalog.internal), oms.gtin_send(oms.gtin),
+    oms.gtin_lt(oms.gtin, oms.gtin), oms.gtin_le(oms.gtin, oms.gtin),
+    oms.gtin_eq(oms.gtin, oms.gtin), oms.gtin_ne(oms.gtin, oms.gtin),
+    oms.gtin_ge(oms.gtin, oms.gtin), oms.gtin_gt(oms.gtin, oms.gtin),
+    oms.gtin_cmp(oms.gtin, oms.gtin), oms.gtin_sortsupport(pg_catalog.internal),
+    oms.gtin_hash(oms.gtin), oms.gtin_hash_extended(oms.gtin, pg_catalog.int8),
+    oms.gtin_short(oms.gtin), oms.gtin_is_valid(pg_catalog.text),
+    oms.distance_km(double precision, double precision, double precision, double precision),
+    oms.version()
+    TO oms_admin, oms_app, oms_reporting;
+
+-- oms_admin maintains the catalog with plain SQL.
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    oms.channels, oms.locations, oms.products, oms.kit_components, oms.customers
+    TO oms_admin;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+-- the kit guard runs as the writer, so the writer needs to be able to run it
+GRANT EXECUTE ON FUNCTION oms.catalog_kit_guard() TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.check() TO oms_admin, oms_reporting;
+
+-- Applications read the catalog; they write only through oms.* functions.
+GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components
+    TO oms_app;
+-- Reporting reads everything it reports on.
+GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components, oms.customers
+    TO oms_reporting;
