@@ -90,7 +90,7 @@ DROP SCHEMA evil CASCADE;
 
 -- what was installed: roles, dump registration, library version
 SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname IN ('oms_admin', 'oms_app', 'oms_reporting') ORDER BY 1;
-SELECT unnest(extconfig)::regclass AS dumped FROM pg_extension WHERE extname = 'oms' ORDER BY dumped::text;
+SELECT c::regclass AS dumped FROM pg_extension, unnest(extconfig) AS c WHERE extname = 'oms' ORDER BY c::regclass::text;
 SELECT oms.version() = (SELECT extversion FROM pg_extension WHERE extname = 'oms') AS library_matches_script;
 
 -- drop and re-create: the schema stays (PostgreSQL does not make it a

@@ -14,8 +14,10 @@ CREATE TABLE oms.channels (
     name        text        NOT NULL,
     kind        text        NOT NULL,
     active      boolean     NOT NULL DEFAULT true,
+    hold_minutes integer,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT channels_pkey PRIMARY KEY (id),
+    CONSTRAINT channels_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0 AND hold_minutes OPERATOR(pg_catalog.<=) 525600),
     CONSTRAINT channels_code_key UNIQUE (code),
     CONSTRAINT channels_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
     CONSTRAINT channels_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0),
@@ -27,6 +29,7 @@ COMMENT ON COLUMN oms.channels.code IS 'Stable code the API uses to name the cha
 COMMENT ON COLUMN oms.channels.name IS 'Display name';
 COMMENT ON COLUMN oms.channels.kind IS 'web, mobile, pos, marketplace, phone or wholesale';
 COMMENT ON COLUMN oms.channels.active IS 'Inactive channels accept no new orders';
+COMMENT ON COLUMN oms.channels.hold_minutes IS 'How long reservations of unpaid orders from this channel are held; NULL uses the GUC oms.hold_minutes, 0 holds until paid or cancelled';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
 
 CREATE TABLE oms.locations (

@@ -41,3 +41,17 @@ GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components
 -- Reporting reads everything it reports on.
 GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components, oms.customers
     TO oms_reporting;
+
+-- Inventory and orders: everyone reads through the API or read-only tables;
+-- only the SECURITY DEFINER functions below write.
+GRANT SELECT ON oms.stock_levels, oms.stock_balances, oms.stock_movements,
+    oms.orders, oms.order_lines, oms.reservations
+    TO oms_admin, oms_reporting;
+GRANT SELECT ON oms.stock_levels, oms.orders, oms.order_lines, oms.reservations TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.place_order(jsonb), oms.cancel_order(bigint, text), oms.get_order(bigint),
+    oms.receive_stock(text, text, integer, text), oms.adjust_stock(text, text, integer, text),
+    oms.set_safety_stock(text, text, integer), oms.available(text, text),
+    oms.expire_reservations()
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.available(text, text), oms.get_order(bigint) TO oms_reporting;

@@ -12,9 +12,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 #include "oms.h"
 
@@ -22,14 +26,28 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+static void OmsXactCallback(XactEvent event, void *arg);
+static void OmsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+							   SubTransactionId parentSubid, void *arg);
+
 /*
- * Module load: reserve the "oms." GUC prefix so that a typo such as
- * SET oms.defualt_hold_minutes is reported instead of silently accepted.
+ * Module load: define the GUCs, reserve the "oms." prefix so that a typo
+ * such as SET oms.hold_minuts is reported instead of silently accepted, and
+ * register the callbacks that reset the balance write permission.
  */
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("oms.hold_minutes",
+							"Minutes the reservations of an unpaid order are held.",
+							"Used when neither the order nor its channel sets hold_minutes; 0 holds until paid or cancelled.",
+							&oms_hold_minutes,
+							60, 0, 525600,
+							PGC_USERSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("oms");
+	RegisterXactCallback(OmsXactCallback, NULL);
+	RegisterSubXactCallback(OmsSubXactCallback, NULL);
 }
 
 PG_FUNCTION_INFO_V1(oms_version);
@@ -41,4 +59,182 @@ oms_version(PG_FUNCTION_ARGS)
 {
 	(void) fcinfo;
 	PG_RETURN_TEXT_P(cstring_to_text(OMS_VERSION_STR));
+}
+
+/* ---- GUCs ---- */
+
+int			oms_hold_minutes = 60;
+
+/* ---- balance write permission ---- */
+
+static int	OmsWriteDepth = 0;
+
+void
+OmsWriteBegin(void)
+{
+	OmsWriteDepth++;
+}
+
+void
+OmsWriteEnd(void)
+{
+	if (OmsWriteDepth > 0)
+		OmsWriteDepth--;
+}
+
+bool
+OmsWriteAllowed(void)
+{
+	return OmsWriteDepth > 0;
+}
+
+static void
+OmsXactCallback(XactEvent event, void *arg)
+{
+	(void) event;
+	(void) arg;
+	OmsWriteDepth = 0;
+}
+
+static void
+OmsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+				   SubTransactionId parentSubid, void *arg)
+{
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		OmsWriteDepth = 0;
+}
+
+/* ---- SPI helpers ---- */
+
+SPIPlanPtr
+OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "oms: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "oms: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+int
+OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	int			rc;
+
+	OmsWriteBegin();
+	rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+	OmsWriteEnd();
+	if (rc < 0)
+		elog(ERROR, "oms: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+int
+OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+
+	if (rc < 0)
+		elog(ERROR, "oms: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+Datum
+OmsGetDatum(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return d;
+}
+
+int64
+OmsGetInt64(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = OmsGetDatum(row, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return n ? 0 : DatumGetInt64(d);
+}
+
+int32
+OmsGetInt32(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = OmsGetDatum(row, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return n ? 0 : DatumGetInt32(d);
+}
+
+/* ---- catalog lookups shared by every area ---- */
+
+static SPIPlanPtr plan_lookup_product = NULL;
+static SPIPlanPtr plan_lookup_location = NULL;
+
+bool
+OmsLookupProduct(const char *sku, OmsProduct *out)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char	   *kind;
+
+	values[0] = CStringGetTextDatum(sku);
+	OmsQuery(OmsPlan(&plan_lookup_product,
+					 "SELECT id, kind, active FROM oms.products WHERE sku OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	out->id = OmsGetInt64(0, 1, NULL);
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	out->kind = (strcmp(kind, "kit") == 0) ? OMS_KIND_KIT :
+		(strcmp(kind, "service") == 0) ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
+	out->active = DatumGetBool(OmsGetDatum(0, 3, NULL));
+	return true;
+}
+
+bool
+OmsLookupLocation(const char *code, int32 *id, bool *active)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(code);
+	OmsQuery(OmsPlan(&plan_lookup_location,
+					 "SELECT id, active FROM oms.locations WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	*id = OmsGetInt32(0, 1, NULL);
+	if (active)
+		*active = DatumGetBool(OmsGetDatum(0, 2, NULL));
+	return true;
+}
+
+/* Raise 22004 for a NULL argument of a non-STRICT function. */
+void
+OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name),
+				 errdetail("Argument %d of %s was NULL.", argno + 1,
+						   get_func_name(fcinfo->flinfo->fn_oid)),
+				 errhint("Pass a value for %s.", name)));
 }

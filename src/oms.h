@@ -32,9 +32,101 @@ typedef int64 Gtin;
 
 extern int	GtinCheckDigit(Gtin body);
 
+/* ---- oms.c: module-wide helpers ---- */
+
+#include "executor/spi.h"
+
+/* oms.hold_minutes: default reservation hold for unpaid orders */
+extern int	oms_hold_minutes;
+
+/* custom SQLSTATEs (class "OM") */
+#define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')
+
+/*
+ * Balance write permission. oms.stock_balances may only change while an oms
+ * C function executes its own SQL: the guard trigger checks OmsWriteAllowed().
+ * The depth is a plain C variable, so SQL cannot set it; it is reset at
+ * every (sub)transaction abort, so an error that escapes a write section
+ * and is caught by a caller's savepoint cannot leave it raised.
+ */
+extern void OmsWriteBegin(void);
+extern void OmsWriteEnd(void);
+extern bool OmsWriteAllowed(void);
+
+/* prepare once per backend, keep (SPI_keepplan) */
+extern SPIPlanPtr OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
+/* run a saved plan with balance writes allowed; errors on SPI failure */
+extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
+/* run a saved plan read-only-ish (no balance write permission) */
+extern int	OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
+
+extern int64 OmsGetInt64(int row, int col, bool *isnull);
+extern int32 OmsGetInt32(int row, int col, bool *isnull);
+extern Datum OmsGetDatum(int row, int col, bool *isnull);
+
+typedef struct OmsProduct
+{
+	int64		id;
+	char		kind;			/* 's'tock, 'k'it, 's'e'r'vice -> 'v' */
+	bool		active;
+} OmsProduct;
+
+#define OMS_KIND_STOCK		's'
+#define OMS_KIND_KIT		'k'
+#define OMS_KIND_SERVICE	'v'
+
+extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
+extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
+extern void OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name);
+
 /* ---- catalog.c ---- */
 
 extern double CatalogDistanceKm(double lat1, double lon1,
 								double lat2, double lon2);
+
+/* ---- inventory.c ---- */
+
+/* fill waiting backorders of product at location; returns JSON array text */
+extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
+
+/* ---- orders.c ---- */
+
+/* release every active reservation and backorder of the (locked) orders */
+extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
+						  const char *reason, const char *movement_kind);
+extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
+
+/* ---- routing.c ---- */
+
+typedef struct RouteCandidate
+{
+	int64		product_id;
+	int32		location_id;
+	int32		available;
+	int32		priority;
+	double		distance_km;	/* -1 when the ship-to has no coordinates */
+} RouteCandidate;
+
+typedef struct RouteDemand
+{
+	int64		product_id;
+	int64		qty;
+} RouteDemand;
+
+typedef struct RouteAllocation
+{
+	int64		product_id;
+	int32		location_id;
+	int32		qty;
+} RouteAllocation;
+
+/*
+ * The single entry point of location choice. Fills allocs (at most
+ * ndemands * ncands entries) and returns their number; short[i] receives
+ * the units of demands[i] that no location could cover.
+ */
+extern int	RoutePlan(RouteDemand *demands, int ndemands,
+					  RouteCandidate *cands, int ncands,
+					  RouteAllocation *allocs, int64 *shortfall);
 
 #endif							/* OMS_H */

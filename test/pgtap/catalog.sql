@@ -4,7 +4,8 @@ BEGIN;
 SELECT plan(40);
 
 SELECT has_schema('oms');
-SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers']);
+SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers',
+                         'stock_balances', 'stock_movements', 'orders', 'order_lines', 'reservations']);
 
 SELECT col_is_pk('oms', 'channels', 'id', 'channels.id is the primary key');
 SELECT col_is_unique('oms', 'channels', 'code', 'channel codes are unique');

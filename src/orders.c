@@ -1,0 +1,1584 @@
+/*-------------------------------------------------------------------------
+ *
+ * orders.c
+ *	  oms.place_order, oms.cancel_order and oms.expire_reservations.
+ *
+ *	  place_order, step by step
+ *	  -------------------------
+ *	  1. Parse and validate the whole JSON document before touching any
+ *	     table; every problem is a 22023 naming the field.
+ *	  2. Insert the order row with INSERT ... ON CONFLICT (channel_id,
+ *	     external_id) DO NOTHING. That is the idempotency door: a concurrent
+ *	     duplicate waits on the first inserter's unique index entry before it
+ *	     holds any balance lock, then sees its committed row and returns it
+ *	     as a replay ("replayed": true). A different document reusing the
+ *	     external_id is refused (22023), recognised by the SHA-256 of the
+ *	     request.
+ *	  3. Sum the demand per product: same-sku lines together, kits expanded
+ *	     into their components.
+ *	  4. Plan: read the current balances (no locks) and let RoutePlan()
+ *	     choose locations (src/routing.c). If the plan is short, first
+ *	     release lapsed reservations of unpaid orders on the short products
+ *	     (lazy expiry) and plan again; this is done only while this call
+ *	     holds no balance lock, to keep the lock order.
+ *	  5. Execute the plan in (product_id, location_id) order with guarded
+ *	     updates: UPDATE ... SET reserved = reserved + q WHERE ... AND
+ *	     on_hand - reserved - safety_stock >= q. If one finds the stock gone,
+ *	     the increments made so far are taken back (their rows are locked by
+ *	     us and no movement has been written yet) and the plan is redone with
+ *	     fresh numbers, at most OMS_PLAN_ATTEMPTS times. The last attempt
+ *	     locks each row (SELECT ... FOR UPDATE) and takes what is there, up
+ *	     to the plan.
+ *	  6. Distribute what was reserved to the lines in line order (a kit line
+ *	     gets whole kits only), give back what no line can use, and write
+ *	     lines, reservations and their movements in two set-based
+ *	     statements. The rest of each line is backordered or cancelled
+ *	     according to the policy; under all_or_nothing any shortfall raises
+ *	     OM001 listing every short sku and nothing is written.
+ *
+ *	  The locking order (orders, order lines, balance rows ascending) and
+ *	  the guarded-update protocol are described in inventory.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "oms.h"
+
+#define OMS_PLAN_ATTEMPTS	4
+#define OMS_MAX_LINES		500
+#define OMS_MAX_LINE_QTY	1000000
+
+typedef struct PoLine
+{
+	int			line_no;
+	char	   *sku;
+	OmsProduct	product;
+	int32		qty;
+	Datum		unit_price;		/* numeric */
+	Datum		discount;		/* numeric */
+	Datum		tax;			/* numeric */
+	int32		reserved;
+	int32		backordered;
+	int32		cancelled;
+	int64		id;
+} PoLine;
+
+typedef struct PoOrder
+{
+	char	   *channel;
+	char	   *external_id;
+	char	   *currency;
+	char	   *policy;
+	bool		has_customer;
+	char	   *cust_ref;
+	char	   *cust_email;
+	char	   *cust_name;
+	char	   *ship_to;		/* JSON text or NULL */
+	bool		has_coords;
+	double		lat;
+	double		lon;
+	char	  **flags;
+	int			nflags;
+	char	   *notes;
+	int32		hold_minutes;	/* -1 when not given */
+	int			nlines;
+	PoLine	   *lines;
+} PoOrder;
+
+typedef struct PoComponent
+{
+	int64		kit_id;
+	int64		component_id;
+	int32		qty;
+} PoComponent;
+
+typedef struct PoTaken
+{
+	int64		product_id;
+	int32		location_id;
+	int32		qty;			/* reserved in the balance by this call */
+	int32		used;			/* handed to lines */
+} PoTaken;
+
+/* ---- JSON validation helpers ---- */
+
+static const char *
+PoTypeName(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
+		default:
+			return "a JSON value";
+	}
+}
+
+static void
+PoInvalid(const char *path, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid order: %s", path),
+			 errdetail("%s", detail),
+			 errhint("%s", hint)));
+}
+
+static JsonbValue *
+PoGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return v;
+}
+
+/* Every key of obj must be in allowed (NULL-terminated). */
+static void
+PoCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const char *const *a;
+		bool		found = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		for (a = allowed; *a; a++)
+			if (strlen(*a) == (size_t) v.val.string.len &&
+				strncmp(*a, v.val.string.val, v.val.string.len) == 0)
+				found = true;
+		if (!found)
+		{
+			StringInfoData keys;
+
+			initStringInfo(&keys);
+			for (a = allowed; *a; a++)
+				appendStringInfo(&keys, "%s%s", a == allowed ? "" : ", ", *a);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: unknown key \"%.*s\" in %s",
+							v.val.string.len, v.val.string.val, where),
+					 errdetail("The keys allowed in %s are: %s.", where, keys.data),
+					 errhint("Check the spelling of the key.")));
+		}
+	}
+}
+
+static char *
+PoString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
+{
+	char	   *s;
+
+	if (v->type != jbvString)
+		PoInvalid(path, psprintf("%s must be a string, not %s.", path, PoTypeName(v)),
+				  "Quote the value.");
+	s = pnstrdup(v->val.string.val, v->val.string.len);
+	if (nonempty && strspn(s, " \t\r\n") == strlen(s))
+		PoInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
+	if (v->val.string.len > maxlen)
+		PoInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
+								 path, v->val.string.len, maxlen),
+				  "Shorten the value.");
+	return s;
+}
+
+static JsonbContainer *
+PoObject(JsonbValue *v, const char *path)
+{
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		PoInvalid(path, psprintf("%s must be an object, not %s.", path, PoTypeName(v)),
+				  "Write it as {\"key\": value, ...}.");
+	return v->val.binary.data;
+}
+
+static JsonbContainer *
+PoArray(JsonbValue *v, const char *path)
+{
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		PoInvalid(path, psprintf("%s must be an array, not %s.", path, PoTypeName(v)),
+				  "Write it as [...].");
+	return v->val.binary.data;
+}
+
+static bool
+PoNumericIsIntegral(Numeric n)
+{
+	Datum		t = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), t)) == 0;
+}
+
+static int32
+PoInt(JsonbValue *v, const char *path, int32 min, int32 max)
+{
+	Numeric		n;
+	bool		err = false;
+	int32		r;
+
+	if (v->type != jbvNumeric)
+		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+				  "Write the number without quotes.");
+	n = v->val.numeric;
+	if (numeric_is_nan(n) || numeric_is_inf(n) || !PoNumericIsIntegral(n))
+		PoInvalid(path, psprintf("%s must be a whole number, not %s.", path,
+								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				  "Quantities and minutes are whole numbers.");
+	r = numeric_int4_opt_error(n, &err);
+	if (err || r < min || r > max)
+		PoInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
+								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				  "Split very large quantities into several orders.");
+	return r;
+}
+
+static Datum
+PoMoney(JsonbValue *v, const char *path)
+{
+	static Datum limit = 0;
+	Numeric		n;
+
+	if (limit == 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000"),
+									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		MemoryContextSwitchTo(old);
+	}
+	if (v->type != jbvNumeric)
+		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+				  "Write amounts as JSON numbers, for example 12.50.");
+	n = v->val.numeric;
+	if (numeric_is_nan(n) || numeric_is_inf(n) || DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
+													 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), limit)) >= 0)
+		PoInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
+								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				  "Amounts are in the order's currency, never negative.");
+	return NumericGetDatum(n);
+}
+
+static double
+PoCoordinate(JsonbValue *v, const char *path, double limit)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+				  "Give coordinates as decimal degrees.");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (isnan(d) || d < -limit || d > limit)
+		PoInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
+				  "Check that lat and lon are not swapped.");
+	return d;
+}
+
+static bool
+PoFlagOk(const char *f)
+{
+	const char *p;
+
+	if (*f < 'a' || *f > 'z')
+		return false;
+	for (p = f; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return p - f <= 63;
+}
+
+static bool
+PoEmailOk(const char *e)
+{
+	const char *at = strchr(e, '@');
+
+	if (at == NULL || at == e || strchr(at + 1, '@') != NULL)
+		return false;
+	if (strpbrk(e, " \t\r\n") != NULL)
+		return false;
+	return strchr(at + 1, '.') != NULL && at[1] != '.' && e[strlen(e) - 1] != '.';
+}
+
+static void
+PoParse(Jsonb *doc, PoOrder *o)
+{
+	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
+	"lines", "flags", "notes", "policy", "hold_minutes", NULL};
+	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
+	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax", NULL};
+	JsonbContainer *root = &doc->root;
+	JsonbValue	buf;
+	JsonbValue *v;
+	JsonbContainer *lines;
+	int			i;
+
+	memset(o, 0, sizeof(*o));
+	o->hold_minutes = -1;
+
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: the document must be a JSON object"),
+				 errdetail("place_order received %s.", JB_ROOT_IS_SCALAR(doc) ? "a scalar" : "an array"),
+				 errhint("Send {\"channel\": ..., \"external_id\": ..., \"currency\": ..., \"lines\": [...]}.")));
+	PoCheckKeys(root, top_keys, "the order");
+
+	if ((v = PoGet(root, "channel", &buf)) == NULL)
+		PoInvalid("channel", "The key channel is required.", "Name the channel by its code, for example \"web\".");
+	o->channel = PoString(v, "channel", 32, true);
+
+	if ((v = PoGet(root, "external_id", &buf)) == NULL)
+		PoInvalid("external_id", "The key external_id is required.",
+				  "Send the order's id in your system; it makes retries safe.");
+	o->external_id = PoString(v, "external_id", 200, true);
+
+	if ((v = PoGet(root, "currency", &buf)) == NULL)
+		PoInvalid("currency", "The key currency is required.", "Use an ISO 4217 code such as \"EUR\".");
+	o->currency = PoString(v, "currency", 3, true);
+	if (strlen(o->currency) != 3 || strspn(o->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+		PoInvalid("currency", psprintf("currency must be three capital letters, not \"%s\".", o->currency),
+				  "Use an ISO 4217 code such as \"EUR\".");
+
+	o->policy = "all_or_nothing";
+	if ((v = PoGet(root, "policy", &buf)) != NULL)
+	{
+		o->policy = PoString(v, "policy", 32, true);
+		if (strcmp(o->policy, "all_or_nothing") != 0 && strcmp(o->policy, "partial") != 0 &&
+			strcmp(o->policy, "backorder") != 0)
+			PoInvalid("policy", psprintf("policy must be all_or_nothing, partial or backorder, not \"%s\".", o->policy),
+					  "Leave it out for all_or_nothing.");
+	}
+
+	if ((v = PoGet(root, "hold_minutes", &buf)) != NULL)
+		o->hold_minutes = PoInt(v, "hold_minutes", 0, 525600);
+
+	if ((v = PoGet(root, "notes", &buf)) != NULL)
+		o->notes = PoString(v, "notes", 10000, false);
+
+	if ((v = PoGet(root, "flags", &buf)) != NULL)
+	{
+		JsonbContainer *flags = PoArray(v, "flags");
+		int			n = JsonContainerSize(flags);
+
+		o->flags = palloc(sizeof(char *) * (n + 1));
+		for (i = 0; i < n; i++)
+		{
+			JsonbValue *f = getIthJsonbValueFromContainer(flags, i);
+			char	   *path = psprintf("flags[%d]", i);
+			char	   *s = PoString(f, path, 63, true);
+
+			if (!PoFlagOk(s))
+				PoInvalid(path, psprintf("%s is \"%s\"; flags are lowercase letters, digits and _, starting with a letter.", path, s),
+						  "Write flags such as vip, gift or fraud_review.");
+			o->flags[o->nflags++] = s;
+		}
+	}
+
+	if ((v = PoGet(root, "customer", &buf)) != NULL)
+	{
+		JsonbContainer *c = PoObject(v, "customer");
+		JsonbValue	cbuf;
+		JsonbValue *cv;
+
+		PoCheckKeys(c, customer_keys, "customer");
+		if ((cv = PoGet(c, "external_ref", &cbuf)) != NULL)
+			o->cust_ref = PoString(cv, "customer.external_ref", 200, true);
+		if ((cv = PoGet(c, "email", &cbuf)) != NULL)
+		{
+			o->cust_email = PoString(cv, "customer.email", 320, true);
+			if (!PoEmailOk(o->cust_email))
+				PoInvalid("customer.email", psprintf("customer.email \"%s\" is not an email address.", o->cust_email),
+						  "Send an address such as ann@example.com, or leave email out.");
+		}
+		if ((cv = PoGet(c, "name", &cbuf)) != NULL)
+			o->cust_name = PoString(cv, "customer.name", 200, false);
+		if (o->cust_ref == NULL && o->cust_email == NULL)
+			PoInvalid("customer", "customer needs external_ref or email to be recognised.",
+					  "Leave customer out for a guest order.");
+		o->has_customer = true;
+	}
+
+	if ((v = PoGet(root, "ship_to", &buf)) != NULL)
+	{
+		JsonbContainer *s = PoObject(v, "ship_to");
+		JsonbValue	sbuf;
+		JsonbValue *lat;
+		JsonbValue *lon;
+		StringInfoData txt;
+
+		lat = PoGet(s, "lat", &sbuf);
+		if (lat)
+			o->lat = PoCoordinate(lat, "ship_to.lat", 90);
+		lon = PoGet(s, "lon", &sbuf);
+		if (lon)
+			o->lon = PoCoordinate(lon, "ship_to.lon", 180);
+		if ((lat == NULL) != (lon == NULL))
+			PoInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
+		o->has_coords = (lat != NULL);
+		initStringInfo(&txt);
+		JsonbToCString(&txt, s, -1);
+		o->ship_to = txt.data;
+	}
+
+	if ((v = PoGet(root, "lines", &buf)) == NULL)
+		PoInvalid("lines", "The key lines is required.", "Send at least one line: [{\"sku\": ..., \"qty\": ..., \"unit_price\": ...}].");
+	lines = PoArray(v, "lines");
+	o->nlines = JsonContainerSize(lines);
+	if (o->nlines == 0)
+		PoInvalid("lines", "lines is empty.", "An order needs at least one line.");
+	if (o->nlines > OMS_MAX_LINES)
+		PoInvalid("lines", psprintf("lines has %d entries; at most %d are allowed.", o->nlines, OMS_MAX_LINES),
+				  "Split the order.");
+	o->lines = palloc0(sizeof(PoLine) * o->nlines);
+	for (i = 0; i < o->nlines; i++)
+	{
+		JsonbValue *lv = getIthJsonbValueFromContainer(lines, i);
+		char	   *path = psprintf("lines[%d]", i);
+		JsonbContainer *l = PoObject(lv, path);
+		JsonbValue	lbuf;
+		JsonbValue *f;
+		PoLine	   *pl = &o->lines[i];
+
+		PoCheckKeys(l, line_keys, path);
+		pl->line_no = i + 1;
+		if ((f = PoGet(l, "sku", &lbuf)) == NULL)
+			PoInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the product by its sku.");
+		pl->sku = PoString(f, psprintf("%s.sku", path), 64, true);
+		if ((f = PoGet(l, "qty", &lbuf)) == NULL)
+			PoInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
+		pl->qty = PoInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY);
+		if ((f = PoGet(l, "unit_price", &lbuf)) == NULL)
+			PoInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
+					  "Give the price of one unit, 0 for a free item.");
+		pl->unit_price = PoMoney(f, psprintf("%s.unit_price", path));
+		pl->discount = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+		pl->tax = pl->discount;
+		if ((f = PoGet(l, "discount", &lbuf)) != NULL)
+			pl->discount = PoMoney(f, psprintf("%s.discount", path));
+		if ((f = PoGet(l, "tax", &lbuf)) != NULL)
+			pl->tax = PoMoney(f, psprintf("%s.tax", path));
+		{
+			Datum		gross = DirectFunctionCall2(numeric_mul, pl->unit_price,
+													DirectFunctionCall1(int4_numeric, Int32GetDatum(pl->qty)));
+
+			if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pl->discount, gross)) > 0)
+				PoInvalid(psprintf("%s.discount", path),
+						  psprintf("%s.discount %s exceeds the line amount %s.", path,
+								   DatumGetCString(DirectFunctionCall1(numeric_out, pl->discount)),
+								   DatumGetCString(DirectFunctionCall1(numeric_out, gross))),
+						  "The discount is for the whole line, not per unit.");
+		}
+	}
+}
+
+/* ---- helpers ---- */
+
+static ArrayType *
+PoInt8Array(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+}
+
+static ArrayType *
+PoInt4Array(int32 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int32GetDatum(v[i]);
+	return construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT);
+}
+
+static ArrayType *
+PoNumericArray(Datum *v, int n)
+{
+	return construct_array(v, n, NUMERICOID, -1, false, TYPALIGN_INT);
+}
+
+static int
+PoTakenCmp(const void *a, const void *b)
+{
+	const PoTaken *x = a;
+	const PoTaken *y = b;
+
+	if (x->product_id != y->product_id)
+		return x->product_id < y->product_id ? -1 : 1;
+	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
+}
+
+static int
+PoDemandCmp(const void *a, const void *b)
+{
+	const RouteDemand *x = a;
+	const RouteDemand *y = b;
+
+	return (x->product_id > y->product_id) - (x->product_id < y->product_id);
+}
+
+/* Give back units reserved by this call (rows are locked by us). */
+static void
+PoUnreserve(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.-) $3 "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0",
+					3, types), values, NULL, 0);
+}
+
+/* Guarded reserve of exactly qty; false when the stock is not there. */
+static bool
+PoReserveExact(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.+) $3 "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0 "
+					"   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>=) $3",
+					3, types), values, NULL, 0);
+	return SPI_processed == 1;
+}
+
+/* Lock the row, then take what is there up to qty. Returns units taken. */
+static int32
+PoReserveUpTo(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
+	int32		avail;
+	int32		take;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
+					 "  FROM oms.stock_balances WHERE product_id OPERATOR(pg_catalog.=) $1 "
+					 "   AND location_id OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) 0 FOR UPDATE",
+					 2, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return 0;
+	avail = OmsGetInt32(0, 1, NULL);
+	take = Min(avail, qty);
+	if (take <= 0)
+		return 0;
+	if (!PoReserveExact(product_id, location_id, take))
+		elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, product_id);
+	return take;
+}
+
+/* Current candidates for the demanded products. */
+static int
+PoCandidates(PoOrder *o, RouteDemand *demands, int ndemands, RouteCandidate **out)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *ids = palloc(sizeof(int64) * ndemands);
+	RouteCandidate *c;
+	int			i,
+				n;
+
+	for (i = 0; i < ndemands; i++)
+		ids[i] = demands[i].product_id;
+	values[0] = PointerGetDatum(PoInt8Array(ids, ndemands));
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT b.product_id, b.location_id, "
+					 "       b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, "
+					 "       l.priority, l.latitude, l.longitude "
+					 "  FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
+					 " WHERE b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0 "
+					 "   AND l.active AND l.ships "
+					 "   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>) 0",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	c = palloc(sizeof(RouteCandidate) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		c[i].product_id = OmsGetInt64(i, 1, NULL);
+		c[i].location_id = OmsGetInt32(i, 2, NULL);
+		c[i].available = OmsGetInt32(i, 3, NULL);
+		c[i].priority = OmsGetInt32(i, 4, NULL);
+		if (o->has_coords)
+			c[i].distance_km = CatalogDistanceKm(DatumGetFloat8(OmsGetDatum(i, 5, NULL)),
+												 DatumGetFloat8(OmsGetDatum(i, 6, NULL)),
+												 o->lat, o->lon);
+		else
+			c[i].distance_km = -1;
+	}
+	*out = c;
+	return n;
+}
+
+static Datum
+PoDocument(int64 order_id, bool replayed)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, BOOLOID};
+	Datum		values[2] = {Int64GetDatum(order_id), BoolGetDatum(replayed)};
+	bool		isnull;
+	Datum		d;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT oms.get_order($1) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('replayed', $2)",
+					 2, types), values, NULL, 1);
+	d = OmsGetDatum(0, 1, &isnull);
+	return SPI_datumTransfer(d, false, -1);
+}
+
+static void
+PoRequestHash(Jsonb *doc, uint8 *digest)
+{
+	StringInfoData txt;
+	pg_cryptohash_ctx *ctx;
+
+	initStringInfo(&txt);
+	JsonbToCString(&txt, &doc->root, VARSIZE(doc));
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (uint8 *) txt.data, txt.len) < 0 ||
+		pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "oms: could not compute request hash");
+	pg_cryptohash_free(ctx);
+}
+
+/* ---- place_order ---- */
+
+PG_FUNCTION_INFO_V1(place_order);
+/*
+ * oms.place_order(order jsonb): validate, insert idempotently, reserve
+ * atomically, return the order document.
+ */
+Datum
+place_order(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan_channel = NULL;
+	static SPIPlanPtr plan_cust_ins = NULL;
+	static SPIPlanPtr plan_cust_get = NULL;
+	static SPIPlanPtr plan_order = NULL;
+	static SPIPlanPtr plan_existing = NULL;
+	static SPIPlanPtr plan_products = NULL;
+	static SPIPlanPtr plan_kits = NULL;
+	static SPIPlanPtr plan_lines = NULL;
+	static SPIPlanPtr plan_book = NULL;
+	static SPIPlanPtr plan_status = NULL;
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	PoOrder		o;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	int32		channel_id;
+	bool		channel_active;
+	int32		channel_hold;
+	bool		channel_hold_null;
+	int32		hold;
+	Datum		customer_id = (Datum) 0;
+	bool		has_customer_id = false;
+	int64		order_id;
+	Datum		subtotal,
+				discount,
+				tax,
+				total;
+	int			i,
+				j,
+				k;
+	PoComponent *comps = NULL;
+	int			ncomps = 0;
+	RouteDemand *demands;
+	int			ndemands = 0;
+	int64	   *shortfall;
+	PoTaken    *taken = NULL;
+	int			ntaken = 0;
+	int			attempt;
+	bool		expired_once = false;
+	bool		done = false;
+	bool		any_backorder = false;
+	int32		total_reserved_units = 0;
+	Datum		result;
+
+	PoParse(doc, &o);
+	PoRequestHash(doc, digest);
+
+	SPI_connect();
+
+	/* channel */
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(o.channel)};
+
+		OmsQuery(OmsPlan(&plan_channel,
+						 "SELECT id, active, hold_minutes FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
+						 1, types), values, NULL, 1);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: unknown channel \"%s\"", o.channel),
+					 errdetail("No channel in oms.channels has the code \"%s\".", o.channel),
+					 errhint("Channel codes are lowercase, for example \"web\".")));
+		channel_id = OmsGetInt32(0, 1, NULL);
+		channel_active = DatumGetBool(OmsGetDatum(0, 2, NULL));
+		channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
+	}
+	hold = o.hold_minutes >= 0 ? o.hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
+
+	/* totals */
+	subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	discount = subtotal;
+	tax = subtotal;
+	for (i = 0; i < o.nlines; i++)
+	{
+		subtotal = DirectFunctionCall2(numeric_add, subtotal,
+									   DirectFunctionCall2(numeric_mul, o.lines[i].unit_price,
+														   DirectFunctionCall1(int4_numeric, Int32GetDatum(o.lines[i].qty))));
+		discount = DirectFunctionCall2(numeric_add, discount, o.lines[i].discount);
+		tax = DirectFunctionCall2(numeric_add, tax, o.lines[i].tax);
+	}
+	total = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
+
+	/* customer: found by external_ref, else email; created when new */
+	if (o.has_customer)
+	{
+		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[3];
+		char		nulls[3] = "   ";
+
+		values[0] = o.cust_ref ? CStringGetTextDatum(o.cust_ref) : (Datum) 0;
+		values[1] = o.cust_email ? CStringGetTextDatum(o.cust_email) : (Datum) 0;
+		values[2] = o.cust_name ? CStringGetTextDatum(o.cust_name) : (Datum) 0;
+		nulls[0] = o.cust_ref ? ' ' : 'n';
+		nulls[1] = o.cust_email ? ' ' : 'n';
+		nulls[2] = o.cust_name ? ' ' : 'n';
+		OmsExec(OmsPlan(&plan_cust_ins,
+						"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
+						"ON CONFLICT DO NOTHING RETURNING id",
+						3, types), values, nulls, 1);
+		if (SPI_processed == 0)
+		{
+			OmsQuery(OmsPlan(&plan_cust_get,
+							 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
+							 "                UNION ALL "
+							 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
+							 " ORDER BY o LIMIT 1",
+							 2, types), values, nulls, 1);
+			if (SPI_processed == 0)
+				elog(ERROR, "oms: customer vanished during lookup");
+		}
+		customer_id = Int64GetDatum(OmsGetInt64(0, 1, NULL));
+		has_customer_id = true;
+	}
+
+	/* the order row: the idempotency door */
+	{
+		Oid			types[16] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
+		TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID};
+		Datum		values[16];
+		char		nulls[16];
+		bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+
+		memset(nulls, ' ', sizeof(nulls));
+		SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+		memcpy(VARDATA(h), digest, PG_SHA256_DIGEST_LENGTH);
+		values[0] = Int32GetDatum(channel_id);
+		values[1] = CStringGetTextDatum(o.external_id);
+		values[2] = customer_id;
+		nulls[2] = has_customer_id ? ' ' : 'n';
+		values[3] = CStringGetTextDatum(o.currency);
+		values[4] = CStringGetTextDatum(o.policy);
+		if (o.ship_to)
+			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(o.ship_to));
+		else
+			nulls[5] = 'n';
+		values[6] = Float8GetDatum(o.lat);
+		values[7] = Float8GetDatum(o.lon);
+		if (!o.has_coords)
+			nulls[6] = nulls[7] = 'n';
+		{
+			Datum	   *f = palloc(sizeof(Datum) * (o.nflags + 1));
+
+			for (i = 0; i < o.nflags; i++)
+				f[i] = CStringGetTextDatum(o.flags[i]);
+			values[8] = PointerGetDatum(construct_array(f, o.nflags, TEXTOID, -1, false, TYPALIGN_INT));
+		}
+		if (o.notes)
+			values[9] = CStringGetTextDatum(o.notes);
+		else
+			nulls[9] = 'n';
+		values[10] = Int32GetDatum(hold);
+		values[11] = subtotal;
+		values[12] = discount;
+		values[13] = tax;
+		values[14] = total;
+		values[15] = PointerGetDatum(h);
+		OmsExec(OmsPlan(&plan_order,
+						"INSERT INTO oms.orders (channel_id, external_id, customer_id, currency, status, policy, ship_to, "
+						"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash) "
+						"VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, "
+						"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
+						"             pg_catalog.make_interval(mins => $11) END, "
+						"        $12, $13, $14, $15, $16) "
+						"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+						16, types), values, nulls, 1);
+		if (SPI_processed == 0)
+		{
+			/* a retry, or a concurrent duplicate that committed first */
+			Oid			etypes[2] = {INT4OID, TEXTOID};
+			bytea	   *eh;
+			bool		isnull;
+
+			OmsQuery(OmsPlan(&plan_existing,
+							 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
+							 "   AND external_id OPERATOR(pg_catalog.=) $2",
+							 2, etypes), values, NULL, 1);
+			if (SPI_processed == 0)
+				elog(ERROR, "oms: conflicting order vanished");
+			order_id = OmsGetInt64(0, 1, NULL);
+			eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
+			if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
+				memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
+								o.external_id, o.channel),
+						 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", order_id),
+						 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
+			result = PoDocument(order_id, true);
+			SPI_finish();
+			PG_RETURN_DATUM(result);
+		}
+		order_id = OmsGetInt64(0, 1, NULL);
+	}
+
+	if (!channel_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: channel \"%s\" is inactive", o.channel),
+				 errdetail("Inactive channels accept no new orders."),
+				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+
+	/* products: every unknown or inactive sku is reported at once */
+	{
+		Oid			types[1] = {TEXTARRAYOID};
+		Datum		values[1];
+		Datum	   *skus = palloc(sizeof(Datum) * o.nlines);
+		StringInfoData unknown;
+		StringInfoData inactive;
+		int			n;
+
+		for (i = 0; i < o.nlines; i++)
+			skus[i] = CStringGetTextDatum(o.lines[i].sku);
+		values[0] = PointerGetDatum(construct_array(skus, o.nlines, TEXTOID, -1, false, TYPALIGN_INT));
+		OmsQuery(OmsPlan(&plan_products,
+						 "SELECT sku, id, kind, active FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
+						 1, types), values, NULL, 0);
+		n = (int) SPI_processed;
+		for (i = 0; i < o.nlines; i++)
+		{
+			o.lines[i].product.id = 0;
+			for (j = 0; j < n; j++)
+			{
+				char	   *sku = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1);
+
+				if (strcmp(sku, o.lines[i].sku) == 0)
+				{
+					char	   *kind = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3);
+
+					o.lines[i].product.id = OmsGetInt64(j, 2, NULL);
+					o.lines[i].product.kind = strcmp(kind, "kit") == 0 ? OMS_KIND_KIT :
+						strcmp(kind, "service") == 0 ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
+					o.lines[i].product.active = DatumGetBool(OmsGetDatum(j, 4, NULL));
+				}
+			}
+		}
+		initStringInfo(&unknown);
+		initStringInfo(&inactive);
+		for (i = 0; i < o.nlines; i++)
+		{
+			if (o.lines[i].product.id == 0)
+				appendStringInfo(&unknown, "%s%s (line %d)", unknown.len ? ", " : "", o.lines[i].sku, i + 1);
+			else if (!o.lines[i].product.active)
+				appendStringInfo(&inactive, "%s%s (line %d)", inactive.len ? ", " : "", o.lines[i].sku, i + 1);
+		}
+		if (unknown.len)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: unknown sku"),
+					 errdetail("No product has the sku: %s.", unknown.data),
+					 errhint("Skus are case-sensitive; create missing products in oms.products first.")));
+		if (inactive.len)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: inactive product"),
+					 errdetail("These products are not sold any more: %s.", inactive.data),
+					 errhint("Remove the lines, or reactivate the products.")));
+	}
+
+	/* kit components */
+	{
+		int64	   *kit_ids = palloc(sizeof(int64) * o.nlines);
+		int			nkits = 0;
+
+		for (i = 0; i < o.nlines; i++)
+			if (o.lines[i].product.kind == OMS_KIND_KIT)
+				kit_ids[nkits++] = o.lines[i].product.id;
+		if (nkits > 0)
+		{
+			Oid			types[1] = {INT8ARRAYOID};
+			Datum		values[1] = {PointerGetDatum(PoInt8Array(kit_ids, nkits))};
+
+			OmsQuery(OmsPlan(&plan_kits,
+							 "SELECT kit_id, component_id, qty FROM oms.kit_components "
+							 " WHERE kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kit_id, component_id",
+							 1, types), values, NULL, 0);
+			ncomps = (int) SPI_processed;
+			comps = palloc(sizeof(PoComponent) * (ncomps + 1));
+			for (i = 0; i < ncomps; i++)
+			{
+				comps[i].kit_id = OmsGetInt64(i, 1, NULL);
+				comps[i].component_id = OmsGetInt64(i, 2, NULL);
+				comps[i].qty = OmsGetInt32(i, 3, NULL);
+			}
+			for (i = 0; i < o.nlines; i++)
+			{
+				bool		has = false;
+
+				if (o.lines[i].product.kind != OMS_KIND_KIT)
+					continue;
+				for (j = 0; j < ncomps; j++)
+					if (comps[j].kit_id == o.lines[i].product.id)
+						has = true;
+				if (!has)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid order: kit \"%s\" has no components", o.lines[i].sku),
+							 errdetail("A kit is reserved through its components, and this one lists none."),
+							 errhint("Add its components in oms.kit_components.")));
+			}
+		}
+	}
+
+	/* demand per product, same-sku lines and kit components summed */
+	demands = palloc(sizeof(RouteDemand) * (o.nlines + ncomps + 1));
+	for (i = 0; i < o.nlines; i++)
+	{
+		PoLine	   *l = &o.lines[i];
+
+		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
+		{
+			int64		pid;
+			int64		q;
+
+			if (l->product.kind == OMS_KIND_SERVICE)
+				break;
+			if (l->product.kind == OMS_KIND_KIT)
+			{
+				if (comps[j].kit_id != l->product.id)
+					continue;
+				pid = comps[j].component_id;
+				q = (int64) l->qty * comps[j].qty;
+			}
+			else
+			{
+				pid = l->product.id;
+				q = l->qty;
+			}
+			for (k = 0; k < ndemands; k++)
+				if (demands[k].product_id == pid)
+					break;
+			if (k == ndemands)
+			{
+				demands[k].product_id = pid;
+				demands[k].qty = 0;
+				ndemands++;
+			}
+			demands[k].qty += q;
+			if (demands[k].qty > PG_INT32_MAX / 2)
+				PoInvalid("lines", "The order asks for more than 1073741823 units of one product.",
+						  "Split the order.");
+		}
+	}
+	qsort(demands, ndemands, sizeof(RouteDemand), PoDemandCmp);
+	shortfall = palloc0(sizeof(int64) * (ndemands + 1));
+
+	/* plan and reserve */
+	for (attempt = 0; attempt < OMS_PLAN_ATTEMPTS && !done && ndemands > 0; attempt++)
+	{
+		RouteCandidate *cands;
+		int			ncands = PoCandidates(&o, demands, ndemands, &cands);
+		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (ndemands * (ncands + 1) + 1));
+		int			nallocs = RoutePlan(demands, ndemands, cands, ncands, allocs, shortfall);
+		bool		short_any = false;
+		bool		last = (attempt == OMS_PLAN_ATTEMPTS - 1);
+
+		for (i = 0; i < ndemands; i++)
+			if (shortfall[i] > 0)
+				short_any = true;
+
+		/* lazy expiry: only while no balance lock is held by this call */
+		if (short_any && !expired_once && attempt == 0)
+		{
+			int64	   *short_ids = palloc(sizeof(int64) * ndemands);
+			int			nshort = 0;
+
+			expired_once = true;
+			for (i = 0; i < ndemands; i++)
+				if (shortfall[i] > 0)
+					short_ids[nshort++] = demands[i].product_id;
+			if (OrdersExpireForProducts(short_ids, nshort) > 0)
+			{
+				attempt--;		/* a free re-plan with the released stock */
+				continue;
+			}
+		}
+
+		if (short_any && strcmp(o.policy, "all_or_nothing") == 0)
+		{
+			StringInfoData detail;
+			int			nshort = 0;
+
+			initStringInfo(&detail);
+			for (i = 0; i < ndemands; i++)
+			{
+				int64		avail = 0;
+				char	   *sku = NULL;
+
+				if (shortfall[i] == 0)
+					continue;
+				for (j = 0; j < ncands; j++)
+					if (cands[j].product_id == demands[i].product_id)
+						avail += cands[j].available;
+				for (j = 0; j < o.nlines && sku == NULL; j++)
+					if (o.lines[j].product.id == demands[i].product_id)
+						sku = o.lines[j].sku;
+				if (sku == NULL)
+				{
+					/* a kit component: name it and its kit */
+					for (j = 0; j < ncomps && sku == NULL; j++)
+						if (comps[j].component_id == demands[i].product_id)
+						{
+							for (k = 0; k < o.nlines; k++)
+								if (o.lines[k].product.id == comps[j].kit_id)
+									sku = psprintf("component id " INT64_FORMAT " of kit %s",
+												   demands[i].product_id, o.lines[k].sku);
+						}
+				}
+				appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
+								 nshort ? "; " : "", sku ? sku : "?", demands[i].qty, avail);
+				nshort++;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock for %d of the order's products", nshort),
+					 errdetail("%s.", detail.data),
+					 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
+		}
+
+		/* execute in (product, location) order */
+		qsort(allocs, nallocs, sizeof(RouteAllocation), PoTakenCmp);
+		taken = palloc(sizeof(PoTaken) * (nallocs + 1));
+		ntaken = 0;
+		done = true;
+		for (i = 0; i < nallocs; i++)
+		{
+			int32		got;
+
+			if (last)
+				got = PoReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
+			else
+				got = PoReserveExact(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
+			if (got < 0)
+			{
+				/* stock went away since the plan: take back and re-plan */
+				for (j = 0; j < ntaken; j++)
+					PoUnreserve(taken[j].product_id, taken[j].location_id, taken[j].qty);
+				ntaken = 0;
+				done = false;
+				break;
+			}
+			if (got > 0)
+			{
+				taken[ntaken].product_id = allocs[i].product_id;
+				taken[ntaken].location_id = allocs[i].location_id;
+				taken[ntaken].qty = got;
+				taken[ntaken].used = 0;
+				ntaken++;
+			}
+		}
+	}
+
+	/* distribute to lines in line order; kits get whole kits only */
+	for (i = 0; i < o.nlines; i++)
+	{
+		PoLine	   *l = &o.lines[i];
+		int32		units = l->qty;
+
+		if (l->product.kind == OMS_KIND_SERVICE)
+		{
+			l->reserved = l->qty;
+			continue;
+		}
+		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
+		{
+			int64		pid;
+			int32		per;
+			int64		free_units = 0;
+
+			if (l->product.kind == OMS_KIND_KIT)
+			{
+				if (comps[j].kit_id != l->product.id)
+					continue;
+				pid = comps[j].component_id;
+				per = comps[j].qty;
+			}
+			else
+			{
+				pid = l->product.id;
+				per = 1;
+			}
+			for (k = 0; k < ntaken; k++)
+				if (taken[k].product_id == pid)
+					free_units += taken[k].qty - taken[k].used;
+			if (free_units / per < units)
+				units = (int32) (free_units / per);
+		}
+		l->reserved = units;
+		total_reserved_units += units;
+		if (l->qty > units)
+		{
+			if (strcmp(o.policy, "backorder") == 0)
+			{
+				l->backordered = l->qty - units;
+				any_backorder = true;
+			}
+			else
+				l->cancelled = l->qty - units;
+		}
+	}
+
+	if (strcmp(o.policy, "all_or_nothing") == 0)
+	{
+		for (i = 0; i < o.nlines; i++)
+			if (o.lines[i].reserved != o.lines[i].qty)
+				elog(ERROR, "oms: all_or_nothing order distributed short");
+	}
+	else if (strcmp(o.policy, "partial") == 0 && total_reserved_units == 0)
+	{
+		bool		any_stock_line = false;
+
+		for (i = 0; i < o.nlines; i++)
+			if (o.lines[i].product.kind != OMS_KIND_SERVICE)
+				any_stock_line = true;
+		if (any_stock_line)
+			ereport(ERROR,
+					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock: nothing of the order is available"),
+					 errdetail("Policy partial reserves what is available, and none of the products is."),
+					 errhint("Nothing was reserved. Place the order with policy backorder to wait for stock.")));
+	}
+
+	/* lines */
+	{
+		Oid			types[9] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+		NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+		Datum		values[9];
+		int32	   *a_no = palloc(sizeof(int32) * o.nlines);
+		int64	   *a_pid = palloc(sizeof(int64) * o.nlines);
+		int32	   *a_qty = palloc(sizeof(int32) * o.nlines);
+		int32	   *a_res = palloc(sizeof(int32) * o.nlines);
+		int32	   *a_bo = palloc(sizeof(int32) * o.nlines);
+		int32	   *a_can = palloc(sizeof(int32) * o.nlines);
+		Datum	   *a_price = palloc(sizeof(Datum) * o.nlines);
+		Datum	   *a_disc = palloc(sizeof(Datum) * o.nlines);
+		Datum	   *a_tax = palloc(sizeof(Datum) * o.nlines);
+
+		for (i = 0; i < o.nlines; i++)
+		{
+			a_no[i] = o.lines[i].line_no;
+			a_pid[i] = o.lines[i].product.id;
+			a_qty[i] = o.lines[i].qty;
+			a_res[i] = o.lines[i].reserved;
+			a_bo[i] = o.lines[i].backordered;
+			a_can[i] = o.lines[i].cancelled;
+			a_price[i] = o.lines[i].unit_price;
+			a_disc[i] = o.lines[i].discount;
+			a_tax[i] = o.lines[i].tax;
+		}
+		values[0] = Int64GetDatum(order_id);
+		values[1] = PointerGetDatum(PoInt4Array(a_no, o.nlines));
+		values[2] = PointerGetDatum(PoInt8Array(a_pid, o.nlines));
+		values[3] = PointerGetDatum(PoInt4Array(a_qty, o.nlines));
+		values[4] = PointerGetDatum(PoNumericArray(a_price, o.nlines));
+		values[5] = PointerGetDatum(PoNumericArray(a_disc, o.nlines));
+		values[6] = PointerGetDatum(PoNumericArray(a_tax, o.nlines));
+		values[7] = PointerGetDatum(PoInt4Array(a_res, o.nlines));
+		/* backordered and cancelled share one array slot each below */
+		values[8] = PointerGetDatum(PoInt4Array(a_bo, o.nlines));
+		{
+			Oid			types10[10];
+			Datum		values10[10];
+
+			memcpy(types10, types, sizeof(types));
+			memcpy(values10, values, sizeof(values));
+			types10[9] = INT4ARRAYOID;
+			values10[9] = PointerGetDatum(PoInt4Array(a_can, o.nlines));
+			OmsExec(OmsPlan(&plan_lines,
+							"INSERT INTO oms.order_lines (order_id, line_no, product_id, qty, unit_price, discount, tax, "
+							"       qty_reserved, qty_backordered, qty_cancelled) "
+							"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+							"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+							"       pg_catalog.unnest($9), pg_catalog.unnest($10)) "
+							"RETURNING line_no, id",
+							10, types10), values10, NULL, 0);
+		}
+		for (i = 0; i < (int) SPI_processed; i++)
+		{
+			int32		no = OmsGetInt32(i, 1, NULL);
+
+			o.lines[no - 1].id = OmsGetInt64(i, 2, NULL);
+		}
+	}
+
+	/* reservations and their movements, one statement */
+	if (ntaken > 0)
+	{
+		int			cap = o.nlines * (ncomps + 1) * (ntaken + 1);
+		int64	   *r_line = palloc(sizeof(int64) * cap);
+		int64	   *r_pid = palloc(sizeof(int64) * cap);
+		int32	   *r_loc = palloc(sizeof(int32) * cap);
+		int32	   *r_qty = palloc(sizeof(int32) * cap);
+		int			nr = 0;
+
+		for (i = 0; i < o.nlines; i++)
+		{
+			PoLine	   *l = &o.lines[i];
+
+			if (l->product.kind == OMS_KIND_SERVICE || l->reserved == 0)
+				continue;
+			for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
+			{
+				int64		pid;
+				int32		need;
+
+				if (l->product.kind == OMS_KIND_KIT)
+				{
+					if (comps[j].kit_id != l->product.id)
+						continue;
+					pid = comps[j].component_id;
+					need = l->reserved * comps[j].qty;
+				}
+				else
+				{
+					pid = l->product.id;
+					need = l->reserved;
+				}
+				for (k = 0; k < ntaken && need > 0; k++)
+				{
+					int32		give;
+
+					if (taken[k].product_id != pid || taken[k].used == taken[k].qty)
+						continue;
+					give = Min(need, taken[k].qty - taken[k].used);
+					taken[k].used += give;
+					need -= give;
+					r_line[nr] = l->id;
+					r_pid[nr] = pid;
+					r_loc[nr] = taken[k].location_id;
+					r_qty[nr] = give;
+					nr++;
+				}
+				if (need != 0)
+					elog(ERROR, "oms: reservation distribution came up short");
+			}
+		}
+		/* what no line could use (partial kits) goes back */
+		for (k = 0; k < ntaken; k++)
+			if (taken[k].used < taken[k].qty)
+				PoUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
+
+		if (nr > 0)
+		{
+			Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
+			Datum		values[6];
+
+			values[0] = Int64GetDatum(order_id);
+			values[1] = PointerGetDatum(PoInt8Array(r_line, nr));
+			values[2] = PointerGetDatum(PoInt8Array(r_pid, nr));
+			values[3] = PointerGetDatum(PoInt4Array(r_loc, nr));
+			values[4] = PointerGetDatum(PoInt4Array(r_qty, nr));
+			values[5] = CStringGetTextDatum(psprintf("order %s/%s", o.channel, o.external_id));
+			OmsExec(OmsPlan(&plan_book,
+							"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
+							"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+							"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+							"           RETURNING id, product_id, location_id, qty) "
+							"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+							"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
+							6, types), values, NULL, 0);
+		}
+	}
+
+	if (any_backorder)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(order_id)};
+
+		OmsExec(OmsPlan(&plan_status,
+						"UPDATE oms.orders SET status = 'backordered' WHERE id OPERATOR(pg_catalog.=) $1",
+						1, types), values, NULL, 0);
+	}
+
+	result = PoDocument(order_id, false);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/* ---- releasing orders: cancel, expiry ---- */
+
+/*
+ * Release every active reservation and backorder of the given orders, which
+ * the caller has locked. Balance rows are taken in (product, location)
+ * order across all the orders at once. Returns the number of reservations
+ * released.
+ */
+int
+OrdersRelease(int64 *order_ids, int norders, const char *status,
+			  const char *reason, const char *movement_kind)
+{
+	static SPIPlanPtr plan_sums = NULL;
+	static SPIPlanPtr plan_res = NULL;
+	static SPIPlanPtr plan_lines = NULL;
+	static SPIPlanPtr plan_orders = NULL;
+	Oid			t1[1] = {INT8ARRAYOID};
+	Oid			t4[4] = {INT8ARRAYOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			t3[3] = {INT8ARRAYOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	int			n,
+				i;
+	int64	   *pids;
+	int32	   *locs;
+	int32	   *qtys;
+	int			released;
+
+	if (norders == 0)
+		return 0;
+	values[0] = PointerGetDatum(PoInt8Array(order_ids, norders));
+	OmsQuery(OmsPlan(&plan_sums,
+					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4 FROM oms.reservations "
+					 " WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
+					 " GROUP BY 1, 2 ORDER BY 1, 2",
+					 1, t1), values, NULL, 0);
+	n = (int) SPI_processed;
+	pids = palloc(sizeof(int64) * (n + 1));
+	locs = palloc(sizeof(int32) * (n + 1));
+	qtys = palloc(sizeof(int32) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		pids[i] = OmsGetInt64(i, 1, NULL);
+		locs[i] = OmsGetInt32(i, 2, NULL);
+		qtys[i] = OmsGetInt32(i, 3, NULL);
+	}
+	for (i = 0; i < n; i++)
+		PoUnreserve(pids[i], locs[i], qtys[i]);
+
+	values[1] = CStringGetTextDatum(strcmp(movement_kind, "expiry") == 0 ? "expired" : "released");
+	values[2] = CStringGetTextDatum(movement_kind);
+	if (reason)
+		values[3] = CStringGetTextDatum(reason);
+	else
+		nulls[3] = 'n';
+	OmsExec(OmsPlan(&plan_res,
+					"WITH r AS (UPDATE oms.reservations SET status = $2, ended_at = pg_catalog.now() "
+					"            WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
+					"           RETURNING id, order_id, product_id, location_id, qty) "
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+					"SELECT product_id, location_id, $3, OPERATOR(pg_catalog.-) qty, order_id, id, $4 FROM r",
+					4, t4), values, nulls, 0);
+	released = (int) SPI_processed;
+
+	OmsExec(OmsPlan(&plan_lines,
+					"UPDATE oms.order_lines SET qty_cancelled = qty_cancelled OPERATOR(pg_catalog.+) qty_reserved "
+					"       OPERATOR(pg_catalog.+) qty_backordered, qty_reserved = 0, qty_backordered = 0 "
+					" WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) "
+					"   AND (qty_reserved OPERATOR(pg_catalog.>) 0 OR qty_backordered OPERATOR(pg_catalog.>) 0)",
+					1, t1), values, NULL, 0);
+
+	values[1] = CStringGetTextDatum(status);
+	values[2] = values[3];
+	nulls[2] = nulls[3];
+	OmsExec(OmsPlan(&plan_orders,
+					"UPDATE oms.orders SET status = $2, cancel_reason = $3, expires_at = NULL, updated_at = pg_catalog.now() "
+					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+					3, t3), values, nulls, 0);
+	return released;
+}
+
+/*
+ * Lazy expiry: release lapsed unpaid orders holding stock of these
+ * products. Orders being changed by someone else are skipped.
+ */
+int
+OrdersExpireForProducts(int64 *product_ids, int nproducts)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1] = {PointerGetDatum(PoInt8Array(product_ids, nproducts))};
+	int64	   *ids;
+	int			n,
+				i;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT o.id FROM oms.orders o "
+					 " WHERE o.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+					 "   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered}'::text[]) "
+					 "   AND o.id IN (SELECT r.order_id FROM oms.reservations r "
+					 "                 WHERE r.product_id OPERATOR(pg_catalog.=) ANY ($1) AND r.status OPERATOR(pg_catalog.=) 'active') "
+					 " ORDER BY o.id FOR UPDATE OF o SKIP LOCKED",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return 0;
+	ids = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+		ids[i] = OmsGetInt64(i, 1, NULL);
+	return OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry");
+}
+
+PG_FUNCTION_INFO_V1(cancel_order);
+/*
+ * oms.cancel_order(order_id, reason): release everything the order holds.
+ */
+Datum
+cancel_order(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	int64		order_id;
+	char	   *reason = NULL;
+	char	   *status;
+	int64		shipped;
+	int			released;
+	Datum		result;
+	Datum		doc;
+
+	OmsRequireArg(fcinfo, 0, "order_id");
+	order_id = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	SPI_connect();
+	values[0] = Int64GetDatum(order_id);
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT o.status, (SELECT COALESCE(pg_catalog.sum(l.qty_shipped), 0)::int8 FROM oms.order_lines l "
+					 "                   WHERE l.order_id OPERATOR(pg_catalog.=) o.id) "
+					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order " INT64_FORMAT " does not exist", order_id),
+				 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
+				 errhint("Use the order_id returned by oms.place_order().")));
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	shipped = OmsGetInt64(0, 2, NULL);
+
+	if (strcmp(status, "cancelled") == 0 || strcmp(status, "expired") == 0)
+	{
+		StringInfoData note;
+
+		initStringInfo(&note);
+		appendStringInfo(&note, "{\"cancelled\": false, \"note\": \"order " INT64_FORMAT " is already %s; nothing to do\"}",
+						 order_id, status);
+		doc = PoDocument(order_id, false);
+		result = DirectFunctionCall2(jsonb_concat, doc,
+									 DirectFunctionCall1(jsonb_in, CStringGetDatum(note.data)));
+		SPI_finish();
+		PG_RETURN_DATUM(result);
+	}
+	if (shipped > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " cannot be cancelled: it has shipped", order_id),
+				 errdetail("from %s to cancelled: " INT64_FORMAT " unit(s) have already shipped.", status, shipped),
+				 errhint("Create a return for shipped units instead.")));
+
+	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release");
+	doc = PoDocument(order_id, false);
+	result = DirectFunctionCall2(jsonb_concat, doc,
+								 DirectFunctionCall1(jsonb_in,
+													 CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d}", released))));
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(expire_reservations);
+/*
+ * oms.expire_reservations(): release the reservations of unpaid orders whose
+ * hold has lapsed. Returns the number of reservations released.
+ */
+Datum
+expire_reservations(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr plan = NULL;
+	int64	   *ids;
+	int			n,
+				i;
+	int			released = 0;
+
+	(void) fcinfo;
+	SPI_connect();
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id FROM oms.orders WHERE expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() "
+					 "   AND status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered}'::text[]) "
+					 " ORDER BY id FOR UPDATE SKIP LOCKED",
+					 0, NULL), NULL, NULL, 0);
+	n = (int) SPI_processed;
+	if (n > 0)
+	{
+		ids = palloc(sizeof(int64) * n);
+		for (i = 0; i < n; i++)
+			ids[i] = OmsGetInt64(i, 1, NULL);
+		released = OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry");
+	}
+	SPI_finish();
+	PG_RETURN_INT32(released);
+}

@@ -1,0 +1,214 @@
+
+-- ===========================================================================
+-- orders: orders, lines, reservations; place_order, cancel_order,
+-- expire_reservations (src/orders.c, location choice in src/routing.c)
+-- ===========================================================================
+
+CREATE TABLE oms.orders (
+    id            bigserial     NOT NULL,
+    channel_id    integer       NOT NULL,
+    external_id   text          NOT NULL,
+    customer_id   bigint,
+    currency      text          NOT NULL,
+    status        text          NOT NULL,
+    policy        text          NOT NULL,
+    ship_to       jsonb,
+    ship_lat      double precision,
+    ship_lon      double precision,
+    flags         text[]        NOT NULL DEFAULT '{}',
+    notes         text,
+    hold_minutes  integer       NOT NULL,
+    expires_at    timestamptz,
+    subtotal      numeric(16,4) NOT NULL DEFAULT 0,
+    discount      numeric(16,4) NOT NULL DEFAULT 0,
+    tax           numeric(16,4) NOT NULL DEFAULT 0,
+    total         numeric(16,4) NOT NULL DEFAULT 0,
+    request_hash  bytea         NOT NULL,
+    placed_at     timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    updated_at    timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    cancel_reason text,
+    CONSTRAINT orders_pkey PRIMARY KEY (id),
+    CONSTRAINT orders_channel_external_id_key UNIQUE (channel_id, external_id),
+    CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
+    CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT orders_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT orders_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending_payment', 'backordered', 'cancelled', 'expired'])),
+    CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.=) ANY (ARRAY['all_or_nothing', 'partial', 'backorder'])),
+    CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
+    CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
+    CONSTRAINT orders_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT orders_amounts_chk CHECK (subtotal OPERATOR(pg_catalog.>=) 0 AND discount OPERATOR(pg_catalog.>=) 0
+        AND tax OPERATOR(pg_catalog.>=) 0 AND total OPERATOR(pg_catalog.>=) 0)
+);
+CREATE INDEX orders_customer_idx ON oms.orders (customer_id);
+CREATE INDEX orders_expiry_idx ON oms.orders (expires_at) WHERE expires_at IS NOT NULL;
+COMMENT ON TABLE oms.orders IS 'Customer orders; created by oms.place_order, unique per (channel, external_id)';
+COMMENT ON COLUMN oms.orders.id IS 'Order id';
+COMMENT ON COLUMN oms.orders.channel_id IS 'Channel the order came from';
+COMMENT ON COLUMN oms.orders.external_id IS 'The order''s id in the calling system; the idempotency key together with the channel';
+COMMENT ON COLUMN oms.orders.customer_id IS 'Customer, NULL for a guest order';
+COMMENT ON COLUMN oms.orders.currency IS 'ISO 4217 currency code of all amounts';
+COMMENT ON COLUMN oms.orders.status IS 'Lifecycle status';
+COMMENT ON COLUMN oms.orders.policy IS 'What placement did with short stock: all_or_nothing, partial or backorder';
+COMMENT ON COLUMN oms.orders.ship_to IS 'Ship-to address as given';
+COMMENT ON COLUMN oms.orders.ship_lat IS 'Ship-to latitude, when given';
+COMMENT ON COLUMN oms.orders.ship_lon IS 'Ship-to longitude, when given';
+COMMENT ON COLUMN oms.orders.flags IS 'Order flags such as vip, gift or fraud_review';
+COMMENT ON COLUMN oms.orders.notes IS 'Free notes';
+COMMENT ON COLUMN oms.orders.hold_minutes IS 'Reservation hold while unpaid, in minutes; 0 holds until paid or cancelled';
+COMMENT ON COLUMN oms.orders.expires_at IS 'When unpaid reservations lapse; NULL when they do not';
+COMMENT ON COLUMN oms.orders.subtotal IS 'Sum of qty * unit_price over the lines';
+COMMENT ON COLUMN oms.orders.discount IS 'Sum of line discounts';
+COMMENT ON COLUMN oms.orders.tax IS 'Sum of line taxes';
+COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax';
+COMMENT ON COLUMN oms.orders.request_hash IS 'SHA-256 of the placing request, to tell a retry from a different order reusing the external_id';
+COMMENT ON COLUMN oms.orders.placed_at IS 'When the order was placed';
+COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';
+COMMENT ON COLUMN oms.orders.cancel_reason IS 'Why the order was cancelled or expired';
+
+CREATE TABLE oms.order_lines (
+    id               bigserial     NOT NULL,
+    order_id         bigint        NOT NULL,
+    line_no          integer       NOT NULL,
+    product_id       bigint        NOT NULL,
+    qty              integer       NOT NULL,
+    unit_price       numeric(16,4) NOT NULL,
+    discount         numeric(16,4) NOT NULL DEFAULT 0,
+    tax              numeric(16,4) NOT NULL DEFAULT 0,
+    qty_reserved     integer       NOT NULL DEFAULT 0,
+    qty_backordered  integer       NOT NULL DEFAULT 0,
+    qty_shipped      integer       NOT NULL DEFAULT 0,
+    qty_cancelled    integer       NOT NULL DEFAULT 0,
+    qty_returned     integer       NOT NULL DEFAULT 0,
+    CONSTRAINT order_lines_pkey PRIMARY KEY (id),
+    CONSTRAINT order_lines_order_line_no_key UNIQUE (order_id, line_no),
+    CONSTRAINT order_lines_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT order_lines_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT order_lines_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT order_lines_amounts_chk CHECK (unit_price OPERATOR(pg_catalog.>=) 0 AND discount OPERATOR(pg_catalog.>=) 0 AND tax OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT order_lines_parts_chk CHECK (qty_reserved OPERATOR(pg_catalog.>=) 0 AND qty_backordered OPERATOR(pg_catalog.>=) 0
+        AND qty_shipped OPERATOR(pg_catalog.>=) 0 AND qty_cancelled OPERATOR(pg_catalog.>=) 0 AND qty_returned OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT order_lines_accounting_chk CHECK (qty_reserved OPERATOR(pg_catalog.+) qty_backordered OPERATOR(pg_catalog.+) qty_shipped
+        OPERATOR(pg_catalog.+) qty_cancelled OPERATOR(pg_catalog.=) qty),
+    CONSTRAINT order_lines_returned_chk CHECK (qty_returned OPERATOR(pg_catalog.<=) qty_shipped)
+);
+CREATE INDEX order_lines_backorder_idx ON oms.order_lines (product_id) WHERE qty_backordered OPERATOR(pg_catalog.>) 0;
+COMMENT ON TABLE oms.order_lines IS 'Order lines; every unit is accounted as reserved, backordered, shipped or cancelled';
+COMMENT ON COLUMN oms.order_lines.id IS 'Line id';
+COMMENT ON COLUMN oms.order_lines.order_id IS 'The order';
+COMMENT ON COLUMN oms.order_lines.line_no IS 'Position in the order, from 1';
+COMMENT ON COLUMN oms.order_lines.product_id IS 'The product (stock, kit or service)';
+COMMENT ON COLUMN oms.order_lines.qty IS 'Units ordered';
+COMMENT ON COLUMN oms.order_lines.unit_price IS 'Price of one unit before discount and tax';
+COMMENT ON COLUMN oms.order_lines.discount IS 'Discount on the whole line';
+COMMENT ON COLUMN oms.order_lines.tax IS 'Tax on the whole line';
+COMMENT ON COLUMN oms.order_lines.qty_reserved IS 'Units held in stock for this line (kits: whole kits)';
+COMMENT ON COLUMN oms.order_lines.qty_backordered IS 'Units waiting for stock';
+COMMENT ON COLUMN oms.order_lines.qty_shipped IS 'Units shipped';
+COMMENT ON COLUMN oms.order_lines.qty_cancelled IS 'Units cancelled, expired or not filled';
+COMMENT ON COLUMN oms.order_lines.qty_returned IS 'Units returned; never above qty_shipped';
+
+CREATE TABLE oms.reservations (
+    id            bigserial   NOT NULL,
+    order_id      bigint      NOT NULL,
+    order_line_id bigint      NOT NULL,
+    product_id    bigint      NOT NULL,
+    location_id   integer     NOT NULL,
+    slot          smallint    NOT NULL DEFAULT 0,
+    qty           integer     NOT NULL,
+    status        text        NOT NULL DEFAULT 'active',
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    ended_at      timestamptz,
+    CONSTRAINT reservations_pkey PRIMARY KEY (id),
+    CONSTRAINT reservations_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT reservations_line_fkey FOREIGN KEY (order_line_id) REFERENCES oms.order_lines (id),
+    CONSTRAINT reservations_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT reservations_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
+    CONSTRAINT reservations_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT reservations_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'released', 'expired', 'consumed'])),
+    CONSTRAINT reservations_ended_chk CHECK ((status OPERATOR(pg_catalog.=) 'active') OPERATOR(pg_catalog.=) (ended_at IS NULL))
+);
+CREATE INDEX reservations_order_idx ON oms.reservations (order_id);
+CREATE INDEX reservations_active_idx ON oms.reservations (product_id, location_id) WHERE status OPERATOR(pg_catalog.=) 'active';
+COMMENT ON TABLE oms.reservations IS 'Stock held for an order line at a location; active ones sum exactly to the balance''s reserved';
+COMMENT ON COLUMN oms.reservations.id IS 'Reservation id';
+COMMENT ON COLUMN oms.reservations.order_id IS 'The order';
+COMMENT ON COLUMN oms.reservations.order_line_id IS 'The order line (for a kit line, one reservation per component)';
+COMMENT ON COLUMN oms.reservations.product_id IS 'Product held (a kit''s component for kit lines)';
+COMMENT ON COLUMN oms.reservations.location_id IS 'Where it is held';
+COMMENT ON COLUMN oms.reservations.slot IS 'Balance slot (always 0 in this version)';
+COMMENT ON COLUMN oms.reservations.qty IS 'Units held';
+COMMENT ON COLUMN oms.reservations.status IS 'active, released (cancelled), expired or consumed (shipped)';
+COMMENT ON COLUMN oms.reservations.created_at IS 'When the stock was reserved';
+COMMENT ON COLUMN oms.reservations.ended_at IS 'When the reservation stopped being active';
+
+CREATE FUNCTION oms.place_order("order" jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'place_order';
+COMMENT ON FUNCTION oms.place_order(jsonb)
+    IS 'Place an order and reserve its stock atomically in one call; idempotent per (channel, external_id)';
+
+CREATE FUNCTION oms.cancel_order(order_id bigint, reason text DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'cancel_order';
+COMMENT ON FUNCTION oms.cancel_order(bigint, text)
+    IS 'Cancel an order: release its reservations and backorders; a second call is a no-op that says so';
+
+CREATE FUNCTION oms.expire_reservations()
+    RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'expire_reservations';
+COMMENT ON FUNCTION oms.expire_reservations()
+    IS 'Release the reservations of unpaid orders past expires_at; returns the number of reservations released';
+
+CREATE FUNCTION oms.get_order(order_id bigint)
+    RETURNS jsonb
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.jsonb_build_object(
+        'order_id', o.id,
+        'channel', c.code,
+        'external_id', o.external_id,
+        'status', o.status,
+        'policy', o.policy,
+        'currency', o.currency,
+        'customer_id', o.customer_id,
+        'total', o.total,
+        'placed_at', o.placed_at,
+        'expires_at', o.expires_at,
+        'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                      'line_no', l.line_no,
+                      'sku', p.sku,
+                      'qty', l.qty,
+                      'reserved', l.qty_reserved,
+                      'backordered', l.qty_backordered,
+                      'shipped', l.qty_shipped,
+                      'cancelled', l.qty_cancelled,
+                      'locations', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                                                'location', loc.code, 'sku', rp.sku, 'qty', r.qty)
+                                            ORDER BY loc.code, rp.sku), '[]'::jsonb)
+                                      FROM oms.reservations r
+                                      JOIN oms.locations loc ON loc.id = r.location_id
+                                      JOIN oms.products rp ON rp.id = r.product_id
+                                     WHERE r.order_line_id = l.id AND r.status = 'active'))
+                    ORDER BY l.line_no)
+                    FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                   WHERE l.order_id = o.id))
+      FROM oms.orders o JOIN oms.channels c ON c.id = o.channel_id
+     WHERE o.id = $1
+$fn$;
+COMMENT ON FUNCTION oms.get_order(bigint)
+    IS 'The order as a JSON document: status, lines, what is reserved where, backordered and cancelled units';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.orders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_lines_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.reservations', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.reservations_id_seq', '');
