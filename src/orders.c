@@ -239,7 +239,7 @@ PoNumericIsIntegral(Numeric n)
 }
 
 static int32
-PoInt(JsonbValue *v, const char *path, int32 min, int32 max)
+PoInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
 {
 	Numeric		n;
 	bool		err = false;
@@ -257,7 +257,7 @@ PoInt(JsonbValue *v, const char *path, int32 min, int32 max)
 	if (err || r < min || r > max)
 		PoInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
 								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
-				  "Split very large quantities into several orders.");
+				  hint);
 	return r;
 }
 
@@ -379,7 +379,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 	}
 
 	if ((v = PoGet(root, "hold_minutes", &buf)) != NULL)
-		o->hold_minutes = PoInt(v, "hold_minutes", 0, 525600);
+		o->hold_minutes = PoInt(v, "hold_minutes", 0, 525600,
+								 "Give the hold in minutes, at most 525600 (a year); 0 holds until paid or cancelled.");
 
 	if ((v = PoGet(root, "notes", &buf)) != NULL)
 		o->notes = PoString(v, "notes", 10000, false);
@@ -475,7 +476,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 		pl->sku = PoString(f, psprintf("%s.sku", path), 64, true);
 		if ((f = PoGet(l, "qty", &lbuf)) == NULL)
 			PoInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
-		pl->qty = PoInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY);
+		pl->qty = PoInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
+						"Split very large quantities into several orders.");
 		if ((f = PoGet(l, "unit_price", &lbuf)) == NULL)
 			PoInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
 					  "Give the price of one unit, 0 for a free item.");
@@ -703,7 +705,7 @@ place_order(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan_lines = NULL;
 	static SPIPlanPtr plan_book = NULL;
 	static SPIPlanPtr plan_status = NULL;
-	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	Jsonb	   *doc;
 	PoOrder		o;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	int32		channel_id;
@@ -735,6 +737,8 @@ place_order(PG_FUNCTION_ARGS)
 	int32		total_reserved_units = 0;
 	Datum		result;
 
+	OmsRequireArg(fcinfo, 0, "order");
+	doc = PG_GETARG_JSONB_P(0);
 	PoParse(doc, &o);
 	PoRequestHash(doc, digest);
 

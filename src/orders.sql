@@ -144,7 +144,7 @@ COMMENT ON COLUMN oms.reservations.ended_at IS 'When the reservation stopped bei
 
 CREATE FUNCTION oms.place_order("order" jsonb)
     RETURNS jsonb
-    LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'place_order';
 COMMENT ON FUNCTION oms.place_order(jsonb)
