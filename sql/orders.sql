@@ -218,3 +218,15 @@ SELECT external_id, status FROM oms.orders WHERE external_id IN ('W-10', 'W-11')
 SELECT * FROM oms.stock_levels ORDER BY sku, location;
 SELECT m.kind, count(*), sum(m.reserved_delta) AS reserved_delta FROM oms.stock_movements m GROUP BY 1 ORDER BY 1;
 SELECT * FROM oms.check();
+
+-- two lines that need the same product share what there is: a repeated sku
+-- (3 of B are free at BER) ...
+SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-12", "currency": "EUR", "policy": "partial",
+    "lines": [{"sku": "B", "qty": 2, "unit_price": 1}, {"sku": "B", "qty": 2, "unit_price": 1}]}')) -> 'lines';
+-- ... and a kit next to one of its own components, both waiting for B
+SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-13", "currency": "EUR", "policy": "backorder",
+    "lines": [{"sku": "KIT", "qty": 1, "unit_price": 30}, {"sku": "B", "qty": 1, "unit_price": 1}]}')) -> 'lines';
+-- a receipt of B fills the kit (whole kits: 2 B with an A at the same place) and the B line
+SELECT oms.receive_stock('B', 'BER', 3) -> 'backorders_filled' AS filled;
+SELECT doc(oms.get_order(o.id)) -> 'lines' FROM oms.orders o WHERE external_id = 'W-13';
+SELECT * FROM oms.check();

@@ -30,7 +30,10 @@
  *	  one path that starts from a balance row (the one being received): it
  *	  takes the order lines it fills, and the other component rows of kits,
  *	  with SKIP LOCKED, so it never waits while holding a balance lock and
- *	  cannot close a cycle. A line it skips is filled by the next receipt.
+ *	  cannot close a cycle. Its lines query locks the orders too (NO KEY
+ *	  UPDATE, SKIP LOCKED): the reservation it inserts references the order,
+ *	  and a foreign-key check on an order that cancel_order holds would be a
+ *	  wait under a balance lock. A line it skips is filled by the next receipt.
  *
  *	  Reservations come only from guarded statements:
  *	    UPDATE ... SET reserved = reserved + q
@@ -307,7 +310,8 @@ receive_stock(PG_FUNCTION_ARGS)
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"received\": %d, \"balance\": %s, \"backorders_filled\": %s}",
 					 qty, balance, filled);
-	result = InventoryJsonbFromCString(out.data);
+	/* copy out of SPI's memory, which SPI_finish frees */
+	result = SPI_datumTransfer(InventoryJsonbFromCString(out.data), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -414,7 +418,8 @@ adjust_stock(PG_FUNCTION_ARGS)
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"previous_on_hand\": %d, \"delta\": %d, \"balance\": %s, \"backorders_filled\": %s}",
 					 on_hand, delta, InventoryBalanceJson(product_id, location_id), filled);
-	result = InventoryJsonbFromCString(out.data);
+	/* copy out of SPI's memory, which SPI_finish frees */
+	result = SPI_datumTransfer(InventoryJsonbFromCString(out.data), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -469,7 +474,8 @@ set_safety_stock(PG_FUNCTION_ARGS)
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"previous_safety_stock\": %d, \"balance\": %s}",
 					 safety, InventoryBalanceJson(product_id, location_id));
-	result = InventoryJsonbFromCString(out.data);
+	/* copy out of SPI's memory, which SPI_finish frees */
+	result = SPI_datumTransfer(InventoryJsonbFromCString(out.data), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -549,8 +555,11 @@ available(PG_FUNCTION_ARGS)
 /*
  * Fill waiting backorders of product_id at location_id, VIP orders first
  * (customer or order flagged vip), then the oldest. The caller holds the
- * balance row (product_id, location_id). Lines are taken with SKIP LOCKED,
- * and so are the other component rows of kit lines (see the banner).
+ * balance row (product_id, location_id). Lines and their orders are taken
+ * with SKIP LOCKED (the order row too: the reservation's foreign key and the
+ * status update below would otherwise wait on an order that cancel_order or
+ * expiry holds while it waits for this balance row), and so are the other
+ * component rows of kit lines (see the banner).
  * Returns a JSON array of {order_id, line_no, qty}.
  */
 char *
@@ -596,7 +605,7 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 					 "        (SELECT kit_id FROM oms.kit_components WHERE component_id OPERATOR(pg_catalog.=) $1)) "
 					 " ORDER BY ('vip' OPERATOR(pg_catalog.=) ANY (o.flags) OR 'vip' OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) DESC, "
 					 "          o.placed_at, o.id, l.line_no "
-					 "   FOR UPDATE OF l SKIP LOCKED",
+					 "   FOR NO KEY UPDATE OF l, o SKIP LOCKED",
 					 1, t2), values, NULL, 0);
 	nlines = (int) SPI_processed;
 	if (nlines == 0)

@@ -45,6 +45,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -57,6 +58,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/resowner.h"
 
 #include "oms.h"
 
@@ -106,7 +108,17 @@ typedef struct PoComponent
 	int64		kit_id;
 	int64		component_id;
 	int32		qty;
+	char	   *sku;
 } PoComponent;
+
+/* one reservation row to write: line index, product, location, units */
+typedef struct PoPiece
+{
+	int			line;
+	int64		product_id;
+	int32		location_id;
+	int32		qty;
+} PoPiece;
 
 typedef struct PoTaken
 {
@@ -730,6 +742,8 @@ place_order(PG_FUNCTION_ARGS)
 	int64	   *shortfall;
 	PoTaken    *taken = NULL;
 	int			ntaken = 0;
+	PoPiece    *pieces;
+	int			npieces = 0;
 	int			attempt;
 	bool		expired_once = false;
 	bool		done = false;
@@ -969,8 +983,9 @@ place_order(PG_FUNCTION_ARGS)
 			Datum		values[1] = {PointerGetDatum(PoInt8Array(kit_ids, nkits))};
 
 			OmsQuery(OmsPlan(&plan_kits,
-							 "SELECT kit_id, component_id, qty FROM oms.kit_components "
-							 " WHERE kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kit_id, component_id",
+							 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku FROM oms.kit_components kc "
+							 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) kc.component_id "
+							 " WHERE kc.kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kc.kit_id, kc.component_id",
 							 1, types), values, NULL, 0);
 			ncomps = (int) SPI_processed;
 			comps = palloc(sizeof(PoComponent) * (ncomps + 1));
@@ -979,6 +994,7 @@ place_order(PG_FUNCTION_ARGS)
 				comps[i].kit_id = OmsGetInt64(i, 1, NULL);
 				comps[i].component_id = OmsGetInt64(i, 2, NULL);
 				comps[i].qty = OmsGetInt32(i, 3, NULL);
+				comps[i].sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
 			}
 			for (i = 0; i < o.nlines; i++)
 			{
@@ -1100,8 +1116,7 @@ place_order(PG_FUNCTION_ARGS)
 						{
 							for (k = 0; k < o.nlines; k++)
 								if (o.lines[k].product.id == comps[j].kit_id)
-									sku = psprintf("component id " INT64_FORMAT " of kit %s",
-												   demands[i].product_id, o.lines[k].sku);
+									sku = psprintf("%s (in kit %s)", comps[j].sku, o.lines[k].sku);
 						}
 				}
 				appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
@@ -1115,40 +1130,64 @@ place_order(PG_FUNCTION_ARGS)
 					 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
 		}
 
-		/* execute in (product, location) order */
+		/*
+		 * Execute in (product, location) order, inside a subtransaction: if
+		 * a guarded update finds the stock gone, rolling the subtransaction
+		 * back undoes this attempt's increments AND releases its row locks,
+		 * so the next plan starts holding no balance lock and can again
+		 * lock in ascending order (keeping the locks of a failed attempt
+		 * while locking lower rows in the next one could deadlock).
+		 */
 		qsort(allocs, nallocs, sizeof(RouteAllocation), PoTakenCmp);
 		taken = palloc(sizeof(PoTaken) * (nallocs + 1));
 		ntaken = 0;
 		done = true;
-		for (i = 0; i < nallocs; i++)
 		{
-			int32		got;
+			MemoryContext oldcontext = CurrentMemoryContext;
+			ResourceOwner oldowner = CurrentResourceOwner;
 
-			if (last)
-				got = PoReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
+			BeginInternalSubTransaction(NULL);
+			MemoryContextSwitchTo(oldcontext);
+			for (i = 0; i < nallocs; i++)
+			{
+				int32		got;
+
+				if (last)
+					got = PoReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
+				else
+					got = PoReserveExact(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
+				if (got < 0)
+				{
+					/* stock went away since the plan: undo and re-plan */
+					ntaken = 0;
+					done = false;
+					break;
+				}
+				if (got > 0)
+				{
+					taken[ntaken].product_id = allocs[i].product_id;
+					taken[ntaken].location_id = allocs[i].location_id;
+					taken[ntaken].qty = got;
+					taken[ntaken].used = 0;
+					ntaken++;
+				}
+			}
+			if (done)
+				ReleaseCurrentSubTransaction();
 			else
-				got = PoReserveExact(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
-			if (got < 0)
-			{
-				/* stock went away since the plan: take back and re-plan */
-				for (j = 0; j < ntaken; j++)
-					PoUnreserve(taken[j].product_id, taken[j].location_id, taken[j].qty);
-				ntaken = 0;
-				done = false;
-				break;
-			}
-			if (got > 0)
-			{
-				taken[ntaken].product_id = allocs[i].product_id;
-				taken[ntaken].location_id = allocs[i].location_id;
-				taken[ntaken].qty = got;
-				taken[ntaken].used = 0;
-				ntaken++;
-			}
+				RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(oldcontext);
+			CurrentResourceOwner = oldowner;
 		}
 	}
 
-	/* distribute to lines in line order; kits get whole kits only */
+	/*
+	 * Distribute to lines in line order; kits get whole kits only. Each
+	 * line's units are taken out of "taken" at once (used), so two lines
+	 * that need the same product (repeated sku, or a kit and one of its
+	 * components) share what was reserved instead of both counting it.
+	 */
+	pieces = palloc(sizeof(PoPiece) * (o.nlines * (ncomps + 1) * (ntaken + 1) + 1));
 	for (i = 0; i < o.nlines; i++)
 	{
 		PoLine	   *l = &o.lines[i];
@@ -1182,6 +1221,42 @@ place_order(PG_FUNCTION_ARGS)
 					free_units += taken[k].qty - taken[k].used;
 			if (free_units / per < units)
 				units = (int32) (free_units / per);
+		}
+		/* take the units out, location by location */
+		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1) && units > 0; j++)
+		{
+			int64		pid;
+			int32		need;
+
+			if (l->product.kind == OMS_KIND_KIT)
+			{
+				if (comps[j].kit_id != l->product.id)
+					continue;
+				pid = comps[j].component_id;
+				need = units * comps[j].qty;
+			}
+			else
+			{
+				pid = l->product.id;
+				need = units;
+			}
+			for (k = 0; k < ntaken && need > 0; k++)
+			{
+				int32		give;
+
+				if (taken[k].product_id != pid || taken[k].used == taken[k].qty)
+					continue;
+				give = Min(need, taken[k].qty - taken[k].used);
+				taken[k].used += give;
+				need -= give;
+				pieces[npieces].line = i;
+				pieces[npieces].product_id = pid;
+				pieces[npieces].location_id = taken[k].location_id;
+				pieces[npieces].qty = give;
+				npieces++;
+			}
+			if (need != 0)
+				elog(ERROR, "oms: reservation distribution came up short");
 		}
 		l->reserved = units;
 		total_reserved_units += units;
@@ -1280,83 +1355,42 @@ place_order(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* what no line could use (a partial kit) goes back */
+	for (k = 0; k < ntaken; k++)
+		if (taken[k].used < taken[k].qty)
+			PoUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
+
 	/* reservations and their movements, one statement */
-	if (ntaken > 0)
+	if (npieces > 0)
 	{
-		int			cap = o.nlines * (ncomps + 1) * (ntaken + 1);
-		int64	   *r_line = palloc(sizeof(int64) * cap);
-		int64	   *r_pid = palloc(sizeof(int64) * cap);
-		int32	   *r_loc = palloc(sizeof(int32) * cap);
-		int32	   *r_qty = palloc(sizeof(int32) * cap);
-		int			nr = 0;
+		int64	   *r_line = palloc(sizeof(int64) * npieces);
+		int64	   *r_pid = palloc(sizeof(int64) * npieces);
+		int32	   *r_loc = palloc(sizeof(int32) * npieces);
+		int32	   *r_qty = palloc(sizeof(int32) * npieces);
+		Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
+		Datum		values[6];
 
-		for (i = 0; i < o.nlines; i++)
+		for (i = 0; i < npieces; i++)
 		{
-			PoLine	   *l = &o.lines[i];
-
-			if (l->product.kind == OMS_KIND_SERVICE || l->reserved == 0)
-				continue;
-			for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
-			{
-				int64		pid;
-				int32		need;
-
-				if (l->product.kind == OMS_KIND_KIT)
-				{
-					if (comps[j].kit_id != l->product.id)
-						continue;
-					pid = comps[j].component_id;
-					need = l->reserved * comps[j].qty;
-				}
-				else
-				{
-					pid = l->product.id;
-					need = l->reserved;
-				}
-				for (k = 0; k < ntaken && need > 0; k++)
-				{
-					int32		give;
-
-					if (taken[k].product_id != pid || taken[k].used == taken[k].qty)
-						continue;
-					give = Min(need, taken[k].qty - taken[k].used);
-					taken[k].used += give;
-					need -= give;
-					r_line[nr] = l->id;
-					r_pid[nr] = pid;
-					r_loc[nr] = taken[k].location_id;
-					r_qty[nr] = give;
-					nr++;
-				}
-				if (need != 0)
-					elog(ERROR, "oms: reservation distribution came up short");
-			}
+			r_line[i] = o.lines[pieces[i].line].id;
+			r_pid[i] = pieces[i].product_id;
+			r_loc[i] = pieces[i].location_id;
+			r_qty[i] = pieces[i].qty;
 		}
-		/* what no line could use (partial kits) goes back */
-		for (k = 0; k < ntaken; k++)
-			if (taken[k].used < taken[k].qty)
-				PoUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
-
-		if (nr > 0)
-		{
-			Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
-			Datum		values[6];
-
-			values[0] = Int64GetDatum(order_id);
-			values[1] = PointerGetDatum(PoInt8Array(r_line, nr));
-			values[2] = PointerGetDatum(PoInt8Array(r_pid, nr));
-			values[3] = PointerGetDatum(PoInt4Array(r_loc, nr));
-			values[4] = PointerGetDatum(PoInt4Array(r_qty, nr));
-			values[5] = CStringGetTextDatum(psprintf("order %s/%s", o.channel, o.external_id));
-			OmsExec(OmsPlan(&plan_book,
-							"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
-							"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-							"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
-							"           RETURNING id, product_id, location_id, qty) "
-							"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
-							"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
-							6, types), values, NULL, 0);
-		}
+		values[0] = Int64GetDatum(order_id);
+		values[1] = PointerGetDatum(PoInt8Array(r_line, npieces));
+		values[2] = PointerGetDatum(PoInt8Array(r_pid, npieces));
+		values[3] = PointerGetDatum(PoInt4Array(r_loc, npieces));
+		values[4] = PointerGetDatum(PoInt4Array(r_qty, npieces));
+		values[5] = CStringGetTextDatum(psprintf("order %s/%s", o.channel, o.external_id));
+		OmsExec(OmsPlan(&plan_book,
+						"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
+						"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+						"           RETURNING id, product_id, location_id, qty) "
+						"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+						"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
+						6, types), values, NULL, 0);
 	}
 
 	if (any_backorder)
@@ -1535,6 +1569,7 @@ cancel_order(PG_FUNCTION_ARGS)
 		doc = PoDocument(order_id, false);
 		result = DirectFunctionCall2(jsonb_concat, doc,
 									 DirectFunctionCall1(jsonb_in, CStringGetDatum(note.data)));
+		result = SPI_datumTransfer(result, false, -1);
 		SPI_finish();
 		PG_RETURN_DATUM(result);
 	}
@@ -1550,6 +1585,7 @@ cancel_order(PG_FUNCTION_ARGS)
 	result = DirectFunctionCall2(jsonb_concat, doc,
 								 DirectFunctionCall1(jsonb_in,
 													 CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d}", released))));
+	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
