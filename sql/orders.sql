@@ -230,3 +230,20 @@ SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-13", "currency"
 SELECT oms.receive_stock('B', 'BER', 3) -> 'backorders_filled' AS filled;
 SELECT doc(oms.get_order(o.id)) -> 'lines' FROM oms.orders o WHERE external_id = 'W-13';
 SELECT * FROM oms.check();
+
+-- units freed by a cancel or an expiry go to waiting backorders first
+SELECT oms.available('D') AS d_free;
+SELECT (doc(oms.place_order('{"channel": "web", "external_id": "W-14", "currency": "EUR", "policy": "backorder",
+    "lines": [{"sku": "D", "qty": 4, "unit_price": 1}]}')) -> 'lines' -> 0) - 'locations' AS w14;
+SELECT c -> 'backorders_filled' = jsonb_build_array(jsonb_build_object('order_id', w14.id, 'line_no', 1, 'qty', 1)) AS w14_filled_by_cancel,
+       c ->> 'status' AS w6_status
+  FROM oms.orders o, oms.orders w14, oms.cancel_order(o.id, 'out of stock elsewhere') AS c
+ WHERE o.external_id = 'W-6' AND w14.external_id = 'W-14';
+SELECT external_id, status FROM oms.orders WHERE external_id = 'W-14';
+SELECT (doc(oms.place_order('{"channel": "web", "external_id": "W-15", "currency": "EUR", "policy": "backorder",
+    "lines": [{"sku": "D", "qty": 2, "unit_price": 1}]}')) -> 'lines' -> 0) - 'locations' AS w15;
+UPDATE oms.orders SET expires_at = now() - interval '1 minute' WHERE external_id = 'W-5';
+SELECT oms.expire_reservations() AS released;
+SELECT external_id, status FROM oms.orders WHERE external_id IN ('W-5', 'W-15') ORDER BY 1;
+SELECT * FROM oms.stock_levels WHERE sku = 'D';
+SELECT * FROM oms.check();

@@ -91,9 +91,13 @@ extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 
 /* ---- orders.c ---- */
 
-/* release every active reservation and backorder of the (locked) orders */
+/*
+ * Release every active reservation and backorder of the (locked) orders.
+ * With filled != NULL the freed units then fill waiting backorders, and
+ * *filled receives the fills as a JSON array.
+ */
 extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
-						  const char *reason, const char *movement_kind);
+						  const char *reason, const char *movement_kind, char **filled);
 extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
 
 /* ---- routing.c ---- */

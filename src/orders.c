@@ -1479,7 +1479,7 @@ place_order(PG_FUNCTION_ARGS)
  */
 int
 OrdersRelease(int64 *order_ids, int norders, const char *status,
-			  const char *reason, const char *movement_kind)
+			  const char *reason, const char *movement_kind, char **filled)
 {
 	static SPIPlanPtr plan_sums = NULL;
 	static SPIPlanPtr plan_res = NULL;
@@ -1547,6 +1547,30 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 					"UPDATE oms.orders SET status = $2, cancel_reason = $3, expires_at = NULL, updated_at = pg_catalog.now() "
 					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 					3, t3), values, nulls, 0);
+
+	/*
+	 * The released units go to waiting backorders first, as a receipt's do.
+	 * This call still holds every released balance row, which is what the
+	 * fill requires, and the fill never waits (SKIP LOCKED). The orders
+	 * just released are closed and no longer match.
+	 */
+	if (filled)
+	{
+		StringInfoData all;
+
+		initStringInfo(&all);
+		appendStringInfoChar(&all, '[');
+		for (i = 0; i < n; i++)
+		{
+			char	   *f = InventoryFillBackorders(pids[i], locs[i]);
+			size_t		len = strlen(f);
+
+			if (len > 2)
+				appendStringInfo(&all, "%s%.*s", all.len > 1 ? ", " : "", (int) (len - 2), f + 1);
+		}
+		appendStringInfoChar(&all, ']');
+		*filled = all.data;
+	}
 	return released;
 }
 
@@ -1578,7 +1602,8 @@ OrdersExpireForProducts(int64 *product_ids, int nproducts)
 	ids = palloc(sizeof(int64) * n);
 	for (i = 0; i < n; i++)
 		ids[i] = OmsGetInt64(i, 1, NULL);
-	return OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry");
+	/* the stock freed here is for the order being placed: no backorder fill */
+	return OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry", NULL);
 }
 
 PG_FUNCTION_INFO_V1(cancel_order);
@@ -1596,6 +1621,7 @@ cancel_order(PG_FUNCTION_ARGS)
 	char	   *status;
 	int64		shipped;
 	int			released;
+	char	   *filled = NULL;
 	Datum		result;
 	Datum		doc;
 
@@ -1641,11 +1667,12 @@ cancel_order(PG_FUNCTION_ARGS)
 				 errdetail("from %s to cancelled: " INT64_FORMAT " unit(s) have already shipped.", status, shipped),
 				 errhint("Create a return for shipped units instead.")));
 
-	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release");
+	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release", &filled);
 	doc = PoDocument(order_id, false);
 	result = DirectFunctionCall2(jsonb_concat, doc,
 								 DirectFunctionCall1(jsonb_in,
-													 CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d}", released))));
+													 CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d, "
+																			  "\"backorders_filled\": %s}", released, filled))));
 	result = SPI_datumTransfer(result, false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -1675,10 +1702,13 @@ expire_reservations(PG_FUNCTION_ARGS)
 	n = (int) SPI_processed;
 	if (n > 0)
 	{
+		char	   *filled;
+
 		ids = palloc(sizeof(int64) * n);
 		for (i = 0; i < n; i++)
 			ids[i] = OmsGetInt64(i, 1, NULL);
-		released = OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry");
+
+		released = OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry", &filled);
 	}
 	SPI_finish();
 	PG_RETURN_INT32(released);
