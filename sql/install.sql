@@ -6,10 +6,14 @@
 --
 SET client_min_messages = warning;
 
--- 1. a schema "oms" owned by another role: refused
+-- 1. a schema "oms" owned by another role: refused (installed as a fixed
+--    superuser role so that the message does not depend on who runs the test)
 CREATE ROLE regress_mallory;
+CREATE ROLE regress_installer SUPERUSER;
 CREATE SCHEMA oms AUTHORIZATION regress_mallory;
+SET ROLE regress_installer;
 CREATE EXTENSION oms;
+RESET ROLE;
 SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'oms';
 DROP SCHEMA oms;
 
@@ -19,7 +23,7 @@ CREATE FUNCTION oms.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'decoy' $
 CREATE EXTENSION oms;
 SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'oms';
 DROP SCHEMA oms CASCADE;
-DROP ROLE regress_mallory;
+DROP ROLE regress_mallory, regress_installer;
 
 -- 3. a hostile schema first in search_path, shadowing functions and
 --    operators the extension uses with exact-signature decoys that raise
