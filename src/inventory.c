@@ -256,6 +256,66 @@ InventoryMovement(int64 product_id, int32 location_id, const char *kind,
 					8, types), values, nulls, 0);
 }
 
+/* ---- the balance primitives every area reserves through ---- */
+
+/* Give back units reserved by this call (rows are locked by us). */
+void
+InventoryUnreserve(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.-) $3 "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0",
+					3, types), values, NULL, 0);
+}
+
+/* Guarded reserve of exactly qty; false when the stock is not there. */
+bool
+InventoryReserve(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.+) $3 "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0 "
+					"   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>=) $3",
+					3, types), values, NULL, 0);
+	return SPI_processed == 1;
+}
+
+/* Lock the row, then take what is there up to qty. Returns units taken. */
+int32
+InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
+	int32		avail;
+	int32		take;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
+					 "  FROM oms.stock_balances WHERE product_id OPERATOR(pg_catalog.=) $1 "
+					 "   AND location_id OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) 0 FOR UPDATE",
+					 2, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return 0;
+	avail = OmsGetInt32(0, 1, NULL);
+	take = Min(avail, qty);
+	if (take <= 0)
+		return 0;
+	if (!InventoryReserve(product_id, location_id, take))
+		elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, product_id);
+	return take;
+}
+
 /* ---- receive_stock ---- */
 
 PG_FUNCTION_INFO_V1(receive_stock);
@@ -568,11 +628,9 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 	static SPIPlanPtr plan_lines = NULL;
 	static SPIPlanPtr plan_components = NULL;
 	static SPIPlanPtr plan_lock_other = NULL;
-	static SPIPlanPtr plan_reserve = NULL;
 	static SPIPlanPtr plan_book = NULL;
 	static SPIPlanPtr plan_status = NULL;
 	Oid			t2[2] = {INT8OID, INT4OID};
-	Oid			t3[3] = {INT8OID, INT4OID, INT4OID};
 	Oid			tstatus[1] = {INT8ARRAYOID};
 	Datum		values[5];
 	StringInfoData out;
@@ -697,13 +755,7 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 			values[0] = Int64GetDatum(comp[c]);
 			values[1] = Int32GetDatum(location_id);
 			values[2] = Int32GetDatum(units * comp_qty[c]);
-			OmsExec(OmsPlan(&plan_reserve,
-							"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.+) $3, updated_at = pg_catalog.now() "
-							" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-							"   AND slot OPERATOR(pg_catalog.=) 0 "
-							"   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>=) $3",
-							3, t3), values, NULL, 0);
-			if (SPI_processed != 1)
+			if (!InventoryReserve(comp[c], location_id, units * comp_qty[c]))
 				elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, comp[c]);
 
 			{

@@ -86,6 +86,13 @@ extern double CatalogDistanceKm(double lat1, double lon1,
 
 /* ---- inventory.c ---- */
 
+/* guarded reserve of exactly qty; false when the stock is not there */
+extern bool InventoryReserve(int64 product_id, int32 location_id, int32 qty);
+/* lock the balance row, then reserve what is there up to qty; units taken */
+extern int32 InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty);
+/* give back units this transaction reserved (the row is locked by it) */
+extern void InventoryUnreserve(int64 product_id, int32 location_id, int32 qty);
+
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 

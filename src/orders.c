@@ -37,7 +37,11 @@
  *	     OM001 listing every short sku and nothing is written.
  *
  *	  The locking order (orders, order lines, balance rows ascending) and
- *	  the guarded-update protocol are described in inventory.c.
+ *	  the guarded-update protocol are described in inventory.c. Balance
+ *	  rows change only through inventory.c's primitives (InventoryReserve,
+ *	  InventoryReserveUpTo, InventoryUnreserve); the movement rows that
+ *	  belong to reservations and releases are written here, in the same
+ *	  set-based statement as the reservation rows themselves.
  *
  *-------------------------------------------------------------------------
  */
@@ -562,64 +566,6 @@ PoDemandCmp(const void *a, const void *b)
 	const RouteDemand *y = b;
 
 	return (x->product_id > y->product_id) - (x->product_id < y->product_id);
-}
-
-/* Give back units reserved by this call (rows are locked by us). */
-static void
-PoUnreserve(int64 product_id, int32 location_id, int32 qty)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
-
-	OmsExec(OmsPlan(&plan,
-					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.-) $3 "
-					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-					"   AND slot OPERATOR(pg_catalog.=) 0",
-					3, types), values, NULL, 0);
-}
-
-/* Guarded reserve of exactly qty; false when the stock is not there. */
-static bool
-PoReserveExact(int64 product_id, int32 location_id, int32 qty)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
-
-	OmsExec(OmsPlan(&plan,
-					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.+) $3 "
-					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-					"   AND slot OPERATOR(pg_catalog.=) 0 "
-					"   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>=) $3",
-					3, types), values, NULL, 0);
-	return SPI_processed == 1;
-}
-
-/* Lock the row, then take what is there up to qty. Returns units taken. */
-static int32
-PoReserveUpTo(int64 product_id, int32 location_id, int32 qty)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
-	int32		avail;
-	int32		take;
-
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
-					 "  FROM oms.stock_balances WHERE product_id OPERATOR(pg_catalog.=) $1 "
-					 "   AND location_id OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) 0 FOR UPDATE",
-					 2, types), values, NULL, 1);
-	if (SPI_processed == 0)
-		return 0;
-	avail = OmsGetInt32(0, 1, NULL);
-	take = Min(avail, qty);
-	if (take <= 0)
-		return 0;
-	if (!PoReserveExact(product_id, location_id, take))
-		elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, product_id);
-	return take;
 }
 
 /* Current candidates for the demanded products. */
@@ -1214,9 +1160,9 @@ place_order(PG_FUNCTION_ARGS)
 				int32		got;
 
 				if (last)
-					got = PoReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
+					got = InventoryReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
 				else
-					got = PoReserveExact(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
+					got = InventoryReserve(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
 				if (got < 0)
 				{
 					/* stock went away since the plan: undo and re-plan */
@@ -1419,7 +1365,7 @@ place_order(PG_FUNCTION_ARGS)
 	/* what no line could use (a partial kit) goes back */
 	for (k = 0; k < ntaken; k++)
 		if (taken[k].used < taken[k].qty)
-			PoUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
+			InventoryUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
 
 	/* reservations and their movements, one statement */
 	if (npieces > 0)
@@ -1516,7 +1462,7 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 		qtys[i] = OmsGetInt32(i, 3, NULL);
 	}
 	for (i = 0; i < n; i++)
-		PoUnreserve(pids[i], locs[i], qtys[i]);
+		InventoryUnreserve(pids[i], locs[i], qtys[i]);
 
 	values[1] = CStringGetTextDatum(strcmp(movement_kind, "expiry") == 0 ? "expired" : "released");
 	values[2] = CStringGetTextDatum(movement_kind);
