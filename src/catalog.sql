@@ -137,6 +137,9 @@ CREATE TABLE oms.customers (
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
     CONSTRAINT customers_email_chk CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+    CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(
+        COALESCE(external_ref, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(email, '')
+        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(name, ''))),
     CONSTRAINT customers_flags_chk CHECK (
         pg_catalog.array_position(flags, NULL) IS NULL
         AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]*(,|$))*$')

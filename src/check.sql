@@ -9,7 +9,7 @@
 
 CREATE FUNCTION oms.check(OUT invariant text, OUT detail text)
     RETURNS SETOF record
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
     -- catalog: kits contain stock products only (the trigger can be bypassed
@@ -97,5 +97,32 @@ AS $fn$
      WHERE o.status IN ('cancelled', 'expired')
        AND (EXISTS (SELECT FROM oms.reservations r WHERE r.order_id = o.id AND r.status = 'active')
             OR EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_backordered > 0))
+    UNION ALL
+    -- lifecycle 4: every order's status is the last one its history reached
+    -- (orders created through oms; the status trigger writes the history)
+    SELECT 'status_vs_history',
+           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
+      FROM oms.orders o
+      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
+                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
+     WHERE h.to_status IS DISTINCT FROM o.status
+    UNION ALL
+    -- payments 5: captured + voided <= authorized, refunded <= captured, and
+    -- the order's currency (also CHECKs, except the currency)
+    SELECT 'payment_amounts',
+           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
+                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
+      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
+     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
+        OR p.currency <> o.currency
+    UNION ALL
+    -- payments: a gift card or store credit balance is what was issued less
+    -- what payments still hold (authorized - voided - refunded)
+    SELECT 'stored_value_balance',
+           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
+      FROM oms.gift_cards g
+      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
+                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
+     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

@@ -34,19 +34,22 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
 -- the kit guard runs as the writer, so the writer needs to be able to run it
 GRANT EXECUTE ON FUNCTION oms.catalog_kit_guard() TO oms_admin;
 GRANT EXECUTE ON FUNCTION oms.check() TO oms_admin, oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.contains_card_number(pg_catalog.text) TO oms_admin, oms_app, oms_reporting;
 
 -- Applications read the catalog; they write only through oms.* functions.
 GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components
     TO oms_app;
--- Reporting reads everything it reports on.
-GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components, oms.customers
-    TO oms_reporting;
+-- Reporting reads reports (views) and events only: the oms.report_* views,
+-- oms.stock_levels, the outbox and the status vocabulary. Base tables stay
+-- out of reach; SECURITY DEFINER read functions (oms.check, oms.available,
+-- oms.get_order) serve what the views do not.
 
 -- Inventory and orders: everyone reads through the API or read-only tables;
 -- only the SECURITY DEFINER functions below write.
 GRANT SELECT ON oms.stock_levels, oms.stock_balances, oms.stock_movements,
     oms.orders, oms.order_lines, oms.reservations
-    TO oms_admin, oms_reporting;
+    TO oms_admin;
+GRANT SELECT ON oms.stock_levels TO oms_reporting;
 GRANT SELECT ON oms.stock_levels, oms.orders, oms.order_lines, oms.reservations TO oms_app;
 GRANT EXECUTE ON FUNCTION
     oms.place_order(jsonb), oms.cancel_order(bigint, text), oms.get_order(bigint),
@@ -55,3 +58,25 @@ GRANT EXECUTE ON FUNCTION
     oms.expire_reservations()
     TO oms_admin, oms_app;
 GRANT EXECUTE ON FUNCTION oms.available(text, text), oms.get_order(bigint) TO oms_reporting;
+
+-- Lifecycle, payments, events.
+GRANT SELECT ON oms.order_statuses, oms.order_transitions, oms.order_status_history, oms.hold_rules,
+    oms.events, oms.event_consumers, oms.payments, oms.payment_transactions, oms.gift_cards
+    TO oms_admin;
+-- a business adds its own statuses, transitions and hold rules with INSERT
+GRANT INSERT, UPDATE, DELETE ON oms.order_statuses, oms.order_transitions, oms.hold_rules TO oms_admin;
+-- oms_admin may move an order's status by hand; the trigger still decides
+GRANT UPDATE (status, notes, flags) ON oms.orders TO oms_admin;
+GRANT SELECT ON oms.order_statuses, oms.order_transitions, oms.order_status_history, oms.payments TO oms_app;
+GRANT SELECT ON oms.events, oms.order_statuses TO oms_reporting;
+GRANT EXECUTE ON FUNCTION
+    oms.set_order_status(bigint, text, text), oms.hold_order(bigint, text), oms.release_hold(bigint),
+    oms.order_history(bigint),
+    oms.authorize_payment(bigint, jsonb), oms.capture_payment(bigint, numeric), oms.void_payment(bigint),
+    oms.refund_payment(bigint, numeric, text), oms.gift_card_balance(text),
+    oms.read_events(text, integer), oms.ack_events(text, bigint)
+    TO oms_admin, oms_app;
+-- issuing value is a back-office act
+GRANT EXECUTE ON FUNCTION oms.issue_gift_card(text, numeric, text), oms.issue_store_credit(bigint, numeric, text, text)
+    TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.order_history(bigint) TO oms_reporting;

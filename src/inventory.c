@@ -787,6 +787,8 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 		touched_orders[ntouched++] = order_ids[i];
 		appendStringInfo(&out, "%s{\"order_id\": " INT64_FORMAT ", \"line_no\": %d, \"qty\": %d}",
 						 first ? "" : ", ", order_ids[i], line_nos[i], units);
+		EventsEmit("backorder_filled", order_ids[i],
+				   psprintf("{\"line_no\": %d, \"qty\": %d, \"location_id\": %d}", line_nos[i], units, location_id));
 		first = false;
 	}
 
@@ -800,12 +802,14 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 			elems[i] = Int64GetDatum(touched_orders[i]);
 		arr = construct_array(elems, ntouched, INT8OID, 8, true, TYPALIGN_DOUBLE);
 		values[0] = PointerGetDatum(arr);
+		LifecycleSetReason("backorders filled");
 		OmsExec(OmsPlan(&plan_status,
 						"UPDATE oms.orders o SET status = 'pending_payment', updated_at = pg_catalog.now() "
 						" WHERE o.id OPERATOR(pg_catalog.=) ANY ($1) AND o.status OPERATOR(pg_catalog.=) 'backordered' "
 						"   AND NOT EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id "
 						"                   AND l.qty_backordered OPERATOR(pg_catalog.>) 0)",
 						1, tstatus), values, NULL, 0);
+		LifecycleSetReason(NULL);
 	}
 
 	appendStringInfoChar(&out, ']');

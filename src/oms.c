@@ -45,8 +45,23 @@ _PG_init(void)
 							60, 0, 525600,
 							PGC_USERSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("oms.notify_events",
+							 "Send NOTIFY oms_events for every outbox event.",
+							 "Off by default: NOTIFY serializes commits. Consumers can poll oms.read_events instead.",
+							 &oms_notify_events,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("oms.event_redelivery_seconds",
+							"Seconds after which an unacknowledged batch of events is delivered again.",
+							NULL,
+							&oms_event_redelivery_seconds,
+							300, 1, 86400,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("oms");
 	RegisterXactCallback(OmsXactCallback, NULL);
+	LifecycleInit();
 	RegisterSubXactCallback(OmsSubXactCallback, NULL);
 }
 
@@ -237,4 +252,90 @@ OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errdetail("Argument %d of %s was NULL.", argno + 1,
 						   get_func_name(fcinfo->flinfo->fn_oid)),
 				 errhint("Pass a value for %s.", name)));
+}
+
+/* ---- card number (PAN) guard ---- */
+
+/*
+ * Does the text contain something that looks like a payment card number: a
+ * run of 13 to 19 digits, optionally broken by single spaces or dashes,
+ * that passes the Luhn check? Longer digit runs (tracking numbers, GTINs
+ * in a note) are not card numbers and are not flagged. oms never stores a
+ * card number: only PSP tokens, brand, last four digits and expiry.
+ */
+bool
+OmsContainsCardNumber(const char *s)
+{
+	const char *p = s;
+
+	while (*p)
+	{
+		int			digits[64];
+		int			n = 0;
+		const char *q = p;
+
+		if (*q < '0' || *q > '9')
+		{
+			p++;
+			continue;
+		}
+		/* collect one run: digits with single separators between them */
+		while (*q)
+		{
+			if (*q >= '0' && *q <= '9')
+			{
+				if (n < 64)
+					digits[n] = *q - '0';
+				n++;
+				q++;
+			}
+			else if ((*q == ' ' || *q == '-') && q[1] >= '0' && q[1] <= '9')
+				q++;
+			else
+				break;
+		}
+		if (n >= 13 && n <= 19)
+		{
+			int			sum = 0;
+			int			i;
+
+			for (i = 0; i < n; i++)
+			{
+				int			d = digits[n - 1 - i];
+
+				if (i % 2 == 1)
+				{
+					d *= 2;
+					if (d > 9)
+						d -= 9;
+				}
+				sum += d;
+			}
+			if (sum % 10 == 0)
+				return true;
+		}
+		p = q;
+	}
+	return false;
+}
+
+void
+OmsCheckNoCardNumber(const char *value, const char *field)
+{
+	if (value && OmsContainsCardNumber(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s contains what looks like a payment card number", field),
+				 errdetail("A run of 13 to 19 digits passing the Luhn check was found in %s; oms never stores card numbers.", field),
+				 errhint("Send the payment provider's token, the card brand and the last four digits instead.")));
+}
+
+PG_FUNCTION_INFO_V1(contains_card_number);
+/*
+ * oms.contains_card_number(text): the PAN guard, for CHECK constraints.
+ */
+Datum
+contains_card_number(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(OmsContainsCardNumber(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }

@@ -79,6 +79,25 @@ extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
 extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
 extern void OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name);
 
+/* PAN guard: 13-19 digits (spaces/dashes allowed) passing Luhn */
+extern bool OmsContainsCardNumber(const char *s);
+extern void OmsCheckNoCardNumber(const char *value, const char *field);
+
+/* ---- orders.c: JSON document helpers (shared by every JSON API) ---- */
+
+#include "utils/jsonb.h"
+
+extern const char *JsonDocument;	/* "order", "payment", ... for messages */
+extern const char *JsonTypeName(JsonbValue *v);
+extern void JsonInvalid(const char *path, const char *detail, const char *hint);
+extern JsonbValue *JsonGet(JsonbContainer *obj, const char *key, JsonbValue *buf);
+extern void JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where);
+extern char *JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty);
+extern JsonbContainer *JsonObject(JsonbValue *v, const char *path);
+extern JsonbContainer *JsonArray(JsonbValue *v, const char *path);
+extern int32 JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint);
+extern Datum JsonMoney(JsonbValue *v, const char *path);
+
 /* ---- catalog.c ---- */
 
 extern double CatalogDistanceKm(double lat1, double lon1,
@@ -106,6 +125,33 @@ extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
 						  const char *reason, const char *movement_kind, char **filled);
 extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
+/* cancel a locked order: release, payments, status; returns the document */
+extern Datum OrdersCancel(int64 order_id, const char *reason);
+/* the order document (jsonb, in the caller's SPI memory) */
+extern Datum OrdersDocumentOf(int64 order_id);
+
+/* ---- events.c ---- */
+
+extern bool oms_notify_events;
+extern int	oms_event_redelivery_seconds;
+/* write one outbox event (order_id <= 0: none; payload: JSON object text) */
+extern void EventsEmit(const char *kind, int64 order_id, const char *payload);
+
+/* ---- lifecycle.c ---- */
+
+extern void LifecycleInit(void);
+extern void LifecycleSetReason(const char *reason);
+extern bool LifecycleStatusExists(const char *status);
+/* lock an order row; returns its status (22023 if there is no such order) */
+extern char *LifecycleLockOrder(int64 order_id, char **held_from);
+/* change a locked order's status (validated by the trigger) */
+extern void LifecycleChange(int64 order_id, const char *to, const char *reason, bool confirm);
+extern void LifecycleHold(int64 order_id, const char *reason);
+
+/* ---- payments.c ---- */
+
+/* void open authorizations and refund captures of a cancelled order; JSON */
+extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 
 /* ---- routing.c ---- */
 

@@ -78,3 +78,11 @@ CREATE FUNCTION oms.version() RETURNS pg_catalog.text
     AS 'MODULE_PATHNAME', 'oms_version';
 COMMENT ON FUNCTION oms.version() IS 'Version of the loaded oms shared library';
 
+
+-- The card-number guard, usable in CHECK constraints: oms stores PSP tokens,
+-- brand, last four digits and expiry, never a card number.
+CREATE FUNCTION oms.contains_card_number(pg_catalog.text) RETURNS pg_catalog.bool
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'contains_card_number';
+COMMENT ON FUNCTION oms.contains_card_number(pg_catalog.text)
+    IS 'True when the text holds a run of 13 to 19 digits (spaces or dashes allowed) that passes the Luhn check';

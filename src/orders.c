@@ -134,8 +134,8 @@ typedef struct PoTaken
 
 /* ---- JSON validation helpers ---- */
 
-static const char *
-PoTypeName(JsonbValue *v)
+const char *
+JsonTypeName(JsonbValue *v)
 {
 	switch (v->type)
 	{
@@ -154,18 +154,18 @@ PoTypeName(JsonbValue *v)
 	}
 }
 
-static void
-PoInvalid(const char *path, const char *detail, const char *hint)
+void
+JsonInvalid(const char *path, const char *detail, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid order: %s", path),
+			 errmsg("invalid %s: %s", JsonDocument, path),
 			 errdetail("%s", detail),
 			 errhint("%s", hint)));
 }
 
-static JsonbValue *
-PoGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
+JsonbValue *
+JsonGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
 {
 	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
 
@@ -175,8 +175,8 @@ PoGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
 }
 
 /* Every key of obj must be in allowed (NULL-terminated). */
-static void
-PoCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
+void
+JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
 {
 	JsonbIterator *it = JsonbIteratorInit(obj);
 	JsonbValue	v;
@@ -202,7 +202,7 @@ PoCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
 				appendStringInfo(&keys, "%s%s", a == allowed ? "" : ", ", *a);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid order: unknown key \"%.*s\" in %s",
+					 errmsg("invalid %s: unknown key \"%.*s\" in %s", JsonDocument,
 							v.val.string.len, v.val.string.val, where),
 					 errdetail("The keys allowed in %s are: %s.", where, keys.data),
 					 errhint("Check the spelling of the key.")));
@@ -210,75 +210,78 @@ PoCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
 	}
 }
 
-static char *
-PoString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
+char *
+JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
 {
 	char	   *s;
 
 	if (v->type != jbvString)
-		PoInvalid(path, psprintf("%s must be a string, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be a string, not %s.", path, JsonTypeName(v)),
 				  "Quote the value.");
 	s = pnstrdup(v->val.string.val, v->val.string.len);
 	if (nonempty && strspn(s, " \t\r\n") == strlen(s))
-		PoInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
+		JsonInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
 	if (v->val.string.len > maxlen)
-		PoInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
+		JsonInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
 								 path, v->val.string.len, maxlen),
 				  "Shorten the value.");
 	return s;
 }
 
-static JsonbContainer *
-PoObject(JsonbValue *v, const char *path)
+JsonbContainer *
+JsonObject(JsonbValue *v, const char *path)
 {
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		PoInvalid(path, psprintf("%s must be an object, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be an object, not %s.", path, JsonTypeName(v)),
 				  "Write it as {\"key\": value, ...}.");
 	return v->val.binary.data;
 }
 
-static JsonbContainer *
-PoArray(JsonbValue *v, const char *path)
+JsonbContainer *
+JsonArray(JsonbValue *v, const char *path)
 {
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		PoInvalid(path, psprintf("%s must be an array, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be an array, not %s.", path, JsonTypeName(v)),
 				  "Write it as [...].");
 	return v->val.binary.data;
 }
 
+/* which document the JSON helpers are validating, for their messages */
+const char *JsonDocument = "order";
+
 static bool
-PoNumericIsIntegral(Numeric n)
+JsonNumericIsIntegral(Numeric n)
 {
 	Datum		t = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
 
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), t)) == 0;
 }
 
-static int32
-PoInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
+int32
+JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
 {
 	Numeric		n;
 	bool		err = false;
 	int32		r;
 
 	if (v->type != jbvNumeric)
-		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
 				  "Write the number without quotes.");
 	n = v->val.numeric;
-	if (numeric_is_nan(n) || numeric_is_inf(n) || !PoNumericIsIntegral(n))
-		PoInvalid(path, psprintf("%s must be a whole number, not %s.", path,
+	if (numeric_is_nan(n) || numeric_is_inf(n) || !JsonNumericIsIntegral(n))
+		JsonInvalid(path, psprintf("%s must be a whole number, not %s.", path,
 								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
 				  "Quantities and minutes are whole numbers.");
 	r = numeric_int4_opt_error(n, &err);
 	if (err || r < min || r > max)
-		PoInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
+		JsonInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
 								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
 				  hint);
 	return r;
 }
 
-static Datum
-PoMoney(JsonbValue *v, const char *path)
+Datum
+JsonMoney(JsonbValue *v, const char *path)
 {
 	static Datum limit = 0;
 	Numeric		n;
@@ -292,13 +295,13 @@ PoMoney(JsonbValue *v, const char *path)
 		MemoryContextSwitchTo(old);
 	}
 	if (v->type != jbvNumeric)
-		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
 				  "Write amounts as JSON numbers, for example 12.50.");
 	n = v->val.numeric;
 	if (numeric_is_nan(n) || numeric_is_inf(n) || DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
 													 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
 		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), limit)) >= 0)
-		PoInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
+		JsonInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
 								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
 				  "Amounts are in the order's currency, never negative.");
 	return NumericGetDatum(n);
@@ -310,11 +313,11 @@ PoCoordinate(JsonbValue *v, const char *path, double limit)
 	double		d;
 
 	if (v->type != jbvNumeric)
-		PoInvalid(path, psprintf("%s must be a number, not %s.", path, PoTypeName(v)),
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
 				  "Give coordinates as decimal degrees.");
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 	if (isnan(d) || d < -limit || d > limit)
-		PoInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
+		JsonInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
 				  "Check that lat and lon are not swapped.");
 	return d;
 }
@@ -359,6 +362,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 
 	memset(o, 0, sizeof(*o));
 	o->hold_minutes = -1;
+	JsonDocument = "order";
 
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 		ereport(ERROR,
@@ -366,44 +370,48 @@ PoParse(Jsonb *doc, PoOrder *o)
 				 errmsg("invalid order: the document must be a JSON object"),
 				 errdetail("place_order received %s.", JB_ROOT_IS_SCALAR(doc) ? "a scalar" : "an array"),
 				 errhint("Send {\"channel\": ..., \"external_id\": ..., \"currency\": ..., \"lines\": [...]}.")));
-	PoCheckKeys(root, top_keys, "the order");
+	JsonCheckKeys(root, top_keys, "the order");
 
-	if ((v = PoGet(root, "channel", &buf)) == NULL)
-		PoInvalid("channel", "The key channel is required.", "Name the channel by its code, for example \"web\".");
-	o->channel = PoString(v, "channel", 32, true);
+	if ((v = JsonGet(root, "channel", &buf)) == NULL)
+		JsonInvalid("channel", "The key channel is required.", "Name the channel by its code, for example \"web\".");
+	o->channel = JsonString(v, "channel", 32, true);
 
-	if ((v = PoGet(root, "external_id", &buf)) == NULL)
-		PoInvalid("external_id", "The key external_id is required.",
+	if ((v = JsonGet(root, "external_id", &buf)) == NULL)
+		JsonInvalid("external_id", "The key external_id is required.",
 				  "Send the order's id in your system; it makes retries safe.");
-	o->external_id = PoString(v, "external_id", 200, true);
+	o->external_id = JsonString(v, "external_id", 200, true);
+	OmsCheckNoCardNumber(o->external_id, "external_id");
 
-	if ((v = PoGet(root, "currency", &buf)) == NULL)
-		PoInvalid("currency", "The key currency is required.", "Use an ISO 4217 code such as \"EUR\".");
-	o->currency = PoString(v, "currency", 3, true);
+	if ((v = JsonGet(root, "currency", &buf)) == NULL)
+		JsonInvalid("currency", "The key currency is required.", "Use an ISO 4217 code such as \"EUR\".");
+	o->currency = JsonString(v, "currency", 3, true);
 	if (strlen(o->currency) != 3 || strspn(o->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
-		PoInvalid("currency", psprintf("currency must be three capital letters, not \"%s\".", o->currency),
+		JsonInvalid("currency", psprintf("currency must be three capital letters, not \"%s\".", o->currency),
 				  "Use an ISO 4217 code such as \"EUR\".");
 
 	o->policy = "all_or_nothing";
-	if ((v = PoGet(root, "policy", &buf)) != NULL)
+	if ((v = JsonGet(root, "policy", &buf)) != NULL)
 	{
-		o->policy = PoString(v, "policy", 32, true);
+		o->policy = JsonString(v, "policy", 32, true);
 		if (strcmp(o->policy, "all_or_nothing") != 0 && strcmp(o->policy, "partial") != 0 &&
 			strcmp(o->policy, "backorder") != 0)
-			PoInvalid("policy", psprintf("policy must be all_or_nothing, partial or backorder, not \"%s\".", o->policy),
+			JsonInvalid("policy", psprintf("policy must be all_or_nothing, partial or backorder, not \"%s\".", o->policy),
 					  "Leave it out for all_or_nothing.");
 	}
 
-	if ((v = PoGet(root, "hold_minutes", &buf)) != NULL)
-		o->hold_minutes = PoInt(v, "hold_minutes", 0, 525600,
+	if ((v = JsonGet(root, "hold_minutes", &buf)) != NULL)
+		o->hold_minutes = JsonInt(v, "hold_minutes", 0, 525600,
 								 "Give the hold in minutes, at most 525600 (a year); 0 holds until paid or cancelled.");
 
-	if ((v = PoGet(root, "notes", &buf)) != NULL)
-		o->notes = PoString(v, "notes", 10000, false);
-
-	if ((v = PoGet(root, "flags", &buf)) != NULL)
+	if ((v = JsonGet(root, "notes", &buf)) != NULL)
 	{
-		JsonbContainer *flags = PoArray(v, "flags");
+		o->notes = JsonString(v, "notes", 10000, false);
+		OmsCheckNoCardNumber(o->notes, "notes");
+	}
+
+	if ((v = JsonGet(root, "flags", &buf)) != NULL)
+	{
+		JsonbContainer *flags = JsonArray(v, "flags");
 		int			n = JsonContainerSize(flags);
 
 		o->flags = palloc(sizeof(char *) * (n + 1));
@@ -411,105 +419,112 @@ PoParse(Jsonb *doc, PoOrder *o)
 		{
 			JsonbValue *f = getIthJsonbValueFromContainer(flags, i);
 			char	   *path = psprintf("flags[%d]", i);
-			char	   *s = PoString(f, path, 63, true);
+			char	   *s = JsonString(f, path, 63, true);
 
 			if (!PoFlagOk(s))
-				PoInvalid(path, psprintf("%s is \"%s\"; flags are lowercase letters, digits and _, starting with a letter.", path, s),
+				JsonInvalid(path, psprintf("%s is \"%s\"; flags are lowercase letters, digits and _, starting with a letter.", path, s),
 						  "Write flags such as vip, gift or fraud_review.");
 			o->flags[o->nflags++] = s;
 		}
 	}
 
-	if ((v = PoGet(root, "customer", &buf)) != NULL)
+	if ((v = JsonGet(root, "customer", &buf)) != NULL)
 	{
-		JsonbContainer *c = PoObject(v, "customer");
+		JsonbContainer *c = JsonObject(v, "customer");
 		JsonbValue	cbuf;
 		JsonbValue *cv;
 
-		PoCheckKeys(c, customer_keys, "customer");
-		if ((cv = PoGet(c, "external_ref", &cbuf)) != NULL)
-			o->cust_ref = PoString(cv, "customer.external_ref", 200, true);
-		if ((cv = PoGet(c, "email", &cbuf)) != NULL)
+		JsonCheckKeys(c, customer_keys, "customer");
+		if ((cv = JsonGet(c, "external_ref", &cbuf)) != NULL)
 		{
-			o->cust_email = PoString(cv, "customer.email", 320, true);
+			o->cust_ref = JsonString(cv, "customer.external_ref", 200, true);
+			OmsCheckNoCardNumber(o->cust_ref, "customer.external_ref");
+		}
+		if ((cv = JsonGet(c, "email", &cbuf)) != NULL)
+		{
+			o->cust_email = JsonString(cv, "customer.email", 320, true);
 			if (!PoEmailOk(o->cust_email))
-				PoInvalid("customer.email", psprintf("customer.email \"%s\" is not an email address.", o->cust_email),
+				JsonInvalid("customer.email", psprintf("customer.email \"%s\" is not an email address.", o->cust_email),
 						  "Send an address such as ann@example.com, or leave email out.");
 		}
-		if ((cv = PoGet(c, "name", &cbuf)) != NULL)
-			o->cust_name = PoString(cv, "customer.name", 200, false);
+		if ((cv = JsonGet(c, "name", &cbuf)) != NULL)
+		{
+			o->cust_name = JsonString(cv, "customer.name", 200, false);
+			OmsCheckNoCardNumber(o->cust_name, "customer.name");
+		}
 		if (o->cust_ref == NULL && o->cust_email == NULL)
-			PoInvalid("customer", "customer needs external_ref or email to be recognised.",
+			JsonInvalid("customer", "customer needs external_ref or email to be recognised.",
 					  "Leave customer out for a guest order.");
 		o->has_customer = true;
 	}
 
-	if ((v = PoGet(root, "ship_to", &buf)) != NULL)
+	if ((v = JsonGet(root, "ship_to", &buf)) != NULL)
 	{
-		JsonbContainer *s = PoObject(v, "ship_to");
+		JsonbContainer *s = JsonObject(v, "ship_to");
 		JsonbValue	sbuf;
 		JsonbValue *lat;
 		JsonbValue *lon;
 		StringInfoData txt;
 
-		lat = PoGet(s, "lat", &sbuf);
+		lat = JsonGet(s, "lat", &sbuf);
 		if (lat)
 			o->lat = PoCoordinate(lat, "ship_to.lat", 90);
-		lon = PoGet(s, "lon", &sbuf);
+		lon = JsonGet(s, "lon", &sbuf);
 		if (lon)
 			o->lon = PoCoordinate(lon, "ship_to.lon", 180);
 		if ((lat == NULL) != (lon == NULL))
-			PoInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
+			JsonInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
 		o->has_coords = (lat != NULL);
 		initStringInfo(&txt);
 		JsonbToCString(&txt, s, -1);
 		o->ship_to = txt.data;
+		OmsCheckNoCardNumber(o->ship_to, "ship_to");
 	}
 
-	if ((v = PoGet(root, "lines", &buf)) == NULL)
-		PoInvalid("lines", "The key lines is required.", "Send at least one line: [{\"sku\": ..., \"qty\": ..., \"unit_price\": ...}].");
-	lines = PoArray(v, "lines");
+	if ((v = JsonGet(root, "lines", &buf)) == NULL)
+		JsonInvalid("lines", "The key lines is required.", "Send at least one line: [{\"sku\": ..., \"qty\": ..., \"unit_price\": ...}].");
+	lines = JsonArray(v, "lines");
 	o->nlines = JsonContainerSize(lines);
 	if (o->nlines == 0)
-		PoInvalid("lines", "lines is empty.", "An order needs at least one line.");
+		JsonInvalid("lines", "lines is empty.", "An order needs at least one line.");
 	if (o->nlines > OMS_MAX_LINES)
-		PoInvalid("lines", psprintf("lines has %d entries; at most %d are allowed.", o->nlines, OMS_MAX_LINES),
+		JsonInvalid("lines", psprintf("lines has %d entries; at most %d are allowed.", o->nlines, OMS_MAX_LINES),
 				  "Split the order.");
 	o->lines = palloc0(sizeof(PoLine) * o->nlines);
 	for (i = 0; i < o->nlines; i++)
 	{
 		JsonbValue *lv = getIthJsonbValueFromContainer(lines, i);
 		char	   *path = psprintf("lines[%d]", i);
-		JsonbContainer *l = PoObject(lv, path);
+		JsonbContainer *l = JsonObject(lv, path);
 		JsonbValue	lbuf;
 		JsonbValue *f;
 		PoLine	   *pl = &o->lines[i];
 
-		PoCheckKeys(l, line_keys, path);
+		JsonCheckKeys(l, line_keys, path);
 		pl->line_no = i + 1;
-		if ((f = PoGet(l, "sku", &lbuf)) == NULL)
-			PoInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the product by its sku.");
-		pl->sku = PoString(f, psprintf("%s.sku", path), 64, true);
-		if ((f = PoGet(l, "qty", &lbuf)) == NULL)
-			PoInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
-		pl->qty = PoInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
+		if ((f = JsonGet(l, "sku", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the product by its sku.");
+		pl->sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+		if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
+		pl->qty = JsonInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
 						"Split very large quantities into several orders.");
-		if ((f = PoGet(l, "unit_price", &lbuf)) == NULL)
-			PoInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
+		if ((f = JsonGet(l, "unit_price", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
 					  "Give the price of one unit, 0 for a free item.");
-		pl->unit_price = PoMoney(f, psprintf("%s.unit_price", path));
+		pl->unit_price = JsonMoney(f, psprintf("%s.unit_price", path));
 		pl->discount = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 		pl->tax = pl->discount;
-		if ((f = PoGet(l, "discount", &lbuf)) != NULL)
-			pl->discount = PoMoney(f, psprintf("%s.discount", path));
-		if ((f = PoGet(l, "tax", &lbuf)) != NULL)
-			pl->tax = PoMoney(f, psprintf("%s.tax", path));
+		if ((f = JsonGet(l, "discount", &lbuf)) != NULL)
+			pl->discount = JsonMoney(f, psprintf("%s.discount", path));
+		if ((f = JsonGet(l, "tax", &lbuf)) != NULL)
+			pl->tax = JsonMoney(f, psprintf("%s.tax", path));
 		{
 			Datum		gross = DirectFunctionCall2(numeric_mul, pl->unit_price,
 													DirectFunctionCall1(int4_numeric, Int32GetDatum(pl->qty)));
 
 			if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pl->discount, gross)) > 0)
-				PoInvalid(psprintf("%s.discount", path),
+				JsonInvalid(psprintf("%s.discount", path),
 						  psprintf("%s.discount %s exceeds the line amount %s.", path,
 								   DatumGetCString(DirectFunctionCall1(numeric_out, pl->discount)),
 								   DatumGetCString(DirectFunctionCall1(numeric_out, gross))),
@@ -668,6 +683,17 @@ PoDocument(int64 order_id, bool replayed)
 	return d;
 }
 
+Datum
+OrdersDocumentOf(int64 order_id)
+{
+	bool		found;
+	Datum		d = OrdersDocument(order_id, -1, &found);
+
+	if (!found)
+		elog(ERROR, "oms: order " INT64_FORMAT " vanished", order_id);
+	return d;
+}
+
 PG_FUNCTION_INFO_V1(get_order);
 /*
  * oms.get_order(order_id): the order document, NULL when there is no such
@@ -723,7 +749,7 @@ place_order(PG_FUNCTION_ARGS)
 	static SPIPlanPtr plan_kits = NULL;
 	static SPIPlanPtr plan_lines = NULL;
 	static SPIPlanPtr plan_book = NULL;
-	static SPIPlanPtr plan_status = NULL;
+	static SPIPlanPtr plan_rules = NULL;
 	Jsonb	   *doc;
 	PoOrder		o;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
@@ -1058,7 +1084,7 @@ place_order(PG_FUNCTION_ARGS)
 			}
 			demands[k].qty += q;
 			if (demands[k].qty > PG_INT32_MAX / 2)
-				PoInvalid("lines", "The order asks for more than 1073741823 units of one product.",
+				JsonInvalid("lines", "The order asks for more than 1073741823 units of one product.",
 						  "Split the order.");
 		}
 	}
@@ -1401,13 +1427,36 @@ place_order(PG_FUNCTION_ARGS)
 	}
 
 	if (any_backorder)
+		LifecycleChange(order_id, "backordered", "some units wait for stock", false);
+
+	/*
+	 * Customers on payment terms are confirmed at placement (their invoice is
+	 * the payment); then the hold rules: an order or customer flag listed in
+	 * oms.hold_rules puts the new order on hold, remembering its status.
+	 */
 	{
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(order_id)};
+		bool		terms;
+		bool		isnull;
+		char	   *hold_reason;
 
-		OmsExec(OmsPlan(&plan_status,
-						"UPDATE oms.orders SET status = 'backordered' WHERE id OPERATOR(pg_catalog.=) $1",
-						1, types), values, NULL, 0);
+		OmsQuery(OmsPlan(&plan_rules,
+						 "SELECT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
+						 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
+						 "           AND (r.flag OPERATOR(pg_catalog.=) ANY (o.flags) "
+						 "                OR r.flag OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) "
+						 "         ORDER BY r.flag LIMIT 1) "
+						 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
+						 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+						 1, types), values, NULL, 1);
+		terms = DatumGetBool(OmsGetDatum(0, 1, NULL));
+		(void) OmsGetDatum(0, 2, &isnull);
+		hold_reason = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		if (terms)
+			LifecycleChange(order_id, "confirmed", "customer on payment terms", true);
+		if (hold_reason)
+			LifecycleHold(order_id, hold_reason);
 	}
 
 	result = PoDocument(order_id, false);
@@ -1489,10 +1538,12 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 	values[1] = CStringGetTextDatum(status);
 	values[2] = values[3];
 	nulls[2] = nulls[3];
+	LifecycleSetReason(reason);
 	OmsExec(OmsPlan(&plan_orders,
 					"UPDATE oms.orders SET status = $2, cancel_reason = $3, expires_at = NULL, updated_at = pg_catalog.now() "
 					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 					3, t3), values, nulls, 0);
+	LifecycleSetReason(NULL);
 
 	/*
 	 * The released units go to waiting backorders first, as a receipt's do.
@@ -1552,31 +1603,25 @@ OrdersExpireForProducts(int64 *product_ids, int nproducts)
 	return OrdersRelease(ids, n, "expired", "reservation hold expired", "expiry", NULL);
 }
 
-PG_FUNCTION_INFO_V1(cancel_order);
 /*
- * oms.cancel_order(order_id, reason): release everything the order holds.
+ * Cancel an order (the caller is connected to SPI): release its stock and
+ * backorders, void open authorizations, refund captures, and move it to
+ * cancelled through the lifecycle trigger. Returns the order document with
+ * what was done; a cancelled or expired order is left alone and says so.
  */
 Datum
-cancel_order(PG_FUNCTION_ARGS)
+OrdersCancel(int64 order_id, const char *reason)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
-	int64		order_id;
-	char	   *reason = NULL;
 	char	   *status;
 	int64		shipped;
 	int			released;
 	char	   *filled = NULL;
-	Datum		result;
+	char	   *payments;
 	Datum		doc;
 
-	OmsRequireArg(fcinfo, 0, "order_id");
-	order_id = PG_GETARG_INT64(0);
-	if (!PG_ARGISNULL(1))
-		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
-	SPI_connect();
 	values[0] = Int64GetDatum(order_id);
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT o.status, (SELECT COALESCE(pg_catalog.sum(l.qty_shipped), 0)::int8 FROM oms.order_lines l "
@@ -1600,11 +1645,8 @@ cancel_order(PG_FUNCTION_ARGS)
 		appendStringInfo(&note, "{\"cancelled\": false, \"note\": \"order " INT64_FORMAT " is already %s; nothing to do\"}",
 						 order_id, status);
 		doc = PoDocument(order_id, false);
-		result = DirectFunctionCall2(jsonb_concat, doc,
-									 DirectFunctionCall1(jsonb_in, CStringGetDatum(note.data)));
-		result = SPI_datumTransfer(result, false, -1);
-		SPI_finish();
-		PG_RETURN_DATUM(result);
+		return DirectFunctionCall2(jsonb_concat, doc,
+								   DirectFunctionCall1(jsonb_in, CStringGetDatum(note.data)));
 	}
 	if (shipped > 0)
 		ereport(ERROR,
@@ -1614,12 +1656,35 @@ cancel_order(PG_FUNCTION_ARGS)
 				 errhint("Create a return for shipped units instead.")));
 
 	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release", &filled);
+	payments = PaymentsCancelOrder(order_id, reason ? reason : "order cancelled");
 	doc = PoDocument(order_id, false);
-	result = DirectFunctionCall2(jsonb_concat, doc,
-								 DirectFunctionCall1(jsonb_in,
-													 CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d, "
-																			  "\"backorders_filled\": %s}", released, filled))));
-	result = SPI_datumTransfer(result, false, -1);
+	return DirectFunctionCall2(jsonb_concat, doc,
+							   DirectFunctionCall1(jsonb_in,
+												   CStringGetDatum(psprintf("{\"cancelled\": true, \"reservations_released\": %d, "
+																			"\"backorders_filled\": %s, \"payments\": %s}",
+																			released, filled, payments))));
+}
+
+PG_FUNCTION_INFO_V1(cancel_order);
+/*
+ * oms.cancel_order(order_id, reason): release everything the order holds.
+ */
+Datum
+cancel_order(PG_FUNCTION_ARGS)
+{
+	int64		order_id;
+	char	   *reason = NULL;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order_id");
+	order_id = PG_GETARG_INT64(0);
+	if (!PG_ARGISNULL(1))
+	{
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		OmsCheckNoCardNumber(reason, "reason");
+	}
+	SPI_connect();
+	result = SPI_datumTransfer(OrdersCancel(order_id, reason), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

@@ -27,16 +27,19 @@ CREATE TABLE oms.orders (
     placed_at     timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     updated_at    timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     cancel_reason text,
+    held_from     text,
     CONSTRAINT orders_pkey PRIMARY KEY (id),
     CONSTRAINT orders_channel_external_id_key UNIQUE (channel_id, external_id),
     CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
     CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
     CONSTRAINT orders_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
-    CONSTRAINT orders_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending_payment', 'backordered', 'cancelled', 'expired'])),
     CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.=) ANY (ARRAY['all_or_nothing', 'partial', 'backorder'])),
     CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
     CONSTRAINT orders_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT orders_no_card_number_chk CHECK (NOT oms.contains_card_number(
+        external_id OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(notes, '')
+        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(ship_to::text, ''))),
     CONSTRAINT orders_amounts_chk CHECK (subtotal OPERATOR(pg_catalog.>=) 0 AND discount OPERATOR(pg_catalog.>=) 0
         AND tax OPERATOR(pg_catalog.>=) 0 AND total OPERATOR(pg_catalog.>=) 0)
 );
@@ -48,7 +51,7 @@ COMMENT ON COLUMN oms.orders.channel_id IS 'Channel the order came from';
 COMMENT ON COLUMN oms.orders.external_id IS 'The order''s id in the calling system; the idempotency key together with the channel';
 COMMENT ON COLUMN oms.orders.customer_id IS 'Customer, NULL for a guest order';
 COMMENT ON COLUMN oms.orders.currency IS 'ISO 4217 currency code of all amounts';
-COMMENT ON COLUMN oms.orders.status IS 'Lifecycle status';
+COMMENT ON COLUMN oms.orders.status IS 'Lifecycle status (oms.order_statuses; changes follow oms.order_transitions)';
 COMMENT ON COLUMN oms.orders.policy IS 'What placement did with short stock: all_or_nothing, partial or backorder';
 COMMENT ON COLUMN oms.orders.ship_to IS 'Ship-to address as given';
 COMMENT ON COLUMN oms.orders.ship_lat IS 'Ship-to latitude, when given';
@@ -65,6 +68,7 @@ COMMENT ON COLUMN oms.orders.request_hash IS 'SHA-256 of the placing request, to
 COMMENT ON COLUMN oms.orders.placed_at IS 'When the order was placed';
 COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';
 COMMENT ON COLUMN oms.orders.cancel_reason IS 'Why the order was cancelled or expired';
+COMMENT ON COLUMN oms.orders.held_from IS 'While on hold: the status a release returns to';
 
 CREATE TABLE oms.order_lines (
     id               bigserial     NOT NULL,

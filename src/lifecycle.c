@@ -1,0 +1,510 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.c
+ *	  The order state machine as data: the trigger on oms.orders that lets a
+ *	  status change through only along oms.order_transitions, writing a
+ *	  history row and an outbox event; holds; oms.set_order_status.
+ *
+ *	  The trigger fires for every writer: the oms API, a direct UPDATE by
+ *	  oms_admin, a superuser in psql. Only disabling it gets around it, and
+ *	  oms.check() reports orders whose status does not match their history.
+ *	  Rows INSERTed by something other than an oms function (pg_restore's
+ *	  COPY) are taken as they are: their history comes with them.
+ *
+ *	  Transition cache
+ *	  ----------------
+ *	  Every backend keeps the transition table in memory. Row changes send
+ *	  no cache invalidation by themselves, so a statement trigger on
+ *	  oms.order_statuses and oms.order_transitions calls
+ *	  CacheInvalidateRelcache(); at commit every backend receives the
+ *	  invalidation, and the relcache callback registered here marks the
+ *	  cache stale. The next status change reloads it.
+ *
+ *	  Reasons
+ *	  -------
+ *	  API functions pass the reason for a change to the trigger through
+ *	  LifecycleSetReason() around their UPDATE; it is cleared at the end of
+ *	  every transaction. A direct UPDATE records no reason.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "oms.h"
+
+static MemoryContext LifecycleCxt = NULL;
+static bool LifecycleValid = false;
+static int	LifecycleNTransitions = 0;
+static char **LifecycleFrom = NULL;
+static char **LifecycleTo = NULL;
+static int	LifecycleNStatuses = 0;
+static char **LifecycleStatuses = NULL;
+static bool *LifecycleInitial = NULL;
+static char *LifecycleReason = NULL;
+
+static void
+LifecycleRelcacheCallback(Datum arg, Oid relid)
+{
+	(void) arg;
+	(void) relid;
+	/* cheap to reload; any relcache flush of ours or all marks it stale */
+	LifecycleValid = false;
+}
+
+static void
+LifecycleXactCallback(XactEvent event, void *arg)
+{
+	(void) event;
+	(void) arg;
+	LifecycleReason = NULL;
+}
+
+void
+LifecycleInit(void)
+{
+	CacheRegisterRelcacheCallback(LifecycleRelcacheCallback, (Datum) 0);
+	RegisterXactCallback(LifecycleXactCallback, NULL);
+}
+
+void
+LifecycleSetReason(const char *reason)
+{
+	LifecycleReason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
+}
+
+static void
+LifecycleLoad(void)
+{
+	MemoryContext old;
+	int			i;
+
+	if (LifecycleValid)
+		return;
+	if (LifecycleCxt == NULL)
+		LifecycleCxt = AllocSetContextCreate(TopMemoryContext, "oms lifecycle cache",
+											 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(LifecycleCxt);
+
+	SPI_connect();
+	if (SPI_execute("SELECT from_status, to_status FROM oms.order_transitions ORDER BY to_status", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "oms: cannot read oms.order_transitions");
+	old = MemoryContextSwitchTo(LifecycleCxt);
+	LifecycleNTransitions = (int) SPI_processed;
+	LifecycleFrom = palloc(sizeof(char *) * (LifecycleNTransitions + 1));
+	LifecycleTo = palloc(sizeof(char *) * (LifecycleNTransitions + 1));
+	for (i = 0; i < LifecycleNTransitions; i++)
+	{
+		LifecycleFrom[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		LifecycleTo[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+	}
+	MemoryContextSwitchTo(old);
+
+	if (SPI_execute("SELECT status, initial FROM oms.order_statuses ORDER BY status", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "oms: cannot read oms.order_statuses");
+	old = MemoryContextSwitchTo(LifecycleCxt);
+	LifecycleNStatuses = (int) SPI_processed;
+	LifecycleStatuses = palloc(sizeof(char *) * (LifecycleNStatuses + 1));
+	LifecycleInitial = palloc(sizeof(bool) * (LifecycleNStatuses + 1));
+	for (i = 0; i < LifecycleNStatuses; i++)
+	{
+		bool		isnull;
+
+		LifecycleStatuses[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+		LifecycleInitial[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	LifecycleValid = true;
+}
+
+bool
+LifecycleStatusExists(const char *status)
+{
+	int			i;
+
+	LifecycleLoad();
+	for (i = 0; i < LifecycleNStatuses; i++)
+		if (strcmp(LifecycleStatuses[i], status) == 0)
+			return true;
+	return false;
+}
+
+static bool
+LifecycleAllowed(const char *from, const char *to)
+{
+	int			i;
+
+	LifecycleLoad();
+	for (i = 0; i < LifecycleNTransitions; i++)
+		if (strcmp(LifecycleFrom[i], from) == 0 && strcmp(LifecycleTo[i], to) == 0)
+			return true;
+	return false;
+}
+
+static char *
+LifecycleTargets(const char *from)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; i < LifecycleNTransitions; i++)
+		if (strcmp(LifecycleFrom[i], from) == 0)
+			appendStringInfo(&s, "%s%s", s.len ? ", " : "", LifecycleTo[i]);
+	return s.data;
+}
+
+static void
+LifecycleRecord(int64 order_id, const char *from, const char *to, HeapTuple tup, TupleDesc desc)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+	StringInfoData payload;
+
+	SPI_connect();
+	values[0] = Int64GetDatum(order_id);
+	if (from)
+		values[1] = CStringGetTextDatum(from);
+	else
+		nulls[1] = 'n';
+	values[2] = CStringGetTextDatum(to);
+	if (LifecycleReason)
+		values[3] = CStringGetTextDatum(LifecycleReason);
+	else
+		nulls[3] = 'n';
+	OmsExec(OmsPlan(&plan,
+					"INSERT INTO oms.order_status_history (order_id, from_status, to_status, reason) VALUES ($1, $2, $3, $4)",
+					4, types), values, nulls, 0);
+
+	initStringInfo(&payload);
+	if (from == NULL)
+	{
+		char	   *ext = SPI_getvalue(tup, desc, SPI_fnumber(desc, "external_id"));
+		char	   *cur = SPI_getvalue(tup, desc, SPI_fnumber(desc, "currency"));
+		char	   *total = SPI_getvalue(tup, desc, SPI_fnumber(desc, "total"));
+
+		appendStringInfoString(&payload, "{\"external_id\": ");
+		escape_json(&payload, ext);
+		appendStringInfo(&payload, ", \"currency\": \"%s\", \"total\": %s, \"status\": ", cur, total);
+		escape_json(&payload, to);
+		appendStringInfoChar(&payload, '}');
+		EventsEmit("order_placed", order_id, payload.data);
+	}
+	else
+	{
+		appendStringInfoString(&payload, "{\"from\": ");
+		escape_json(&payload, from);
+		appendStringInfoString(&payload, ", \"to\": ");
+		escape_json(&payload, to);
+		appendStringInfoString(&payload, ", \"reason\": ");
+		if (LifecycleReason)
+			escape_json(&payload, LifecycleReason);
+		else
+			appendStringInfoString(&payload, "null");
+		appendStringInfoChar(&payload, '}');
+		EventsEmit(psprintf("order_%s", to), order_id, payload.data);
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(lifecycle_status_guard);
+/*
+ * Trigger on oms.orders: a status change must be in oms.order_transitions.
+ */
+Datum
+lifecycle_status_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	newtup;
+	char	   *to;
+	int64		order_id;
+	bool		isnull;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "lifecycle_status_guard: not called by trigger manager");
+	desc = td->tg_relation->rd_att;
+	newtup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	to = SPI_getvalue(newtup, desc, SPI_fnumber(desc, "status"));
+	order_id = DatumGetInt64(SPI_getbinval(newtup, desc, SPI_fnumber(desc, "id"), &isnull));
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		int			i;
+		bool		initial = false;
+
+		/* restore and other bulk loads bring their own history */
+		if (!OmsWriteAllowed())
+			return PointerGetDatum(newtup);
+		LifecycleLoad();
+		for (i = 0; i < LifecycleNStatuses; i++)
+			if (strcmp(LifecycleStatuses[i], to) == 0)
+				initial = LifecycleInitial[i];
+		if (!initial)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("order " INT64_FORMAT " cannot start in status \"%s\"", order_id, to),
+					 errdetail("from (new) to %s", to),
+					 errhint("Orders start in a status marked initial in oms.order_statuses.")));
+		LifecycleRecord(order_id, NULL, to, newtup, desc);
+		return PointerGetDatum(newtup);
+	}
+	else
+	{
+		char	   *from = SPI_getvalue(td->tg_trigtuple, desc, SPI_fnumber(desc, "status"));
+
+		if (strcmp(from, to) == 0)
+			return PointerGetDatum(newtup);
+		if (!LifecycleAllowed(from, to))
+		{
+			char	   *targets = LifecycleTargets(from);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("order " INT64_FORMAT " cannot change status from \"%s\" to \"%s\"", order_id, from, to),
+					 errdetail("from %s to %s", from, to),
+					 targets[0] ? errhint("Allowed from %s: %s.", from, targets) :
+					 errhint("No change is allowed from %s.", from)));
+		}
+		LifecycleRecord(order_id, from, to, newtup, desc);
+		return PointerGetDatum(newtup);
+	}
+}
+
+PG_FUNCTION_INFO_V1(lifecycle_invalidate);
+/*
+ * Statement trigger on the lifecycle tables: invalidate every backend's
+ * cached transition table at commit.
+ */
+Datum
+lifecycle_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "lifecycle_invalidate: not called by trigger manager");
+	CacheInvalidateRelcache(td->tg_relation);
+	LifecycleValid = false;
+	return PointerGetDatum(NULL);
+}
+
+/* ---- API ---- */
+
+/* Lock the order and return its status; 22023 when there is none. */
+char *
+LifecycleLockOrder(int64 order_id, char **held_from)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT status, held_from FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("order " INT64_FORMAT " does not exist", order_id),
+				 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
+				 errhint("Use the order_id returned by oms.place_order().")));
+	if (held_from)
+		*held_from = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* Change the status of a locked order, with a reason (trigger validates). */
+void
+LifecycleChange(int64 order_id, const char *to, const char *reason, bool confirm)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		values[3] = {Int64GetDatum(order_id), CStringGetTextDatum(to), BoolGetDatum(confirm)};
+
+	LifecycleSetReason(reason);
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders SET status = $2, updated_at = pg_catalog.now(), "
+					"       expires_at = CASE WHEN $3 THEN NULL ELSE expires_at END, "
+					"       held_from = CASE WHEN status OPERATOR(pg_catalog.=) 'on_hold' THEN NULL ELSE held_from END "
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					3, types), values, NULL, 0);
+	LifecycleSetReason(NULL);
+}
+
+/* Put a locked order on hold, remembering its status. */
+void
+LifecycleHold(int64 order_id, const char *reason)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+
+	LifecycleSetReason(reason);
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders SET held_from = status, status = 'on_hold', updated_at = pg_catalog.now() "
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					1, types), values, NULL, 0);
+	LifecycleSetReason(NULL);
+}
+
+static Datum
+LifecycleNote(Datum doc, const char *note)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfoString(&s, "{\"note\": ");
+	escape_json(&s, note);
+	appendStringInfoChar(&s, '}');
+	return DirectFunctionCall2(jsonb_concat, doc, DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
+}
+
+static char *
+LifecycleReasonArg(FunctionCallInfo fcinfo, int argno, bool required)
+{
+	char	   *reason;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			OmsRequireArg(fcinfo, argno, "reason");
+		return NULL;
+	}
+	reason = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (required && strspn(reason, " \t\r\n") == strlen(reason))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reason must not be empty"),
+				 errdetail("A hold is recorded with its reason."),
+				 errhint("Say why the order is held, for example \"address check\".")));
+	OmsCheckNoCardNumber(reason, "reason");
+	return reason;
+}
+
+PG_FUNCTION_INFO_V1(set_order_status);
+/*
+ * oms.set_order_status(order_id, status, reason): move along a transition.
+ */
+Datum
+set_order_status(PG_FUNCTION_ARGS)
+{
+	int64		order_id;
+	char	   *to;
+	char	   *reason;
+	char	   *from;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order_id");
+	OmsRequireArg(fcinfo, 1, "status");
+	order_id = PG_GETARG_INT64(0);
+	to = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	reason = LifecycleReasonArg(fcinfo, 2, false);
+
+	SPI_connect();
+	if (!LifecycleStatusExists(to))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown order status \"%s\"", to),
+				 errdetail("oms.order_statuses has no status \"%s\".", to),
+				 errhint("Add it with INSERT INTO oms.order_statuses, and its transitions to oms.order_transitions.")));
+	if (strcmp(to, "expired") == 0 || strcmp(to, "backordered") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("status \"%s\" is set by oms itself", to),
+				 errdetail("%s follows from reservations and stock, not from a request.", to),
+				 errhint(strcmp(to, "expired") == 0 ? "Run oms.expire_reservations(), or cancel the order." :
+						 "Place the order with policy backorder.")));
+	from = LifecycleLockOrder(order_id, NULL);
+
+	if (strcmp(to, "cancelled") == 0)
+		result = OrdersCancel(order_id, reason);
+	else if (strcmp(from, to) == 0)
+		result = LifecycleNote(OrdersDocumentOf(order_id), psprintf("order " INT64_FORMAT " is already %s; nothing to do", order_id, to));
+	else if (strcmp(to, "on_hold") == 0)
+	{
+		LifecycleHold(order_id, reason);
+		result = OrdersDocumentOf(order_id);
+	}
+	else
+	{
+		LifecycleChange(order_id, to, reason, strcmp(to, "confirmed") == 0);
+		result = OrdersDocumentOf(order_id);
+	}
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(hold_order);
+/*
+ * oms.hold_order(order_id, reason): stop an order for review.
+ */
+Datum
+hold_order(PG_FUNCTION_ARGS)
+{
+	int64		order_id;
+	char	   *reason;
+	char	   *from;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order_id");
+	order_id = PG_GETARG_INT64(0);
+	reason = LifecycleReasonArg(fcinfo, 1, true);
+
+	SPI_connect();
+	from = LifecycleLockOrder(order_id, NULL);
+	if (strcmp(from, "on_hold") == 0)
+		result = LifecycleNote(OrdersDocumentOf(order_id), psprintf("order " INT64_FORMAT " is already on hold; nothing to do", order_id));
+	else
+	{
+		LifecycleHold(order_id, reason);
+		result = OrdersDocumentOf(order_id);
+	}
+	result = SPI_datumTransfer(result, false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+PG_FUNCTION_INFO_V1(release_hold);
+/*
+ * oms.release_hold(order_id): back to the status before the hold.
+ */
+Datum
+release_hold(PG_FUNCTION_ARGS)
+{
+	int64		order_id;
+	char	   *from;
+	char	   *held_from = NULL;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order_id");
+	order_id = PG_GETARG_INT64(0);
+
+	SPI_connect();
+	from = LifecycleLockOrder(order_id, &held_from);
+	if (strcmp(from, "on_hold") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " is not on hold", order_id),
+				 errdetail("from %s to (release)", from),
+				 errhint("Only orders in status on_hold can be released.")));
+	LifecycleChange(order_id, held_from ? held_from : "pending_payment", "hold released",
+					held_from && strcmp(held_from, "confirmed") == 0);
+	result = SPI_datumTransfer(OrdersDocumentOf(order_id), false, -1);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}

@@ -1,0 +1,171 @@
+
+-- ===========================================================================
+-- payments: authorizations, captures, voids and refunds with PSP tokens
+-- only; gift cards and store credit with atomic balances (src/payments.c)
+--
+-- Money moves like stock: each change is one guarded UPDATE whose WHERE
+-- clause is the invariant (captured + voided + amount <= authorized, balance
+-- >= amount, ...), so two concurrent captures or two spends of one gift card
+-- cannot both pass. Every action is also a row in oms.payment_transactions.
+-- ===========================================================================
+
+CREATE TABLE oms.gift_cards (
+    id              bigserial     NOT NULL,
+    kind            text          NOT NULL DEFAULT 'gift_card',
+    code_hash       bytea,
+    code_last4      text,
+    customer_id     bigint,
+    currency        text          NOT NULL,
+    issued          numeric(16,4) NOT NULL,
+    balance         numeric(16,4) NOT NULL,
+    active          boolean       NOT NULL DEFAULT true,
+    created_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT gift_cards_pkey PRIMARY KEY (id),
+    CONSTRAINT gift_cards_code_hash_key UNIQUE (code_hash),
+    CONSTRAINT gift_cards_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT gift_cards_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['gift_card', 'store_credit'])),
+    CONSTRAINT gift_cards_identity_chk CHECK (CASE WHEN kind OPERATOR(pg_catalog.=) 'gift_card'
+        THEN code_hash IS NOT NULL AND customer_id IS NULL ELSE code_hash IS NULL AND customer_id IS NOT NULL END),
+    CONSTRAINT gift_cards_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT gift_cards_balance_chk CHECK (balance OPERATOR(pg_catalog.>=) 0 AND balance OPERATOR(pg_catalog.<=) issued),
+    CONSTRAINT gift_cards_issued_chk CHECK (issued OPERATOR(pg_catalog.>=) 0)
+);
+CREATE UNIQUE INDEX gift_cards_store_credit_key ON oms.gift_cards (customer_id, currency) WHERE kind OPERATOR(pg_catalog.=) 'store_credit';
+COMMENT ON TABLE oms.gift_cards IS 'Stored-value accounts: gift cards (found by the hash of their code) and customer store credit';
+COMMENT ON COLUMN oms.gift_cards.id IS 'Account id';
+COMMENT ON COLUMN oms.gift_cards.kind IS 'gift_card or store_credit';
+COMMENT ON COLUMN oms.gift_cards.code_hash IS 'SHA-256 of the normalized gift card code; the code itself is never stored';
+COMMENT ON COLUMN oms.gift_cards.code_last4 IS 'Last four characters of the code, for display';
+COMMENT ON COLUMN oms.gift_cards.customer_id IS 'Owner of a store credit account';
+COMMENT ON COLUMN oms.gift_cards.currency IS 'ISO 4217 currency of the balance';
+COMMENT ON COLUMN oms.gift_cards.issued IS 'Total value ever issued to the account';
+COMMENT ON COLUMN oms.gift_cards.balance IS 'Spendable value; never below 0 (CHECK), never above issued';
+COMMENT ON COLUMN oms.gift_cards.active IS 'Inactive accounts cannot be spent';
+COMMENT ON COLUMN oms.gift_cards.created_at IS 'When the account was created';
+
+CREATE TABLE oms.payments (
+    id              bigserial     NOT NULL,
+    order_id        bigint        NOT NULL,
+    method          text          NOT NULL,
+    currency        text          NOT NULL,
+    authorized      numeric(16,4) NOT NULL,
+    captured        numeric(16,4) NOT NULL DEFAULT 0,
+    voided          numeric(16,4) NOT NULL DEFAULT 0,
+    refunded        numeric(16,4) NOT NULL DEFAULT 0,
+    status          text          GENERATED ALWAYS AS (
+        CASE WHEN refunded OPERATOR(pg_catalog.>) 0 AND refunded OPERATOR(pg_catalog.=) captured THEN 'refunded'
+             WHEN refunded OPERATOR(pg_catalog.>) 0 THEN 'partially_refunded'
+             WHEN captured OPERATOR(pg_catalog.>) 0 AND captured OPERATOR(pg_catalog.+) voided OPERATOR(pg_catalog.=) authorized THEN 'captured'
+             WHEN captured OPERATOR(pg_catalog.>) 0 THEN 'partially_captured'
+             WHEN voided OPERATOR(pg_catalog.=) authorized THEN 'voided'
+             ELSE 'authorized' END) STORED,
+    token           text,
+    psp_reference   text,
+    card_brand      text,
+    card_last4      text,
+    card_exp_month  integer,
+    card_exp_year   integer,
+    gift_card_id    bigint,
+    created_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT payments_pkey PRIMARY KEY (id),
+    CONSTRAINT payments_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT payments_gift_card_fkey FOREIGN KEY (gift_card_id) REFERENCES oms.gift_cards (id),
+    CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash'])),
+    CONSTRAINT payments_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT payments_authorized_chk CHECK (authorized OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT payments_amounts_chk CHECK (captured OPERATOR(pg_catalog.>=) 0 AND voided OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT payments_capture_chk CHECK (captured OPERATOR(pg_catalog.+) voided OPERATOR(pg_catalog.<=) authorized),
+    CONSTRAINT payments_refund_chk CHECK (refunded OPERATOR(pg_catalog.<=) captured),
+    CONSTRAINT payments_card_chk CHECK (method OPERATOR(pg_catalog.<>) 'card' OR token IS NOT NULL),
+    CONSTRAINT payments_account_chk CHECK ((method OPERATOR(pg_catalog.=) ANY (ARRAY['gift_card', 'store_credit'])) OPERATOR(pg_catalog.=) (gift_card_id IS NOT NULL)),
+    CONSTRAINT payments_last4_chk CHECK (card_last4 OPERATOR(pg_catalog.~) '^[0-9]{4}$'),
+    CONSTRAINT payments_exp_month_chk CHECK (card_exp_month OPERATOR(pg_catalog.>=) 1 AND card_exp_month OPERATOR(pg_catalog.<=) 12),
+    CONSTRAINT payments_exp_year_chk CHECK (card_exp_year OPERATOR(pg_catalog.>=) 2000 AND card_exp_year OPERATOR(pg_catalog.<=) 2100),
+    CONSTRAINT payments_no_card_number_chk CHECK (NOT oms.contains_card_number(
+        COALESCE(token, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(psp_reference, '')
+        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(card_brand, '')))
+);
+CREATE INDEX payments_order_idx ON oms.payments (order_id);
+COMMENT ON TABLE oms.payments IS 'Payments of orders: amounts authorized, captured, voided and refunded; PSP tokens only, never card numbers';
+COMMENT ON COLUMN oms.payments.id IS 'Payment id';
+COMMENT ON COLUMN oms.payments.order_id IS 'The order';
+COMMENT ON COLUMN oms.payments.method IS 'card, gift_card, store_credit, invoice, check or cash';
+COMMENT ON COLUMN oms.payments.currency IS 'Always the order''s currency';
+COMMENT ON COLUMN oms.payments.authorized IS 'Amount authorized';
+COMMENT ON COLUMN oms.payments.captured IS 'Amount captured; captured + voided <= authorized';
+COMMENT ON COLUMN oms.payments.voided IS 'Authorized amount released without capture';
+COMMENT ON COLUMN oms.payments.refunded IS 'Amount refunded; never above captured';
+COMMENT ON COLUMN oms.payments.status IS 'authorized, partially_captured, captured, voided, partially_refunded or refunded (derived from the amounts)';
+COMMENT ON COLUMN oms.payments.token IS 'Payment provider token (cards)';
+COMMENT ON COLUMN oms.payments.psp_reference IS 'Payment provider reference';
+COMMENT ON COLUMN oms.payments.card_brand IS 'Card brand, for display';
+COMMENT ON COLUMN oms.payments.card_last4 IS 'Last four digits of the card, for display';
+COMMENT ON COLUMN oms.payments.card_exp_month IS 'Card expiry month';
+COMMENT ON COLUMN oms.payments.card_exp_year IS 'Card expiry year';
+COMMENT ON COLUMN oms.payments.gift_card_id IS 'Gift card or store credit account spent';
+COMMENT ON COLUMN oms.payments.created_at IS 'When the payment was authorized';
+COMMENT ON COLUMN oms.payments.updated_at IS 'Last change';
+
+CREATE TABLE oms.payment_transactions (
+    id            bigserial     NOT NULL,
+    payment_id    bigint        NOT NULL,
+    order_id      bigint        NOT NULL,
+    kind          text          NOT NULL,
+    amount        numeric(16,4) NOT NULL,
+    at            timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    actor         text          NOT NULL DEFAULT SESSION_USER,
+    reason        text,
+    CONSTRAINT payment_transactions_pkey PRIMARY KEY (id),
+    CONSTRAINT payment_transactions_payment_fkey FOREIGN KEY (payment_id) REFERENCES oms.payments (id),
+    CONSTRAINT payment_transactions_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['authorize', 'capture', 'void', 'refund'])),
+    CONSTRAINT payment_transactions_amount_chk CHECK (amount OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT payment_transactions_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(reason, '')))
+);
+CREATE INDEX payment_transactions_payment_idx ON oms.payment_transactions (payment_id);
+COMMENT ON TABLE oms.payment_transactions IS 'Every payment action: authorize, capture, void, refund';
+COMMENT ON COLUMN oms.payment_transactions.id IS 'Sequence number';
+COMMENT ON COLUMN oms.payment_transactions.payment_id IS 'The payment';
+COMMENT ON COLUMN oms.payment_transactions.order_id IS 'The order';
+COMMENT ON COLUMN oms.payment_transactions.kind IS 'authorize, capture, void or refund';
+COMMENT ON COLUMN oms.payment_transactions.amount IS 'Amount of this action';
+COMMENT ON COLUMN oms.payment_transactions.at IS 'Transaction time';
+COMMENT ON COLUMN oms.payment_transactions.actor IS 'Login role';
+COMMENT ON COLUMN oms.payment_transactions.reason IS 'Reason (refunds, voids)';
+
+CREATE FUNCTION oms.authorize_payment(order_id bigint, payment jsonb)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'authorize_payment';
+COMMENT ON FUNCTION oms.authorize_payment(bigint, jsonb)
+    IS 'Record an authorization {method, amount, token, psp_reference, brand, last4, exp_month, exp_year, gift_card_code}; confirms the order when payments cover it';
+CREATE FUNCTION oms.capture_payment(payment_id bigint, amount numeric DEFAULT NULL)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'capture_payment';
+COMMENT ON FUNCTION oms.capture_payment(bigint, numeric) IS 'Capture an amount (default: all that is left) of an authorization';
+CREATE FUNCTION oms.void_payment(payment_id bigint)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'void_payment';
+COMMENT ON FUNCTION oms.void_payment(bigint) IS 'Release the uncaptured part of an authorization';
+CREATE FUNCTION oms.refund_payment(payment_id bigint, amount numeric, reason text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'refund_payment';
+COMMENT ON FUNCTION oms.refund_payment(bigint, numeric, text) IS 'Refund part or all of what was captured';
+CREATE FUNCTION oms.issue_gift_card(code text, amount numeric, currency text)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'issue_gift_card';
+COMMENT ON FUNCTION oms.issue_gift_card(text, numeric, text) IS 'Issue a gift card; only the hash of its code is stored';
+CREATE FUNCTION oms.gift_card_balance(code text)
+    RETURNS numeric LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'gift_card_balance';
+COMMENT ON FUNCTION oms.gift_card_balance(text) IS 'Spendable balance of a gift card, NULL when there is no such card';
+CREATE FUNCTION oms.issue_store_credit(customer_id bigint, amount numeric, currency text, reason text DEFAULT NULL)
+    RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'issue_store_credit';
+COMMENT ON FUNCTION oms.issue_store_credit(bigint, numeric, text, text) IS 'Add store credit to a customer''s account in a currency';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.gift_cards', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.gift_cards_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.payments', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.payments_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions_id_seq', '');
