@@ -61,3 +61,96 @@ COMMENT ON FUNCTION oms.ack_events(text, bigint)
 SELECT pg_catalog.pg_extension_config_dump('oms.events', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.events_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.event_consumers', '');
+
+-- ---------------------------------------------------------------------------
+-- customer notifications: templates rendered from events. The database
+-- never sends anything: a worker reads events, renders and sends.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE oms.message_templates (
+    kind     text    NOT NULL,
+    channel  text    NOT NULL DEFAULT 'email',
+    subject  text    NOT NULL,
+    body     text    NOT NULL,
+    seeded   boolean NOT NULL DEFAULT false,
+    CONSTRAINT message_templates_pkey PRIMARY KEY (kind, channel),
+    CONSTRAINT message_templates_channel_chk CHECK (channel OPERATOR(pg_catalog.=) ANY (ARRAY['email', 'sms']))
+);
+COMMENT ON TABLE oms.message_templates IS 'Customer messages per event kind; {{placeholders}} are filled by oms.render_notification';
+COMMENT ON COLUMN oms.message_templates.kind IS 'Event kind the message is for';
+COMMENT ON COLUMN oms.message_templates.channel IS 'email or sms';
+COMMENT ON COLUMN oms.message_templates.subject IS 'Subject line, with placeholders';
+COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items';
+COMMENT ON COLUMN oms.message_templates.seeded IS 'Row installed by the extension; not dumped';
+
+INSERT INTO oms.message_templates (kind, subject, body, seeded) VALUES
+    ('order_confirmed', 'Your order {{order_ref}} is confirmed',
+     E'Hello {{customer_name}},\n\nthank you for your order {{order_ref}}. We have received your payment and are preparing:\n{{items}}\nTotal: {{total}} {{currency}}\n\nWe will let you know when it ships.', true),
+    ('order_backordered', 'Part of your order {{order_ref}} is delayed',
+     E'Hello {{customer_name}},\n\nsome items of your order {{order_ref}} are not in stock yet:\n{{items}}\nWe have reserved everything else and will send the rest as soon as it arrives.', true),
+    ('order_cancelled', 'Your order {{order_ref}} is cancelled',
+     E'Hello {{customer_name}},\n\nyour order {{order_ref}} has been cancelled ({{reason}}). Any payment has been released or refunded.', true),
+    ('payment_refunded', 'Refund of {{amount}} {{currency}} for order {{order_ref}}',
+     E'Hello {{customer_name}},\n\nwe have refunded {{amount}} {{currency}} for your order {{order_ref}}. Depending on your bank it can take a few days to appear.', true);
+
+CREATE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
+    RETURNS TABLE (recipient text, subject text, body text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_event    oms.events;
+    v_tpl      oms.message_templates;
+    v_values   jsonb;
+    v_key      text;
+    v_val      text;
+BEGIN
+    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
+            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
+                  HINT = 'Render the ids that oms.read_events returns.';
+    END IF;
+    SELECT * INTO v_tpl FROM oms.message_templates t
+     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
+    IF NOT FOUND THEN
+        RETURN;     -- no message for this kind of event
+    END IF;
+
+    SELECT jsonb_build_object(
+               'customer_name', COALESCE(c.name, 'customer'),
+               'order_ref', o.external_id,
+               'order_id', o.id,
+               'total', to_char(o.total, 'FM999999999990.00'),
+               'currency', o.currency,
+               'status', o.status,
+               'reason', COALESCE(v_event.payload ->> 'reason', ''),
+               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku), E'\n' ORDER BY l.line_no)
+                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                          WHERE l.order_id = o.id
+                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
+      INTO v_values
+      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
+     WHERE o.id = v_event.order_id;
+    IF v_values IS NULL THEN
+        RETURN;     -- not an order event
+    END IF;
+
+    recipient := v_values ->> 'recipient';
+    subject := v_tpl.subject;
+    body := v_tpl.body;
+    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
+        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
+        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
+    END LOOP;
+    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
+    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION oms.render_notification(bigint, text)
+    IS 'The customer message for an event (recipient, subject, body); no row when the event kind has no template';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.message_templates', 'WHERE NOT seeded');

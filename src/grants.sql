@@ -80,3 +80,5 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION oms.issue_gift_card(text, numeric, text), oms.issue_store_credit(bigint, numeric, text, text)
     TO oms_admin;
 GRANT EXECUTE ON FUNCTION oms.order_history(bigint) TO oms_reporting;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.message_templates TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.render_notification(bigint, text) TO oms_admin, oms_app;

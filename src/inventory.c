@@ -316,6 +316,49 @@ InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty)
 	return take;
 }
 
+/* ---- low stock ---- */
+
+/*
+ * Emit low_stock for each product whose available total over active
+ * locations has just crossed its reorder point downwards: after the
+ * decreases given (units of availability taken), available <= reorder_point
+ * while available + decrease > reorder_point. One statement for the lot.
+ */
+void
+InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8ARRAYOID, INT4ARRAYOID};
+	Datum		values[2];
+	Datum	   *p = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+	{
+		p[i] = Int64GetDatum(product_ids[i]);
+		d[i] = Int32GetDatum(decreases[i]);
+	}
+	values[0] = PointerGetDatum(construct_array(p, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+	OmsExec(OmsPlan(&plan,
+					"INSERT INTO oms.events (kind, payload) "
+					"SELECT 'low_stock', pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
+					"       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty) "
+					"  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
+					"         GROUP BY pid) d "
+					"  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
+					" CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
+					"                     OPERATOR(pg_catalog.-) b.safety_stock), 0) AS avail "
+					"                       FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
+					"                      WHERE b.product_id OPERATOR(pg_catalog.=) p.id AND l.active) s "
+					" WHERE p.reorder_point OPERATOR(pg_catalog.>) 0 AND s.avail OPERATOR(pg_catalog.<=) p.reorder_point "
+					"   AND (s.avail OPERATOR(pg_catalog.+) d.dec) OPERATOR(pg_catalog.>) p.reorder_point",
+					2, types), values, NULL, 0);
+}
+
 /* ---- receive_stock ---- */
 
 PG_FUNCTION_INFO_V1(receive_stock);
@@ -473,6 +516,12 @@ adjust_stock(PG_FUNCTION_ARGS)
 		InventoryMovement(product_id, location_id, "adjustment", delta, 0, 0, 0, reason);
 		if (delta > 0)
 			filled = InventoryFillBackorders(product_id, location_id);
+		else
+		{
+			int32		dec = -delta;
+
+			InventoryLowStock(&product_id, &dec, 1);
+		}
 	}
 
 	initStringInfo(&out);
@@ -530,6 +579,12 @@ set_safety_stock(PG_FUNCTION_ARGS)
 						"   AND slot OPERATOR(pg_catalog.=) 0",
 						3, types), values, NULL, 0);
 		InventoryMovement(product_id, location_id, "safety_stock", 0, 0, 0, qty - safety, NULL);
+		if (qty > safety)
+		{
+			int32		dec = qty - safety;
+
+			InventoryLowStock(&product_id, &dec, 1);
+		}
 	}
 	initStringInfo(&out);
 	appendStringInfo(&out, "{\"previous_safety_stock\": %d, \"balance\": %s}",

@@ -217,7 +217,9 @@ LifecycleRecord(int64 order_id, const char *from, const char *to, HeapTuple tup,
 		else
 			appendStringInfoString(&payload, "null");
 		appendStringInfoChar(&payload, '}');
-		EventsEmit(psprintf("order_%s", to), order_id, payload.data);
+		/* leaving a hold is its own event: the customer heard of the status before */
+		EventsEmit(strcmp(from, "on_hold") == 0 ? "order_hold_released" : psprintf("order_%s", to),
+				   order_id, payload.data);
 	}
 	SPI_finish();
 }

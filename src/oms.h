@@ -111,6 +111,8 @@ extern bool InventoryReserve(int64 product_id, int32 location_id, int32 qty);
 extern int32 InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty);
 /* give back units this transaction reserved (the row is locked by it) */
 extern void InventoryUnreserve(int64 product_id, int32 location_id, int32 qty);
+/* emit low_stock for products whose availability just crossed the reorder point */
+extern void InventoryLowStock(int64 *product_ids, int32 *decreases, int n);
 
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);

@@ -1393,6 +1393,20 @@ place_order(PG_FUNCTION_ARGS)
 		if (taken[k].used < taken[k].qty)
 			InventoryUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
 
+	/* availability that fell to the reorder point */
+	if (ntaken > 0)
+	{
+		int64	   *lp = palloc(sizeof(int64) * ntaken);
+		int32	   *lq = palloc(sizeof(int32) * ntaken);
+
+		for (k = 0; k < ntaken; k++)
+		{
+			lp[k] = taken[k].product_id;
+			lq[k] = taken[k].used;
+		}
+		InventoryLowStock(lp, lq, ntaken);
+	}
+
 	/* reservations and their movements, one statement */
 	if (npieces > 0)
 	{

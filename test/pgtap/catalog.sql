@@ -7,7 +7,8 @@ SELECT has_schema('oms');
 SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers',
                          'stock_balances', 'stock_movements', 'orders', 'order_lines', 'reservations',
                          'events', 'event_consumers', 'order_statuses', 'order_transitions',
-                         'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions']);
+                         'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions',
+                         'message_templates']);
 
 SELECT col_is_pk('oms', 'channels', 'id', 'channels.id is the primary key');
 SELECT col_is_unique('oms', 'channels', 'code', 'channel codes are unique');
