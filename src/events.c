@@ -30,6 +30,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "executor/spi.h"
@@ -69,8 +71,23 @@ EventsEmit(const char *kind, int64 order_id, const char *payload)
 static inline void
 EventsCheckConsumer(FunctionCallInfo fcinfo, const char **consumer)
 {
+	const char *c;
+	const char *p;
+	bool		ok;
+
 	OmsRequireArg(fcinfo, 0, "consumer");
-	*consumer = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	c = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ok = strlen(c) >= 1 && strlen(c) <= 64 && isalnum((unsigned char) c[0]);
+	for (p = c; ok && *p; p++)
+		if (!isalnum((unsigned char) *p) && *p != '_' && *p != '.' && *p != '-')
+			ok = false;
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid consumer name \"%s\"", c),
+				 errdetail("A consumer name has 1 to 64 letters, digits, _, . or -, starting with a letter or digit."),
+				 errhint("Name the consumer after the worker, for example \"mailer\".")));
+	*consumer = c;
 }
 
 PG_FUNCTION_INFO_V1(read_events);

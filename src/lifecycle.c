@@ -72,11 +72,24 @@ LifecycleXactCallback(XactEvent event, void *arg)
 	LifecycleReason = NULL;
 }
 
+/* an error caught by a savepoint must not leave a reason for a later change */
+static void
+LifecycleSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	(void) mySubid;
+	(void) parentSubid;
+	(void) arg;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		LifecycleReason = NULL;
+}
+
 void
 LifecycleInit(void)
 {
 	CacheRegisterRelcacheCallback(LifecycleRelcacheCallback, (Datum) 0);
 	RegisterXactCallback(LifecycleXactCallback, NULL);
+	RegisterSubXactCallback(LifecycleSubXactCallback, NULL);
 }
 
 void
@@ -217,8 +230,13 @@ LifecycleRecord(int64 order_id, const char *from, const char *to, HeapTuple tup,
 		else
 			appendStringInfoString(&payload, "null");
 		appendStringInfoChar(&payload, '}');
-		/* leaving a hold is its own event: the customer heard of the status before */
-		EventsEmit(strcmp(from, "on_hold") == 0 ? "order_hold_released" : psprintf("order_%s", to),
+		/*
+		 * A release back to a status is its own event (the customer heard of
+		 * that status before); leaving a hold any other way, such as being
+		 * cancelled, is the event of the new status.
+		 */
+		EventsEmit(strcmp(from, "on_hold") == 0 && strcmp(to, "cancelled") != 0 ?
+				   "order_hold_released" : psprintf("order_%s", to),
 				   order_id, payload.data);
 	}
 	SPI_finish();
@@ -283,6 +301,18 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 					 targets[0] ? errhint("Allowed from %s: %s.", from, targets) :
 					 errhint("No change is allowed from %s.", from)));
 		}
+		/*
+		 * cancelled and expired release stock and payments: only oms makes
+		 * those changes, through oms.cancel_order and expiry
+		 */
+		if ((strcmp(to, "cancelled") == 0 || strcmp(to, "expired") == 0) && !OmsWriteAllowed())
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("order " INT64_FORMAT " cannot be set to \"%s\" directly", order_id, to),
+					 errdetail("from %s to %s", from, to),
+					 errhint(strcmp(to, "cancelled") == 0 ?
+							 "Use oms.cancel_order(), which also releases stock and voids or refunds payments." :
+							 "Expiry is done by oms.expire_reservations().")));
 		LifecycleRecord(order_id, from, to, newtup, desc);
 		return PointerGetDatum(newtup);
 	}

@@ -105,8 +105,13 @@ ALTER TABLE oms.orders
     ADD CONSTRAINT orders_status_fkey FOREIGN KEY (status) REFERENCES oms.order_statuses (status),
     ADD CONSTRAINT orders_held_from_fkey FOREIGN KEY (held_from) REFERENCES oms.order_statuses (status);
 
+-- SECURITY DEFINER: the trigger writes history and outbox rows that the
+-- role changing the status (oms_admin by hand) may not write itself; the
+-- history still records the login role (SESSION_USER) as actor.
 CREATE FUNCTION oms.lifecycle_status_guard() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'lifecycle_status_guard';
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'lifecycle_status_guard';
 COMMENT ON FUNCTION oms.lifecycle_status_guard() IS 'Trigger: only transitions in oms.order_transitions; writes history and an event';
 CREATE TRIGGER orders_status_guard
     BEFORE INSERT OR UPDATE OF status ON oms.orders

@@ -257,12 +257,37 @@ OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 /* ---- card number (PAN) guard ---- */
 
 /*
- * Does the text contain something that looks like a payment card number: a
- * run of 13 to 19 digits, optionally broken by single spaces or dashes,
- * that passes the Luhn check? Longer digit runs (tracking numbers, GTINs
- * in a note) are not card numbers and are not flagged. oms never stores a
- * card number: only PSP tokens, brand, last four digits and expiry.
+ * Does the text contain something that looks like a payment card number?
+ * Digits are read in groups separated by up to three spaces, dashes or dots
+ * ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111..."); every
+ * window of consecutive groups that holds 13 to 19 digits and passes the
+ * Luhn check is a card number, so a PAN next to other digits ("order 2
+ * 4242424242424242", "4111 1111 1111 1111 12/30") is found too. A single
+ * unbroken run longer than 19 digits (a tracking number) is not a card
+ * number. oms never stores a card number: only PSP tokens, brand, last four
+ * digits and expiry.
  */
+static bool
+OmsLuhn(const int *digits, int n)
+{
+	int			sum = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			d = digits[n - 1 - i];
+
+		if (i % 2 == 1)
+		{
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+	}
+	return sum % 10 == 0;
+}
+
 bool
 OmsContainsCardNumber(const char *s)
 {
@@ -270,51 +295,58 @@ OmsContainsCardNumber(const char *s)
 
 	while (*p)
 	{
-		int			digits[64];
-		int			n = 0;
-		const char *q = p;
+		/* one run: digit groups separated by spaces, dashes or dots */
+		int			digits[256];
+		int			gstart[128];
+		int			glen[128];
+		int			ngroups = 0;
+		int			ndigits = 0;
+		int			i,
+					j;
 
-		if (*q < '0' || *q > '9')
+		if (*p < '0' || *p > '9')
 		{
 			p++;
 			continue;
 		}
-		/* collect one run: digits with single separators between them */
-		while (*q)
+		while (*p && ngroups < 128)
 		{
-			if (*q >= '0' && *q <= '9')
-			{
-				if (n < 64)
-					digits[n] = *q - '0';
-				n++;
-				q++;
-			}
-			else if ((*q == ' ' || *q == '-') && q[1] >= '0' && q[1] <= '9')
-				q++;
-			else
-				break;
-		}
-		if (n >= 13 && n <= 19)
-		{
-			int			sum = 0;
-			int			i;
+			const char *q;
 
-			for (i = 0; i < n; i++)
+			gstart[ngroups] = ndigits;
+			glen[ngroups] = 0;
+			while (*p >= '0' && *p <= '9')
 			{
-				int			d = digits[n - 1 - i];
-
-				if (i % 2 == 1)
+				if (ndigits < 256)
 				{
-					d *= 2;
-					if (d > 9)
-						d -= 9;
+					digits[ndigits++] = *p - '0';
+					glen[ngroups]++;
 				}
-				sum += d;
+				p++;
 			}
-			if (sum % 10 == 0)
-				return true;
+			ngroups++;
+			/* a separator continues the run only if more digits follow */
+			q = p;
+			while (*q == ' ' || *q == '-' || *q == '.')
+				q++;
+			if (q == p || q - p > 3 || *q < '0' || *q > '9')
+				break;
+			p = q;
 		}
-		p = q;
+		/* every window of consecutive groups holding 13 to 19 digits */
+		for (i = 0; i < ngroups; i++)
+		{
+			int			total = 0;
+
+			for (j = i; j < ngroups; j++)
+			{
+				total += glen[j];
+				if (total > 19)
+					break;
+				if (total >= 13 && OmsLuhn(digits + gstart[i], total))
+					return true;
+			}
+		}
 	}
 	return false;
 }

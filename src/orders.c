@@ -304,7 +304,8 @@ JsonMoney(JsonbValue *v, const char *path)
 		JsonInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
 								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
 				  "Amounts are in the order's currency, never negative.");
-	return NumericGetDatum(n);
+	/* the columns keep 4 decimals: round once here, so every sum agrees */
+	return DirectFunctionCall2(numeric_round, NumericGetDatum(n), Int32GetDatum(4));
 }
 
 static double

@@ -48,20 +48,28 @@ PayZero(void)
 	return DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 }
 
-static inline void
+/* Validate a money argument and round it to the columns' 4 decimals. */
+static inline Datum
 PayCheckAmount(Datum amount, const char *name)
 {
 	Numeric		n = DatumGetNumeric(amount);
 	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000)));
 
+	Datum		rounded;
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		rounded = amount;
+	else
+		rounded = DirectFunctionCall2(numeric_round, amount, Int32GetDatum(4));
 	if (numeric_is_nan(n) || numeric_is_inf(n) ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, PayZero())) <= 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, limit)) >= 0)
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, rounded, PayZero())) <= 0 ||
+		DatumGetInt32(DirectFunctionCall2(numeric_cmp, rounded, limit)) >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be greater than 0 and below 1000000000000", name),
-				 errdetail("The value given was %s.", DatumGetCString(DirectFunctionCall1(numeric_out, amount))),
+				 errdetail("The value given was %s; amounts keep 4 decimals.", DatumGetCString(DirectFunctionCall1(numeric_out, amount))),
 				 errhint("Amounts are positive, in the order's currency.")));
+	return rounded;
 }
 
 static char *
@@ -520,6 +528,10 @@ authorize_payment(PG_FUNCTION_ARGS)
 							"UPDATE oms.orders SET held_from = 'confirmed', expires_at = NULL "
 							" WHERE id OPERATOR(pg_catalog.=) $1 AND held_from OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered}')",
 							1, types), values, NULL, 0);
+			/* the customer hears of the confirmation now; the release is quiet */
+			if (SPI_processed == 1)
+				EventsEmit("order_confirmed", order_id,
+						   "{\"from\": \"on_hold\", \"to\": \"on_hold\", \"reason\": \"payment authorized while on hold; released to confirmed\"}");
 		}
 	}
 	result = PayDocument(payment_id, NULL);
@@ -542,11 +554,12 @@ capture_payment(PG_FUNCTION_ARGS)
 	Datum		amt[6];
 	Datum		amount;
 	Datum		result;
+	Datum		given = (Datum) 0;
 
 	OmsRequireArg(fcinfo, 0, "payment_id");
 	payment_id = PG_GETARG_INT64(0);
 	if (!PG_ARGISNULL(1))
-		PayCheckAmount(PG_GETARG_DATUM(1), "amount");
+		given = PayCheckAmount(PG_GETARG_DATUM(1), "amount");
 
 	SPI_connect();
 	order_id = PayLock(payment_id);
@@ -557,7 +570,7 @@ capture_payment(PG_FUNCTION_ARGS)
 				 errmsg("payment " INT64_FORMAT " has nothing left to capture", payment_id),
 				 errdetail("Authorized %s, captured %s, voided %s.", PayNum(amt[0]), PayNum(amt[1]), PayNum(amt[2])),
 				 errhint("Authorize a new payment for more.")));
-	amount = PG_ARGISNULL(1) ? amt[4] : PG_GETARG_DATUM(1);
+	amount = PG_ARGISNULL(1) ? amt[4] : given;
 	if (PayCmp(amount, amt[4]) > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -679,8 +692,7 @@ refund_payment(PG_FUNCTION_ARGS)
 	OmsRequireArg(fcinfo, 0, "payment_id");
 	OmsRequireArg(fcinfo, 1, "amount");
 	payment_id = PG_GETARG_INT64(0);
-	amount = PG_GETARG_DATUM(1);
-	PayCheckAmount(amount, "amount");
+	amount = PayCheckAmount(PG_GETARG_DATUM(1), "amount");
 	if (!PG_ARGISNULL(2))
 	{
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -766,9 +778,8 @@ issue_gift_card(PG_FUNCTION_ARGS)
 	OmsRequireArg(fcinfo, 1, "amount");
 	OmsRequireArg(fcinfo, 2, "currency");
 	code = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	amount = PG_GETARG_DATUM(1);
+	amount = PayCheckAmount(PG_GETARG_DATUM(1), "amount");
 	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	PayCheckAmount(amount, "amount");
 	PayCheckCurrency(currency);
 	hash = PayCodeHash(code, &last4);
 
@@ -855,7 +866,7 @@ issue_store_credit(PG_FUNCTION_ARGS)
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
 		OmsCheckNoCardNumber(reason, "reason");
 	}
-	PayCheckAmount(amount, "amount");
+	amount = PayCheckAmount(amount, "amount");
 	PayCheckCurrency(currency);
 
 	SPI_connect();
