@@ -18,7 +18,10 @@
  *	  oms.order_statuses and oms.order_transitions calls
  *	  CacheInvalidateRelcache(); at commit every backend receives the
  *	  invalidation, and the relcache callback registered here marks the
- *	  cache stale. The next status change reloads it.
+ *	  cache stale. Every check first takes in pending invalidations (so a
+ *	  long transaction sees a change committed meanwhile) and reloads a
+ *	  stale cache with the latest snapshot; an invalidation that arrives
+ *	  during the reload makes it reload again.
  *
  *	  Reasons
  *	  -------
@@ -42,6 +45,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "oms.h"
 
@@ -54,6 +58,8 @@ static int	LifecycleNStatuses = 0;
 static char **LifecycleStatuses = NULL;
 static bool *LifecycleInitial = NULL;
 static char *LifecycleReason = NULL;
+
+static void LifecycleRead(void);
 
 static void
 LifecycleRelcacheCallback(Datum arg, Oid relid)
@@ -99,19 +105,18 @@ LifecycleSetReason(const char *reason)
 }
 
 static void
-LifecycleLoad(void)
+LifecycleRead(void)
 {
 	MemoryContext old;
 	int			i;
 
-	if (LifecycleValid)
-		return;
 	if (LifecycleCxt == NULL)
 		LifecycleCxt = AllocSetContextCreate(TopMemoryContext, "oms lifecycle cache",
 											 ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(LifecycleCxt);
 
 	SPI_connect();
+	PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_execute("SELECT from_status, to_status FROM oms.order_transitions ORDER BY to_status", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "oms: cannot read oms.order_transitions");
 	old = MemoryContextSwitchTo(LifecycleCxt);
@@ -139,8 +144,32 @@ LifecycleLoad(void)
 		LifecycleInitial[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	MemoryContextSwitchTo(old);
+	PopActiveSnapshot();
 	SPI_finish();
-	LifecycleValid = true;
+}
+
+/*
+ * Make sure the cache reflects every committed change of the lifecycle
+ * tables. Pending invalidations are taken in first (a transaction that has
+ * already locked everything it uses would otherwise not see them until its
+ * next lock). The cache is marked valid before it is read, so an
+ * invalidation that arrives during the read marks it stale again and the
+ * read is repeated; and it is read with the latest snapshot, as catalog
+ * lookups are, not the statement's.
+ */
+static void
+LifecycleLoad(void)
+{
+	int			attempts = 0;
+
+	AcceptInvalidationMessages();
+	while (!LifecycleValid)
+	{
+		if (++attempts > 100)
+			elog(ERROR, "oms: the lifecycle tables keep changing; could not load them");
+		LifecycleValid = true;
+		LifecycleRead();
+	}
 }
 
 bool

@@ -731,6 +731,58 @@ PoRequestHash(Jsonb *doc, uint8 *digest)
 	pg_cryptohash_free(ctx);
 }
 
+/* OM001 for an all_or_nothing order: every short product, asked and available. */
+static void
+PoRaiseInsufficient(PoOrder *o, RouteDemand *demands, int ndemands, int64 *shortfall,
+					RouteCandidate *cands, int ncands, PoComponent *comps, int ncomps)
+{
+	StringInfoData detail;
+	int			nshort = 0;
+	int			i,
+				j,
+				k;
+
+	initStringInfo(&detail);
+	for (i = 0; i < ndemands; i++)
+	{
+		int64		avail = 0;
+		char	   *sku = NULL;
+
+		if (shortfall[i] <= 0)
+			continue;
+		for (j = 0; j < ncands; j++)
+			if (cands[j].product_id == demands[i].product_id)
+				avail += cands[j].available;
+		for (j = 0; j < o->nlines && sku == NULL; j++)
+			if (o->lines[j].product.id == demands[i].product_id)
+				sku = o->lines[j].sku;
+		/* a kit component: name it and its kit */
+		for (j = 0; j < ncomps && sku == NULL; j++)
+		{
+			if (comps[j].component_id != demands[i].product_id)
+				continue;
+			for (k = 0; k < o->nlines; k++)
+				if (o->lines[k].product.id == comps[j].kit_id)
+					sku = psprintf("%s (in kit %s)", comps[j].sku, o->lines[k].sku);
+		}
+		appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
+						 nshort ? "; " : "", sku ? sku : "?", demands[i].qty, avail);
+		nshort++;
+	}
+	if (nshort == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not reserve the order: concurrent orders took the stock at every attempt"),
+				 errdetail("Every product is available on paper, but each of %d reservation attempts lost a race for it.",
+						   OMS_PLAN_ATTEMPTS),
+				 errhint("Nothing was reserved. Retry the call.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+			 errmsg("insufficient stock for %d of the order's products", nshort),
+			 errdetail("%s.", detail.data),
+			 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
+}
+
 /* ---- place_order ---- */
 
 PG_FUNCTION_INFO_V1(place_order);
@@ -1124,45 +1176,7 @@ place_order(PG_FUNCTION_ARGS)
 		}
 
 		if (short_any && strcmp(o.policy, "all_or_nothing") == 0)
-		{
-			StringInfoData detail;
-			int			nshort = 0;
-
-			initStringInfo(&detail);
-			for (i = 0; i < ndemands; i++)
-			{
-				int64		avail = 0;
-				char	   *sku = NULL;
-
-				if (shortfall[i] == 0)
-					continue;
-				for (j = 0; j < ncands; j++)
-					if (cands[j].product_id == demands[i].product_id)
-						avail += cands[j].available;
-				for (j = 0; j < o.nlines && sku == NULL; j++)
-					if (o.lines[j].product.id == demands[i].product_id)
-						sku = o.lines[j].sku;
-				if (sku == NULL)
-				{
-					/* a kit component: name it and its kit */
-					for (j = 0; j < ncomps && sku == NULL; j++)
-						if (comps[j].component_id == demands[i].product_id)
-						{
-							for (k = 0; k < o.nlines; k++)
-								if (o.lines[k].product.id == comps[j].kit_id)
-									sku = psprintf("%s (in kit %s)", comps[j].sku, o.lines[k].sku);
-						}
-				}
-				appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
-								 nshort ? "; " : "", sku ? sku : "?", demands[i].qty, avail);
-				nshort++;
-			}
-			ereport(ERROR,
-					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
-					 errmsg("insufficient stock for %d of the order's products", nshort),
-					 errdetail("%s.", detail.data),
-					 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
-		}
+			PoRaiseInsufficient(&o, demands, ndemands, shortfall, cands, ncands, comps, ncomps);
 
 		/*
 		 * Execute in (product, location) order, inside a subtransaction: if
@@ -1186,7 +1200,7 @@ place_order(PG_FUNCTION_ARGS)
 			{
 				int32		got;
 
-				if (last)
+				if (last && strcmp(o.policy, "all_or_nothing") != 0)
 					got = InventoryReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
 				else
 					got = InventoryReserve(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
@@ -1213,6 +1227,21 @@ place_order(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(oldcontext);
 			CurrentResourceOwner = oldowner;
 		}
+	}
+
+	/*
+	 * An all_or_nothing order whose every plan lost a race for the stock
+	 * (the subtransactions were rolled back: nothing is held) is short now:
+	 * report it with fresh numbers.
+	 */
+	if (!done && ndemands > 0)
+	{
+		RouteCandidate *cands;
+		int			ncands = PoCandidates(&o, demands, ndemands, &cands);
+		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (ndemands * (ncands + 1) + 1));
+
+		(void) RoutePlan(demands, ndemands, cands, ncands, allocs, shortfall);
+		PoRaiseInsufficient(&o, demands, ndemands, shortfall, cands, ncands, comps, ncomps);
 	}
 
 	/*
@@ -1555,7 +1584,7 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 	nulls[2] = nulls[3];
 	LifecycleSetReason(reason);
 	OmsExec(OmsPlan(&plan_orders,
-					"UPDATE oms.orders SET status = $2, cancel_reason = $3, expires_at = NULL, updated_at = pg_catalog.now() "
+					"UPDATE oms.orders SET status = $2, cancel_reason = $3, expires_at = NULL, held_from = NULL, updated_at = pg_catalog.now() "
 					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 					3, t3), values, nulls, 0);
 	LifecycleSetReason(NULL);

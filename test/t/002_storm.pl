@@ -152,7 +152,7 @@ is($node->safe_psql('storm', q{SELECT sum(on_hand) FROM oms.stock_balances WHERE
 
 my $t0 = time;
 $node->pgbench(
-    "-n -c $clients -j 4 -t $per_client --verbose-errors",
+    "-n -c $clients -j 4 -t $per_client --max-tries=10",
     0,
     [ qr{^number of transactions actually processed: ${\($clients * $per_client)}/${\($clients * $per_client)}$}m,
       qr{^number of failed transactions: 0 }m ],
