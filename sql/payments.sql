@@ -147,7 +147,7 @@ SELECT label, try(stmt) AS sqlstate_and_message FROM (VALUES
     ('status reason',     $$SELECT oms.set_order_status(oid_of('P-1'), 'confirmed', '4111111111111111')$$),
     ('store credit reason',$$SELECT oms.issue_store_credit(1, 5, 'EUR', 'refund to 4111 1111 1111 1111')$$),
     ('notes',             $$SELECT place('PAN-1', 1, '{"notes": "pay with 4111 1111 1111 1111"}')$$),
-    ('external_id',       $$SELECT place('4242424242424242', 1)$$),
+    ('external_id, not checked: order numbers are often long numbers', $$SELECT place('4242424242424242', 1)$$),
     ('customer name',     $$SELECT place('PAN-2', 1, '{"customer": {"email": "pan@example.com", "name": "Ann 4242-4242-4242-4242"}}')$$),
     ('customer external_ref', $$SELECT place('PAN-3', 1, '{"customer": {"external_ref": "378282246310005"}}')$$),
     ('ship_to field',     $$SELECT place('PAN-4', 1, '{"ship_to": {"name": "Ann", "street": "4111 1111 1111 1111 Main St"}}')$$)) AS t(label, stmt);
@@ -414,7 +414,9 @@ SELECT oms.gift_card_balance('ROUNDING-CARD-1') AS balance;
 SELECT s, oms.contains_card_number(s) FROM (VALUES
     ('4111 1111 1111 1111 12/30'), ('4111-1111-1111-1111-123'), ('order 2 4242424242424242'),
     ('4242424242424242 1'), ('1 4111111111111111'), ('4111  1111 1111 1111'), ('4111.1111.1111.1111'),
-    ('12345678901234567890'), ('4111111111111112'), ('52.5200 13.4050'), ('+49 30 1234 5678')) AS v(s);
+    ('12345678901234567890'), ('4111111111111112'), ('52.5200 13.4050'), ('+49 30 1234 5678'),
+    ('3782 822463 10005'), ('3056 930902 5904'), ('4222 2222 2222 2'),
+    ('302-5518842-1190735'), ('+49 171 1234567 89'), ('4111 1111 1111 1112')) AS v(s);
 SELECT try($$SELECT oms.authorize_payment(oid_of('ROUND-1'), '{"method": "card", "amount": 1, "token": "tok", "psp_reference": "ref 4111.1111.1111.1111"}')$$) AS dotted_pan;
 
 SELECT * FROM counts;

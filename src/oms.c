@@ -259,12 +259,13 @@ OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
 /*
  * Does the text contain something that looks like a payment card number?
  * Digits are read in groups separated by up to three spaces, dashes or dots
- * ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111..."); every
- * window of consecutive groups that holds 13 to 19 digits and passes the
- * Luhn check is a card number, so a PAN next to other digits ("order 2
+ * ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111..."). A group
+ * of 13 to 19 digits, or consecutive groups in a card layout (4-4-4-4 with
+ * a last group of 1 to 4 digits, 4-6-5, 4-6-4), that passes the Luhn check
+ * is a card number, so a PAN next to other digits ("order 2
  * 4242424242424242", "4111 1111 1111 1111 12/30") is found too. A single
- * unbroken run longer than 19 digits (a tracking number) is not a card
- * number. oms never stores a card number: only PSP tokens, brand, last four
+ * unbroken run longer than 19 digits (a tracking number) and other
+ * groupings (phone numbers, "302-5518842-1190735") are not. oms never stores a card number: only PSP tokens, brand, last four
  * digits and expiry.
  */
 static bool
@@ -333,19 +334,36 @@ OmsContainsCardNumber(const char *s)
 				break;
 			p = q;
 		}
-		/* every window of consecutive groups holding 13 to 19 digits */
+		/*
+		 * Candidates: one unbroken group of 13 to 19 digits, or consecutive
+		 * groups laid out as cards print them: fours with a last group of 1
+		 * to 4 (4-4-4-4, 4-4-4-4-3), or 4-6-5 and 4-6-4 (Amex, Diners).
+		 * Other groupings (phone numbers, 3-7-7 marketplace order numbers)
+		 * are not card numbers.
+		 */
 		for (i = 0; i < ngroups; i++)
 		{
 			int			total = 0;
 
+			if (glen[i] >= 13 && glen[i] <= 19 && OmsLuhn(digits + gstart[i], glen[i]))
+				return true;
+			if (glen[i] != 4)
+				continue;
+			/* fours, then a last group of 1 to 4 */
 			for (j = i; j < ngroups; j++)
 			{
 				total += glen[j];
-				if (total > 19)
+				if (total > 19 || glen[j] > 4)
 					break;
-				if (total >= 13 && OmsLuhn(digits + gstart[i], total))
+				if (j > i && total >= 13 && OmsLuhn(digits + gstart[i], total))
 					return true;
+				if (glen[j] != 4)
+					break;
 			}
+			/* 4-6-5 and 4-6-4 */
+			if (i + 2 < ngroups && glen[i + 1] == 6 && (glen[i + 2] == 5 || glen[i + 2] == 4) &&
+				OmsLuhn(digits + gstart[i], 10 + glen[i + 2]))
+				return true;
 		}
 	}
 	return false;

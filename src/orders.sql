@@ -38,8 +38,7 @@ CREATE TABLE oms.orders (
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
     CONSTRAINT orders_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT orders_no_card_number_chk CHECK (NOT oms.contains_card_number(
-        external_id OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(notes, '')
-        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(ship_to::text, ''))),
+        COALESCE(notes, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(ship_to::text, ''))),
     CONSTRAINT orders_amounts_chk CHECK (subtotal OPERATOR(pg_catalog.>=) 0 AND discount OPERATOR(pg_catalog.>=) 0
         AND tax OPERATOR(pg_catalog.>=) 0 AND total OPERATOR(pg_catalog.>=) 0)
 );
