@@ -32,12 +32,17 @@
 
 #include <ctype.h>
 
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/xid8.h"
 
 #include "oms.h"
 
@@ -277,4 +282,56 @@ ack_events(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_INT32(acked);
+}
+
+PG_FUNCTION_INFO_V1(events_restore_guard);
+/*
+ * BEFORE INSERT trigger on oms.events and oms.event_consumers. A row that
+ * pg_restore brings carries transaction ids of another cluster, which mean
+ * nothing here and could sort after every new event. They are moved to
+ * transaction 0: restored events come first, in id order, and restored
+ * cursors keep their position among them. A row inserted by hand gets the
+ * current transaction by default and is left alone.
+ */
+Datum
+events_restore_guard(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	const char *names[2];
+	int			cols[2];
+	Datum		vals[2];
+	bool		nulls[2] = {false, false};
+	int			n = 0;
+	int			i;
+	FullTransactionId current;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "events_restore_guard: not called by trigger manager");
+	tup = td->tg_trigtuple;
+	if (OmsWriteAllowed())
+		return PointerGetDatum(tup);
+	desc = td->tg_relation->rd_att;
+	if (SPI_fnumber(desc, "xid") > 0)
+		names[n++] = "xid";
+	else
+	{
+		names[n++] = "acked_xid";
+		names[n++] = "delivered_xid";
+	}
+	current = GetTopFullTransactionId();
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		cols[i] = SPI_fnumber(desc, names[i]);
+		d = SPI_getbinval(tup, desc, cols[i], &isnull);
+		vals[i] = d;
+		if (!isnull && U64FromFullTransactionId(DatumGetFullTransactionId(d)) != 0 &&
+			!FullTransactionIdEquals(DatumGetFullTransactionId(d), current))
+			vals[i] = FullTransactionIdGetDatum(InvalidFullTransactionId);
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tup, desc, n, cols, vals, nulls));
 }

@@ -42,6 +42,14 @@ COMMENT ON COLUMN oms.event_consumers.delivered_xid IS 'Delivered position: writ
 COMMENT ON COLUMN oms.event_consumers.delivered_id IS 'Delivered position: id of the last delivered event';
 COMMENT ON COLUMN oms.event_consumers.delivered_at IS 'When the last batch was delivered; unacknowledged batches are delivered again after oms.event_redelivery_seconds';
 
+CREATE FUNCTION oms.events_restore_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'events_restore_guard';
+COMMENT ON FUNCTION oms.events_restore_guard() IS 'Trigger: restored events and cursors move to transaction 0, before every new event';
+CREATE TRIGGER events_restore_guard BEFORE INSERT ON oms.events
+    FOR EACH ROW EXECUTE FUNCTION oms.events_restore_guard();
+CREATE TRIGGER event_consumers_restore_guard BEFORE INSERT ON oms.event_consumers
+    FOR EACH ROW EXECUTE FUNCTION oms.events_restore_guard();
+
 CREATE FUNCTION oms.read_events(consumer text, max integer DEFAULT 100)
     RETURNS SETOF oms.events
     LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER

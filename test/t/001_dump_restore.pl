@@ -65,6 +65,18 @@ is($node->safe_psql('shop', q{
     't', 'source has active and released reservations, backordered units and a backorder fill');
 is($node->safe_psql('shop', 'SELECT count(*) FROM oms.check()'), '0', 'source is consistent');
 
+# the outbox across a restore into another cluster: burn transaction ids so
+# the source's are far above a fresh cluster's, let a consumer acknowledge
+# part of the events, then dump
+$node->safe_psql('shop', "SELECT pg_current_xact_id();\n" x 3000);
+$node->safe_psql('shop', q{SELECT oms.place_order('{"channel": "web", "external_id": "o-late", "currency": "EUR",
+                                                    "lines": [{"sku": "A", "qty": 1, "unit_price": 1}]}')});
+my $acked = $node->safe_psql('shop', q{SELECT max(id) FROM oms.read_events('mailer', 3)});
+$node->safe_psql('shop', "SELECT oms.ack_events('mailer', $acked)");
+my $events_total = $node->safe_psql('shop', 'SELECT count(*) FROM oms.events');
+my $unacked = $node->safe_psql('shop', "SELECT string_agg(id::text, ',' ORDER BY id) FROM oms.events WHERE id > $acked");
+ok($events_total > 6, "there are events to carry over ($events_total)");
+
 my $snapshot = q{
     SELECT (SELECT string_agg(code || ':' || kind, ',' ORDER BY code) FROM oms.channels) || '|' ||
            (SELECT string_agg(code || ':' || latitude || ':' || pickup, ',' ORDER BY code) FROM oms.locations) || '|' ||
@@ -122,6 +134,28 @@ is($node->safe_psql('restored', q{SELECT count(DISTINCT id) FROM oms.products}),
 
 # the extension is still an extension (not loose objects) after restore
 is($node->safe_psql('restored', q{SELECT extversion FROM pg_extension WHERE extname = 'oms'}), '0.1.0', 'extension restored as such');
+
+# restore into a freshly initialized cluster: its transaction ids are lower
+# than every event's in the dump
+my $fresh = PostgreSQL::Test::Cluster->new('fresh');
+$fresh->init;
+$fresh->start;
+$fresh->safe_psql('postgres', 'CREATE DATABASE shop');
+$fresh->command_ok([ 'pg_restore', '--exit-on-error', '-d', $fresh->connstr('shop'), $dump ], 'pg_restore into a fresh cluster succeeds');
+ok($fresh->safe_psql('shop', 'SELECT pg_current_xact_id()::text::bigint') < $node->safe_psql('shop', 'SELECT max(xid)::text::bigint FROM oms.events'),
+   'the fresh cluster is behind the source in transaction ids');
+is($fresh->safe_psql('shop', 'SELECT count(*) FROM oms.events'), $events_total, 'every event is restored');
+is($fresh->safe_psql('shop', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM oms.read_events('mailer', 10000)}), $unacked,
+   'the consumer gets exactly the events it had not acknowledged, in order');
+is($fresh->safe_psql('shop', q{SELECT count(*) FROM oms.read_events('newcomer', 10000)}), $events_total,
+   'a new consumer gets every restored event');
+$fresh->safe_psql('shop', q{SELECT oms.place_order('{"channel": "web", "external_id": "o-fresh", "currency": "EUR",
+                                                     "lines": [{"sku": "A", "qty": 1, "unit_price": 1}]}')});
+is($fresh->safe_psql('shop', q{SELECT string_agg(kind, ',' ORDER BY xid, id) FROM oms.read_events('mailer', 10000)}), 'order_placed',
+   'an event written after the restore is delivered after the restored ones');
+$violations = $fresh->safe_psql('shop', 'SELECT invariant, detail FROM oms.check() ORDER BY 1, 2');
+is($violations, '', 'the fresh cluster is consistent') or diag($violations);
+$fresh->stop;
 
 $node->stop;
 done_testing();
