@@ -378,11 +378,7 @@ LifecycleLockOrder(int64 order_id, char **held_from)
 					 "SELECT status, held_from FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 					 1, types), values, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("order " INT64_FORMAT " does not exist", order_id),
-				 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
-				 errhint("Use the order_id returned by oms.place_order().")));
+		OmsOrderNotFound(order_id);
 	if (held_from)
 		*held_from = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

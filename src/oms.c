@@ -389,3 +389,14 @@ contains_card_number(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(OmsContainsCardNumber(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
+
+/* 22023 for an order id that does not exist. */
+void
+OmsOrderNotFound(int64 order_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("order " INT64_FORMAT " does not exist", order_id),
+			 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
+			 errhint("Use the order_id returned by oms.place_order().")));
+}

@@ -78,6 +78,7 @@ typedef struct OmsProduct
 extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
 extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
 extern void OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name);
+extern void OmsOrderNotFound(int64 order_id) pg_attribute_noreturn();
 
 /* PAN guard: 13-19 digits (spaces/dashes allowed) passing Luhn */
 extern bool OmsContainsCardNumber(const char *s);

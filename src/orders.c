@@ -1676,11 +1676,7 @@ OrdersCancel(int64 order_id, const char *reason)
 					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 					 1, types), values, NULL, 1);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("order " INT64_FORMAT " does not exist", order_id),
-				 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
-				 errhint("Use the order_id returned by oms.place_order().")));
+		OmsOrderNotFound(order_id);
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	shipped = OmsGetInt64(0, 2, NULL);
 

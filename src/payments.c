@@ -371,11 +371,7 @@ authorize_payment(PG_FUNCTION_ARGS)
 						 " WHERE o.id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF o",
 						 2, types), values, NULL, 1);
 		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("order " INT64_FORMAT " does not exist", order_id),
-					 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
-					 errhint("Use the order_id returned by oms.place_order().")));
+			OmsOrderNotFound(order_id);
 		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		order_currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 		terms = DatumGetBool(OmsGetDatum(0, 3, NULL));
