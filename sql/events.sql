@@ -147,6 +147,25 @@ SELECT (SELECT count(*) FROM oms.events) AS in_outbox,
          WHERE a.consumer = 'audit' AND w.consumer = 'warehouse') AS same_position_in_both;
 SELECT * FROM counts;
 
+-- low_stock: when a product's availability over active locations falls to
+-- its reorder point, once when it crosses (not again while it stays below);
+-- a product without a reorder point never raises it
+INSERT INTO oms.products (sku, name, reorder_point, reorder_qty) VALUES ('LOW', 'Watched', 5, 20), ('UNWATCHED', 'Not watched', 0, 0);
+SELECT oms.receive_stock('LOW', 'BER', 8) IS NOT NULL AS received, oms.receive_stock('UNWATCHED', 'BER', 8) IS NOT NULL AS received_too;
+SELECT oms.place_order('{"channel": "web", "external_id": "LOW-1", "currency": "EUR",
+    "lines": [{"sku": "LOW", "qty": 2, "unit_price": 1}, {"sku": "UNWATCHED", "qty": 7, "unit_price": 1}]}') ->> 'status' AS six_left;
+SELECT count(*) AS low_stock_events FROM oms.events WHERE kind = 'low_stock';
+SELECT oms.place_order('{"channel": "web", "external_id": "LOW-2", "currency": "EUR",
+    "lines": [{"sku": "LOW", "qty": 2, "unit_price": 1}]}') ->> 'status' AS four_left;
+SELECT oms.place_order('{"channel": "web", "external_id": "LOW-3", "currency": "EUR",
+    "lines": [{"sku": "LOW", "qty": 1, "unit_price": 1}]}') ->> 'status' AS three_left;
+SELECT payload FROM oms.events WHERE kind = 'low_stock' ORDER BY id;
+-- a cycle count and a safety stock increase are decreases of availability too
+SELECT oms.receive_stock('LOW', 'BER', 10) -> 'balance' ->> 'available' AS refilled;
+SELECT oms.adjust_stock('LOW', 'BER', 8, 'shrinkage') ->> 'delta' AS counted_down;
+SELECT oms.set_safety_stock('UNWATCHED', 'BER', 1) ->> 'previous_safety_stock' AS unwatched_safety;
+SELECT payload ->> 'sku' AS sku, payload ->> 'available' AS available FROM oms.events WHERE kind = 'low_stock' ORDER BY id;
+
 -- consumer names are validated
 SELECT try($$SELECT count(*) FROM oms.read_events('bad name!', 1)$$) AS bad_name,
        try($$SELECT count(*) FROM oms.read_events('', 1)$$) AS empty_name,

@@ -833,6 +833,7 @@ place_order(PG_FUNCTION_ARGS)
 	int			ntaken = 0;
 	PoPiece    *pieces;
 	int			npieces = 0;
+	bool		any_reorder_point = false;
 	int			attempt;
 	bool		expired_once = false;
 	bool		done = false;
@@ -1014,7 +1015,7 @@ place_order(PG_FUNCTION_ARGS)
 			skus[i] = CStringGetTextDatum(o.lines[i].sku);
 		values[0] = PointerGetDatum(construct_array(skus, o.nlines, TEXTOID, -1, false, TYPALIGN_INT));
 		OmsQuery(OmsPlan(&plan_products,
-						 "SELECT sku, id, kind, active FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
+						 "SELECT sku, id, kind, active, reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
 						 1, types), values, NULL, 0);
 		n = (int) SPI_processed;
 		for (i = 0; i < o.nlines; i++)
@@ -1032,6 +1033,8 @@ place_order(PG_FUNCTION_ARGS)
 					o.lines[i].product.kind = strcmp(kind, "kit") == 0 ? OMS_KIND_KIT :
 						strcmp(kind, "service") == 0 ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
 					o.lines[i].product.active = DatumGetBool(OmsGetDatum(j, 4, NULL));
+					if (DatumGetBool(OmsGetDatum(j, 5, NULL)))
+						any_reorder_point = true;
 				}
 			}
 		}
@@ -1072,7 +1075,7 @@ place_order(PG_FUNCTION_ARGS)
 			Datum		values[1] = {PointerGetDatum(PoInt8Array(kit_ids, nkits))};
 
 			OmsQuery(OmsPlan(&plan_kits,
-							 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku FROM oms.kit_components kc "
+							 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku, p.reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.kit_components kc "
 							 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) kc.component_id "
 							 " WHERE kc.kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kc.kit_id, kc.component_id",
 							 1, types), values, NULL, 0);
@@ -1084,6 +1087,8 @@ place_order(PG_FUNCTION_ARGS)
 				comps[i].component_id = OmsGetInt64(i, 2, NULL);
 				comps[i].qty = OmsGetInt32(i, 3, NULL);
 				comps[i].sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+				if (DatumGetBool(OmsGetDatum(i, 5, NULL)))
+					any_reorder_point = true;
 			}
 			for (i = 0; i < o.nlines; i++)
 			{
@@ -1426,8 +1431,8 @@ place_order(PG_FUNCTION_ARGS)
 		if (taken[k].used < taken[k].qty)
 			InventoryUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
 
-	/* availability that fell to the reorder point */
-	if (ntaken > 0)
+	/* availability that fell to the reorder point (only products that have one) */
+	if (ntaken > 0 && any_reorder_point)
 	{
 		int64	   *lp = palloc(sizeof(int64) * ntaken);
 		int32	   *lq = palloc(sizeof(int32) * ntaken);
@@ -1481,6 +1486,7 @@ place_order(PG_FUNCTION_ARGS)
 	 * the payment); then the hold rules: an order or customer flag listed in
 	 * oms.hold_rules puts the new order on hold, remembering its status.
 	 */
+	if (o.has_customer || o.nflags > 0)	/* a guest order without flags matches no rule */
 	{
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(order_id)};
