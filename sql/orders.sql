@@ -247,3 +247,14 @@ SELECT oms.expire_reservations() AS released;
 SELECT external_id, status FROM oms.orders WHERE external_id IN ('W-5', 'W-15') ORDER BY 1;
 SELECT * FROM oms.stock_levels WHERE sku = 'D';
 SELECT * FROM oms.check();
+
+-- lowering safety stock frees units: waiting backorders are filled from them
+SELECT oms.receive_stock('C', 'HAM', 2) -> 'backorders_filled' AS filled_by_receipt;
+SELECT oms.set_safety_stock('C', 'HAM', 2) -> 'balance' ->> 'available' AS held_back;
+SELECT (doc(oms.place_order('{"channel": "web", "external_id": "W-16", "currency": "EUR", "policy": "backorder",
+    "lines": [{"sku": "C", "qty": 1, "unit_price": 1}]}')) -> 'lines' -> 0) ->> 'backordered' AS w16_waits;
+SELECT f -> 'backorders_filled' = jsonb_build_array(jsonb_build_object('order_id', w16.id, 'line_no', 1, 'qty', 1)) AS w16_filled,
+       f ->> 'previous_safety_stock' AS previous
+  FROM oms.set_safety_stock('C', 'HAM', 0) AS f, oms.orders w16 WHERE w16.external_id = 'W-16';
+SELECT external_id, status FROM oms.orders WHERE external_id = 'W-16';
+SELECT * FROM oms.check();

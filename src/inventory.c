@@ -553,6 +553,7 @@ set_safety_stock(PG_FUNCTION_ARGS)
 	int32		on_hand,
 				reserved,
 				safety;
+	char	   *filled = "[]";
 	StringInfoData out;
 	Datum		result;
 
@@ -585,10 +586,12 @@ set_safety_stock(PG_FUNCTION_ARGS)
 
 			InventoryLowStock(&product_id, &dec, 1);
 		}
+		else
+			filled = InventoryFillBackorders(product_id, location_id);	/* units freed */
 	}
 	initStringInfo(&out);
-	appendStringInfo(&out, "{\"previous_safety_stock\": %d, \"balance\": %s}",
-					 safety, InventoryBalanceJson(product_id, location_id));
+	appendStringInfo(&out, "{\"previous_safety_stock\": %d, \"balance\": %s, \"backorders_filled\": %s}",
+					 safety, InventoryBalanceJson(product_id, location_id), filled);
 	/* copy out of SPI's memory, which SPI_finish frees */
 	result = SPI_datumTransfer(InventoryJsonbFromCString(out.data), false, -1);
 	SPI_finish();
