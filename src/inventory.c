@@ -290,32 +290,6 @@ InventoryReserve(int64 product_id, int32 location_id, int32 qty)
 	return SPI_processed == 1;
 }
 
-/* Lock the row, then take what is there up to qty. Returns units taken. */
-int32
-InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
-	int32		avail;
-	int32		take;
-
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
-					 "  FROM oms.stock_balances WHERE product_id OPERATOR(pg_catalog.=) $1 "
-					 "   AND location_id OPERATOR(pg_catalog.=) $2 AND slot OPERATOR(pg_catalog.=) 0 FOR UPDATE",
-					 2, types), values, NULL, 1);
-	if (SPI_processed == 0)
-		return 0;
-	avail = OmsGetInt32(0, 1, NULL);
-	take = Min(avail, qty);
-	if (take <= 0)
-		return 0;
-	if (!InventoryReserve(product_id, location_id, take))
-		elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, product_id);
-	return take;
-}
-
 /* ---- low stock ---- */
 
 /*
@@ -330,19 +304,11 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 	Datum		values[2];
-	Datum	   *p = palloc(sizeof(Datum) * (n + 1));
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	int			i;
 
 	if (n == 0)
 		return;
-	for (i = 0; i < n; i++)
-	{
-		p[i] = Int64GetDatum(product_ids[i]);
-		d[i] = Int32GetDatum(decreases[i]);
-	}
-	values[0] = PointerGetDatum(construct_array(p, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[0] = PointerGetDatum(OmsInt8Array(product_ids, n));
+	values[1] = PointerGetDatum(OmsInt4Array(decreases, n));
 	OmsExec(OmsPlan(&plan,
 					"INSERT INTO oms.events (kind, payload) "
 					"SELECT 'low_stock', pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
@@ -447,6 +413,25 @@ InventoryLockBalance(int64 product_id, int32 location_id, bool create,
 	*reserved = OmsGetInt32(0, 2, NULL);
 	*safety = OmsGetInt32(0, 3, NULL);
 	return true;
+}
+
+/* Lock the row, then take what is there up to qty. Returns units taken. */
+int32
+InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty)
+{
+	int32		on_hand,
+				reserved,
+				safety;
+	int32		take;
+
+	if (!InventoryLockBalance(product_id, location_id, false, &on_hand, &reserved, &safety))
+		return 0;
+	take = Min(on_hand - reserved - safety, qty);
+	if (take <= 0)
+		return 0;
+	if (!InventoryReserve(product_id, location_id, take))
+		elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT, product_id);
+	return take;
 }
 
 PG_FUNCTION_INFO_V1(adjust_stock);
@@ -853,13 +838,7 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 	/* orders with nothing left waiting are no longer backordered */
 	if (ntouched > 0)
 	{
-		Datum	   *elems = palloc(sizeof(Datum) * ntouched);
-		ArrayType  *arr;
-
-		for (i = 0; i < ntouched; i++)
-			elems[i] = Int64GetDatum(touched_orders[i]);
-		arr = construct_array(elems, ntouched, INT8OID, 8, true, TYPALIGN_DOUBLE);
-		values[0] = PointerGetDatum(arr);
+		values[0] = PointerGetDatum(OmsInt8Array(touched_orders, ntouched));
 		LifecycleSetReason("backorders filled");
 		OmsExec(OmsPlan(&plan_status,
 						"UPDATE oms.orders o SET status = 'pending_payment', updated_at = pg_catalog.now() "

@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -195,6 +196,30 @@ OmsGetInt32(int row, int col, bool *isnull)
 	if (isnull)
 		*isnull = n;
 	return n ? 0 : DatumGetInt32(d);
+}
+
+/* ---- arrays for set-based SPI statements ---- */
+
+ArrayType *
+OmsInt8Array(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+}
+
+ArrayType *
+OmsInt4Array(int32 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int32GetDatum(v[i]);
+	return construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT);
 }
 
 /* ---- catalog lookups shared by every area ---- */

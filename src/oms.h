@@ -41,6 +41,7 @@ extern int	oms_hold_minutes;
 
 /* custom SQLSTATEs (class "OM") */
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')
+#define ERRCODE_OMS_INSUFFICIENT_FUNDS	MAKE_SQLSTATE('O','M','0','0','2')
 
 /*
  * Balance write permission. oms.stock_balances may only change while an oms
@@ -59,6 +60,11 @@ extern SPIPlanPtr OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *ar
 extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
 /* run a saved plan read-only-ish (no balance write permission) */
 extern int	OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
+
+/* int8[] and int4[] for the parameters of set-based statements */
+#include "utils/array.h"
+extern ArrayType *OmsInt8Array(int64 *v, int n);
+extern ArrayType *OmsInt4Array(int32 *v, int n);
 
 extern int64 OmsGetInt64(int row, int col, bool *isnull);
 extern int32 OmsGetInt32(int row, int col, bool *isnull);
@@ -84,7 +90,7 @@ extern void OmsOrderNotFound(int64 order_id) pg_attribute_noreturn();
 extern bool OmsContainsCardNumber(const char *s);
 extern void OmsCheckNoCardNumber(const char *value, const char *field);
 
-/* ---- orders.c: JSON document helpers (shared by every JSON API) ---- */
+/* ---- json.c: JSON document helpers (shared by every JSON API) ---- */
 
 #include "utils/jsonb.h"
 
@@ -97,6 +103,7 @@ extern char *JsonString(JsonbValue *v, const char *path, int maxlen, bool nonemp
 extern JsonbContainer *JsonObject(JsonbValue *v, const char *path);
 extern JsonbContainer *JsonArray(JsonbValue *v, const char *path);
 extern int32 JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint);
+extern bool OmsMoneyRound(Datum amount, bool positive, Datum *rounded);
 extern Datum JsonMoney(JsonbValue *v, const char *path);
 
 /* ---- catalog.c ---- */

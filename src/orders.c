@@ -105,6 +105,21 @@ typedef struct PoOrder
 	int32		hold_minutes;	/* -1 when not given */
 	int			nlines;
 	PoLine	   *lines;
+
+	/* filled in while the order is placed */
+	int64		order_id;
+	struct PoComponent *comps;	/* components of the order's kits */
+	int			ncomps;
+	RouteDemand *demands;		/* per product, sorted by product_id */
+	int			ndemands;
+	int64	   *shortfall;		/* per demand, from the last plan */
+	struct PoTaken *taken;		/* reserved in the balances by this call */
+	int			ntaken;
+	struct PoPiece *pieces;		/* reservation rows to write */
+	int			npieces;
+	bool		any_reorder_point;	/* a demanded product has a reorder point */
+	bool		any_backorder;
+	int32		total_reserved_units;
 } PoOrder;
 
 typedef struct PoComponent
@@ -131,182 +146,6 @@ typedef struct PoTaken
 	int32		qty;			/* reserved in the balance by this call */
 	int32		used;			/* handed to lines */
 } PoTaken;
-
-/* ---- JSON validation helpers ---- */
-
-const char *
-JsonTypeName(JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
-		default:
-			return "a JSON value";
-	}
-}
-
-void
-JsonInvalid(const char *path, const char *detail, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s: %s", JsonDocument, path),
-			 errdetail("%s", detail),
-			 errhint("%s", hint)));
-}
-
-JsonbValue *
-JsonGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
-{
-	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
-
-	if (v == NULL || v->type == jbvNull)
-		return NULL;
-	return v;
-}
-
-/* Every key of obj must be in allowed (NULL-terminated). */
-void
-JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
-{
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		const char *const *a;
-		bool		found = false;
-
-		if (tok != WJB_KEY)
-			continue;
-		for (a = allowed; *a; a++)
-			if (strlen(*a) == (size_t) v.val.string.len &&
-				strncmp(*a, v.val.string.val, v.val.string.len) == 0)
-				found = true;
-		if (!found)
-		{
-			StringInfoData keys;
-
-			initStringInfo(&keys);
-			for (a = allowed; *a; a++)
-				appendStringInfo(&keys, "%s%s", a == allowed ? "" : ", ", *a);
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid %s: unknown key \"%.*s\" in %s", JsonDocument,
-							v.val.string.len, v.val.string.val, where),
-					 errdetail("The keys allowed in %s are: %s.", where, keys.data),
-					 errhint("Check the spelling of the key.")));
-		}
-	}
-}
-
-char *
-JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
-{
-	char	   *s;
-
-	if (v->type != jbvString)
-		JsonInvalid(path, psprintf("%s must be a string, not %s.", path, JsonTypeName(v)),
-				  "Quote the value.");
-	s = pnstrdup(v->val.string.val, v->val.string.len);
-	if (nonempty && strspn(s, " \t\r\n") == strlen(s))
-		JsonInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
-	if (v->val.string.len > maxlen)
-		JsonInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
-								 path, v->val.string.len, maxlen),
-				  "Shorten the value.");
-	return s;
-}
-
-JsonbContainer *
-JsonObject(JsonbValue *v, const char *path)
-{
-	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		JsonInvalid(path, psprintf("%s must be an object, not %s.", path, JsonTypeName(v)),
-				  "Write it as {\"key\": value, ...}.");
-	return v->val.binary.data;
-}
-
-JsonbContainer *
-JsonArray(JsonbValue *v, const char *path)
-{
-	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		JsonInvalid(path, psprintf("%s must be an array, not %s.", path, JsonTypeName(v)),
-				  "Write it as [...].");
-	return v->val.binary.data;
-}
-
-/* which document the JSON helpers are validating, for their messages */
-const char *JsonDocument = "order";
-
-static bool
-JsonNumericIsIntegral(Numeric n)
-{
-	Datum		t = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
-
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), t)) == 0;
-}
-
-int32
-JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
-{
-	Numeric		n;
-	bool		err = false;
-	int32		r;
-
-	if (v->type != jbvNumeric)
-		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
-				  "Write the number without quotes.");
-	n = v->val.numeric;
-	if (numeric_is_nan(n) || numeric_is_inf(n) || !JsonNumericIsIntegral(n))
-		JsonInvalid(path, psprintf("%s must be a whole number, not %s.", path,
-								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
-				  "Quantities and minutes are whole numbers.");
-	r = numeric_int4_opt_error(n, &err);
-	if (err || r < min || r > max)
-		JsonInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
-								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
-				  hint);
-	return r;
-}
-
-Datum
-JsonMoney(JsonbValue *v, const char *path)
-{
-	static Datum limit = 0;
-	Numeric		n;
-
-	if (limit == 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000"),
-									ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-		MemoryContextSwitchTo(old);
-	}
-	if (v->type != jbvNumeric)
-		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
-				  "Write amounts as JSON numbers, for example 12.50.");
-	n = v->val.numeric;
-	if (numeric_is_nan(n) || numeric_is_inf(n) || DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n),
-													 DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) < 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), limit)) >= 0)
-		JsonInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
-								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
-				  "Amounts are in the order's currency, never negative.");
-	/* the columns keep 4 decimals: round once here, so every sum agrees */
-	return DirectFunctionCall2(numeric_round, NumericGetDatum(n), Int32GetDatum(4));
-}
 
 static double
 PoCoordinate(JsonbValue *v, const char *path, double limit)
@@ -539,34 +378,6 @@ PoParse(Jsonb *doc, PoOrder *o)
 
 /* ---- helpers ---- */
 
-static ArrayType *
-PoInt8Array(int64 *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = Int64GetDatum(v[i]);
-	return construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
-}
-
-static ArrayType *
-PoInt4Array(int32 *v, int n)
-{
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = Int32GetDatum(v[i]);
-	return construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT);
-}
-
-static ArrayType *
-PoNumericArray(Datum *v, int n)
-{
-	return construct_array(v, n, NUMERICOID, -1, false, TYPALIGN_INT);
-}
-
 static int
 PoTakenCmp(const void *a, const void *b)
 {
@@ -601,7 +412,7 @@ PoCandidates(PoOrder *o, RouteDemand *demands, int ndemands, RouteCandidate **ou
 
 	for (i = 0; i < ndemands; i++)
 		ids[i] = demands[i].product_id;
-	values[0] = PointerGetDatum(PoInt8Array(ids, ndemands));
+	values[0] = PointerGetDatum(OmsInt8Array(ids, ndemands));
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT b.product_id, b.location_id, "
 					 "       b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, "
@@ -788,394 +599,394 @@ PoRaiseInsufficient(PoOrder *o, RouteDemand *demands, int ndemands, int64 *short
 
 /* ---- place_order ---- */
 
-PG_FUNCTION_INFO_V1(place_order);
-/*
- * oms.place_order(order jsonb): validate, insert idempotently, reserve
- * atomically, return the order document.
- */
-Datum
-place_order(PG_FUNCTION_ARGS)
+/* The channel: its id, whether it takes orders, and the hold it gives. */
+static int32
+PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 {
-	static SPIPlanPtr plan_channel = NULL;
-	static SPIPlanPtr plan_cust_ins = NULL;
-	static SPIPlanPtr plan_cust_get = NULL;
-	static SPIPlanPtr plan_order = NULL;
-	static SPIPlanPtr plan_existing = NULL;
-	static SPIPlanPtr plan_products = NULL;
-	static SPIPlanPtr plan_kits = NULL;
-	static SPIPlanPtr plan_lines = NULL;
-	static SPIPlanPtr plan_book = NULL;
-	static SPIPlanPtr plan_rules = NULL;
-	Jsonb	   *doc;
-	PoOrder		o;
-	uint8		digest[PG_SHA256_DIGEST_LENGTH];
-	int32		channel_id;
-	bool		channel_active;
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(o->channel)};
 	int32		channel_hold;
 	bool		channel_hold_null;
-	int32		hold;
-	Datum		customer_id = (Datum) 0;
-	bool		has_customer_id = false;
-	int64		order_id;
-	Datum		subtotal,
-				discount,
-				tax,
-				total;
-	int			i,
-				j,
-				k;
-	PoComponent *comps = NULL;
-	int			ncomps = 0;
-	RouteDemand *demands;
-	int			ndemands = 0;
-	int64	   *shortfall;
-	PoTaken    *taken = NULL;
-	int			ntaken = 0;
-	PoPiece    *pieces;
-	int			npieces = 0;
-	bool		any_reorder_point = false;
-	int			attempt;
-	bool		expired_once = false;
-	bool		done = false;
-	bool		any_backorder = false;
-	int32		total_reserved_units = 0;
-	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "order");
-	doc = PG_GETARG_JSONB_P(0);
-	PoParse(doc, &o);
-	PoRequestHash(doc, digest);
-
-	SPI_connect();
-
-	/* channel */
-	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(o.channel)};
-
-		OmsQuery(OmsPlan(&plan_channel,
-						 "SELECT id, active, hold_minutes FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
-						 1, types), values, NULL, 1);
-		if (SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid order: unknown channel \"%s\"", o.channel),
-					 errdetail("No channel in oms.channels has the code \"%s\".", o.channel),
-					 errhint("Channel codes are lowercase, for example \"web\".")));
-		channel_id = OmsGetInt32(0, 1, NULL);
-		channel_active = DatumGetBool(OmsGetDatum(0, 2, NULL));
-		channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
-	}
-	hold = o.hold_minutes >= 0 ? o.hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
-
-	/* totals */
-	subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-	discount = subtotal;
-	tax = subtotal;
-	for (i = 0; i < o.nlines; i++)
-	{
-		subtotal = DirectFunctionCall2(numeric_add, subtotal,
-									   DirectFunctionCall2(numeric_mul, o.lines[i].unit_price,
-														   DirectFunctionCall1(int4_numeric, Int32GetDatum(o.lines[i].qty))));
-		discount = DirectFunctionCall2(numeric_add, discount, o.lines[i].discount);
-		tax = DirectFunctionCall2(numeric_add, tax, o.lines[i].tax);
-	}
-	total = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
-
-	/* customer: found by external_ref, else email; created when new */
-	if (o.has_customer)
-	{
-		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
-		Datum		values[3];
-		char		nulls[3] = "   ";
-
-		values[0] = o.cust_ref ? CStringGetTextDatum(o.cust_ref) : (Datum) 0;
-		values[1] = o.cust_email ? CStringGetTextDatum(o.cust_email) : (Datum) 0;
-		values[2] = o.cust_name ? CStringGetTextDatum(o.cust_name) : (Datum) 0;
-		nulls[0] = o.cust_ref ? ' ' : 'n';
-		nulls[1] = o.cust_email ? ' ' : 'n';
-		nulls[2] = o.cust_name ? ' ' : 'n';
-		OmsExec(OmsPlan(&plan_cust_ins,
-						"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
-						"ON CONFLICT DO NOTHING RETURNING id",
-						3, types), values, nulls, 1);
-		if (SPI_processed == 0)
-		{
-			OmsQuery(OmsPlan(&plan_cust_get,
-							 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
-							 "                UNION ALL "
-							 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
-							 " ORDER BY o LIMIT 1",
-							 2, types), values, nulls, 1);
-			if (SPI_processed == 0)
-				elog(ERROR, "oms: customer vanished during lookup");
-		}
-		customer_id = Int64GetDatum(OmsGetInt64(0, 1, NULL));
-		has_customer_id = true;
-	}
-
-	/* the order row: the idempotency door */
-	{
-		Oid			types[16] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
-		TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID};
-		Datum		values[16];
-		char		nulls[16];
-		bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-
-		memset(nulls, ' ', sizeof(nulls));
-		SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
-		memcpy(VARDATA(h), digest, PG_SHA256_DIGEST_LENGTH);
-		values[0] = Int32GetDatum(channel_id);
-		values[1] = CStringGetTextDatum(o.external_id);
-		values[2] = customer_id;
-		nulls[2] = has_customer_id ? ' ' : 'n';
-		values[3] = CStringGetTextDatum(o.currency);
-		values[4] = CStringGetTextDatum(o.policy);
-		if (o.ship_to)
-			values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(o.ship_to));
-		else
-			nulls[5] = 'n';
-		values[6] = Float8GetDatum(o.lat);
-		values[7] = Float8GetDatum(o.lon);
-		if (!o.has_coords)
-			nulls[6] = nulls[7] = 'n';
-		{
-			Datum	   *f = palloc(sizeof(Datum) * (o.nflags + 1));
-
-			for (i = 0; i < o.nflags; i++)
-				f[i] = CStringGetTextDatum(o.flags[i]);
-			values[8] = PointerGetDatum(construct_array(f, o.nflags, TEXTOID, -1, false, TYPALIGN_INT));
-		}
-		if (o.notes)
-			values[9] = CStringGetTextDatum(o.notes);
-		else
-			nulls[9] = 'n';
-		values[10] = Int32GetDatum(hold);
-		values[11] = subtotal;
-		values[12] = discount;
-		values[13] = tax;
-		values[14] = total;
-		values[15] = PointerGetDatum(h);
-		OmsExec(OmsPlan(&plan_order,
-						"INSERT INTO oms.orders (channel_id, external_id, customer_id, currency, status, policy, ship_to, "
-						"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash) "
-						"VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, "
-						"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
-						"             pg_catalog.make_interval(mins => $11) END, "
-						"        $12, $13, $14, $15, $16) "
-						"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-						16, types), values, nulls, 1);
-		if (SPI_processed == 0)
-		{
-			/* a retry, or a concurrent duplicate that committed first */
-			Oid			etypes[2] = {INT4OID, TEXTOID};
-			bytea	   *eh;
-			bool		isnull;
-
-			OmsQuery(OmsPlan(&plan_existing,
-							 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
-							 "   AND external_id OPERATOR(pg_catalog.=) $2",
-							 2, etypes), values, NULL, 1);
-			if (SPI_processed == 0)
-				elog(ERROR, "oms: conflicting order vanished");
-			order_id = OmsGetInt64(0, 1, NULL);
-			eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
-			if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
-				memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
-								o.external_id, o.channel),
-						 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", order_id),
-						 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
-			result = PoDocument(order_id, true);
-			SPI_finish();
-			PG_RETURN_DATUM(result);
-		}
-		order_id = OmsGetInt64(0, 1, NULL);
-	}
-
-	if (!channel_active)
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, active, hold_minutes FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid order: channel \"%s\" is inactive", o.channel),
-				 errdetail("Inactive channels accept no new orders."),
-				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+				 errmsg("invalid order: unknown channel \"%s\"", o->channel),
+				 errdetail("No channel in oms.channels has the code \"%s\".", o->channel),
+				 errhint("Channel codes are lowercase, for example \"web\".")));
+	*active = DatumGetBool(OmsGetDatum(0, 2, NULL));
+	channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
+	*hold = o->hold_minutes >= 0 ? o->hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
+	return OmsGetInt32(0, 1, NULL);
+}
 
-	/* products: every unknown or inactive sku is reported at once */
+/* The customer: found by external_ref, else email; created when new. */
+static bool
+PoResolveCustomer(PoOrder *o, int64 *customer_id)
+{
+	static SPIPlanPtr plan_ins = NULL;
+	static SPIPlanPtr plan_get = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (!o->has_customer)
+		return false;
+	values[0] = o->cust_ref ? CStringGetTextDatum(o->cust_ref) : (Datum) 0;
+	values[1] = o->cust_email ? CStringGetTextDatum(o->cust_email) : (Datum) 0;
+	values[2] = o->cust_name ? CStringGetTextDatum(o->cust_name) : (Datum) 0;
+	nulls[0] = o->cust_ref ? ' ' : 'n';
+	nulls[1] = o->cust_email ? ' ' : 'n';
+	nulls[2] = o->cust_name ? ' ' : 'n';
+	OmsExec(OmsPlan(&plan_ins,
+					"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
+					"ON CONFLICT DO NOTHING RETURNING id",
+					3, types), values, nulls, 1);
+	if (SPI_processed == 0)
 	{
-		Oid			types[1] = {TEXTARRAYOID};
-		Datum		values[1];
-		Datum	   *skus = palloc(sizeof(Datum) * o.nlines);
-		StringInfoData unknown;
-		StringInfoData inactive;
-		int			n;
+		OmsQuery(OmsPlan(&plan_get,
+						 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
+						 "                UNION ALL "
+						 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
+						 " ORDER BY o LIMIT 1",
+						 2, types), values, nulls, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: customer vanished during lookup");
+	}
+	*customer_id = OmsGetInt64(0, 1, NULL);
+	return true;
+}
 
-		for (i = 0; i < o.nlines; i++)
-			skus[i] = CStringGetTextDatum(o.lines[i].sku);
-		values[0] = PointerGetDatum(construct_array(skus, o.nlines, TEXTOID, -1, false, TYPALIGN_INT));
-		OmsQuery(OmsPlan(&plan_products,
-						 "SELECT sku, id, kind, active, reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
+/*
+ * The order row: the idempotency door. Returns false when (channel,
+ * external_id) already exists: o->order_id is then that order, after
+ * checking that the document is the same (22023 otherwise).
+ */
+static bool
+PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
+{
+	static SPIPlanPtr plan_order = NULL;
+	static SPIPlanPtr plan_existing = NULL;
+	Oid			types[16] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
+	TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID};
+	Datum		values[16];
+	char		nulls[16];
+	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	Datum	   *f = palloc(sizeof(Datum) * (o->nflags + 1));
+	Datum		subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		discount = subtotal;
+	Datum		tax = subtotal;
+	int64		customer_id;
+	int			i;
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (i = 0; i < o->nlines; i++)
+	{
+		subtotal = DirectFunctionCall2(numeric_add, subtotal,
+									   DirectFunctionCall2(numeric_mul, o->lines[i].unit_price,
+														   DirectFunctionCall1(int4_numeric, Int32GetDatum(o->lines[i].qty))));
+		discount = DirectFunctionCall2(numeric_add, discount, o->lines[i].discount);
+		tax = DirectFunctionCall2(numeric_add, tax, o->lines[i].tax);
+	}
+	SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	memcpy(VARDATA(h), digest, PG_SHA256_DIGEST_LENGTH);
+	for (i = 0; i < o->nflags; i++)
+		f[i] = CStringGetTextDatum(o->flags[i]);
+
+	values[0] = Int32GetDatum(channel_id);
+	values[1] = CStringGetTextDatum(o->external_id);
+	if (PoResolveCustomer(o, &customer_id))
+		values[2] = Int64GetDatum(customer_id);
+	else
+		nulls[2] = 'n';
+	values[3] = CStringGetTextDatum(o->currency);
+	values[4] = CStringGetTextDatum(o->policy);
+	if (o->ship_to)
+		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(o->ship_to));
+	else
+		nulls[5] = 'n';
+	values[6] = Float8GetDatum(o->lat);
+	values[7] = Float8GetDatum(o->lon);
+	if (!o->has_coords)
+		nulls[6] = nulls[7] = 'n';
+	values[8] = PointerGetDatum(construct_array(f, o->nflags, TEXTOID, -1, false, TYPALIGN_INT));
+	if (o->notes)
+		values[9] = CStringGetTextDatum(o->notes);
+	else
+		nulls[9] = 'n';
+	values[10] = Int32GetDatum(hold);
+	values[11] = subtotal;
+	values[12] = discount;
+	values[13] = tax;
+	values[14] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
+	values[15] = PointerGetDatum(h);
+	OmsExec(OmsPlan(&plan_order,
+					"INSERT INTO oms.orders (channel_id, external_id, customer_id, currency, status, policy, ship_to, "
+					"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash) "
+					"VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, "
+					"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
+					"             pg_catalog.make_interval(mins => $11) END, "
+					"        $12, $13, $14, $15, $16) "
+					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+					16, types), values, nulls, 1);
+	if (SPI_processed == 1)
+	{
+		o->order_id = OmsGetInt64(0, 1, NULL);
+		return true;
+	}
+
+	/* a retry, or a concurrent duplicate that committed first */
+	{
+		Oid			etypes[2] = {INT4OID, TEXTOID};
+		bytea	   *eh;
+		bool		isnull;
+
+		OmsQuery(OmsPlan(&plan_existing,
+						 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
+						 "   AND external_id OPERATOR(pg_catalog.=) $2",
+						 2, etypes), values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: conflicting order vanished");
+		o->order_id = OmsGetInt64(0, 1, NULL);
+		eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
+		if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
+			memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
+							o->external_id, o->channel),
+					 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", o->order_id),
+					 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
+	}
+	return false;
+}
+
+/* Products of the lines: every unknown or inactive sku is reported at once. */
+static void
+PoResolveProducts(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	Datum	   *skus = palloc(sizeof(Datum) * o->nlines);
+	StringInfoData unknown;
+	StringInfoData inactive;
+	int			n,
+				i,
+				j;
+
+	for (i = 0; i < o->nlines; i++)
+		skus[i] = CStringGetTextDatum(o->lines[i].sku);
+	values[0] = PointerGetDatum(construct_array(skus, o->nlines, TEXTOID, -1, false, TYPALIGN_INT));
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT sku, id, kind, active, reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	for (i = 0; i < o->nlines; i++)
+	{
+		o->lines[i].product.id = 0;
+		for (j = 0; j < n; j++)
+		{
+			char	   *sku = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1);
+			char	   *kind;
+
+			if (strcmp(sku, o->lines[i].sku) != 0)
+				continue;
+			kind = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3);
+			o->lines[i].product.id = OmsGetInt64(j, 2, NULL);
+			o->lines[i].product.kind = strcmp(kind, "kit") == 0 ? OMS_KIND_KIT :
+				strcmp(kind, "service") == 0 ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
+			o->lines[i].product.active = DatumGetBool(OmsGetDatum(j, 4, NULL));
+			if (DatumGetBool(OmsGetDatum(j, 5, NULL)))
+				o->any_reorder_point = true;
+		}
+	}
+	initStringInfo(&unknown);
+	initStringInfo(&inactive);
+	for (i = 0; i < o->nlines; i++)
+	{
+		if (o->lines[i].product.id == 0)
+			appendStringInfo(&unknown, "%s%s (line %d)", unknown.len ? ", " : "", o->lines[i].sku, i + 1);
+		else if (!o->lines[i].product.active)
+			appendStringInfo(&inactive, "%s%s (line %d)", inactive.len ? ", " : "", o->lines[i].sku, i + 1);
+	}
+	if (unknown.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: unknown sku"),
+				 errdetail("No product has the sku: %s.", unknown.data),
+				 errhint("Skus are case-sensitive; create missing products in oms.products first.")));
+	if (inactive.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: inactive product"),
+				 errdetail("These products are not sold any more: %s.", inactive.data),
+				 errhint("Remove the lines, or reactivate the products.")));
+}
+
+/* Components of the order's kits; a kit without components is refused. */
+static void
+PoLoadKits(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	int64	   *kit_ids = palloc(sizeof(int64) * o->nlines);
+	int			nkits = 0;
+	int			i,
+				j;
+
+	for (i = 0; i < o->nlines; i++)
+		if (o->lines[i].product.kind == OMS_KIND_KIT)
+			kit_ids[nkits++] = o->lines[i].product.id;
+	if (nkits == 0)
+		return;
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1] = {PointerGetDatum(OmsInt8Array(kit_ids, nkits))};
+
+		OmsQuery(OmsPlan(&plan,
+						 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku, p.reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.kit_components kc "
+						 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) kc.component_id "
+						 " WHERE kc.kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kc.kit_id, kc.component_id",
 						 1, types), values, NULL, 0);
-		n = (int) SPI_processed;
-		for (i = 0; i < o.nlines; i++)
-		{
-			o.lines[i].product.id = 0;
-			for (j = 0; j < n; j++)
-			{
-				char	   *sku = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1);
+	}
+	o->ncomps = (int) SPI_processed;
+	o->comps = palloc(sizeof(PoComponent) * (o->ncomps + 1));
+	for (i = 0; i < o->ncomps; i++)
+	{
+		o->comps[i].kit_id = OmsGetInt64(i, 1, NULL);
+		o->comps[i].component_id = OmsGetInt64(i, 2, NULL);
+		o->comps[i].qty = OmsGetInt32(i, 3, NULL);
+		o->comps[i].sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+		if (DatumGetBool(OmsGetDatum(i, 5, NULL)))
+			o->any_reorder_point = true;
+	}
+	for (i = 0; i < o->nlines; i++)
+	{
+		bool		has = false;
 
-				if (strcmp(sku, o.lines[i].sku) == 0)
-				{
-					char	   *kind = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3);
-
-					o.lines[i].product.id = OmsGetInt64(j, 2, NULL);
-					o.lines[i].product.kind = strcmp(kind, "kit") == 0 ? OMS_KIND_KIT :
-						strcmp(kind, "service") == 0 ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
-					o.lines[i].product.active = DatumGetBool(OmsGetDatum(j, 4, NULL));
-					if (DatumGetBool(OmsGetDatum(j, 5, NULL)))
-						any_reorder_point = true;
-				}
-			}
-		}
-		initStringInfo(&unknown);
-		initStringInfo(&inactive);
-		for (i = 0; i < o.nlines; i++)
-		{
-			if (o.lines[i].product.id == 0)
-				appendStringInfo(&unknown, "%s%s (line %d)", unknown.len ? ", " : "", o.lines[i].sku, i + 1);
-			else if (!o.lines[i].product.active)
-				appendStringInfo(&inactive, "%s%s (line %d)", inactive.len ? ", " : "", o.lines[i].sku, i + 1);
-		}
-		if (unknown.len)
+		if (o->lines[i].product.kind != OMS_KIND_KIT)
+			continue;
+		for (j = 0; j < o->ncomps; j++)
+			if (o->comps[j].kit_id == o->lines[i].product.id)
+				has = true;
+		if (!has)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid order: unknown sku"),
-					 errdetail("No product has the sku: %s.", unknown.data),
-					 errhint("Skus are case-sensitive; create missing products in oms.products first.")));
-		if (inactive.len)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid order: inactive product"),
-					 errdetail("These products are not sold any more: %s.", inactive.data),
-					 errhint("Remove the lines, or reactivate the products.")));
+					 errmsg("invalid order: kit \"%s\" has no components", o->lines[i].sku),
+					 errdetail("A kit is reserved through its components, and this one lists none."),
+					 errhint("Add its components in oms.kit_components.")));
 	}
+}
 
-	/* kit components */
+/*
+ * The stock products a line needs: itself for a stock line, its components
+ * for a kit line, nothing for a service. Fills pids/per and returns how many.
+ */
+static int
+PoLineProducts(PoOrder *o, PoLine *l, int64 *pids, int32 *per)
+{
+	int			n = 0;
+	int			j;
+
+	if (l->product.kind == OMS_KIND_STOCK)
 	{
-		int64	   *kit_ids = palloc(sizeof(int64) * o.nlines);
-		int			nkits = 0;
-
-		for (i = 0; i < o.nlines; i++)
-			if (o.lines[i].product.kind == OMS_KIND_KIT)
-				kit_ids[nkits++] = o.lines[i].product.id;
-		if (nkits > 0)
-		{
-			Oid			types[1] = {INT8ARRAYOID};
-			Datum		values[1] = {PointerGetDatum(PoInt8Array(kit_ids, nkits))};
-
-			OmsQuery(OmsPlan(&plan_kits,
-							 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku, p.reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.kit_components kc "
-							 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) kc.component_id "
-							 " WHERE kc.kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kc.kit_id, kc.component_id",
-							 1, types), values, NULL, 0);
-			ncomps = (int) SPI_processed;
-			comps = palloc(sizeof(PoComponent) * (ncomps + 1));
-			for (i = 0; i < ncomps; i++)
-			{
-				comps[i].kit_id = OmsGetInt64(i, 1, NULL);
-				comps[i].component_id = OmsGetInt64(i, 2, NULL);
-				comps[i].qty = OmsGetInt32(i, 3, NULL);
-				comps[i].sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
-				if (DatumGetBool(OmsGetDatum(i, 5, NULL)))
-					any_reorder_point = true;
-			}
-			for (i = 0; i < o.nlines; i++)
-			{
-				bool		has = false;
-
-				if (o.lines[i].product.kind != OMS_KIND_KIT)
-					continue;
-				for (j = 0; j < ncomps; j++)
-					if (comps[j].kit_id == o.lines[i].product.id)
-						has = true;
-				if (!has)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("invalid order: kit \"%s\" has no components", o.lines[i].sku),
-							 errdetail("A kit is reserved through its components, and this one lists none."),
-							 errhint("Add its components in oms.kit_components.")));
-			}
-		}
+		pids[0] = l->product.id;
+		per[0] = 1;
+		return 1;
 	}
+	if (l->product.kind == OMS_KIND_KIT)
+		for (j = 0; j < o->ncomps; j++)
+			if (o->comps[j].kit_id == l->product.id)
+			{
+				pids[n] = o->comps[j].component_id;
+				per[n] = o->comps[j].qty;
+				n++;
+			}
+	return n;
+}
 
-	/* demand per product, same-sku lines and kit components summed */
-	demands = palloc(sizeof(RouteDemand) * (o.nlines + ncomps + 1));
-	for (i = 0; i < o.nlines; i++)
+/* Demand per product: same-sku lines and kit components summed. */
+static void
+PoBuildDemand(PoOrder *o)
+{
+	int64	   *pids = palloc(sizeof(int64) * (o->ncomps + 1));
+	int32	   *per = palloc(sizeof(int32) * (o->ncomps + 1));
+	int			i,
+				j,
+				k,
+				n;
+
+	o->demands = palloc(sizeof(RouteDemand) * (o->nlines + o->ncomps + 1));
+	for (i = 0; i < o->nlines; i++)
 	{
-		PoLine	   *l = &o.lines[i];
-
-		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
+		n = PoLineProducts(o, &o->lines[i], pids, per);
+		for (j = 0; j < n; j++)
 		{
-			int64		pid;
-			int64		q;
-
-			if (l->product.kind == OMS_KIND_SERVICE)
-				break;
-			if (l->product.kind == OMS_KIND_KIT)
-			{
-				if (comps[j].kit_id != l->product.id)
-					continue;
-				pid = comps[j].component_id;
-				q = (int64) l->qty * comps[j].qty;
-			}
-			else
-			{
-				pid = l->product.id;
-				q = l->qty;
-			}
-			for (k = 0; k < ndemands; k++)
-				if (demands[k].product_id == pid)
+			for (k = 0; k < o->ndemands; k++)
+				if (o->demands[k].product_id == pids[j])
 					break;
-			if (k == ndemands)
+			if (k == o->ndemands)
 			{
-				demands[k].product_id = pid;
-				demands[k].qty = 0;
-				ndemands++;
+				o->demands[k].product_id = pids[j];
+				o->demands[k].qty = 0;
+				o->ndemands++;
 			}
-			demands[k].qty += q;
-			if (demands[k].qty > PG_INT32_MAX / 2)
+			o->demands[k].qty += (int64) o->lines[i].qty * per[j];
+			if (o->demands[k].qty > PG_INT32_MAX / 2)
 				JsonInvalid("lines", "The order asks for more than 1073741823 units of one product.",
-						  "Split the order.");
+							"Split the order.");
 		}
 	}
-	qsort(demands, ndemands, sizeof(RouteDemand), PoDemandCmp);
-	shortfall = palloc0(sizeof(int64) * (ndemands + 1));
+	qsort(o->demands, o->ndemands, sizeof(RouteDemand), PoDemandCmp);
+	o->shortfall = palloc0(sizeof(int64) * (o->ndemands + 1));
+}
 
-	/* plan and reserve */
-	for (attempt = 0; attempt < OMS_PLAN_ATTEMPTS && !done && ndemands > 0; attempt++)
+/*
+ * Plan and reserve. Each attempt executes its plan in (product, location)
+ * order inside a subtransaction: if a guarded update finds the stock gone,
+ * rolling the subtransaction back undoes this attempt's increments AND
+ * releases its row locks, so the next plan starts holding no balance lock
+ * and can again lock in ascending order (keeping the locks of a failed
+ * attempt while locking lower rows in the next one could deadlock).
+ */
+static void
+PoReserve(PoOrder *o)
+{
+	bool		all_or_nothing = strcmp(o->policy, "all_or_nothing") == 0;
+	bool		expired_once = false;
+	bool		done = false;
+	int			attempt;
+	int			i;
+
+	for (attempt = 0; attempt < OMS_PLAN_ATTEMPTS && !done && o->ndemands > 0; attempt++)
 	{
 		RouteCandidate *cands;
-		int			ncands = PoCandidates(&o, demands, ndemands, &cands);
-		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (ndemands * (ncands + 1) + 1));
-		int			nallocs = RoutePlan(demands, ndemands, cands, ncands, allocs, shortfall);
+		int			ncands = PoCandidates(o, o->demands, o->ndemands, &cands);
+		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (o->ndemands * (ncands + 1) + 1));
+		int			nallocs = RoutePlan(o->demands, o->ndemands, cands, ncands, allocs, o->shortfall);
 		bool		short_any = false;
 		bool		last = (attempt == OMS_PLAN_ATTEMPTS - 1);
+		MemoryContext oldcontext = CurrentMemoryContext;
+		ResourceOwner oldowner = CurrentResourceOwner;
 
-		for (i = 0; i < ndemands; i++)
-			if (shortfall[i] > 0)
+		for (i = 0; i < o->ndemands; i++)
+			if (o->shortfall[i] > 0)
 				short_any = true;
 
 		/* lazy expiry: only while no balance lock is held by this call */
 		if (short_any && !expired_once && attempt == 0)
 		{
-			int64	   *short_ids = palloc(sizeof(int64) * ndemands);
+			int64	   *short_ids = palloc(sizeof(int64) * o->ndemands);
 			int			nshort = 0;
 
 			expired_once = true;
-			for (i = 0; i < ndemands; i++)
-				if (shortfall[i] > 0)
-					short_ids[nshort++] = demands[i].product_id;
+			for (i = 0; i < o->ndemands; i++)
+				if (o->shortfall[i] > 0)
+					short_ids[nshort++] = o->demands[i].product_id;
 			if (OrdersExpireForProducts(short_ids, nshort) > 0)
 			{
 				attempt--;		/* a free re-plan with the released stock */
@@ -1183,58 +994,46 @@ place_order(PG_FUNCTION_ARGS)
 			}
 		}
 
-		if (short_any && strcmp(o.policy, "all_or_nothing") == 0)
-			PoRaiseInsufficient(&o, demands, ndemands, shortfall, cands, ncands, comps, ncomps);
+		if (short_any && all_or_nothing)
+			PoRaiseInsufficient(o, o->demands, o->ndemands, o->shortfall, cands, ncands, o->comps, o->ncomps);
 
-		/*
-		 * Execute in (product, location) order, inside a subtransaction: if
-		 * a guarded update finds the stock gone, rolling the subtransaction
-		 * back undoes this attempt's increments AND releases its row locks,
-		 * so the next plan starts holding no balance lock and can again
-		 * lock in ascending order (keeping the locks of a failed attempt
-		 * while locking lower rows in the next one could deadlock).
-		 */
 		qsort(allocs, nallocs, sizeof(RouteAllocation), PoTakenCmp);
-		taken = palloc(sizeof(PoTaken) * (nallocs + 1));
-		ntaken = 0;
+		o->taken = palloc(sizeof(PoTaken) * (nallocs + 1));
+		o->ntaken = 0;
 		done = true;
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(oldcontext);
+		for (i = 0; i < nallocs; i++)
 		{
-			MemoryContext oldcontext = CurrentMemoryContext;
-			ResourceOwner oldowner = CurrentResourceOwner;
+			int32		got;
 
-			BeginInternalSubTransaction(NULL);
-			MemoryContextSwitchTo(oldcontext);
-			for (i = 0; i < nallocs; i++)
-			{
-				int32		got;
-
-				if (last && strcmp(o.policy, "all_or_nothing") != 0)
-					got = InventoryReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
-				else
-					got = InventoryReserve(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
-				if (got < 0)
-				{
-					/* stock went away since the plan: undo and re-plan */
-					ntaken = 0;
-					done = false;
-					break;
-				}
-				if (got > 0)
-				{
-					taken[ntaken].product_id = allocs[i].product_id;
-					taken[ntaken].location_id = allocs[i].location_id;
-					taken[ntaken].qty = got;
-					taken[ntaken].used = 0;
-					ntaken++;
-				}
-			}
-			if (done)
-				ReleaseCurrentSubTransaction();
+			/* the last attempt takes what is there, except all_or_nothing */
+			if (last && !all_or_nothing)
+				got = InventoryReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
 			else
-				RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(oldcontext);
-			CurrentResourceOwner = oldowner;
+				got = InventoryReserve(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
+			if (got < 0)
+			{
+				/* stock went away since the plan: undo and re-plan */
+				o->ntaken = 0;
+				done = false;
+				break;
+			}
+			if (got > 0)
+			{
+				o->taken[o->ntaken].product_id = allocs[i].product_id;
+				o->taken[o->ntaken].location_id = allocs[i].location_id;
+				o->taken[o->ntaken].qty = got;
+				o->taken[o->ntaken].used = 0;
+				o->ntaken++;
+			}
 		}
+		if (done)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
 	}
 
 	/*
@@ -1242,26 +1041,38 @@ place_order(PG_FUNCTION_ARGS)
 	 * (the subtransactions were rolled back: nothing is held) is short now:
 	 * report it with fresh numbers.
 	 */
-	if (!done && ndemands > 0)
+	if (!done && o->ndemands > 0)
 	{
 		RouteCandidate *cands;
-		int			ncands = PoCandidates(&o, demands, ndemands, &cands);
-		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (ndemands * (ncands + 1) + 1));
+		int			ncands = PoCandidates(o, o->demands, o->ndemands, &cands);
+		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (o->ndemands * (ncands + 1) + 1));
 
-		(void) RoutePlan(demands, ndemands, cands, ncands, allocs, shortfall);
-		PoRaiseInsufficient(&o, demands, ndemands, shortfall, cands, ncands, comps, ncomps);
+		(void) RoutePlan(o->demands, o->ndemands, cands, ncands, allocs, o->shortfall);
+		PoRaiseInsufficient(o, o->demands, o->ndemands, o->shortfall, cands, ncands, o->comps, o->ncomps);
 	}
+}
 
-	/*
-	 * Distribute to lines in line order; kits get whole kits only. Each
-	 * line's units are taken out of "taken" at once (used), so two lines
-	 * that need the same product (repeated sku, or a kit and one of its
-	 * components) share what was reserved instead of both counting it.
-	 */
-	pieces = palloc(sizeof(PoPiece) * (o.nlines * (ncomps + 1) * (ntaken + 1) + 1));
-	for (i = 0; i < o.nlines; i++)
+/*
+ * Distribute what was reserved to the lines in line order; kits get whole
+ * kits only. Each line's units are taken out of "taken" at once (used), so
+ * two lines that need the same product (repeated sku, or a kit and one of
+ * its components) share what was reserved instead of both counting it. The
+ * rest of each line is backordered or cancelled according to the policy.
+ */
+static void
+PoDistribute(PoOrder *o)
+{
+	int64	   *pids = palloc(sizeof(int64) * (o->ncomps + 1));
+	int32	   *per = palloc(sizeof(int32) * (o->ncomps + 1));
+	int			i,
+				j,
+				k,
+				n;
+
+	o->pieces = palloc(sizeof(PoPiece) * (o->nlines * (o->ncomps + 1) * (o->ntaken + 1) + 1));
+	for (i = 0; i < o->nlines; i++)
 	{
-		PoLine	   *l = &o.lines[i];
+		PoLine	   *l = &o->lines[i];
 		int32		units = l->qty;
 
 		if (l->product.kind == OMS_KIND_SERVICE)
@@ -1269,92 +1080,67 @@ place_order(PG_FUNCTION_ARGS)
 			l->reserved = l->qty;
 			continue;
 		}
-		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1); j++)
+		n = PoLineProducts(o, l, pids, per);
+		for (j = 0; j < n; j++)
 		{
-			int64		pid;
-			int32		per;
 			int64		free_units = 0;
 
-			if (l->product.kind == OMS_KIND_KIT)
-			{
-				if (comps[j].kit_id != l->product.id)
-					continue;
-				pid = comps[j].component_id;
-				per = comps[j].qty;
-			}
-			else
-			{
-				pid = l->product.id;
-				per = 1;
-			}
-			for (k = 0; k < ntaken; k++)
-				if (taken[k].product_id == pid)
-					free_units += taken[k].qty - taken[k].used;
-			if (free_units / per < units)
-				units = (int32) (free_units / per);
+			for (k = 0; k < o->ntaken; k++)
+				if (o->taken[k].product_id == pids[j])
+					free_units += o->taken[k].qty - o->taken[k].used;
+			if (free_units / per[j] < units)
+				units = (int32) (free_units / per[j]);
 		}
 		/* take the units out, location by location */
-		for (j = 0; j < (l->product.kind == OMS_KIND_KIT ? ncomps : 1) && units > 0; j++)
+		for (j = 0; j < n && units > 0; j++)
 		{
-			int64		pid;
-			int32		need;
+			int32		need = units * per[j];
 
-			if (l->product.kind == OMS_KIND_KIT)
+			for (k = 0; k < o->ntaken && need > 0; k++)
 			{
-				if (comps[j].kit_id != l->product.id)
-					continue;
-				pid = comps[j].component_id;
-				need = units * comps[j].qty;
-			}
-			else
-			{
-				pid = l->product.id;
-				need = units;
-			}
-			for (k = 0; k < ntaken && need > 0; k++)
-			{
+				PoTaken    *t = &o->taken[k];
 				int32		give;
 
-				if (taken[k].product_id != pid || taken[k].used == taken[k].qty)
+				if (t->product_id != pids[j] || t->used == t->qty)
 					continue;
-				give = Min(need, taken[k].qty - taken[k].used);
-				taken[k].used += give;
+				give = Min(need, t->qty - t->used);
+				t->used += give;
 				need -= give;
-				pieces[npieces].line = i;
-				pieces[npieces].product_id = pid;
-				pieces[npieces].location_id = taken[k].location_id;
-				pieces[npieces].qty = give;
-				npieces++;
+				o->pieces[o->npieces].line = i;
+				o->pieces[o->npieces].product_id = pids[j];
+				o->pieces[o->npieces].location_id = t->location_id;
+				o->pieces[o->npieces].qty = give;
+				o->npieces++;
 			}
 			if (need != 0)
 				elog(ERROR, "oms: reservation distribution came up short");
 		}
 		l->reserved = units;
-		total_reserved_units += units;
+		o->total_reserved_units += units;
 		if (l->qty > units)
 		{
-			if (strcmp(o.policy, "backorder") == 0)
+			if (strcmp(o->policy, "backorder") == 0)
 			{
 				l->backordered = l->qty - units;
-				any_backorder = true;
+				o->any_backorder = true;
 			}
 			else
 				l->cancelled = l->qty - units;
 		}
 	}
 
-	if (strcmp(o.policy, "all_or_nothing") == 0)
+	if (strcmp(o->policy, "all_or_nothing") == 0)
 	{
-		for (i = 0; i < o.nlines; i++)
-			if (o.lines[i].reserved != o.lines[i].qty)
+		for (i = 0; i < o->nlines; i++)
+			if (o->lines[i].reserved != o->lines[i].qty)
 				elog(ERROR, "oms: all_or_nothing order distributed short");
 	}
-	else if (strcmp(o.policy, "partial") == 0 && total_reserved_units == 0)
+	else if (strcmp(o->policy, "partial") == 0 && o->total_reserved_units == 0)
 	{
 		bool		any_stock_line = false;
 
-		for (i = 0; i < o.nlines; i++)
-			if (o.lines[i].product.kind != OMS_KIND_SERVICE)
+		for (i = 0; i < o->nlines; i++)
+			if (o->lines[i].product.kind != OMS_KIND_SERVICE)
 				any_stock_line = true;
 		if (any_stock_line)
 			ereport(ERROR,
@@ -1363,112 +1149,114 @@ place_order(PG_FUNCTION_ARGS)
 					 errdetail("Policy partial reserves what is available, and none of the products is."),
 					 errhint("Nothing was reserved. Place the order with policy backorder to wait for stock.")));
 	}
+}
 
-	/* lines */
+/* The order lines, one statement; their ids go back into o->lines. */
+static void
+PoBookLines(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[10] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Datum		values[10];
+	int32	   *a_no = palloc(sizeof(int32) * o->nlines);
+	int64	   *a_pid = palloc(sizeof(int64) * o->nlines);
+	int32	   *a_qty = palloc(sizeof(int32) * o->nlines);
+	int32	   *a_res = palloc(sizeof(int32) * o->nlines);
+	int32	   *a_bo = palloc(sizeof(int32) * o->nlines);
+	int32	   *a_can = palloc(sizeof(int32) * o->nlines);
+	Datum	   *a_price = palloc(sizeof(Datum) * o->nlines);
+	Datum	   *a_disc = palloc(sizeof(Datum) * o->nlines);
+	Datum	   *a_tax = palloc(sizeof(Datum) * o->nlines);
+	int			i;
+
+	for (i = 0; i < o->nlines; i++)
 	{
-		Oid			types[9] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
-		NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
-		Datum		values[9];
-		int32	   *a_no = palloc(sizeof(int32) * o.nlines);
-		int64	   *a_pid = palloc(sizeof(int64) * o.nlines);
-		int32	   *a_qty = palloc(sizeof(int32) * o.nlines);
-		int32	   *a_res = palloc(sizeof(int32) * o.nlines);
-		int32	   *a_bo = palloc(sizeof(int32) * o.nlines);
-		int32	   *a_can = palloc(sizeof(int32) * o.nlines);
-		Datum	   *a_price = palloc(sizeof(Datum) * o.nlines);
-		Datum	   *a_disc = palloc(sizeof(Datum) * o.nlines);
-		Datum	   *a_tax = palloc(sizeof(Datum) * o.nlines);
-
-		for (i = 0; i < o.nlines; i++)
-		{
-			a_no[i] = o.lines[i].line_no;
-			a_pid[i] = o.lines[i].product.id;
-			a_qty[i] = o.lines[i].qty;
-			a_res[i] = o.lines[i].reserved;
-			a_bo[i] = o.lines[i].backordered;
-			a_can[i] = o.lines[i].cancelled;
-			a_price[i] = o.lines[i].unit_price;
-			a_disc[i] = o.lines[i].discount;
-			a_tax[i] = o.lines[i].tax;
-		}
-		values[0] = Int64GetDatum(order_id);
-		values[1] = PointerGetDatum(PoInt4Array(a_no, o.nlines));
-		values[2] = PointerGetDatum(PoInt8Array(a_pid, o.nlines));
-		values[3] = PointerGetDatum(PoInt4Array(a_qty, o.nlines));
-		values[4] = PointerGetDatum(PoNumericArray(a_price, o.nlines));
-		values[5] = PointerGetDatum(PoNumericArray(a_disc, o.nlines));
-		values[6] = PointerGetDatum(PoNumericArray(a_tax, o.nlines));
-		values[7] = PointerGetDatum(PoInt4Array(a_res, o.nlines));
-		/* backordered and cancelled share one array slot each below */
-		values[8] = PointerGetDatum(PoInt4Array(a_bo, o.nlines));
-		{
-			Oid			types10[10];
-			Datum		values10[10];
-
-			memcpy(types10, types, sizeof(types));
-			memcpy(values10, values, sizeof(values));
-			types10[9] = INT4ARRAYOID;
-			values10[9] = PointerGetDatum(PoInt4Array(a_can, o.nlines));
-			OmsExec(OmsPlan(&plan_lines,
-							"INSERT INTO oms.order_lines (order_id, line_no, product_id, qty, unit_price, discount, tax, "
-							"       qty_reserved, qty_backordered, qty_cancelled) "
-							"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-							"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
-							"       pg_catalog.unnest($9), pg_catalog.unnest($10)) "
-							"RETURNING line_no, id",
-							10, types10), values10, NULL, 0);
-		}
-		for (i = 0; i < (int) SPI_processed; i++)
-		{
-			int32		no = OmsGetInt32(i, 1, NULL);
-
-			o.lines[no - 1].id = OmsGetInt64(i, 2, NULL);
-		}
+		a_no[i] = o->lines[i].line_no;
+		a_pid[i] = o->lines[i].product.id;
+		a_qty[i] = o->lines[i].qty;
+		a_res[i] = o->lines[i].reserved;
+		a_bo[i] = o->lines[i].backordered;
+		a_can[i] = o->lines[i].cancelled;
+		a_price[i] = o->lines[i].unit_price;
+		a_disc[i] = o->lines[i].discount;
+		a_tax[i] = o->lines[i].tax;
 	}
+	values[0] = Int64GetDatum(o->order_id);
+	values[1] = PointerGetDatum(OmsInt4Array(a_no, o->nlines));
+	values[2] = PointerGetDatum(OmsInt8Array(a_pid, o->nlines));
+	values[3] = PointerGetDatum(OmsInt4Array(a_qty, o->nlines));
+	values[4] = PointerGetDatum(construct_array(a_price, o->nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[5] = PointerGetDatum(construct_array(a_disc, o->nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[6] = PointerGetDatum(construct_array(a_tax, o->nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[7] = PointerGetDatum(OmsInt4Array(a_res, o->nlines));
+	values[8] = PointerGetDatum(OmsInt4Array(a_bo, o->nlines));
+	values[9] = PointerGetDatum(OmsInt4Array(a_can, o->nlines));
+	OmsExec(OmsPlan(&plan,
+					"INSERT INTO oms.order_lines (order_id, line_no, product_id, qty, unit_price, discount, tax, "
+					"       qty_reserved, qty_backordered, qty_cancelled) "
+					"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+					"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+					"       pg_catalog.unnest($9), pg_catalog.unnest($10)) "
+					"RETURNING line_no, id",
+					10, types), values, NULL, 0);
+	for (i = 0; i < (int) SPI_processed; i++)
+		o->lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
+}
+
+/*
+ * The reservations and their movements (one statement), the units no line
+ * could use given back, and the low-stock check.
+ */
+static void
+PoBookReservations(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	int			i,
+				k;
 
 	/* what no line could use (a partial kit) goes back */
-	for (k = 0; k < ntaken; k++)
-		if (taken[k].used < taken[k].qty)
-			InventoryUnreserve(taken[k].product_id, taken[k].location_id, taken[k].qty - taken[k].used);
+	for (k = 0; k < o->ntaken; k++)
+		if (o->taken[k].used < o->taken[k].qty)
+			InventoryUnreserve(o->taken[k].product_id, o->taken[k].location_id, o->taken[k].qty - o->taken[k].used);
 
 	/* availability that fell to the reorder point (only products that have one) */
-	if (ntaken > 0 && any_reorder_point)
+	if (o->ntaken > 0 && o->any_reorder_point)
 	{
-		int64	   *lp = palloc(sizeof(int64) * ntaken);
-		int32	   *lq = palloc(sizeof(int32) * ntaken);
+		int64	   *lp = palloc(sizeof(int64) * o->ntaken);
+		int32	   *lq = palloc(sizeof(int32) * o->ntaken);
 
-		for (k = 0; k < ntaken; k++)
+		for (k = 0; k < o->ntaken; k++)
 		{
-			lp[k] = taken[k].product_id;
-			lq[k] = taken[k].used;
+			lp[k] = o->taken[k].product_id;
+			lq[k] = o->taken[k].used;
 		}
-		InventoryLowStock(lp, lq, ntaken);
+		InventoryLowStock(lp, lq, o->ntaken);
 	}
 
-	/* reservations and their movements, one statement */
-	if (npieces > 0)
+	if (o->npieces > 0)
 	{
-		int64	   *r_line = palloc(sizeof(int64) * npieces);
-		int64	   *r_pid = palloc(sizeof(int64) * npieces);
-		int32	   *r_loc = palloc(sizeof(int32) * npieces);
-		int32	   *r_qty = palloc(sizeof(int32) * npieces);
+		int64	   *r_line = palloc(sizeof(int64) * o->npieces);
+		int64	   *r_pid = palloc(sizeof(int64) * o->npieces);
+		int32	   *r_loc = palloc(sizeof(int32) * o->npieces);
+		int32	   *r_qty = palloc(sizeof(int32) * o->npieces);
 		Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
 		Datum		values[6];
 
-		for (i = 0; i < npieces; i++)
+		for (i = 0; i < o->npieces; i++)
 		{
-			r_line[i] = o.lines[pieces[i].line].id;
-			r_pid[i] = pieces[i].product_id;
-			r_loc[i] = pieces[i].location_id;
-			r_qty[i] = pieces[i].qty;
+			r_line[i] = o->lines[o->pieces[i].line].id;
+			r_pid[i] = o->pieces[i].product_id;
+			r_loc[i] = o->pieces[i].location_id;
+			r_qty[i] = o->pieces[i].qty;
 		}
-		values[0] = Int64GetDatum(order_id);
-		values[1] = PointerGetDatum(PoInt8Array(r_line, npieces));
-		values[2] = PointerGetDatum(PoInt8Array(r_pid, npieces));
-		values[3] = PointerGetDatum(PoInt4Array(r_loc, npieces));
-		values[4] = PointerGetDatum(PoInt4Array(r_qty, npieces));
-		values[5] = CStringGetTextDatum(psprintf("order %s/%s", o.channel, o.external_id));
-		OmsExec(OmsPlan(&plan_book,
+		values[0] = Int64GetDatum(o->order_id);
+		values[1] = PointerGetDatum(OmsInt8Array(r_line, o->npieces));
+		values[2] = PointerGetDatum(OmsInt8Array(r_pid, o->npieces));
+		values[3] = PointerGetDatum(OmsInt4Array(r_loc, o->npieces));
+		values[4] = PointerGetDatum(OmsInt4Array(r_qty, o->npieces));
+		values[5] = CStringGetTextDatum(psprintf("order %s/%s", o->channel, o->external_id));
+		OmsExec(OmsPlan(&plan,
 						"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
 						"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
 						"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
@@ -1477,42 +1265,91 @@ place_order(PG_FUNCTION_ARGS)
 						"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
 						6, types), values, NULL, 0);
 	}
+}
 
-	if (any_backorder)
-		LifecycleChange(order_id, "backordered", "some units wait for stock", false);
+/*
+ * The status after placement: backordered when units wait; customers on
+ * payment terms are confirmed (their invoice is the payment); then the hold
+ * rules: an order or customer flag listed in oms.hold_rules puts the new
+ * order on hold, remembering its status.
+ */
+static void
+PoApplyRules(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(o->order_id)};
+	bool		isnull;
+	char	   *hold_reason;
 
-	/*
-	 * Customers on payment terms are confirmed at placement (their invoice is
-	 * the payment); then the hold rules: an order or customer flag listed in
-	 * oms.hold_rules puts the new order on hold, remembering its status.
-	 */
-	if (o.has_customer || o.nflags > 0)	/* a guest order without flags matches no rule */
+	if (o->any_backorder)
+		LifecycleChange(o->order_id, "backordered", "some units wait for stock", false);
+	/* a guest order without flags matches no rule */
+	if (!o->has_customer && o->nflags == 0)
+		return;
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
+					 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
+					 "           AND (r.flag OPERATOR(pg_catalog.=) ANY (o.flags) "
+					 "                OR r.flag OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) "
+					 "         ORDER BY r.flag LIMIT 1) "
+					 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
+					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	(void) OmsGetDatum(0, 2, &isnull);
+	hold_reason = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (DatumGetBool(OmsGetDatum(0, 1, NULL)))
+		LifecycleChange(o->order_id, "confirmed", "customer on payment terms", true);
+	if (hold_reason)
+		LifecycleHold(o->order_id, hold_reason);
+}
+
+PG_FUNCTION_INFO_V1(place_order);
+/*
+ * oms.place_order(order jsonb): validate, insert idempotently, reserve
+ * atomically, return the order document. The steps are described in the
+ * banner of this file.
+ */
+Datum
+place_order(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc;
+	PoOrder		o;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	int32		channel_id;
+	bool		channel_active;
+	int32		hold;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order");
+	doc = PG_GETARG_JSONB_P(0);
+	PoParse(doc, &o);
+	PoRequestHash(doc, digest);
+
+	SPI_connect();
+	channel_id = PoResolveChannel(&o, &channel_active, &hold);
+	if (!PoInsertOrder(&o, channel_id, hold, digest))
 	{
-		Oid			types[1] = {INT8OID};
-		Datum		values[1] = {Int64GetDatum(order_id)};
-		bool		terms;
-		bool		isnull;
-		char	   *hold_reason;
-
-		OmsQuery(OmsPlan(&plan_rules,
-						 "SELECT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
-						 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
-						 "           AND (r.flag OPERATOR(pg_catalog.=) ANY (o.flags) "
-						 "                OR r.flag OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) "
-						 "         ORDER BY r.flag LIMIT 1) "
-						 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
-						 " WHERE o.id OPERATOR(pg_catalog.=) $1",
-						 1, types), values, NULL, 1);
-		terms = DatumGetBool(OmsGetDatum(0, 1, NULL));
-		(void) OmsGetDatum(0, 2, &isnull);
-		hold_reason = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		if (terms)
-			LifecycleChange(order_id, "confirmed", "customer on payment terms", true);
-		if (hold_reason)
-			LifecycleHold(order_id, hold_reason);
+		result = PoDocument(o.order_id, true);
+		SPI_finish();
+		PG_RETURN_DATUM(result);
 	}
+	if (!channel_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: channel \"%s\" is inactive", o.channel),
+				 errdetail("Inactive channels accept no new orders."),
+				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoResolveProducts(&o);
+	PoLoadKits(&o);
+	PoBuildDemand(&o);
+	PoReserve(&o);
+	PoDistribute(&o);
+	PoBookLines(&o);
+	PoBookReservations(&o);
+	PoApplyRules(&o);
 
-	result = PoDocument(order_id, false);
+	result = PoDocument(o.order_id, false);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
@@ -1547,7 +1384,7 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 
 	if (norders == 0)
 		return 0;
-	values[0] = PointerGetDatum(PoInt8Array(order_ids, norders));
+	values[0] = PointerGetDatum(OmsInt8Array(order_ids, norders));
 	OmsQuery(OmsPlan(&plan_sums,
 					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4 FROM oms.reservations "
 					 " WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
@@ -1633,7 +1470,7 @@ OrdersExpireForProducts(int64 *product_ids, int nproducts)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1] = {PointerGetDatum(PoInt8Array(product_ids, nproducts))};
+	Datum		values[1] = {PointerGetDatum(OmsInt8Array(product_ids, nproducts))};
 	int64	   *ids;
 	int			n,
 				i;

@@ -38,8 +38,6 @@
 
 #include "oms.h"
 
-#define OMS_INSUFFICIENT_FUNDS	MAKE_SQLSTATE('O','M','0','0','2')
-
 /* ---- helpers ---- */
 
 static Datum
@@ -52,18 +50,9 @@ PayZero(void)
 static inline Datum
 PayCheckAmount(Datum amount, const char *name)
 {
-	Numeric		n = DatumGetNumeric(amount);
-	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000)));
-
 	Datum		rounded;
 
-	if (numeric_is_nan(n) || numeric_is_inf(n))
-		rounded = amount;
-	else
-		rounded = DirectFunctionCall2(numeric_round, amount, Int32GetDatum(4));
-	if (numeric_is_nan(n) || numeric_is_inf(n) ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, rounded, PayZero())) <= 0 ||
-		DatumGetInt32(DirectFunctionCall2(numeric_cmp, rounded, limit)) >= 0)
+	if (!OmsMoneyRound(amount, true, &rounded))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be greater than 0 and below 1000000000000", name),
@@ -471,7 +460,7 @@ authorize_payment(PG_FUNCTION_ARGS)
 						 errdetail("Inactive accounts cannot be spent."),
 						 errhint("Use another method.")));
 			ereport(ERROR,
-					(errcode(OMS_INSUFFICIENT_FUNDS),
+					(errcode(ERRCODE_OMS_INSUFFICIENT_FUNDS),
 					 errmsg("insufficient %s balance", gift ? "gift card" : "store credit"),
 					 errdetail("The balance is %s, the amount %s.",
 							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3), PayNum(amount)),
@@ -592,14 +581,15 @@ capture_payment(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* Void the uncaptured remainder of a locked payment; false if none. */
+/*
+ * Void the uncaptured remainder of a locked payment, given its amounts
+ * (PayAmounts); false if there is none.
+ */
 static bool
-PayVoid(int64 payment_id, int64 order_id, const char *reason)
+PayVoid(int64 payment_id, int64 order_id, Datum *amt, const char *reason)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		amt[6];
 
-	PayAmounts(payment_id, amt);
 	if (PayCmp(amt[4], PayZero()) == 0)
 		return false;
 	{
@@ -664,7 +654,7 @@ void_payment(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		PayVoid(payment_id, order_id, NULL);
+		PayVoid(payment_id, order_id, amt, NULL);
 		result = PayDocument(payment_id, NULL);
 	}
 	SPI_finish();
@@ -738,7 +728,7 @@ PaymentsCancelOrder(int64 order_id, const char *reason)
 		Datum		amt[6];
 
 		PayAmounts(ids[i], amt);
-		if (PayVoid(ids[i], order_id, reason))
+		if (PayVoid(ids[i], order_id, amt, reason))
 			appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"voided\": %s}",
 							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[4]));
 		if (PayCmp(amt[5], PayZero()) > 0)

@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * json.c
+ *	  Validation of the JSON documents the API takes (orders, payments):
+ *	  typed getters that raise 22023 naming the field, a check for unknown
+ *	  keys, and the money and whole-number rules shared by every document.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "oms.h"
+
+
+const char *
+JsonTypeName(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
+		default:
+			return "a JSON value";
+	}
+}
+
+void
+JsonInvalid(const char *path, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s: %s", JsonDocument, path),
+			 errdetail("%s", detail),
+			 errhint("%s", hint)));
+}
+
+JsonbValue *
+JsonGet(JsonbContainer *obj, const char *key, JsonbValue *buf)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), buf);
+
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	return v;
+}
+
+/* Every key of obj must be in allowed (NULL-terminated). */
+void
+JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where)
+{
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const char *const *a;
+		bool		found = false;
+
+		if (tok != WJB_KEY)
+			continue;
+		for (a = allowed; *a; a++)
+			if (strlen(*a) == (size_t) v.val.string.len &&
+				strncmp(*a, v.val.string.val, v.val.string.len) == 0)
+				found = true;
+		if (!found)
+		{
+			StringInfoData keys;
+
+			initStringInfo(&keys);
+			for (a = allowed; *a; a++)
+				appendStringInfo(&keys, "%s%s", a == allowed ? "" : ", ", *a);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid %s: unknown key \"%.*s\" in %s", JsonDocument,
+							v.val.string.len, v.val.string.val, where),
+					 errdetail("The keys allowed in %s are: %s.", where, keys.data),
+					 errhint("Check the spelling of the key.")));
+		}
+	}
+}
+
+char *
+JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
+{
+	char	   *s;
+
+	if (v->type != jbvString)
+		JsonInvalid(path, psprintf("%s must be a string, not %s.", path, JsonTypeName(v)),
+				  "Quote the value.");
+	s = pnstrdup(v->val.string.val, v->val.string.len);
+	if (nonempty && strspn(s, " \t\r\n") == strlen(s))
+		JsonInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
+	if (v->val.string.len > maxlen)
+		JsonInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
+								 path, v->val.string.len, maxlen),
+				  "Shorten the value.");
+	return s;
+}
+
+JsonbContainer *
+JsonObject(JsonbValue *v, const char *path)
+{
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		JsonInvalid(path, psprintf("%s must be an object, not %s.", path, JsonTypeName(v)),
+				  "Write it as {\"key\": value, ...}.");
+	return v->val.binary.data;
+}
+
+JsonbContainer *
+JsonArray(JsonbValue *v, const char *path)
+{
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		JsonInvalid(path, psprintf("%s must be an array, not %s.", path, JsonTypeName(v)),
+				  "Write it as [...].");
+	return v->val.binary.data;
+}
+
+/* which document the JSON helpers are validating, for their messages */
+const char *JsonDocument = "order";
+
+static bool
+JsonNumericIsIntegral(Numeric n)
+{
+	Datum		t = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
+
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(n), t)) == 0;
+}
+
+int32
+JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
+{
+	Numeric		n;
+	bool		err = false;
+	int32		r;
+
+	if (v->type != jbvNumeric)
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
+				  "Write the number without quotes.");
+	n = v->val.numeric;
+	if (numeric_is_nan(n) || numeric_is_inf(n) || !JsonNumericIsIntegral(n))
+		JsonInvalid(path, psprintf("%s must be a whole number, not %s.", path,
+								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				  "Quantities and minutes are whole numbers.");
+	r = numeric_int4_opt_error(n, &err);
+	if (err || r < min || r > max)
+		JsonInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
+								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+				  hint);
+	return r;
+}
+
+/*
+ * The money rule of every API: a finite amount, rounded to the 4 decimals
+ * the columns keep (once, here, so that every sum agrees), below 10^12, and
+ * not negative (or, with positive, above 0). Returns false when it is not.
+ */
+bool
+OmsMoneyRound(Datum amount, bool positive, Datum *rounded)
+{
+	Numeric		n = DatumGetNumeric(amount);
+	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000)));
+	Datum		zero = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	int			sign;
+
+	if (numeric_is_nan(n) || numeric_is_inf(n))
+		return false;
+	*rounded = DirectFunctionCall2(numeric_round, amount, Int32GetDatum(4));
+	sign = DatumGetInt32(DirectFunctionCall2(numeric_cmp, positive ? *rounded : amount, zero));
+	if (positive ? sign <= 0 : sign < 0)
+		return false;
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, *rounded, limit)) < 0;
+}
+
+Datum
+JsonMoney(JsonbValue *v, const char *path)
+{
+	Datum		rounded;
+
+	if (v->type != jbvNumeric)
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
+					"Write amounts as JSON numbers, for example 12.50.");
+	if (!OmsMoneyRound(NumericGetDatum(v->val.numeric), false, &rounded))
+		JsonInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
+								   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)))),
+					"Amounts are in the order's currency, never negative.");
+	return rounded;
+}
