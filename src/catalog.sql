@@ -15,8 +15,12 @@ CREATE TABLE oms.channels (
     kind        text        NOT NULL,
     active      boolean     NOT NULL DEFAULT true,
     hold_minutes integer,
+    routing_strategy text   NOT NULL DEFAULT 'cheapest',
+    max_distance_km numeric(8,1),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT channels_pkey PRIMARY KEY (id),
+    CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance'])),
+    CONSTRAINT channels_max_distance_chk CHECK (max_distance_km OPERATOR(pg_catalog.>) 0),
     CONSTRAINT channels_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0 AND hold_minutes OPERATOR(pg_catalog.<=) 525600),
     CONSTRAINT channels_code_key UNIQUE (code),
     CONSTRAINT channels_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
@@ -30,6 +34,8 @@ COMMENT ON COLUMN oms.channels.name IS 'Display name';
 COMMENT ON COLUMN oms.channels.kind IS 'web, mobile, pos, marketplace, phone or wholesale';
 COMMENT ON COLUMN oms.channels.active IS 'Inactive channels accept no new orders';
 COMMENT ON COLUMN oms.channels.hold_minutes IS 'How long reservations of unpaid orders from this channel are held; NULL uses the GUC oms.hold_minutes, 0 holds until paid or cancelled';
+COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority or balance (most stock left after the order)';
+COMMENT ON COLUMN oms.channels.max_distance_km IS 'Locations farther than this from the ship-to are not routed to; NULL means no limit';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
 
 CREATE TABLE oms.locations (
@@ -44,6 +50,8 @@ CREATE TABLE oms.locations (
     priority        integer          NOT NULL DEFAULT 100,
     daily_capacity  integer,
     handling_cost   numeric(12,2)    NOT NULL DEFAULT 0,
+    cost_per_km     numeric(10,4)    NOT NULL DEFAULT 0,
+    address         text,
     active          boolean          NOT NULL DEFAULT true,
     created_at      timestamptz      NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT locations_pkey PRIMARY KEY (id),
@@ -56,6 +64,7 @@ CREATE TABLE oms.locations (
     CONSTRAINT locations_priority_chk CHECK (priority OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT locations_daily_capacity_chk CHECK (daily_capacity OPERATOR(pg_catalog.>) 0),
     CONSTRAINT locations_handling_cost_chk CHECK (handling_cost OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT locations_cost_per_km_chk CHECK (cost_per_km OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT locations_dropship_pickup_chk CHECK (NOT (kind OPERATOR(pg_catalog.=) 'dropship' AND pickup))
 );
 COMMENT ON TABLE oms.locations IS 'Places that hold stock: warehouses, stores and dropship vendors';
@@ -70,6 +79,8 @@ COMMENT ON COLUMN oms.locations.pickup IS 'Customers can collect orders here (cl
 COMMENT ON COLUMN oms.locations.priority IS 'Routing preference: lower numbers are preferred';
 COMMENT ON COLUMN oms.locations.daily_capacity IS 'Orders the location can take per day; NULL means unlimited';
 COMMENT ON COLUMN oms.locations.handling_cost IS 'Cost of handling one shipment here, in the base currency';
+COMMENT ON COLUMN oms.locations.cost_per_km IS 'Estimated shipping cost per km from here to the ship-to, in the base currency; routing multiplies it by the distance';
+COMMENT ON COLUMN oms.locations.address IS 'Postal address printed as the sender on labels and packing slips (lines separated by newlines)';
 COMMENT ON COLUMN oms.locations.active IS 'Inactive locations are never routed to';
 COMMENT ON COLUMN oms.locations.created_at IS 'When the location was created';
 

@@ -82,3 +82,11 @@ GRANT EXECUTE ON FUNCTION oms.issue_gift_card(text, numeric, text), oms.issue_st
 GRANT EXECUTE ON FUNCTION oms.order_history(bigint) TO oms_reporting;
 GRANT SELECT, INSERT, UPDATE, DELETE ON oms.message_templates TO oms_admin;
 GRANT EXECUTE ON FUNCTION oms.render_notification(bigint, text) TO oms_admin, oms_app;
+
+-- Routing: oms_admin configures (channel locations, rejection reasons);
+-- applications read the decisions and explain a route before placing.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.channel_locations, oms.rejection_reasons TO oms_admin;
+GRANT SELECT ON oms.channel_locations, oms.rejection_reasons, oms.routing_decisions,
+    oms.fulfillment_rejections, oms.location_daily_load
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.explain_route(jsonb) TO oms_admin, oms_app;

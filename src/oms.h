@@ -127,6 +127,8 @@ extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 
 /* ---- orders.c ---- */
 
+struct RouteRequest;
+
 /*
  * Release every active reservation and backorder of the (locked) orders.
  * With filled != NULL the freed units then fill waiting backorders, and
@@ -137,6 +139,8 @@ extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
 extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
 /* cancel a locked order: release, payments, status; returns the document */
 extern Datum OrdersCancel(int64 order_id, const char *reason);
+/* parse and resolve an order document into a routing request (explain_route) */
+extern void OrdersRouteRequest(Jsonb *doc, struct RouteRequest *req);
 /* the order document (jsonb, in the caller's SPI memory) */
 extern Datum OrdersDocumentOf(int64 order_id);
 
@@ -165,15 +169,6 @@ extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 
 /* ---- routing.c ---- */
 
-typedef struct RouteCandidate
-{
-	int64		product_id;
-	int32		location_id;
-	int32		available;
-	int32		priority;
-	double		distance_km;	/* -1 when the ship-to has no coordinates */
-} RouteCandidate;
-
 typedef struct RouteDemand
 {
 	int64		product_id;
@@ -187,13 +182,49 @@ typedef struct RouteAllocation
 	int32		qty;
 } RouteAllocation;
 
-/*
- * The single entry point of location choice. Fills allocs (at most
- * ndemands * ncands entries) and returns their number; short[i] receives
- * the units of demands[i] that no location could cover.
- */
-extern int	RoutePlan(RouteDemand *demands, int ndemands,
-					  RouteCandidate *cands, int ncands,
-					  RouteAllocation *allocs, int64 *shortfall);
+/* What to route: filled by the caller; the rest is loaded by routing.c. */
+typedef struct RouteRequest
+{
+	int64		order_id;		/* 0 for explain_route */
+	int32		channel_id;
+	bool		has_coords;
+	double		lat;
+	double		lon;
+	int32		pickup_location_id; /* click and collect, 0 otherwise */
+	const char *split;			/* allow, avoid or forbid */
+	bool		all_or_nothing;
+	bool		lazy_expiry;	/* RouteReserve may expire lapsed holds */
+	bool		rejections;		/* exclude locations that rejected the order */
+	bool		explain;		/* load every location (explain_route) */
+	RouteDemand *demands;		/* per product */
+	int			ndemands;
+
+	/* loaded by the first RoutePlan() */
+	bool		config_loaded;
+	char	   *strategy;
+	double		max_distance_km;	/* -1: no limit */
+	int32	   *allowed;
+	int			nallowed;		/* 0: every location */
+	int32	   *rejected;
+	int			nrejected;
+} RouteRequest;
+
+typedef struct RoutePlanOut
+{
+	RouteAllocation *allocs;
+	int			nallocs;
+	int64	   *shortfall;		/* per demand: units no plan location has */
+	int64	   *available;		/* per demand: over the eligible locations */
+	bool		split_refused;	/* the split policy kept a split from covering more */
+	void	   *state;			/* routing.c's view of the locations */
+} RoutePlanOut;
+
+/* The single entry point of location choice: plan from current numbers. */
+extern void RoutePlan(RouteRequest *req, RoutePlanOut *out);
+/* plan and reserve with bounded re-planning; false when short (nothing held) */
+extern bool RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int *ntaken);
+/* store the decision behind what was reserved */
+extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
+						RouteAllocation *taken, int ntaken);
 
 #endif							/* OMS_H */

@@ -16,19 +16,20 @@
  *	     request.
  *	  3. Sum the demand per product: same-sku lines together, kits expanded
  *	     into their components.
- *	  4. Plan: read the current balances (no locks) and let RoutePlan()
- *	     choose locations (src/routing.c). If the plan is short, first
- *	     release lapsed reservations of unpaid orders on the short products
- *	     (lazy expiry) and plan again; this is done only while this call
- *	     holds no balance lock, to keep the lock order.
- *	  5. Execute the plan in (product_id, location_id) order with guarded
- *	     updates: UPDATE ... SET reserved = reserved + q WHERE ... AND
- *	     on_hand - reserved - safety_stock >= q. If one finds the stock gone,
- *	     the increments made so far are taken back (their rows are locked by
- *	     us and no movement has been written yet) and the plan is redone with
- *	     fresh numbers, at most OMS_PLAN_ATTEMPTS times. The last attempt
- *	     locks each row (SELECT ... FOR UPDATE) and takes what is there, up
- *	     to the plan.
+ *	  4. Route and reserve (src/routing.c, RouteReserve): the routing
+ *	     engine plans from the current balances (no locks); if the plan is
+ *	     short, lapsed reservations of unpaid orders on the short products
+ *	     are released first (lazy expiry) and the order planned again; this
+ *	     is done only while this call holds no balance lock, to keep the
+ *	     lock order.
+ *	  5. The plan is executed in (product_id, location_id) order with
+ *	     guarded updates: UPDATE ... SET reserved = reserved + q WHERE ...
+ *	     AND on_hand - reserved - safety_stock >= q, in a subtransaction. If
+ *	     one finds the stock gone, the subtransaction is rolled back and the
+ *	     order planned again with fresh numbers, a bounded number of times.
+ *	     The last attempt locks each row (SELECT ... FOR UPDATE) and takes
+ *	     what is there, up to the plan. The decision is stored in
+ *	     oms.routing_decisions.
  *	  6. Distribute what was reserved to the lines in line order (a kit line
  *	     gets whole kits only), give back what no line can use, and write
  *	     lines, reservations and their movements in two set-based
@@ -66,7 +67,6 @@
 
 #include "oms.h"
 
-#define OMS_PLAN_ATTEMPTS	4
 #define OMS_MAX_LINES		500
 #define OMS_MAX_LINE_QTY	1000000
 
@@ -91,6 +91,10 @@ typedef struct PoOrder
 	char	   *external_id;
 	char	   *currency;
 	char	   *policy;
+	char	   *split;			/* allow, avoid or forbid */
+	char	   *pickup;			/* ship_to.pickup: location code, or NULL */
+	int32		pickup_location_id;
+	int32		channel_id;
 	bool		has_customer;
 	char	   *cust_ref;
 	char	   *cust_email;
@@ -112,7 +116,6 @@ typedef struct PoOrder
 	int			ncomps;
 	RouteDemand *demands;		/* per product, sorted by product_id */
 	int			ndemands;
-	int64	   *shortfall;		/* per demand, from the last plan */
 	struct PoTaken *taken;		/* reserved in the balances by this call */
 	int			ntaken;
 	struct PoPiece *pieces;		/* reservation rows to write */
@@ -191,7 +194,7 @@ static void
 PoParse(Jsonb *doc, PoOrder *o)
 {
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
-	"lines", "flags", "notes", "policy", "hold_minutes", NULL};
+	"lines", "flags", "notes", "policy", "split", "hold_minutes", NULL};
 	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
 	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax", NULL};
 	JsonbContainer *root = &doc->root;
@@ -240,6 +243,15 @@ PoParse(Jsonb *doc, PoOrder *o)
 			strcmp(o->policy, "backorder") != 0)
 			JsonInvalid("policy", psprintf("policy must be all_or_nothing, partial or backorder, not \"%s\".", o->policy),
 					  "Leave it out for all_or_nothing.");
+	}
+
+	o->split = "allow";
+	if ((v = JsonGet(root, "split", &buf)) != NULL)
+	{
+		o->split = JsonString(v, "split", 32, true);
+		if (strcmp(o->split, "allow") != 0 && strcmp(o->split, "avoid") != 0 && strcmp(o->split, "forbid") != 0)
+			JsonInvalid("split", psprintf("split must be allow, avoid or forbid, not \"%s\".", o->split),
+						"Leave it out to allow splitting the order over several shipments.");
 	}
 
 	if ((v = JsonGet(root, "hold_minutes", &buf)) != NULL)
@@ -307,6 +319,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 		JsonbValue	sbuf;
 		JsonbValue *lat;
 		JsonbValue *lon;
+		JsonbValue *pickup;
 		StringInfoData txt;
 
 		lat = JsonGet(s, "lat", &sbuf);
@@ -318,6 +331,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 		if ((lat == NULL) != (lon == NULL))
 			JsonInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
 		o->has_coords = (lat != NULL);
+		if ((pickup = JsonGet(s, "pickup", &sbuf)) != NULL)
+			o->pickup = JsonString(pickup, "ship_to.pickup", 32, true);
 		initStringInfo(&txt);
 		JsonbToCString(&txt, s, -1);
 		o->ship_to = txt.data;
@@ -379,66 +394,12 @@ PoParse(Jsonb *doc, PoOrder *o)
 /* ---- helpers ---- */
 
 static int
-PoTakenCmp(const void *a, const void *b)
-{
-	const PoTaken *x = a;
-	const PoTaken *y = b;
-
-	if (x->product_id != y->product_id)
-		return x->product_id < y->product_id ? -1 : 1;
-	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
-}
-
-static int
 PoDemandCmp(const void *a, const void *b)
 {
 	const RouteDemand *x = a;
 	const RouteDemand *y = b;
 
 	return (x->product_id > y->product_id) - (x->product_id < y->product_id);
-}
-
-/* Current candidates for the demanded products. */
-static int
-PoCandidates(PoOrder *o, RouteDemand *demands, int ndemands, RouteCandidate **out)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
-	int64	   *ids = palloc(sizeof(int64) * ndemands);
-	RouteCandidate *c;
-	int			i,
-				n;
-
-	for (i = 0; i < ndemands; i++)
-		ids[i] = demands[i].product_id;
-	values[0] = PointerGetDatum(OmsInt8Array(ids, ndemands));
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT b.product_id, b.location_id, "
-					 "       b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, "
-					 "       l.priority, l.latitude, l.longitude "
-					 "  FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
-					 " WHERE b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0 "
-					 "   AND l.active AND l.ships "
-					 "   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>) 0",
-					 1, types), values, NULL, 0);
-	n = (int) SPI_processed;
-	c = palloc(sizeof(RouteCandidate) * (n + 1));
-	for (i = 0; i < n; i++)
-	{
-		c[i].product_id = OmsGetInt64(i, 1, NULL);
-		c[i].location_id = OmsGetInt32(i, 2, NULL);
-		c[i].available = OmsGetInt32(i, 3, NULL);
-		c[i].priority = OmsGetInt32(i, 4, NULL);
-		if (o->has_coords)
-			c[i].distance_km = CatalogDistanceKm(DatumGetFloat8(OmsGetDatum(i, 5, NULL)),
-												 DatumGetFloat8(OmsGetDatum(i, 6, NULL)),
-												 o->lat, o->lon);
-		else
-			c[i].distance_km = -1;
-	}
-	*out = c;
-	return n;
 }
 
 /*
@@ -545,10 +506,13 @@ PoRequestHash(Jsonb *doc, uint8 *digest)
 	pg_cryptohash_free(ctx);
 }
 
-/* OM001 for an all_or_nothing order: every short product, asked and available. */
+/*
+ * OM001 for an all_or_nothing order: every short product, asked and
+ * available (over the eligible locations). 40001 when nothing is short any
+ * more: every attempt lost a race.
+ */
 static void
-PoRaiseInsufficient(PoOrder *o, RouteDemand *demands, int ndemands, int64 *shortfall,
-					RouteCandidate *cands, int ncands, PoComponent *comps, int ncomps)
+PoRaiseInsufficient(PoOrder *o, RoutePlanOut *plan)
 {
 	StringInfoData detail;
 	int			nshort = 0;
@@ -557,39 +521,41 @@ PoRaiseInsufficient(PoOrder *o, RouteDemand *demands, int ndemands, int64 *short
 				k;
 
 	initStringInfo(&detail);
-	for (i = 0; i < ndemands; i++)
+	for (i = 0; i < o->ndemands; i++)
 	{
-		int64		avail = 0;
 		char	   *sku = NULL;
 
-		if (shortfall[i] <= 0)
+		if (plan->shortfall[i] <= 0)
 			continue;
-		for (j = 0; j < ncands; j++)
-			if (cands[j].product_id == demands[i].product_id)
-				avail += cands[j].available;
 		for (j = 0; j < o->nlines && sku == NULL; j++)
-			if (o->lines[j].product.id == demands[i].product_id)
+			if (o->lines[j].product.id == o->demands[i].product_id)
 				sku = o->lines[j].sku;
 		/* a kit component: name it and its kit */
-		for (j = 0; j < ncomps && sku == NULL; j++)
+		for (j = 0; j < o->ncomps && sku == NULL; j++)
 		{
-			if (comps[j].component_id != demands[i].product_id)
+			if (o->comps[j].component_id != o->demands[i].product_id)
 				continue;
 			for (k = 0; k < o->nlines; k++)
-				if (o->lines[k].product.id == comps[j].kit_id)
-					sku = psprintf("%s (in kit %s)", comps[j].sku, o->lines[k].sku);
+				if (o->lines[k].product.id == o->comps[j].kit_id)
+					sku = psprintf("%s (in kit %s)", o->comps[j].sku, o->lines[k].sku);
 		}
 		appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
-						 nshort ? "; " : "", sku ? sku : "?", demands[i].qty, avail);
+						 nshort ? "; " : "", sku ? sku : "?", o->demands[i].qty, plan->available[i]);
 		nshort++;
 	}
 	if (nshort == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("could not reserve the order: concurrent orders took the stock at every attempt"),
-				 errdetail("Every product is available on paper, but each of %d reservation attempts lost a race for it.",
-						   OMS_PLAN_ATTEMPTS),
+				 errdetail("Every product is available on paper, but each reservation attempt lost a race for it."),
 				 errhint("Nothing was reserved. Retry the call.")));
+	if (plan->split_refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock at any single location for %d of the order's products", nshort),
+				 errdetail("%s; the split policy \"%s\" keeps the order from being split over locations.",
+						   detail.data, o->split),
+				 errhint("Nothing was reserved. Allow splitting, lower the quantities, or place the order with policy partial or backorder.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
 			 errmsg("insufficient stock for %d of the order's products", nshort),
@@ -621,7 +587,40 @@ PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 	*active = DatumGetBool(OmsGetDatum(0, 2, NULL));
 	channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
 	*hold = o->hold_minutes >= 0 ? o->hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
-	return OmsGetInt32(0, 1, NULL);
+	o->channel_id = OmsGetInt32(0, 1, NULL);
+	return o->channel_id;
+}
+
+/*
+ * Click and collect: ship_to.pickup names the location; it must be active
+ * and take pickups. The parcel's destination is the store: its coordinates
+ * become the ship-to's.
+ */
+static void
+PoResolvePickup(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (o->pickup == NULL)
+		return;
+	values[0] = CStringGetTextDatum(o->pickup);
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, active, pickup, latitude, longitude FROM oms.locations "
+					 " WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		JsonInvalid("ship_to.pickup", psprintf("ship_to.pickup names location \"%s\", which does not exist.", o->pickup),
+					"Name a store by its code in oms.locations.");
+	if (!DatumGetBool(OmsGetDatum(0, 2, NULL)) || !DatumGetBool(OmsGetDatum(0, 3, NULL)))
+		JsonInvalid("ship_to.pickup", psprintf("Location \"%s\" is %s.", o->pickup,
+											  DatumGetBool(OmsGetDatum(0, 2, NULL)) ? "not a pickup location" : "inactive"),
+					"Choose an active location whose pickup flag is set, or ship the order.");
+	o->pickup_location_id = OmsGetInt32(0, 1, NULL);
+	o->has_coords = true;
+	o->lat = DatumGetFloat8(OmsGetDatum(0, 4, NULL));
+	o->lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
 }
 
 /* The customer: found by external_ref, else email; created when new. */
@@ -671,10 +670,10 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 {
 	static SPIPlanPtr plan_order = NULL;
 	static SPIPlanPtr plan_existing = NULL;
-	Oid			types[16] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
-	TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID};
-	Datum		values[16];
-	char		nulls[16];
+	Oid			types[18] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
+	TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID, TEXTOID, INT4OID};
+	Datum		values[18];
+	char		nulls[18];
 	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	Datum	   *f = palloc(sizeof(Datum) * (o->nflags + 1));
 	Datum		subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
@@ -724,15 +723,20 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	values[13] = tax;
 	values[14] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
 	values[15] = PointerGetDatum(h);
+	values[16] = CStringGetTextDatum(o->split);
+	values[17] = Int32GetDatum(o->pickup_location_id);
+	if (o->pickup_location_id == 0)
+		nulls[17] = 'n';
 	OmsExec(OmsPlan(&plan_order,
 					"INSERT INTO oms.orders (channel_id, external_id, customer_id, currency, status, policy, ship_to, "
-					"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash) "
+					"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash, "
+					"       split_policy, pickup_location_id) "
 					"VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, "
 					"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
 					"             pg_catalog.make_interval(mins => $11) END, "
-					"        $12, $13, $14, $15, $16) "
+					"        $12, $13, $14, $15, $16, $17, $18) "
 					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
-					16, types), values, nulls, 1);
+					18, types), values, nulls, 1);
 	if (SPI_processed == 1)
 	{
 		o->order_id = OmsGetInt64(0, 1, NULL);
@@ -942,114 +946,66 @@ PoBuildDemand(PoOrder *o)
 		}
 	}
 	qsort(o->demands, o->ndemands, sizeof(RouteDemand), PoDemandCmp);
-	o->shortfall = palloc0(sizeof(int64) * (o->ndemands + 1));
+}
+
+/* The routing request for this order. */
+static void
+PoRouteRequest(PoOrder *o, RouteRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->order_id = o->order_id;
+	req->channel_id = o->channel_id;
+	req->has_coords = o->has_coords;
+	req->lat = o->lat;
+	req->lon = o->lon;
+	req->pickup_location_id = o->pickup_location_id;
+	req->split = o->split;
+	req->all_or_nothing = strcmp(o->policy, "all_or_nothing") == 0;
+	req->demands = o->demands;
+	req->ndemands = o->ndemands;
 }
 
 /*
- * Plan and reserve. Each attempt executes its plan in (product, location)
- * order inside a subtransaction: if a guarded update finds the stock gone,
- * rolling the subtransaction back undoes this attempt's increments AND
- * releases its row locks, so the next plan starts holding no balance lock
- * and can again lock in ascending order (keeping the locks of a failed
- * attempt while locking lower rows in the next one could deadlock).
+ * Route and reserve (src/routing.c: plans, guarded updates, bounded
+ * re-planning), then record the decision. An all_or_nothing order that is
+ * short raises OM001 here, holding nothing.
  */
 static void
-PoReserve(PoOrder *o)
+PoReserve(PoOrder *o, bool rejections, const char *trigger)
 {
-	bool		all_or_nothing = strcmp(o->policy, "all_or_nothing") == 0;
-	bool		expired_once = false;
-	bool		done = false;
-	int			attempt;
+	RouteRequest req;
+	RoutePlanOut plan;
+	RouteAllocation *taken;
+	int			ntaken;
 	int			i;
 
-	for (attempt = 0; attempt < OMS_PLAN_ATTEMPTS && !done && o->ndemands > 0; attempt++)
+	o->ntaken = 0;
+	o->taken = NULL;
+	if (o->ndemands == 0)
+		return;
+	PoRouteRequest(o, &req);
+	req.lazy_expiry = !rejections;
+	req.rejections = rejections;
+	if (!RouteReserve(&req, &plan, &taken, &ntaken))
 	{
-		RouteCandidate *cands;
-		int			ncands = PoCandidates(o, o->demands, o->ndemands, &cands);
-		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (o->ndemands * (ncands + 1) + 1));
-		int			nallocs = RoutePlan(o->demands, o->ndemands, cands, ncands, allocs, o->shortfall);
-		bool		short_any = false;
-		bool		last = (attempt == OMS_PLAN_ATTEMPTS - 1);
-		MemoryContext oldcontext = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
-
-		for (i = 0; i < o->ndemands; i++)
-			if (o->shortfall[i] > 0)
-				short_any = true;
-
-		/* lazy expiry: only while no balance lock is held by this call */
-		if (short_any && !expired_once && attempt == 0)
-		{
-			int64	   *short_ids = palloc(sizeof(int64) * o->ndemands);
-			int			nshort = 0;
-
-			expired_once = true;
-			for (i = 0; i < o->ndemands; i++)
-				if (o->shortfall[i] > 0)
-					short_ids[nshort++] = o->demands[i].product_id;
-			if (OrdersExpireForProducts(short_ids, nshort) > 0)
-			{
-				attempt--;		/* a free re-plan with the released stock */
-				continue;
-			}
-		}
-
-		if (short_any && all_or_nothing)
-			PoRaiseInsufficient(o, o->demands, o->ndemands, o->shortfall, cands, ncands, o->comps, o->ncomps);
-
-		qsort(allocs, nallocs, sizeof(RouteAllocation), PoTakenCmp);
-		o->taken = palloc(sizeof(PoTaken) * (nallocs + 1));
-		o->ntaken = 0;
-		done = true;
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcontext);
-		for (i = 0; i < nallocs; i++)
-		{
-			int32		got;
-
-			/* the last attempt takes what is there, except all_or_nothing */
-			if (last && !all_or_nothing)
-				got = InventoryReserveUpTo(allocs[i].product_id, allocs[i].location_id, allocs[i].qty);
-			else
-				got = InventoryReserve(allocs[i].product_id, allocs[i].location_id, allocs[i].qty) ? allocs[i].qty : -1;
-			if (got < 0)
-			{
-				/* stock went away since the plan: undo and re-plan */
-				o->ntaken = 0;
-				done = false;
-				break;
-			}
-			if (got > 0)
-			{
-				o->taken[o->ntaken].product_id = allocs[i].product_id;
-				o->taken[o->ntaken].location_id = allocs[i].location_id;
-				o->taken[o->ntaken].qty = got;
-				o->taken[o->ntaken].used = 0;
-				o->ntaken++;
-			}
-		}
-		if (done)
-			ReleaseCurrentSubTransaction();
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		if (!req.all_or_nothing)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not reserve the order: concurrent orders took the locations' capacity at every attempt"),
+					 errdetail("Each reservation attempt found a chosen location's daily capacity used up meanwhile."),
+					 errhint("Nothing was reserved. Retry the call.")));
+		PoRaiseInsufficient(o, &plan);
 	}
-
-	/*
-	 * An all_or_nothing order whose every plan lost a race for the stock
-	 * (the subtransactions were rolled back: nothing is held) is short now:
-	 * report it with fresh numbers.
-	 */
-	if (!done && o->ndemands > 0)
+	o->taken = palloc(sizeof(PoTaken) * (ntaken + 1));
+	for (i = 0; i < ntaken; i++)
 	{
-		RouteCandidate *cands;
-		int			ncands = PoCandidates(o, o->demands, o->ndemands, &cands);
-		RouteAllocation *allocs = palloc(sizeof(RouteAllocation) * (o->ndemands * (ncands + 1) + 1));
-
-		(void) RoutePlan(o->demands, o->ndemands, cands, ncands, allocs, o->shortfall);
-		PoRaiseInsufficient(o, o->demands, o->ndemands, o->shortfall, cands, ncands, o->comps, o->ncomps);
+		o->taken[i].product_id = taken[i].product_id;
+		o->taken[i].location_id = taken[i].location_id;
+		o->taken[i].qty = taken[i].qty;
+		o->taken[i].used = 0;
 	}
+	o->ntaken = ntaken;
+	RouteRecord(&req, &plan, trigger, taken, ntaken);
 }
 
 /*
@@ -1328,6 +1284,7 @@ place_order(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
+	PoResolvePickup(&o);
 	if (!PoInsertOrder(&o, channel_id, hold, digest))
 	{
 		result = PoDocument(o.order_id, true);
@@ -1343,7 +1300,7 @@ place_order(PG_FUNCTION_ARGS)
 	PoResolveProducts(&o);
 	PoLoadKits(&o);
 	PoBuildDemand(&o);
-	PoReserve(&o);
+	PoReserve(&o, false, "place_order");
 	PoDistribute(&o);
 	PoBookLines(&o);
 	PoBookReservations(&o);
@@ -1352,6 +1309,32 @@ place_order(PG_FUNCTION_ARGS)
 	result = PoDocument(o.order_id, false);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * For oms.explain_route: the routing request place_order would make for
+ * this document, validated the same way, without writing anything.
+ */
+void
+OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
+{
+	PoOrder    *o = palloc(sizeof(PoOrder));
+	bool		channel_active;
+	int32		hold;
+
+	PoParse(doc, o);
+	(void) PoResolveChannel(o, &channel_active, &hold);
+	if (!channel_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: channel \"%s\" is inactive", o->channel),
+				 errdetail("Inactive channels accept no new orders."),
+				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoResolvePickup(o);
+	PoResolveProducts(o);
+	PoLoadKits(o);
+	PoBuildDemand(o);
+	PoRouteRequest(o, req);
 }
 
 /* ---- releasing orders: cancel, expiry ---- */

@@ -12,6 +12,8 @@ CREATE TABLE oms.orders (
     currency      text          NOT NULL,
     status        text          NOT NULL,
     policy        text          NOT NULL,
+    split_policy  text          NOT NULL DEFAULT 'allow',
+    pickup_location_id integer,
     ship_to       jsonb,
     ship_lat      double precision,
     ship_lon      double precision,
@@ -33,6 +35,8 @@ CREATE TABLE oms.orders (
     CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
     CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
     CONSTRAINT orders_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT orders_split_policy_chk CHECK (split_policy OPERATOR(pg_catalog.=) ANY (ARRAY['allow', 'avoid', 'forbid'])),
+    CONSTRAINT orders_pickup_location_fkey FOREIGN KEY (pickup_location_id) REFERENCES oms.locations (id),
     CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.=) ANY (ARRAY['all_or_nothing', 'partial', 'backorder'])),
     CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
@@ -52,6 +56,8 @@ COMMENT ON COLUMN oms.orders.customer_id IS 'Customer, NULL for a guest order';
 COMMENT ON COLUMN oms.orders.currency IS 'ISO 4217 currency code of all amounts';
 COMMENT ON COLUMN oms.orders.status IS 'Lifecycle status (oms.order_statuses; changes follow oms.order_transitions)';
 COMMENT ON COLUMN oms.orders.policy IS 'What placement did with short stock: all_or_nothing, partial or backorder';
+COMMENT ON COLUMN oms.orders.split_policy IS 'Whether routing may split the order over several shipments: allow, avoid (only to fulfil everything) or forbid';
+COMMENT ON COLUMN oms.orders.pickup_location_id IS 'Click and collect: the location the customer collects from (ship_to.pickup); NULL for shipped orders';
 COMMENT ON COLUMN oms.orders.ship_to IS 'Ship-to address as given';
 COMMENT ON COLUMN oms.orders.ship_lat IS 'Ship-to latitude, when given';
 COMMENT ON COLUMN oms.orders.ship_lon IS 'Ship-to longitude, when given';
