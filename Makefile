@@ -6,7 +6,7 @@ EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
-OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o
+OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
@@ -15,7 +15,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are
@@ -27,13 +27,13 @@ REGRESS      = install gtin catalog security inventory orders lifecycle payments
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.
-ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale
+ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=oms
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(SQL_PARTS) oms.control
+$(DATA_built): $(SQL_PARTS) oms.control Makefile
 	cat $(SQL_PARTS) > $@.tmp
 	mv $@.tmp $@
 

@@ -124,5 +124,40 @@ AS $fn$
       LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
                    FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
      WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
+    UNION ALL
+    -- fulfillment: a stock line's shipped units are exactly the units of
+    -- its shipped and delivered shipments
+    SELECT 'shipped_vs_shipments',
+           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
+                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
+                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
+     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
+    UNION ALL
+    -- fulfillment: pending shipments never hold more of a line than the
+    -- line has reserved at the shipment's location (kits: whole kits)
+    SELECT 'pending_shipment_vs_reserved',
+           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
+                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
+      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
+              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
+      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
+      JOIN oms.products p ON p.id = ol.product_id
+      LEFT JOIN LATERAL (
+          SELECT CASE WHEN p.kind = 'kit'
+                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
+                              FROM oms.kit_components kc
+                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
+                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
+                             WHERE kc.kit_id = p.id)
+                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
+                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
+                 END AS kits) h ON true
+     WHERE ps.qty > COALESCE(h.kits, 0)
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

@@ -88,7 +88,7 @@ COMMENT ON TABLE oms.message_templates IS 'Customer messages per event kind; {{p
 COMMENT ON COLUMN oms.message_templates.kind IS 'Event kind the message is for';
 COMMENT ON COLUMN oms.message_templates.channel IS 'email or sms';
 COMMENT ON COLUMN oms.message_templates.subject IS 'Subject line, with placeholders';
-COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items';
+COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items, carrier, service, tracking_number, tracking_url, parcel_items';
 COMMENT ON COLUMN oms.message_templates.seeded IS 'Row installed by the extension; not dumped';
 
 INSERT INTO oms.message_templates (kind, subject, body, seeded) VALUES
@@ -134,6 +134,11 @@ BEGIN
                'status', o.status,
                'reason', COALESCE(v_event.payload ->> 'reason', ''),
                'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
+               'service', COALESCE(v_event.payload ->> 'service_name', ''),
+               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
+               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
+               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
                'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku), E'\n' ORDER BY l.line_no)
                            FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
                           WHERE l.order_id = o.id

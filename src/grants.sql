@@ -90,3 +90,15 @@ GRANT SELECT ON oms.channel_locations, oms.rejection_reasons, oms.routing_decisi
     oms.fulfillment_rejections, oms.location_daily_load
     TO oms_admin, oms_app;
 GRANT EXECUTE ON FUNCTION oms.explain_route(jsonb) TO oms_admin, oms_app;
+
+-- Fulfillment: oms_admin maintains carriers, services and rates; the
+-- applications (warehouse apps, store apps) drive shipments through the API.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.carriers, oms.carrier_services, oms.shipping_rates TO oms_admin;
+GRANT SELECT ON oms.carriers, oms.carrier_services, oms.shipping_rates, oms.shipments, oms.shipment_lines
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.create_shipment(bigint, text, jsonb), oms.ship(bigint, text, text, text), oms.deliver(bigint),
+    oms.cancel_shipment(bigint, text), oms.get_shipment(bigint), oms.packing_slip(bigint),
+    oms.shipping_label(bigint), oms.reject_fulfillment(bigint, text, text, text),
+    oms.quote_shipping(bigint, bigint, text, date)
+    TO oms_admin, oms_app;

@@ -59,6 +59,9 @@
 
 #include "oms.h"
 
+static bool InventoryLockBalance(int64 product_id, int32 location_id, bool create,
+								 int32 *on_hand, int32 *reserved, int32 *safety);
+
 /* ---- guard triggers ---- */
 
 PG_FUNCTION_INFO_V1(inventory_balance_guard);
@@ -288,6 +291,75 @@ InventoryReserve(int64 product_id, int32 location_id, int32 qty)
 					"   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>=) $3",
 					3, types), values, NULL, 0);
 	return SPI_processed == 1;
+}
+
+/*
+ * Shipping: take qty units of a reservation off reserved and on_hand, with
+ * the movement (kind shipment) that names the order and the reservation.
+ * The caller holds the order and takes balance rows in ascending order.
+ */
+void
+InventoryShip(int64 product_id, int32 location_id, int32 qty, int64 order_id,
+			  int64 reservation_id, const char *reference)
+{
+	static SPIPlanPtr plan_balance = NULL;
+	static SPIPlanPtr plan_movement = NULL;
+	Oid			types[6] = {INT8OID, INT4OID, INT4OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[6];
+
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	values[2] = Int32GetDatum(qty);
+	values[3] = Int64GetDatum(order_id);
+	values[4] = Int64GetDatum(reservation_id);
+	values[5] = CStringGetTextDatum(reference);
+	OmsExec(OmsPlan(&plan_balance,
+					"UPDATE oms.stock_balances SET on_hand = on_hand OPERATOR(pg_catalog.-) $3, "
+					"       reserved = reserved OPERATOR(pg_catalog.-) $3, updated_at = pg_catalog.now() "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0 AND reserved OPERATOR(pg_catalog.>=) $3",
+					3, types), values, NULL, 0);
+	if (SPI_processed != 1)
+		elog(ERROR, "oms: shipped units of product " INT64_FORMAT " at location %d were not reserved",
+			 product_id, location_id);
+	OmsExec(OmsPlan(&plan_movement,
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, on_hand_delta, reserved_delta, "
+					"       order_id, reservation_id, reference) "
+					"VALUES ($1, $2, 'shipment', OPERATOR(pg_catalog.-) $3, OPERATOR(pg_catalog.-) $3, $4, $5, $6)",
+					6, types), values, NULL, 0);
+}
+
+/*
+ * A location reports that units are not there (the count was wrong):
+ * write off up to qty of its unreserved units (kind adjustment). Returns
+ * the units written off.
+ */
+int32
+InventoryWriteOff(int64 product_id, int32 location_id, int32 qty, const char *reference)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+	int32		on_hand,
+				reserved,
+				safety,
+				take;
+
+	if (!InventoryLockBalance(product_id, location_id, false, &on_hand, &reserved, &safety))
+		return 0;
+	take = Min(qty, on_hand - reserved);
+	if (take <= 0)
+		return 0;
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	values[2] = Int32GetDatum(take);
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.stock_balances SET on_hand = on_hand OPERATOR(pg_catalog.-) $3, updated_at = pg_catalog.now() "
+					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					"   AND slot OPERATOR(pg_catalog.=) 0",
+					3, types), values, NULL, 0);
+	InventoryMovement(product_id, location_id, "adjustment", -take, 0, 0, 0, reference);
+	return take;
 }
 
 /* ---- low stock ---- */
@@ -701,7 +773,7 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id "
 					 "  LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
 					 " WHERE l.qty_backordered OPERATOR(pg_catalog.>) 0 "
-					 "   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered}'::text[]) "
+					 "   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered,confirmed,in_fulfillment,partially_shipped}'::text[]) "
 					 "   AND (l.product_id OPERATOR(pg_catalog.=) $1 OR l.product_id IN "
 					 "        (SELECT kit_id FROM oms.kit_components WHERE component_id OPERATOR(pg_catalog.=) $1)) "
 					 " ORDER BY ('vip' OPERATOR(pg_catalog.=) ANY (o.flags) OR 'vip' OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) DESC, "

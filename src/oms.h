@@ -122,6 +122,11 @@ extern void InventoryUnreserve(int64 product_id, int32 location_id, int32 qty);
 /* emit low_stock for products whose availability just crossed the reorder point */
 extern void InventoryLowStock(int64 *product_ids, int32 *decreases, int n);
 
+/* shipping: reserved and on_hand down, movement kind shipment */
+extern void InventoryShip(int64 product_id, int32 location_id, int32 qty, int64 order_id,
+						  int64 reservation_id, const char *reference);
+/* the count was wrong: write off up to qty unreserved units; units written off */
+extern int32 InventoryWriteOff(int64 product_id, int32 location_id, int32 qty, const char *reference);
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 
@@ -139,6 +144,8 @@ extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
 extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
 /* cancel a locked order: release, payments, status; returns the document */
 extern Datum OrdersCancel(int64 order_id, const char *reason);
+/* a location rejected the (locked) order: release there, re-route; JSON text */
+extern char *OrdersReroute(int64 order_id, int32 location_id, bool adjust_stock, const char *why);
 /* parse and resolve an order document into a routing request (explain_route) */
 extern void OrdersRouteRequest(Jsonb *doc, struct RouteRequest *req);
 /* the order document (jsonb, in the caller's SPI memory) */
@@ -195,7 +202,9 @@ typedef struct RouteRequest
 	bool		all_or_nothing;
 	bool		lazy_expiry;	/* RouteReserve may expire lapsed holds */
 	bool		rejections;		/* exclude locations that rejected the order */
-	bool		explain;		/* load every location (explain_route) */
+	bool		explain;		/* load every location (explain_route, re-route) */
+	RouteAllocation *release;	/* re-route: units this call gives back first */
+	int			nrelease;
 	RouteDemand *demands;		/* per product */
 	int			ndemands;
 
@@ -226,5 +235,14 @@ extern bool RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation *
 /* store the decision behind what was reserved */
 extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
 						RouteAllocation *taken, int ntaken);
+
+/* ---- fulfillment.c ---- */
+
+/* cancel every pending shipment of a locked order (cancel_order) */
+extern void FulfillmentCancelOrder(int64 order_id);
+/* the one ZPL label writer (shipping and return labels) */
+extern char *FulfillmentZplLabel(const char *title, const char *from, const char *to,
+								 const char *carrier, const char *service,
+								 const char *tracking, const char *reference);
 
 #endif							/* OMS_H */

@@ -971,7 +971,7 @@ PoRouteRequest(PoOrder *o, RouteRequest *req)
  * short raises OM001 here, holding nothing.
  */
 static void
-PoReserve(PoOrder *o, bool rejections, const char *trigger)
+PoReserve(PoOrder *o, bool rejections, const char *trigger, RouteAllocation *release, int nrelease)
 {
 	RouteRequest req;
 	RoutePlanOut plan;
@@ -986,6 +986,9 @@ PoReserve(PoOrder *o, bool rejections, const char *trigger)
 	PoRouteRequest(o, &req);
 	req.lazy_expiry = !rejections;
 	req.rejections = rejections;
+	req.release = release;
+	req.nrelease = nrelease;
+	req.explain = nrelease > 0;	/* released units may sit where nothing is available */
 	if (!RouteReserve(&req, &plan, &taken, &ntaken))
 	{
 		if (!req.all_or_nothing)
@@ -1300,7 +1303,7 @@ place_order(PG_FUNCTION_ARGS)
 	PoResolveProducts(&o);
 	PoLoadKits(&o);
 	PoBuildDemand(&o);
-	PoReserve(&o, false, "place_order");
+	PoReserve(&o, false, "place_order", NULL, 0);
 	PoDistribute(&o);
 	PoBookLines(&o);
 	PoBookReservations(&o);
@@ -1335,6 +1338,217 @@ OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
 	PoLoadKits(o);
 	PoBuildDemand(o);
 	PoRouteRequest(o, req);
+}
+
+/* ---- re-routing after a rejection ---- */
+
+/*
+ * A location rejected an order (src/fulfillment.c has locked the order and
+ * cancelled its pending shipments there). Release what the location holds
+ * for the order and route those units again, excluding every location that
+ * rejected it, in this transaction.
+ *
+ * Stock lines give up only their units at the rejecting location. A kit
+ * line gives up all its reservations (at every location), because kits are
+ * whole: its kits are routed again as one demand. Units no eligible
+ * location has are backordered whatever the order's policy: the order was
+ * accepted, and a shortage found later is waited out, not cancelled
+ * silently (cancel_order remains the caller's choice).
+ *
+ * With adjust_stock (reason inventory_mismatch) the released units are
+ * written off the location's on_hand before re-routing, as far as they are
+ * not reserved for other orders. Returns a JSON object text.
+ */
+char *
+OrdersReroute(int64 order_id, int32 location_id, bool adjust_stock, const char *why)
+{
+	static SPIPlanPtr plan_order = NULL;
+	static SPIPlanPtr plan_lines = NULL;
+	static SPIPlanPtr plan_release = NULL;
+	static SPIPlanPtr plan_book = NULL;
+	Oid			t2[2] = {INT8OID, INT4OID};
+	Datum		values[4];
+	PoOrder    *o = palloc0(sizeof(PoOrder));
+	RouteAllocation *freed;		/* per reservation released: product, location, qty */
+	int64	   *res_ids;
+	int			nfreed = 0;
+	int64		released_units = 0;
+	int64		written_off = 0;
+	int64		backordered = 0;
+	int			i,
+				j;
+	StringInfoData out;
+
+	/* the order's routing inputs */
+	values[0] = Int64GetDatum(order_id);
+	OmsQuery(OmsPlan(&plan_order,
+					 "SELECT c.code, o.external_id, o.channel_id, o.ship_lat, o.ship_lon, "
+					 "       COALESCE(o.pickup_location_id, 0), o.split_policy "
+					 "  FROM oms.orders o JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id "
+					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+					 1, t2), values, NULL, 1);
+	if (SPI_processed != 1)
+		OmsOrderNotFound(order_id);
+	o->order_id = order_id;
+	o->channel = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	o->external_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	o->channel_id = OmsGetInt32(0, 3, NULL);
+	{
+		bool		isnull;
+		Datum		lat = OmsGetDatum(0, 4, &isnull);
+
+		o->has_coords = !isnull;
+		if (!isnull)
+		{
+			o->lat = DatumGetFloat8(lat);
+			o->lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
+		}
+	}
+	o->pickup_location_id = OmsGetInt32(0, 6, NULL);
+	o->split = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7);
+	o->policy = "backorder";
+
+	/*
+	 * The reservations to release, locked with their lines: a stock line's
+	 * at this location, all of a kit line's that has any here.
+	 */
+	values[1] = Int32GetDatum(location_id);
+	OmsQuery(OmsPlan(&plan_lines,
+					 "SELECT r.id, r.product_id, r.location_id, r.qty, l.id, l.line_no, l.product_id, p.kind, "
+					 "       l.qty_reserved, p.sku "
+					 "  FROM oms.order_lines l "
+					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id "
+					 "  JOIN oms.reservations r ON r.order_line_id OPERATOR(pg_catalog.=) l.id "
+					 "       AND r.status OPERATOR(pg_catalog.=) 'active' "
+					 " WHERE l.order_id OPERATOR(pg_catalog.=) $1 "
+					 "   AND EXISTS (SELECT FROM oms.reservations h WHERE h.order_line_id OPERATOR(pg_catalog.=) l.id "
+					 "               AND h.status OPERATOR(pg_catalog.=) 'active' AND h.location_id OPERATOR(pg_catalog.=) $2) "
+					 "   AND (p.kind OPERATOR(pg_catalog.=) 'kit' OR r.location_id OPERATOR(pg_catalog.=) $2) "
+					 " ORDER BY l.line_no, r.product_id, r.location_id, r.id "
+					 "   FOR UPDATE OF l, r",
+					 2, t2), values, NULL, 0);
+	nfreed = (int) SPI_processed;
+	freed = palloc(sizeof(RouteAllocation) * (nfreed + 1));
+	res_ids = palloc(sizeof(int64) * (nfreed + 1));
+	o->lines = palloc0(sizeof(PoLine) * (nfreed + 1));
+	for (i = 0; i < nfreed; i++)
+	{
+		int64		line_id = OmsGetInt64(i, 5, NULL);
+		char	   *kind = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 8);
+		bool		kit = strcmp(kind, "kit") == 0;
+		int32		qty = OmsGetInt32(i, 4, NULL);
+		PoLine	   *l = NULL;
+
+		res_ids[i] = OmsGetInt64(i, 1, NULL);
+		freed[i].product_id = OmsGetInt64(i, 2, NULL);
+		freed[i].location_id = OmsGetInt32(i, 3, NULL);
+		freed[i].qty = qty;
+		for (j = 0; j < o->nlines; j++)
+			if (o->lines[j].id == line_id)
+				l = &o->lines[j];
+		if (l == NULL)
+		{
+			l = &o->lines[o->nlines++];
+			l->id = line_id;
+			l->line_no = OmsGetInt32(i, 6, NULL);
+			l->product.id = OmsGetInt64(i, 7, NULL);
+			l->product.kind = kit ? OMS_KIND_KIT : OMS_KIND_STOCK;
+			l->product.active = true;
+			l->sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 10);
+			/* a kit line re-routes all its kits; a stock line what is here */
+			l->qty = kit ? OmsGetInt32(i, 9, NULL) : 0;
+		}
+		if (!kit)
+			l->qty += qty;
+		released_units += qty;
+	}
+	if (o->nlines == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " holds nothing at this location", order_id),
+				 errdetail("No active reservation of the order is at the rejecting location."),
+				 errhint("Reject only at a location the order was routed to (see oms.get_order).")));
+
+	/*
+	 * Route the released units again, excluding rejecting locations. The
+	 * balance rows are released inside the routing attempt, merged with the
+	 * new reservations in (product, location) order, so this call takes
+	 * balance locks in the one global order like every other.
+	 */
+	PoLoadKits(o);
+	PoBuildDemand(o);
+	PoReserve(o, true, "reroute", freed, nfreed);
+	PoDistribute(o);
+
+	/* the released reservations and their movements */
+	values[0] = PointerGetDatum(OmsInt8Array(res_ids, nfreed));
+	values[1] = CStringGetTextDatum(psprintf("order %s/%s rejected: %s", o->channel, o->external_id, why));
+	{
+		Oid			trel[2] = {INT8ARRAYOID, TEXTOID};
+
+		OmsExec(OmsPlan(&plan_release,
+						"WITH r AS (UPDATE oms.reservations SET status = 'released', ended_at = pg_catalog.now() "
+						"            WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
+						"           RETURNING id, order_id, order_line_id, product_id, location_id, qty) "
+						"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, "
+						"       order_id, reservation_id, reference) "
+						"SELECT product_id, location_id, 'release', OPERATOR(pg_catalog.-) qty, order_id, id, $2 FROM r",
+						2, trel), values, NULL, 0);
+	}
+	PoBookReservations(o);
+
+	/* the count was wrong: the units are not there */
+	if (adjust_stock)
+	{
+		for (i = 0; i < nfreed; i++)
+			if (freed[i].location_id == location_id)
+				written_off += InventoryWriteOff(freed[i].product_id, location_id, freed[i].qty,
+												 psprintf("inventory mismatch: order %s/%s rejected",
+														  o->channel, o->external_id));
+	}
+
+	/* the lines: what was released, what came back, what waits */
+	for (i = 0; i < o->nlines; i++)
+	{
+		Oid			tb[4] = {INT8OID, INT4OID, INT4OID, INT4OID};
+
+		values[0] = Int64GetDatum(o->lines[i].id);
+		values[1] = Int32GetDatum(o->lines[i].qty);
+		values[2] = Int32GetDatum(o->lines[i].reserved);
+		values[3] = Int32GetDatum(o->lines[i].backordered);
+		OmsExec(OmsPlan(&plan_book,
+						"UPDATE oms.order_lines SET qty_reserved = qty_reserved OPERATOR(pg_catalog.-) $2 OPERATOR(pg_catalog.+) $3, "
+						"       qty_backordered = qty_backordered OPERATOR(pg_catalog.+) $4 "
+						" WHERE id OPERATOR(pg_catalog.=) $1",
+						4, tb), values, NULL, 0);
+		backordered += o->lines[i].backordered;
+	}
+
+	/* an unpaid order with units waiting is backordered */
+	if (backordered > 0)
+	{
+		static SPIPlanPtr plan_status = NULL;
+		Oid			t1[1] = {INT8OID};
+
+		values[0] = Int64GetDatum(order_id);
+		OmsQuery(OmsPlan(&plan_status, "SELECT status FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
+						 1, t1), values, NULL, 1);
+		if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "pending_payment") == 0)
+			LifecycleChange(order_id, "backordered", "re-routed units wait for stock", false);
+	}
+
+	initStringInfo(&out);
+	appendStringInfo(&out, "{\"released_units\": " INT64_FORMAT ", \"written_off\": " INT64_FORMAT
+					 ", \"backordered_units\": " INT64_FORMAT ", \"rerouted\": [",
+					 released_units, written_off, backordered);
+	for (i = 0; i < o->npieces; i++)
+	{
+		appendStringInfo(&out, "%s{\"line_no\": %d, \"location_id\": %d, \"product_id\": " INT64_FORMAT ", \"qty\": %d}",
+						 i ? ", " : "", o->lines[o->pieces[i].line].line_no, o->pieces[i].location_id,
+						 o->pieces[i].product_id, o->pieces[i].qty);
+	}
+	appendStringInfoString(&out, "]}");
+	return out.data;
 }
 
 /* ---- releasing orders: cancel, expiry ---- */
@@ -1524,6 +1738,7 @@ OrdersCancel(int64 order_id, const char *reason)
 				 errdetail("from %s to cancelled: " INT64_FORMAT " unit(s) have already shipped.", status, shipped),
 				 errhint("Create a return for shipped units instead.")));
 
+	FulfillmentCancelOrder(order_id);
 	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release", &filled);
 	payments = PaymentsCancelOrder(order_id, reason ? reason : "order cancelled");
 	doc = PoDocument(order_id, false);

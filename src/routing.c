@@ -158,7 +158,13 @@ typedef struct RouteState
 	int			filtered[RF_COUNT];
 } RouteState;
 
-static int	route_cmp_ndemands;
+/* one balance row's work in an attempt: give back, then reserve */
+typedef struct RouteOp
+{
+	RouteAllocation a;			/* qty: units to reserve */
+	int32		release;		/* units to give back first (re-route) */
+} RouteOp;
+
 static RouteSite *route_cmp_sites;
 
 static int
@@ -370,6 +376,13 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 			if (req->demands[d].product_id == pid)
 				cur->avail[d] = OmsGetInt32(i, 14, NULL);
 	}
+	/* units a re-route gives back are available to it */
+	for (i = 0; i < req->nrelease; i++)
+		for (n = 0; n < st->nsites; n++)
+			if (st->sites[n].id == req->release[i].location_id)
+				for (d = 0; d < req->ndemands; d++)
+					if (req->demands[d].product_id == req->release[i].product_id)
+						st->sites[n].avail[d] += req->release[i].qty;
 }
 
 /* Filters, score terms and the strategy key of every site. */
@@ -465,7 +478,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			st->eligible[st->neligible++] = s;
 	}
 	route_cmp_sites = st->sites;
-	route_cmp_ndemands = req->ndemands;
 	qsort(st->eligible, st->neligible, sizeof(int), RouteSiteCmp);
 }
 
@@ -830,6 +842,8 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 		ResourceOwner oldowner = CurrentResourceOwner;
 		RouteAllocation *got_list;
 		int			ngot = 0;
+		RouteOp    *ops;
+		int			nops;
 
 		RoutePlan(req, out);
 		for (i = 0; i < req->ndemands; i++)
@@ -855,16 +869,45 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 		if (short_any && all_or_nothing)
 			return false;
 
-		qsort(out->allocs, out->nallocs, sizeof(RouteAllocation), RouteAllocCmp);
-		got_list = palloc(sizeof(RouteAllocation) * (out->nallocs + 1));
+		/* this attempt's work: releases (re-route) merged with the plan */
+		nops = 0;
+		ops = palloc(sizeof(RouteOp) * (out->nallocs + req->nrelease + 1));
+		for (i = 0; i < out->nallocs; i++)
+		{
+			ops[nops].a = out->allocs[i];
+			ops[nops].release = 0;
+			nops++;
+		}
+		for (i = 0; i < req->nrelease; i++)
+		{
+			int			k;
+
+			for (k = 0; k < nops; k++)
+				if (ops[k].a.product_id == req->release[i].product_id &&
+					ops[k].a.location_id == req->release[i].location_id)
+					break;
+			if (k == nops)
+			{
+				ops[k].a = req->release[i];
+				ops[k].a.qty = 0;
+				nops++;
+			}
+			ops[k].release += req->release[i].qty;
+		}
+		qsort(ops, nops, sizeof(RouteOp), RouteAllocCmp);
+		got_list = palloc(sizeof(RouteAllocation) * (nops + 1));
 		done = true;
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(oldcontext);
-		for (i = 0; i < out->nallocs; i++)
+		for (i = 0; i < nops; i++)
 		{
-			RouteAllocation *a = &out->allocs[i];
+			RouteAllocation *a = &ops[i].a;
 			int32		got;
 
+			if (ops[i].release > 0)
+				InventoryUnreserve(a->product_id, a->location_id, ops[i].release);
+			if (a->qty == 0)
+				continue;
 			/* the last attempt takes what is there, except all_or_nothing */
 			if (last && !all_or_nothing)
 				got = InventoryReserveUpTo(a->product_id, a->location_id, a->qty);
