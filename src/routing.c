@@ -45,8 +45,8 @@
  *	            policy partial or backorder the split also reserves as
  *	            many units as the eligible locations have.
  *	    avoid   split only when the split fulfils everything; otherwise
- *	            use the best single location (most units, then score) and
- *	            leave the rest short.
+ *	            use the best single location (most products in full, then
+ *	            most units, then score) and leave the rest short.
  *	    forbid  never split: the best single location, the rest short
  *	            (backordered, cancelled, or OM001 under all_or_nothing).
  *
@@ -401,9 +401,7 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 	{
 		RouteSite  *x = &st->sites[s];
 
-		if (req->pickup_location_id > 0)
-			x->distance = 0;
-		else if (req->has_coords)
+		if (req->has_coords)
 			x->distance = CatalogDistanceKm(x->lat, x->lon, req->lat, req->lon);
 		else
 			x->distance = -1;
@@ -447,6 +445,8 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 		{
 			double		dist = x->distance > 0 ? x->distance : 0;
 
+			x->key[3] = 0;
+
 			switch (strat)
 			{
 				case 'l':		/* closest */
@@ -463,6 +463,7 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 					x->key[0] = -(double) x->after;
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
+					x->key[3] = dist;
 					break;
 				default:		/* cheapest */
 					x->key[0] = x->est_cost;
@@ -470,7 +471,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 					x->key[2] = dist;
 					break;
 			}
-			x->key[3] = 0;
 		}
 		x->chosen = false;
 		x->planned = 0;
@@ -734,8 +734,12 @@ RoutePlan(RouteRequest *req, RoutePlanOut *out)
 				if (fits_somewhere[d])
 					target |= ((uint32) 1) << d;
 			if (target != 0)
+			{
 				RouteExactCover(req, st, target);
-			st->rule = "split, exact search";
+				st->rule = "split, exact search";
+			}
+			else
+				st->rule = "split, by score (no location has any product in full)";
 		}
 		else
 		{
@@ -1130,6 +1134,46 @@ RouteFilterReason(RouteRequest *req, RouteSite *x)
 	return "";
 }
 
+static char *
+RouteLinesInFull(int nfit, int n)
+{
+	if (n == 1)
+		return nfit ? "the line" : "no line";
+	if (nfit == n)
+		return psprintf("all %d lines", n);
+	return psprintf("%d of %d lines", nfit, n);
+}
+
+/* Why an eligible location is not in the plan, in words. */
+static char *
+RouteWhyNot(RouteRequest *req, RouteState *st, RouteSite *x)
+{
+	RouteSite  *worst = NULL;
+	int			min_fit = req->ndemands;
+	int			i;
+
+	if (st->nplan == 0)
+		return "no plan";
+	if (st->nplan == 1 && st->sites[st->plan[0]].nfit == req->ndemands && x->nfit < req->ndemands)
+		return psprintf("has %s in full; the chosen location has all", RouteLinesInFull(x->nfit, req->ndemands));
+	for (i = 0; i < st->nplan; i++)
+	{
+		RouteSite  *c = &st->sites[st->plan[i]];
+
+		if (worst == NULL || RouteKeyCmp(c->key, worst->key) > 0)
+			worst = c;
+		min_fit = Min(min_fit, c->nfit);
+	}
+	if (x->nfit < min_fit)
+		return psprintf("has %s in full, fewer than every chosen location", RouteLinesInFull(x->nfit, req->ndemands));
+	if (RouteKeyCmp(x->key, worst->key) < 0)
+		return psprintf("scores better on %s, but a plan with it needs more shipments or leaves more short",
+						RouteStrategyTerm(req->strategy));
+	if (RouteKeyCmp(x->key, worst->key) == 0)
+		return "ties on every score term; the lower location id wins";
+	return psprintf("ranks lower on %s", RouteStrategyTerm(req->strategy));
+}
+
 PG_FUNCTION_INFO_V1(explain_route);
 /*
  * oms.explain_route(order jsonb): every location, ranked: the plan's
@@ -1197,17 +1241,14 @@ explain_route(PG_FUNCTION_ARGS)
 		else if (x->chosen)
 		{
 			role = "chosen";
-			reason = psprintf("%s; %s of %d lines in full, " INT64_FORMAT " units planned here",
-							  st->rule, x->nfit == req.ndemands ? "all" : psprintf("%d", x->nfit),
-							  req.ndemands, x->planned);
+			reason = psprintf("%s; %s in full, " INT64_FORMAT " unit%s planned here",
+							  st->rule, RouteLinesInFull(x->nfit, req.ndemands),
+							  x->planned, x->planned == 1 ? "" : "s");
 		}
 		else
 		{
 			role = (i < st->nplan + ROUTE_RUNNERS_UP) ? "runner_up" : "eligible";
-			if (st->nplan > 0 && x->nfit < st->sites[st->plan[0]].nfit)
-				reason = psprintf("has %d of %d lines in full", x->nfit, req.ndemands);
-			else
-				reason = psprintf("ranks lower on %s", RouteStrategyTerm(req.strategy));
+			reason = RouteWhyNot(&req, st, x);
 		}
 		rank++;
 		values[0] = Int32GetDatum(rank);

@@ -116,7 +116,7 @@ COMMENT ON COLUMN oms.routing_decisions.est_cost IS 'Estimated cost of the plan:
 COMMENT ON COLUMN oms.routing_decisions.short_units IS 'Units no eligible location could supply (backordered, cancelled or refused by the policy)';
 COMMENT ON COLUMN oms.routing_decisions.chosen IS 'Per chosen location: code, units, distance_km, est_cost, priority';
 COMMENT ON COLUMN oms.routing_decisions.runners_up IS 'The best eligible locations not chosen (at most 3), with their score terms';
-COMMENT ON COLUMN oms.routing_decisions.filtered IS 'Locations with stock that a filter excluded, counted per filter';
+COMMENT ON COLUMN oms.routing_decisions.filtered IS 'Active locations with stock of the order that a filter excluded, counted per filter (inactive locations are not read during placement)';
 
 CREATE FUNCTION oms.explain_route("order" jsonb)
     RETURNS TABLE (rank integer, location text, role text, eligible boolean, verdicts jsonb,
