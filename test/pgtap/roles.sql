@@ -6,7 +6,7 @@
 -- may move an order's status by hand, but never touches money; PUBLIC gets
 -- nothing at all.
 BEGIN;
-SELECT plan(131);
+SELECT plan(178);
 
 -- ---- oms_app: the API ---------------------------------------------------------
 SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can execute oms.' || f || '(' || array_to_string(a, ', ') || ')')
@@ -24,6 +24,15 @@ SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can
                ('gift_card_balance', ARRAY['text']),
                ('read_events', ARRAY['text', 'integer']),
                ('ack_events', ARRAY['text', 'bigint']),
+               ('create_shipment', ARRAY['bigint', 'text', 'jsonb']),
+               ('ship', ARRAY['bigint', 'text', 'text', 'text']),
+               ('deliver', ARRAY['bigint']),
+               ('cancel_shipment', ARRAY['bigint', 'text']),
+               ('reject_fulfillment', ARRAY['bigint', 'text', 'text', 'text']),
+               ('explain_route', ARRAY['jsonb']),
+               ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
+               ('packing_slip', ARRAY['bigint']),
+               ('shipping_label', ARRAY['bigint']),
                ('receive_stock', ARRAY['text', 'text', 'integer', 'text']),
                ('available', ARRAY['text', 'text'])) AS t(f, a);
 -- issuing value is a back-office act
@@ -48,6 +57,8 @@ SELECT table_privs_are('oms', 'payment_transactions', 'oms_app', ARRAY[]::name[]
 SELECT table_privs_are('oms', 'events', 'oms_app', ARRAY[]::name[], 'oms_app reads events through oms.read_events only');
 SELECT table_privs_are('oms', 'event_consumers', 'oms_app', ARRAY[]::name[], 'oms_app has no privilege on oms.event_consumers');
 SELECT table_privs_are('oms', 'hold_rules', 'oms_app', ARRAY[]::name[], 'oms_app has no privilege on oms.hold_rules');
+SELECT table_privs_are('oms', t, 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.' || t)
+  FROM unnest(ARRAY['shipments', 'shipment_lines', 'routing_decisions', 'fulfillment_rejections', 'carriers']::name[]) AS t;
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c
      WHERE c.relnamespace = 'oms'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
@@ -61,7 +72,8 @@ SELECT table_privs_are('oms', 'stock_levels', 'oms_reporting', ARRAY['SELECT'], 
 SELECT table_privs_are('oms', 'order_statuses', 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.order_statuses');
 SELECT table_privs_are('oms', t, 'oms_reporting', ARRAY[]::name[], 'oms_reporting has no privilege on oms.' || t)
   FROM unnest(ARRAY['orders', 'order_lines', 'customers', 'payments', 'payment_transactions', 'gift_cards',
-                    'stock_balances', 'reservations', 'event_consumers']::name[]) AS t;
+                    'stock_balances', 'reservations', 'event_consumers', 'shipments', 'shipment_lines',
+                    'routing_decisions', 'fulfillment_rejections', 'shipping_rates']::name[]) AS t;
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c
      WHERE c.relnamespace = 'oms'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
@@ -83,12 +95,24 @@ SELECT function_privs_are('oms', f, a, 'oms_reporting', ARRAY[]::name[], 'oms_re
                ('receive_stock', ARRAY['text', 'text', 'integer', 'text']),
                ('adjust_stock', ARRAY['text', 'text', 'integer', 'text']),
                ('expire_reservations', ARRAY[]::name[]),
+               ('create_shipment', ARRAY['bigint', 'text', 'jsonb']),
+               ('ship', ARRAY['bigint', 'text', 'text', 'text']),
+               ('deliver', ARRAY['bigint']),
+               ('cancel_shipment', ARRAY['bigint', 'text']),
+               ('reject_fulfillment', ARRAY['bigint', 'text', 'text', 'text']),
+               ('explain_route', ARRAY['jsonb']),
+               ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
+               ('packing_slip', ARRAY['bigint']),
+               ('shipping_label', ARRAY['bigint']),
                ('read_events', ARRAY['text', 'integer']),
                ('ack_events', ARRAY['text', 'bigint'])) AS t(f, a);
 
 -- ---- oms_admin: the vocabulary and a manual status, never money ---------------
 SELECT table_privs_are('oms', t, 'oms_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'oms_admin maintains oms.' || t)
-  FROM unnest(ARRAY['order_statuses', 'order_transitions', 'hold_rules']::name[]) AS t;
+  FROM unnest(ARRAY['order_statuses', 'order_transitions', 'hold_rules', 'carriers', 'carrier_services',
+                    'shipping_rates', 'channel_locations', 'rejection_reasons']::name[]) AS t;
+SELECT table_privs_are('oms', t, 'oms_admin', ARRAY['SELECT'], 'oms_admin only reads oms.' || t)
+  FROM unnest(ARRAY['shipments', 'shipment_lines', 'routing_decisions', 'fulfillment_rejections', 'location_daily_load']::name[]) AS t;
 SELECT table_privs_are('oms', 'orders', 'oms_admin', ARRAY['SELECT'], 'oms_admin has no table-wide write privilege on oms.orders');
 SELECT column_privs_are('oms', 'orders', 'status', 'oms_admin', ARRAY['SELECT', 'UPDATE'], 'oms_admin may update oms.orders.status');
 SELECT column_privs_are('oms', 'orders', 'total', 'oms_admin', ARRAY['SELECT'], 'oms_admin cannot update oms.orders.total');
@@ -128,6 +152,15 @@ SELECT is_definer('oms', f, a, 'oms.' || f || '(' || array_to_string(a, ', ') ||
                ('refund_payment', ARRAY['bigint', 'numeric', 'text']),
                ('issue_gift_card', ARRAY['text', 'numeric', 'text']),
                ('read_events', ARRAY['text', 'integer']),
+               ('create_shipment', ARRAY['bigint', 'text', 'jsonb']),
+               ('ship', ARRAY['bigint', 'text', 'text', 'text']),
+               ('deliver', ARRAY['bigint']),
+               ('cancel_shipment', ARRAY['bigint', 'text']),
+               ('reject_fulfillment', ARRAY['bigint', 'text', 'text', 'text']),
+               ('explain_route', ARRAY['jsonb']),
+               ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
+               ('packing_slip', ARRAY['bigint']),
+               ('shipping_label', ARRAY['bigint']),
                ('ack_events', ARRAY['text', 'bigint']),
                ('receive_stock', ARRAY['text', 'text', 'integer', 'text'])) AS t(f, a);
 SELECT is_empty($$
