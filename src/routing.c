@@ -821,6 +821,90 @@ RouteTakeCapacity(RouteState *st, RouteAllocation *taken, int ntaken)
 }
 
 /*
+ * One attempt's work, inside its subtransaction: per balance row in
+ * ascending order, give back (re-route), then reserve with the guard, or
+ * on the last attempt take what is there. Then the daily capacities.
+ * False when the stock or a capacity moved since the plan.
+ */
+static bool
+RouteExecute(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
+			 RouteAllocation *got_list, int *ngot)
+{
+	int			i;
+
+	for (i = 0; i < nops; i++)
+	{
+		RouteAllocation *a = &ops[i].a;
+		int32		got;
+
+		if (ops[i].release > 0)
+			InventoryUnreserve(a->product_id, a->location_id, ops[i].release);
+		if (a->qty == 0)
+			continue;
+		if (take_what_is_there)
+			got = InventoryReserveUpTo(a->product_id, a->location_id, a->qty);
+		else
+			got = InventoryReserve(a->product_id, a->location_id, a->qty) ? a->qty : -1;
+		if (got < 0)
+			return false;		/* the stock went away since the plan */
+		if (got > 0)
+		{
+			got_list[*ngot] = *a;
+			got_list[*ngot].qty = got;
+			(*ngot)++;
+		}
+	}
+	/* a location filled up since the plan */
+	return RouteTakeCapacity(st, got_list, *ngot);
+}
+
+/*
+ * Run one attempt in a subtransaction: kept when it succeeded, rolled back
+ * (with its row locks) when the stock or a capacity moved. Any error inside
+ * (a lock timeout, a cancel, a constraint) also rolls it back before it
+ * propagates: left open, it would strand the session in an aborted
+ * subtransaction that only a FATAL ends.
+ */
+static bool
+RouteAttempt(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
+			 RouteAllocation *got_list, int *ngot)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool done = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		done = RouteExecute(ops, nops, take_what_is_there, st, got_list, ngot);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	if (done)
+		ReleaseCurrentSubTransaction();
+	else
+	{
+		RollbackAndReleaseCurrentSubTransaction();
+		*ngot = 0;
+	}
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return done;
+}
+
+/*
  * Plan, then reserve the plan, re-planning with fresh numbers when the
  * stock or a capacity moved (see the banner). On success *taken holds what
  * was reserved, per (product, location), ascending. Returns false, holding
@@ -842,8 +926,6 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 	{
 		bool		short_any = false;
 		bool		last = (attempt == ROUTE_ATTEMPTS - 1);
-		MemoryContext oldcontext = CurrentMemoryContext;
-		ResourceOwner oldowner = CurrentResourceOwner;
 		RouteAllocation *got_list;
 		int			ngot = 0;
 		RouteOp    *ops;
@@ -894,49 +976,15 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 			{
 				ops[k].a = req->release[i];
 				ops[k].a.qty = 0;
+				ops[k].release = 0;
 				nops++;
 			}
 			ops[k].release += req->release[i].qty;
 		}
 		qsort(ops, nops, sizeof(RouteOp), RouteAllocCmp);
 		got_list = palloc(sizeof(RouteAllocation) * (nops + 1));
-		done = true;
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(oldcontext);
-		for (i = 0; i < nops; i++)
-		{
-			RouteAllocation *a = &ops[i].a;
-			int32		got;
 
-			if (ops[i].release > 0)
-				InventoryUnreserve(a->product_id, a->location_id, ops[i].release);
-			if (a->qty == 0)
-				continue;
-			/* the last attempt takes what is there, except all_or_nothing */
-			if (last && !all_or_nothing)
-				got = InventoryReserveUpTo(a->product_id, a->location_id, a->qty);
-			else
-				got = InventoryReserve(a->product_id, a->location_id, a->qty) ? a->qty : -1;
-			if (got < 0)
-			{
-				done = false;	/* the stock went away since the plan */
-				break;
-			}
-			if (got > 0)
-			{
-				got_list[ngot] = *a;
-				got_list[ngot].qty = got;
-				ngot++;
-			}
-		}
-		if (done && !RouteTakeCapacity((RouteState *) out->state, got_list, ngot))
-			done = false;		/* a location filled up since the plan */
-		if (done)
-			ReleaseCurrentSubTransaction();
-		else
-			RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		done = RouteAttempt(ops, nops, last && !all_or_nothing, (RouteState *) out->state, got_list, &ngot);
 		if (done)
 		{
 			*taken = got_list;
