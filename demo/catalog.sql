@@ -4,23 +4,44 @@
 \set ON_ERROR_STOP 1
 SET ROLE oms_admin;
 
-INSERT INTO oms.channels (code, name, kind) VALUES
-    ('web',       'Web shop',              'web'),
-    ('app',       'Mobile app',            'mobile'),
-    ('pos',       'Store tills',           'pos'),
-    ('amazon-de', 'Amazon.de marketplace', 'marketplace'),
-    ('phone',     'Phone orders',          'phone'),
-    ('b2b',       'Wholesale to cafes',    'wholesale');
+-- how each channel routes its orders (see the fulfillment part of the demo):
+-- the web shop and the phone team ship from wherever is cheapest, the app
+-- promises speed (closest, within 800 km), the marketplace and wholesale
+-- keep stock even across the warehouses (balance, priority)
+INSERT INTO oms.channels (code, name, kind, routing_strategy, max_distance_km) VALUES
+    ('web',       'Web shop',              'web',         'cheapest', NULL),
+    ('app',       'Mobile app',            'mobile',      'closest',  800),
+    ('pos',       'Store tills',           'pos',         'closest',  NULL),
+    ('amazon-de', 'Amazon.de marketplace', 'marketplace', 'balance',  NULL),
+    ('phone',     'Phone orders',          'phone',       'cheapest', NULL),
+    ('b2b',       'Wholesale to cafes',    'wholesale',   'priority', NULL);
 
 -- real coordinates: logistics parks near Berlin, Rotterdam and Milan, stores
--- in Munich and Hamburg, and a dropship roaster in Lyon
-INSERT INTO oms.locations (code, name, kind, latitude, longitude, ships, pickup, priority, daily_capacity, handling_cost) VALUES
-    ('WH-BER', 'Berlin warehouse (Grossbeeren)',  'warehouse', 52.3547, 13.3090, true,  false, 10, 4000, 1.10),
-    ('WH-RTM', 'Rotterdam warehouse (Waalhaven)', 'warehouse', 51.8889, 4.4378,  true,  false, 20, 3000, 1.25),
-    ('WH-MIL', 'Milan warehouse (Segrate)',       'warehouse', 45.4904, 9.2950,  true,  false, 30, 1500, 1.40),
-    ('ST-MUC', 'Munich store, Viktualienmarkt',   'store',     48.1351, 11.5762, true,  true,  50,  150, 2.60),
-    ('ST-HAM', 'Hamburg store, Schanzenviertel',  'store',     53.5627, 9.9617,  true,  true,  50,  120, 2.60),
-    ('DS-LYS', 'Lyon roaster (dropship)',         'dropship',  45.7640, 4.8357,  true,  false, 90,  300, 0.00);
+-- in Munich and Hamburg, and a dropship roaster in Lyon. est_cost of a
+-- parcel = distance x cost_per_km + handling_cost; stores pack by hand
+-- (dearer handling) and the Hamburg store packs at most 2 parcels a day.
+-- The address is the sender address on shipping labels.
+INSERT INTO oms.locations (code, name, kind, latitude, longitude, ships, pickup, priority, daily_capacity,
+                           handling_cost, cost_per_km, address) VALUES
+    ('WH-BER', 'Berlin warehouse (Grossbeeren)',  'warehouse', 52.3547, 13.3090, true,  false, 10, 4000, 1.10, 0.0080,
+     E'Am Gueterverkehrszentrum 12\n14979 Grossbeeren\nGermany'),
+    ('WH-RTM', 'Rotterdam warehouse (Waalhaven)', 'warehouse', 51.8889, 4.4378,  true,  false, 20, 3000, 1.25, 0.0080,
+     E'Waalhaven Oostzijde 80\n3087 BM Rotterdam\nNetherlands'),
+    ('WH-MIL', 'Milan warehouse (Segrate)',       'warehouse', 45.4904, 9.2950,  true,  false, 30, 1500, 1.40, 0.0090,
+     E'Via Cassanese 224\n20054 Segrate MI\nItaly'),
+    ('ST-MUC', 'Munich store, Viktualienmarkt',   'store',     48.1351, 11.5762, true,  true,  50,  150, 2.60, 0.0100,
+     E'Viktualienmarkt 3\n80331 Muenchen\nGermany'),
+    ('ST-HAM', 'Hamburg store, Schanzenviertel',  'store',     53.5627, 9.9617,  true,  true,  50,    2, 2.60, 0.0100,
+     E'Schulterblatt 71\n20357 Hamburg\nGermany'),
+    ('DS-LYS', 'Lyon roaster (dropship)',         'dropship',  45.7640, 4.8357,  true,  false, 90,  300, 0.00, 0.0120,
+     E'Rue de Marseille 41\n69007 Lyon\nFrance');
+
+-- the marketplace and wholesale ship from the warehouses (and the roaster)
+-- only; the other channels may use every location (no rows)
+INSERT INTO oms.channel_locations (channel_id, location_id)
+SELECT c.id, l.id FROM oms.channels c, oms.locations l
+ WHERE (c.code = 'amazon-de' AND l.kind = 'warehouse')
+    OR (c.code = 'b2b' AND l.kind IN ('warehouse', 'dropship'));
 
 INSERT INTO oms.products (sku, gtin, name, kind, weight_kg, reorder_point, reorder_qty, unit_cost) VALUES
     ('BEAN-ETH-250', '4000073120007', 'Ethiopia Yirgacheffe beans 250 g', 'stock', 0.27, 40, 120, 5.10),
@@ -70,5 +91,28 @@ INSERT INTO oms.customers (external_ref, email, name, flags) VALUES
     ('shop-10003', 'sophie.martin@example.fr', 'Sophie Martin',     '{}'),
     ('erp-C042',   'orders@cafe-kiez.example', 'Cafe Kiez GmbH',    '{terms,wholesale}'),
     ('shop-10004', 'j.devries@example.nl',     'Jan de Vries',      '{fraud_review}');
+
+-- carriers, their services and rate bands (EUR per parcel): the narrowest
+-- band that fits a parcel's distance and weight applies
+INSERT INTO oms.carriers (code, name, tracking_url) VALUES
+    ('dhl', 'DHL', 'https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode={{tracking_number}}'),
+    ('dpd', 'DPD', 'https://tracking.dpd.de/status/en_US/parcel/{{tracking_number}}'),
+    ('ups', 'UPS', 'https://www.ups.com/track?tracknum={{tracking_number}}');
+INSERT INTO oms.carrier_services (carrier_id, code, name, transit_days)
+SELECT c.id, v.code, v.name, v.days
+  FROM (VALUES ('dhl', 'paket', 'Paket', 2), ('dhl', 'express', 'Express', 1),
+               ('dpd', 'classic', 'Classic', 3), ('ups', 'saver', 'Express Saver', 1)) AS v(carrier, code, name, days)
+  JOIN oms.carriers c ON c.code = v.carrier;
+INSERT INTO oms.shipping_rates (service_id, currency, max_km, max_kg, price)
+SELECT s.id, 'EUR', v.max_km, v.max_kg, v.price
+  FROM (VALUES ('dhl', 'paket',    300, 5,    4.99), ('dhl', 'paket',    300, 31.5,  8.49),
+               ('dhl', 'paket',   NULL, 5,    9.49), ('dhl', 'paket',   NULL, 31.5, 15.99),
+               ('dhl', 'express',  300, 5,   14.90), ('dhl', 'express', NULL, 5,    24.90),
+               ('dhl', 'express', NULL, 31.5, 39.90),
+               ('dpd', 'classic', 1000, 5,    4.60), ('dpd', 'classic', 1000, 31.5,  7.90),
+               ('dpd', 'classic', NULL, 31.5, 12.90),
+               ('ups', 'saver',   NULL, 10,  19.50), ('ups', 'saver',   NULL, 31.5, 34.00)) AS v(carrier, service, max_km, max_kg, price)
+  JOIN oms.carriers c ON c.code = v.carrier
+  JOIN oms.carrier_services s ON s.carrier_id = c.id AND s.code = v.service;
 
 RESET ROLE;
