@@ -231,7 +231,7 @@ SELECT oms.set_order_status(oid_of('HOLD-2'), 'in_fulfillment') ->> 'status' AS 
 SELECT * FROM counts;
 SELECT oms.hold_order(oid_of('HOLD-2'), '');
 SELECT oms.hold_order(oid_of('HOLD-2'), NULL);
-SELECT oms.hold_order(oid_of('HOLD-2'), 'too late');
+SELECT oms.hold_order(oid_of('PICKUP'), 'too late');
 SELECT oms.release_hold(oid_of('HOLD-2'));
 -- their SQLSTATEs
 SELECT label, try(stmt) AS sqlstate_and_message FROM (VALUES
@@ -241,7 +241,7 @@ SELECT label, try(stmt) AS sqlstate_and_message FROM (VALUES
     ('NULL order',          $$SELECT oms.hold_order(NULL, 'x')$$),
     ('unknown order',       $$SELECT oms.hold_order(987654, 'x')$$),
     ('card number reason',  $$SELECT oms.hold_order(oid_of('HOLD-2'), 'card 4111 1111 1111 1111')$$),
-    ('hold from picking',   $$SELECT oms.hold_order(oid_of('HOLD-2'), 'too late')$$),
+    ('hold a closed order', $$SELECT oms.hold_order(oid_of('PICKUP'), 'too late')$$),
     ('release NULL',        $$SELECT oms.release_hold(NULL)$$),
     ('release unknown',     $$SELECT oms.release_hold(987654)$$),
     ('release not held',    $$SELECT oms.release_hold(oid_of('HOLD-2'))$$)) AS t(label, stmt);

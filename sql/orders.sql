@@ -138,10 +138,10 @@ SELECT o.external_id, c.code AS channel, cu.external_ref, cu.email, o.total, o.h
 -- no single location has 15 of A: split, priority then distance (Berlin first for a Hamburg ship-to)
 SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-2", "currency": "EUR", "ship_to": {"lat": 53.55, "lon": 9.99},
     "lines": [{"sku": "A", "qty": 15, "unit_price": 1}]}')) -> 'lines';
--- kits reserve their components; partial takes whole kits only (3 of A are
--- left after W-1 and W-2, so 3 kits, and 4 are cancelled)
+-- partial: the 3 of A left (in Munich) are reserved and 4 cancelled; B
+-- comes from Berlin (split allowed)
 SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-3", "currency": "EUR", "policy": "partial",
-    "lines": [{"sku": "KIT", "qty": 7, "unit_price": 30}]}')) -> 'lines';
+    "lines": [{"sku": "A", "qty": 7, "unit_price": 10}, {"sku": "B", "qty": 6, "unit_price": 10}]}')) -> 'lines';
 SELECT oms.available('KIT') AS kits_left, oms.available('A') AS a_left, oms.available('B') AS b_left;
 -- partial: what is there is reserved, the rest cancelled
 SELECT doc(oms.place_order('{"channel": "web", "external_id": "W-4", "currency": "EUR", "policy": "partial",
@@ -257,4 +257,30 @@ SELECT f -> 'backorders_filled' = jsonb_build_array(jsonb_build_object('order_id
        f ->> 'previous_safety_stock' AS previous
   FROM oms.set_safety_stock('C', 'HAM', 0) AS f, oms.orders w16 WHERE w16.external_id = 'W-16';
 SELECT external_id, status FROM oms.orders WHERE external_id = 'W-16';
+SELECT * FROM oms.check();
+
+-- a kit ships from one place, so its components are reserved together: with
+-- KIT's A free only in Munich and its B only in Berlin and Hamburg no whole
+-- kit exists, so oms.available counts none, all_or_nothing says which kit
+-- cannot be assembled, and partial finds nothing it can serve
+SELECT oms.receive_stock('B', 'HAM', 4) IS NOT NULL AS b_in_hamburg, oms.receive_stock('A', 'MUC', 2) IS NOT NULL AS a_in_munich;
+SELECT oms.available('KIT') AS kits, oms.available('KIT', 'MUC') AS kits_munich, oms.available('A', 'MUC') AS a_munich,
+       oms.available('B', 'HAM') AS b_hamburg;
+CREATE TABLE before AS SELECT * FROM counts;
+SELECT oms.place_order('{"channel": "web", "external_id": "K-1", "currency": "EUR", "split": "allow",
+    "lines": [{"sku": "KIT", "qty": 1, "unit_price": 30}]}');
+SELECT oms.place_order('{"channel": "web", "external_id": "K-2", "currency": "EUR", "policy": "partial",
+    "lines": [{"sku": "KIT", "qty": 1, "unit_price": 30}]}');
+SELECT (SELECT row(b.*)::text FROM before b) = (SELECT row(c.*)::text FROM counts c) AS nothing_written;
+DROP TABLE before;
+SELECT * FROM oms.check();
+
+-- ship_to is scanned for card numbers in its strings only: the decimals of
+-- a geocoded coordinate are a digit run that passes the Luhn check one time
+-- in ten, and must not turn an order away
+SELECT oms.contains_card_number('47.43247700878404') AS digits_alone_look_like_a_card;
+SELECT oms.place_order('{"channel": "web", "external_id": "GEO-1", "currency": "EUR",
+    "ship_to": {"name": "Geo", "lat": 47.43247700878404, "lon": 8.5}, "lines": [{"sku": "WRAP", "qty": 1, "unit_price": 1}]}') ->> 'status' AS accepted;
+SELECT oms.place_order('{"channel": "web", "external_id": "GEO-2", "currency": "EUR",
+    "ship_to": {"name": "Geo", "line2": "4111 1111 1111 1111", "lat": 47.4, "lon": 8.5}, "lines": [{"sku": "WRAP", "qty": 1, "unit_price": 1}]}');
 SELECT * FROM oms.check();

@@ -37,6 +37,8 @@
 
 /* ---- helpers ---- */
 
+static void FfCancelledEvents(int64 order_id, const char *reason);
+
 static void
 FfShipmentNotFound(int64 shipment_id)
 {
@@ -134,7 +136,7 @@ FfTextArg(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s \"%s\"", name, s),
 				 errdetail("%s must have 1 to %d characters.", name, maxlen),
-				 errhint("Pass the code as it is stored, for example \"dhl\".")));
+				 errhint("Pass the %s as it is stored in its table.", name)));
 	return s;
 }
 
@@ -194,7 +196,7 @@ create_shipment(PG_FUNCTION_ARGS)
 				 errmsg("order " INT64_FORMAT " cannot be shipped: it is %s", order_id, status),
 				 errdetail("Shipments are created for confirmed orders (status confirmed, in_fulfillment or partially_shipped)."),
 				 errhint(strcmp(status, "pending_payment") == 0 || strcmp(status, "backordered") == 0
-						 ? "Capture the payment first; a paid order is confirmed."
+						 ? "Pay first: an authorization that covers the total confirms the order."
 						 : strcmp(status, "on_hold") == 0 ? "Release the hold first." : "Nothing can ship from this order.")));
 
 	values[0] = Int64GetDatum(order_id);
@@ -862,10 +864,32 @@ cancel_shipment(PG_FUNCTION_ARGS)
 				 errhint("Shipped units come back through a return.")));
 	OmsCheckNoCardNumber(reason, "reason");
 	FfCancel(shipment_id, reason);
-	EventsEmit("shipment_cancelled", order_id,
-			   psprintf("{\"shipment_id\": " INT64_FORMAT "}", shipment_id));
+	{
+		StringInfoData ev;
+
+		initStringInfo(&ev);
+		appendStringInfo(&ev, "{\"shipment_id\": " INT64_FORMAT ", \"reason\": ", shipment_id);
+		escape_json(&ev, reason);
+		appendStringInfoChar(&ev, '}');
+		EventsEmit("shipment_cancelled", order_id, ev.data);
+	}
 	FfBackToConfirmed(order_id, ostatus, psprintf("shipment " INT64_FORMAT " cancelled", shipment_id));
 	PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id, "{\"cancelled\": true}")));
+}
+
+/* shipment_cancelled for each shipment id the last statement returned */
+static void
+FfCancelledEvents(int64 order_id, const char *reason)
+{
+	int			n = (int) SPI_processed;
+	int64	   *ids = palloc(sizeof(int64) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = OmsGetInt64(i, 1, NULL);
+	for (i = 0; i < n; i++)
+		EventsEmit("shipment_cancelled", order_id,
+				   psprintf("{\"shipment_id\": " INT64_FORMAT ", \"reason\": \"%s\"}", ids[i], reason));
 }
 
 /* For cancel_order: cancel every pending shipment of the (locked) order. */
@@ -879,8 +903,10 @@ FulfillmentCancelOrder(int64 order_id)
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.shipments SET status = 'cancelled', cancelled_at = pg_catalog.now(), "
 					"       cancel_reason = 'order cancelled' "
-					" WHERE order_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'pending'",
+					" WHERE order_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'pending' "
+					"RETURNING id",
 					1, t1), values, NULL, 0);
+	FfCancelledEvents(order_id, "order cancelled");
 }
 
 PG_FUNCTION_INFO_V1(get_shipment);
@@ -947,7 +973,7 @@ FulfillmentZplLabel(const char *title, const char *from, const char *to, const c
 	appendStringInfoString(&z, "^FS\n^FO40,80^A0N,24,24^FDFROM^FS\n^FO40,110^A0N,28,28^FB730,5,4,L^FH^FD");
 	FfZplText(&z, from);
 	appendStringInfoString(&z, "^FS\n^FO30,290^GB752,4,4^FS\n^FO40,310^A0N,24,24^FDSHIP TO^FS\n");
-	appendStringInfoString(&z, "^FO40,345^A0N,44,44^FB730,6,6,L^FH^FD");
+	appendStringInfoString(&z, "^FO40,345^A0N,38,38^FB730,7,4,L^FH^FD");
 	FfZplText(&z, to);
 	appendStringInfoString(&z, "^FS\n^FO30,650^GB752,4,4^FS\n^FO40,675^A0N,48,48^FH^FD");
 	FfZplText(&z, carrier);
@@ -1094,7 +1120,7 @@ packing_slip(PG_FUNCTION_ARGS)
 					 "         WHERE sl.shipment_id OPERATOR(pg_catalog.=) $1) x "
 					 " ORDER BY x.line_no, x.ord, x.sku",
 					 1, t1), values, NULL, 0);
-	appendStringInfoString(&s, "\nLine  SKU                   GTIN             Qty  Description\n");
+	appendStringInfoString(&s, "\nLine  SKU                   GTIN              Qty  Description\n");
 	appendStringInfoString(&s, "----  --------------------  --------------  -----  ------------------------------\n");
 	for (i = 0; i < (int) SPI_processed; i++)
 	{
@@ -1103,7 +1129,7 @@ packing_slip(PG_FUNCTION_ARGS)
 		bool		component = DatumGetBool(OmsGetDatum(i, 6, NULL));
 
 		if (component)
-			appendStringInfo(&s, "        - %-18s  %-14s  %5s  %s\n", SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3),
+			appendStringInfo(&s, "        - %-16s  %-14s  %5s  %s\n", SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3),
 							 SPI_getvalue(t, d, 4), SPI_getvalue(t, d, 5));
 		else
 		{
@@ -1202,12 +1228,26 @@ reject_fulfillment(PG_FUNCTION_ARGS)
 
 		values[0] = Int64GetDatum(order_id);
 		values[1] = Int32GetDatum(location_id);
+		/*
+		 * Also a pending shipment elsewhere that has a kit line with units
+		 * here: the re-route releases all of a kit line's reservations.
+		 */
 		OmsExec(OmsPlan(&plan_ships,
-						"UPDATE oms.shipments SET status = 'cancelled', cancelled_at = pg_catalog.now(), "
+						"UPDATE oms.shipments s SET status = 'cancelled', cancelled_at = pg_catalog.now(), "
 						"       cancel_reason = 'rejected by the location' "
-						" WHERE order_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-						"   AND status OPERATOR(pg_catalog.=) 'pending'",
+						" WHERE s.order_id OPERATOR(pg_catalog.=) $1 AND s.status OPERATOR(pg_catalog.=) 'pending' "
+						"   AND (s.location_id OPERATOR(pg_catalog.=) $2 "
+						"        OR EXISTS (SELECT FROM oms.shipment_lines sl "
+						"                     JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) sl.order_line_id "
+						"                     JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id "
+						"                    WHERE sl.shipment_id OPERATOR(pg_catalog.=) s.id AND p.kind OPERATOR(pg_catalog.=) 'kit' "
+						"                      AND EXISTS (SELECT FROM oms.reservations r "
+						"                                   WHERE r.order_line_id OPERATOR(pg_catalog.=) ol.id "
+						"                                     AND r.location_id OPERATOR(pg_catalog.=) $2 "
+						"                                     AND r.status OPERATOR(pg_catalog.=) 'active'))) "
+						"RETURNING s.id",
 						2, t2), values, NULL, 0);
+		FfCancelledEvents(order_id, "rejected by the location");
 	}
 
 	/* the rejection; a second one for the same location is refused */

@@ -708,15 +708,17 @@ available(PG_FUNCTION_ARGS)
 						 "   AND CASE WHEN $2 IS NULL THEN l.active ELSE b.location_id OPERATOR(pg_catalog.=) $2 END",
 						 2, types), values, nulls, 1);
 	else
+		/* whole kits per location (a kit ships from one place), summed */
 		OmsQuery(OmsPlan(&plan_kit,
-						 "SELECT COALESCE(pg_catalog.min(a.units), 0)::int8 FROM ("
-						 "  SELECT (COALESCE(pg_catalog.sum(pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
-						 "         OPERATOR(pg_catalog.-) b.safety_stock, 0)), 0) OPERATOR(pg_catalog./) kc.qty)::int8 AS units "
-						 "    FROM oms.kit_components kc "
-						 "    LEFT JOIN (oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
-						 "               AND CASE WHEN $2 IS NULL THEN l.active ELSE b.location_id OPERATOR(pg_catalog.=) $2 END) "
-						 "           ON b.product_id OPERATOR(pg_catalog.=) kc.component_id "
-						 "   WHERE kc.kit_id OPERATOR(pg_catalog.=) $1 GROUP BY kc.component_id, kc.qty) a",
+						 "SELECT COALESCE(pg_catalog.sum(k.kits), 0)::int8 FROM ("
+						 "  SELECT pg_catalog.min(COALESCE(pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
+						 "         OPERATOR(pg_catalog.-) b.safety_stock, 0), 0) OPERATOR(pg_catalog./) kc.qty) AS kits "
+						 "    FROM oms.locations l CROSS JOIN oms.kit_components kc "
+						 "    LEFT JOIN oms.stock_balances b ON b.product_id OPERATOR(pg_catalog.=) kc.component_id "
+						 "         AND b.location_id OPERATOR(pg_catalog.=) l.id AND b.slot OPERATOR(pg_catalog.=) 0 "
+						 "   WHERE kc.kit_id OPERATOR(pg_catalog.=) $1 "
+						 "     AND CASE WHEN $2 IS NULL THEN l.active ELSE l.id OPERATOR(pg_catalog.=) $2 END "
+						 "   GROUP BY l.id) k",
 						 2, types), values, nulls, 1);
 	result = OmsGetInt64(0, 1, &isnull);
 	SPI_finish();
@@ -765,6 +767,7 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 	appendStringInfoChar(&out, '[');
 
 	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
 	OmsQuery(OmsPlan(&plan_lines,
 					 "SELECT l.id, l.order_id, l.line_no, l.product_id, l.qty_backordered, "
 					 "       p.kind OPERATOR(pg_catalog.=) 'kit' "
@@ -776,10 +779,12 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 					 "   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered,confirmed,in_fulfillment,partially_shipped}'::text[]) "
 					 "   AND (l.product_id OPERATOR(pg_catalog.=) $1 OR l.product_id IN "
 					 "        (SELECT kit_id FROM oms.kit_components WHERE component_id OPERATOR(pg_catalog.=) $1)) "
+					 "   AND NOT EXISTS (SELECT FROM oms.fulfillment_rejections fr "
+					 "                    WHERE fr.order_id OPERATOR(pg_catalog.=) o.id AND fr.location_id OPERATOR(pg_catalog.=) $2) "
 					 " ORDER BY ('vip' OPERATOR(pg_catalog.=) ANY (o.flags) OR 'vip' OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) DESC, "
 					 "          o.placed_at, o.id, l.line_no "
 					 "   FOR NO KEY UPDATE OF l, o SKIP LOCKED",
-					 1, t2), values, NULL, 0);
+					 2, t2), values, NULL, 0);
 	nlines = (int) SPI_processed;
 	if (nlines == 0)
 	{

@@ -201,3 +201,27 @@ JsonMoney(JsonbValue *v, const char *path)
 					"Amounts are in the order's currency, never negative.");
 	return rounded;
 }
+
+/*
+ * The keys and string values of a JSON document, one per line: what the
+ * card-number guard scans in free-form documents such as ship_to. Numbers
+ * are left out: a coordinate's decimals are a long digit run that passes
+ * the Luhn check one time in ten.
+ */
+char *
+JsonStringsText(JsonbContainer *c)
+{
+	StringInfoData out;
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	initStringInfo(&out);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		if ((tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString)
+		{
+			appendBinaryStringInfo(&out, v.val.string.val, v.val.string.len);
+			appendStringInfoChar(&out, '\n');
+		}
+	return out.data;
+}

@@ -92,7 +92,7 @@ SELECT f, t, true FROM (VALUES
     ('confirmed', 'in_fulfillment'), ('confirmed', 'on_hold'), ('confirmed', 'cancelled'),
     ('on_hold', 'pending_payment'), ('on_hold', 'backordered'), ('on_hold', 'confirmed'), ('on_hold', 'cancelled'),
     ('in_fulfillment', 'partially_shipped'), ('in_fulfillment', 'shipped'), ('in_fulfillment', 'confirmed'),
-    ('in_fulfillment', 'cancelled'),
+    ('in_fulfillment', 'cancelled'), ('in_fulfillment', 'on_hold'), ('on_hold', 'in_fulfillment'),
     ('partially_shipped', 'shipped'),
     ('shipped', 'delivered'), ('shipped', 'partially_returned'), ('shipped', 'returned'),
     ('delivered', 'completed'), ('delivered', 'partially_returned'), ('delivered', 'returned'),

@@ -142,6 +142,29 @@ OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 	return *cache;
 }
 
+/*
+ * Like OmsPlan, but always the generic plan: for hot statements whose
+ * custom plans cost more to make than they save (routing's candidate
+ * query is re-planned on every call otherwise: the estimate for
+ * "= ANY ($1)" of the generic plan looks worse than it is).
+ */
+SPIPlanPtr
+OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "oms: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "oms: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
 int
 OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
 {

@@ -56,6 +56,8 @@ extern bool OmsWriteAllowed(void);
 
 /* prepare once per backend, keep (SPI_keepplan) */
 extern SPIPlanPtr OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
+/* the same, always with the generic plan */
+extern SPIPlanPtr OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
 /* run a saved plan with balance writes allowed; errors on SPI failure */
 extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
 /* run a saved plan read-only-ish (no balance write permission) */
@@ -105,6 +107,7 @@ extern JsonbContainer *JsonArray(JsonbValue *v, const char *path);
 extern int32 JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint);
 extern bool OmsMoneyRound(Datum amount, bool positive, Datum *rounded);
 extern Datum JsonMoney(JsonbValue *v, const char *path);
+extern char *JsonStringsText(JsonbContainer *c);
 
 /* ---- catalog.c ---- */
 
@@ -180,6 +183,8 @@ typedef struct RouteDemand
 {
 	int64		product_id;
 	int64		qty;
+	int32		group;			/* kit group: its products must come from one location; 0 none */
+	int32		per;			/* units per kit, when only one kit line needs the product; else 0 */
 } RouteDemand;
 
 typedef struct RouteAllocation

@@ -336,7 +336,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 		initStringInfo(&txt);
 		JsonbToCString(&txt, s, -1);
 		o->ship_to = txt.data;
-		OmsCheckNoCardNumber(o->ship_to, "ship_to");
+		OmsCheckNoCardNumber(JsonStringsText(s), "ship_to");
 	}
 
 	if ((v = JsonGet(root, "lines", &buf)) == NULL)
@@ -525,7 +525,9 @@ PoRaiseInsufficient(PoOrder *o, RoutePlanOut *plan)
 	{
 		char	   *sku = NULL;
 
-		if (plan->shortfall[i] <= 0)
+		/* short only because a kit cannot be assembled at one place: below */
+		if (plan->shortfall[i] <= 0 ||
+			(!plan->split_refused && o->demands[i].group != 0 && plan->available[i] >= o->demands[i].qty))
 			continue;
 		for (j = 0; j < o->nlines && sku == NULL; j++)
 			if (o->lines[j].product.id == o->demands[i].product_id)
@@ -543,6 +545,21 @@ PoRaiseInsufficient(PoOrder *o, RoutePlanOut *plan)
 						 nshort ? "; " : "", sku ? sku : "?", o->demands[i].qty, plan->available[i]);
 		nshort++;
 	}
+	for (i = 0; i < o->ndemands && nshort == 0; i++)
+		if (plan->shortfall[i] > 0)
+		{
+			for (j = 0; j < o->nlines; j++)
+				if (o->lines[j].product.kind == OMS_KIND_KIT)
+					for (k = 0; k < o->ncomps; k++)
+						if (o->comps[k].kit_id == o->lines[j].product.id &&
+							o->comps[k].component_id == o->demands[i].product_id)
+							ereport(ERROR,
+									(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+									 errmsg("insufficient stock: kit %s cannot be assembled at one location", o->lines[j].sku),
+									 errdetail("There are enough units of every component, but no location (or set of locations) holds the components of %d whole kit(s) together.",
+											   o->lines[j].qty),
+									 errhint("Nothing was reserved. A kit ships from one place: move stock so its components are together, or place the order with policy partial or backorder.")));
+		}
 	if (nshort == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -913,7 +930,13 @@ PoLineProducts(PoOrder *o, PoLine *l, int64 *pids, int32 *per)
 	return n;
 }
 
-/* Demand per product: same-sku lines and kit components summed. */
+/*
+ * Demand per product: same-sku lines and kit components summed. The
+ * products of a kit line form a group that routing keeps at one location
+ * (whole kits ship from one place); kit lines that share a product, or a
+ * kit and a stock line that share one, are merged into one group, and such
+ * a shared product has no single units-per-kit (per 0).
+ */
 static void
 PoBuildDemand(PoOrder *o)
 {
@@ -922,11 +945,15 @@ PoBuildDemand(PoOrder *o)
 	int			i,
 				j,
 				k,
+				m,
 				n;
 
-	o->demands = palloc(sizeof(RouteDemand) * (o->nlines + o->ncomps + 1));
+	o->demands = palloc0(sizeof(RouteDemand) * (o->nlines + o->ncomps + 1));
 	for (i = 0; i < o->nlines; i++)
 	{
+		bool		kit = o->lines[i].product.kind == OMS_KIND_KIT;
+		int32		gid = i + 1;
+
 		n = PoLineProducts(o, &o->lines[i], pids, per);
 		for (j = 0; j < n; j++)
 		{
@@ -937,7 +964,24 @@ PoBuildDemand(PoOrder *o)
 			{
 				o->demands[k].product_id = pids[j];
 				o->demands[k].qty = 0;
+				o->demands[k].group = kit ? gid : 0;
+				o->demands[k].per = kit ? per[j] : 0;
 				o->ndemands++;
+			}
+			else
+			{
+				/* a product needed twice: no single units-per-kit */
+				o->demands[k].per = 0;
+				if (kit && o->demands[k].group == 0)
+					o->demands[k].group = gid;
+				else if (kit && o->demands[k].group != gid)
+				{
+					int32		old = o->demands[k].group;
+
+					for (m = 0; m < o->ndemands; m++)
+						if (o->demands[m].group == old)
+							o->demands[m].group = gid;
+				}
 			}
 			o->demands[k].qty += (int64) o->lines[i].qty * per[j];
 			if (o->demands[k].qty > PG_INT32_MAX / 2)
@@ -1012,6 +1056,35 @@ PoReserve(PoOrder *o, bool rejections, const char *trigger, RouteAllocation *rel
 }
 
 /*
+ * Hand qty units of product (at location loc, or anywhere when loc < 0)
+ * from what this call reserved to line i, as reservation pieces.
+ */
+static void
+PoTakeUnits(PoOrder *o, int i, int64 product_id, int32 loc, int32 qty)
+{
+	int			k;
+
+	for (k = 0; k < o->ntaken && qty > 0; k++)
+	{
+		PoTaken    *t = &o->taken[k];
+		int32		give;
+
+		if (t->product_id != product_id || t->used == t->qty || (loc >= 0 && t->location_id != loc))
+			continue;
+		give = Min(qty, t->qty - t->used);
+		t->used += give;
+		qty -= give;
+		o->pieces[o->npieces].line = i;
+		o->pieces[o->npieces].product_id = product_id;
+		o->pieces[o->npieces].location_id = t->location_id;
+		o->pieces[o->npieces].qty = give;
+		o->npieces++;
+	}
+	if (qty != 0)
+		elog(ERROR, "oms: reservation distribution came up short");
+}
+
+/*
  * Distribute what was reserved to the lines in line order; kits get whole
  * kits only. Each line's units are taken out of "taken" at once (used), so
  * two lines that need the same product (repeated sku, or a kit and one of
@@ -1040,39 +1113,49 @@ PoDistribute(PoOrder *o)
 			continue;
 		}
 		n = PoLineProducts(o, l, pids, per);
-		for (j = 0; j < n; j++)
+		if (l->product.kind == OMS_KIND_KIT)
+		{
+			/* whole kits, each from one location: a kit ships from one place */
+			int			t;
+
+			units = 0;
+			for (t = 0; t < o->ntaken && units < l->qty; t++)
+			{
+				int32		loc = o->taken[t].location_id;
+				int32		kits = l->qty - units;
+				bool		seen = false;
+
+				for (k = 0; k < t; k++)
+					if (o->taken[k].location_id == loc)
+						seen = true;
+				if (seen)
+					continue;
+				for (j = 0; j < n; j++)
+				{
+					int64		free_units = 0;
+
+					for (k = 0; k < o->ntaken; k++)
+						if (o->taken[k].product_id == pids[j] && o->taken[k].location_id == loc)
+							free_units += o->taken[k].qty - o->taken[k].used;
+					kits = (int32) Min((int64) kits, free_units / per[j]);
+				}
+				if (kits <= 0)
+					continue;
+				for (j = 0; j < n; j++)
+					PoTakeUnits(o, i, pids[j], loc, kits * per[j]);
+				units += kits;
+			}
+		}
+		else if (n > 0)
 		{
 			int64		free_units = 0;
 
 			for (k = 0; k < o->ntaken; k++)
-				if (o->taken[k].product_id == pids[j])
+				if (o->taken[k].product_id == pids[0])
 					free_units += o->taken[k].qty - o->taken[k].used;
-			if (free_units / per[j] < units)
-				units = (int32) (free_units / per[j]);
-		}
-		/* take the units out, location by location */
-		for (j = 0; j < n && units > 0; j++)
-		{
-			int32		need = units * per[j];
-
-			for (k = 0; k < o->ntaken && need > 0; k++)
-			{
-				PoTaken    *t = &o->taken[k];
-				int32		give;
-
-				if (t->product_id != pids[j] || t->used == t->qty)
-					continue;
-				give = Min(need, t->qty - t->used);
-				t->used += give;
-				need -= give;
-				o->pieces[o->npieces].line = i;
-				o->pieces[o->npieces].product_id = pids[j];
-				o->pieces[o->npieces].location_id = t->location_id;
-				o->pieces[o->npieces].qty = give;
-				o->npieces++;
-			}
-			if (need != 0)
-				elog(ERROR, "oms: reservation distribution came up short");
+			units = (int32) Min((int64) units, free_units);
+			if (units > 0)
+				PoTakeUnits(o, i, pids[0], -1, units);
 		}
 		l->reserved = units;
 		o->total_reserved_units += units;
@@ -1092,7 +1175,12 @@ PoDistribute(PoOrder *o)
 	{
 		for (i = 0; i < o->nlines; i++)
 			if (o->lines[i].reserved != o->lines[i].qty)
-				elog(ERROR, "oms: all_or_nothing order distributed short");
+				ereport(ERROR,
+						(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+						 errmsg("insufficient stock: kit %s cannot be assembled at one location", o->lines[i].sku),
+						 errdetail("Line %d asks for %d kit(s); the reserved components make %d whole kit(s) at single locations.",
+								   o->lines[i].line_no, o->lines[i].qty, o->lines[i].reserved),
+						 errhint("Nothing was reserved. Place the order with policy partial or backorder, or move stock so the components are together.")));
 	}
 	else if (strcmp(o->policy, "partial") == 0 && o->total_reserved_units == 0)
 	{
@@ -1105,7 +1193,7 @@ PoDistribute(PoOrder *o)
 			ereport(ERROR,
 					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
 					 errmsg("insufficient stock: nothing of the order is available"),
-					 errdetail("Policy partial reserves what is available, and none of the products is."),
+					 errdetail("Policy partial reserves what is available, and no line can be served: its products are out of stock, or a kit's components are not together at any one location."),
 					 errhint("Nothing was reserved. Place the order with policy backorder to wait for stock.")));
 	}
 }

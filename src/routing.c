@@ -131,6 +131,8 @@ typedef struct RouteSite
 	bool		ships;
 	bool		pickup;
 	int64	   *avail;			/* per demand, >= 0 */
+	bool	   *fit;			/* per demand: its whole demand is here (for a kit
+								 * group: the whole group's) */
 
 	double		distance;		/* -1: unknown */
 	double		ship_cost;
@@ -155,7 +157,6 @@ typedef struct RouteState
 	int		   *plan;			/* chosen site indexes, in score order */
 	int			nplan;
 	const char *rule;
-	int			filtered[RF_COUNT];
 } RouteState;
 
 /* one balance row's work in an attempt: give back, then reserve */
@@ -333,7 +334,7 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 						 " ORDER BY l.id",
 						 1, types), values, NULL, 0);
 	else
-		OmsQuery(OmsPlan(&plan_stock,
+		OmsQuery(OmsPlanGeneric(&plan_stock,
 						 ROUTE_SITE_COLUMNS
 						 "  FROM oms.stock_balances b "
 						 "  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
@@ -394,7 +395,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 				f;
 	char		strat = req->strategy[1];	/* cLosest, cHeapest, pRiority, bAlance */
 
-	memset(st->filtered, 0, sizeof(st->filtered));
 	st->eligible = palloc(sizeof(int) * (st->nsites + 1));
 	st->neligible = 0;
 	for (s = 0; s < st->nsites; s++)
@@ -411,19 +411,32 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 		x->after = 0;
 		x->nfit = 0;
 		x->fit_mask = 0;
+		if (x->fit == NULL)
+			x->fit = palloc(sizeof(bool) * (req->ndemands + 1));
 		for (d = 0; d < req->ndemands; d++)
 		{
-			int64		want = req->demands[d].qty;
+			x->units += Min(x->avail[d], req->demands[d].qty);
+			x->fit[d] = x->avail[d] >= req->demands[d].qty;
+		}
+		/* a kit group fits only as a whole: kits ship from one place */
+		for (d = 0; d < req->ndemands; d++)
+		{
+			int			e;
 
-			x->units += Min(x->avail[d], want);
-			if (x->avail[d] >= want)
+			if (req->demands[d].group == 0 || !x->fit[d])
+				continue;
+			for (e = 0; e < req->ndemands; e++)
+				if (req->demands[e].group == req->demands[d].group && x->avail[e] < req->demands[e].qty)
+					x->fit[d] = false;
+		}
+		for (d = 0; d < req->ndemands; d++)
+			if (x->fit[d])
 			{
 				x->nfit++;
 				if (d < 32)
 					x->fit_mask |= ((uint32) 1) << d;
-				x->after += x->avail[d] - want;
+				x->after += x->avail[d] - req->demands[d].qty;
 			}
-		}
 
 		x->pass[RF_ACTIVE] = x->active;
 		x->pass[RF_FULFILS] = req->pickup_location_id > 0 ? (x->id == req->pickup_location_id && x->pickup) : x->ships;
@@ -437,7 +450,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			if (!x->pass[f])
 			{
 				x->failed = f;
-				st->filtered[f]++;
 				break;
 			}
 
@@ -572,7 +584,7 @@ RouteGreedyCover(RouteRequest *req, RouteState *st, bool *fits_somewhere)
 			if (x->chosen)
 				continue;
 			for (d = 0; d < req->ndemands; d++)
-				if (!covered[d] && x->avail[d] >= req->demands[d].qty)
+				if (!covered[d] && x->fit[d])
 					nnew++;
 			if (nnew > best_new ||
 				(nnew == best_new && nnew > 0 && RouteKeyCmp(x->key, st->sites[best].key) < 0))
@@ -585,12 +597,23 @@ RouteGreedyCover(RouteRequest *req, RouteState *st, bool *fits_somewhere)
 			break;
 		st->sites[best].chosen = true;
 		for (d = 0; d < req->ndemands; d++)
-			if (!covered[d] && st->sites[best].avail[d] >= req->demands[d].qty)
+			if (!covered[d] && st->sites[best].fit[d])
 			{
 				covered[d] = true;
 				left--;
 			}
 	}
+}
+
+static bool
+RouteFitsAnywhere(RouteState *st, int d)
+{
+	int			e;
+
+	for (e = 0; e < st->neligible; e++)
+		if (st->sites[st->eligible[e]].fit[d])
+			return true;
+	return false;
 }
 
 /*
@@ -602,6 +625,7 @@ static int
 RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add)
 {
 	int		   *order = palloc(sizeof(int) * (st->neligible + 1));
+	bool	   *done = palloc0(sizeof(bool) * (req->ndemands + 1));
 	int			norder = 0;
 	int			nallocs = 0;
 	int			d,
@@ -623,13 +647,65 @@ RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add
 		qsort(order + first_rest, norder - first_rest, sizeof(int), RouteScoreCmp);
 	}
 
+	/*
+	 * A kit group that no location has whole (and whose products no other
+	 * line shares): whole kits, location by location, so that each kit's
+	 * components sit together.
+	 */
+	for (d = 0; d < req->ndemands; d++)
+	{
+		int32		g = req->demands[d].group;
+		int64		kits;
+		bool		whole = true;
+		int			m;
+
+		if (g == 0 || done[d] || st->neligible == 0 || RouteFitsAnywhere(st, d))
+			continue;
+		for (m = 0; m < req->ndemands; m++)
+			if (req->demands[m].group == g && req->demands[m].per <= 0)
+				whole = false;
+		if (!whole)
+			continue;
+		kits = req->demands[d].qty / req->demands[d].per;
+		for (e = 0; e < norder && kits > 0; e++)
+		{
+			RouteSite  *x = &st->sites[order[e]];
+			int64		here = kits;
+
+			for (m = 0; m < req->ndemands; m++)
+				if (req->demands[m].group == g)
+					here = Min(here, x->avail[m] / req->demands[m].per);
+			if (here <= 0)
+				continue;
+			for (m = 0; m < req->ndemands; m++)
+				if (req->demands[m].group == g)
+				{
+					out->allocs[nallocs].product_id = req->demands[m].product_id;
+					out->allocs[nallocs].location_id = x->id;
+					out->allocs[nallocs].qty = (int32) (here * req->demands[m].per);
+					x->planned += here * req->demands[m].per;
+					nallocs++;
+				}
+			x->chosen = true;
+			kits -= here;
+		}
+		for (m = 0; m < req->ndemands; m++)
+			if (req->demands[m].group == g)
+			{
+				out->shortfall[m] = kits * req->demands[m].per;
+				done[m] = true;
+			}
+	}
+
 	for (d = 0; d < req->ndemands; d++)
 	{
 		int64		want = req->demands[d].qty;
 		int			fit = -1;
 
+		if (done[d])
+			continue;
 		for (e = 0; e < norder && fit < 0; e++)
-			if (st->sites[order[e]].chosen && st->sites[order[e]].avail[d] >= want)
+			if (st->sites[order[e]].chosen && st->sites[order[e]].fit[d])
 				fit = order[e];
 		if (fit >= 0)
 		{
@@ -694,7 +770,7 @@ RoutePlan(RouteRequest *req, RoutePlanOut *out)
 			RouteSite  *x = &st->sites[st->eligible[e]];
 
 			out->available[d] += x->avail[d];
-			if (x->avail[d] >= req->demands[d].qty)
+			if (x->fit[d])
 				fits_somewhere[d] = true;
 		}
 		if (out->available[d] < req->demands[d].qty)
@@ -1089,15 +1165,27 @@ RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
 	}
 	appendStringInfoChar(&runners, ']');
 
-	appendStringInfoChar(&filtered, '{');
-	first = true;
-	for (i = 0; i < RF_COUNT; i++)
-		if (st->filtered[i] > 0)
-		{
-			appendStringInfo(&filtered, "%s\"%s\": %d", first ? "" : ", ", route_filter_names[i], st->filtered[i]);
-			first = false;
-		}
-	appendStringInfoChar(&filtered, '}');
+	/*
+	 * What the filters took out of the active locations with stock of the
+	 * order: the locations placement reads (a re-route reads them all).
+	 */
+	{
+		int			counts[RF_COUNT];
+
+		memset(counts, 0, sizeof(counts));
+		for (i = 0; i < st->nsites; i++)
+			if (st->sites[i].failed >= 0 && st->sites[i].active && st->sites[i].units > 0)
+				counts[st->sites[i].failed]++;
+		appendStringInfoChar(&filtered, '{');
+		first = true;
+		for (i = 0; i < RF_COUNT; i++)
+			if (counts[i] > 0)
+			{
+				appendStringInfo(&filtered, "%s\"%s\": %d", first ? "" : ", ", route_filter_names[i], counts[i]);
+				first = false;
+			}
+		appendStringInfoChar(&filtered, '}');
+	}
 
 	for (i = 0; i < req->ndemands; i++)
 	{
