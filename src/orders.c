@@ -1797,16 +1797,18 @@ OrdersCancel(int64 order_id, const char *reason)
 	char	   *payments;
 	Datum		doc;
 
+	/*
+	 * Lock first, then count what shipped in a statement of its own: after
+	 * waiting for the lock (a concurrent ship) only a new snapshot sees the
+	 * lines that ship committed.
+	 */
+	status = LifecycleLockOrder(order_id, NULL);
 	values[0] = Int64GetDatum(order_id);
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT o.status, (SELECT COALESCE(pg_catalog.sum(l.qty_shipped), 0)::int8 FROM oms.order_lines l "
-					 "                   WHERE l.order_id OPERATOR(pg_catalog.=) o.id) "
-					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					 "SELECT COALESCE(pg_catalog.sum(l.qty_shipped), 0)::int8 FROM oms.order_lines l "
+					 " WHERE l.order_id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
-	if (SPI_processed == 0)
-		OmsOrderNotFound(order_id);
-	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	shipped = OmsGetInt64(0, 2, NULL);
+	shipped = OmsGetInt64(0, 1, NULL);
 
 	if (strcmp(status, "cancelled") == 0 || strcmp(status, "expired") == 0)
 	{
