@@ -407,6 +407,24 @@ SELECT * FROM decision('P5-allow-partial');
 SELECT * FROM decision('P5-avoid-partial');
 
 -- ---------------------------------------------------------------------------
+-- the routing configuration is cached per backend: a change of strategy or
+-- of a channel's locations is seen by the next call
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION chosen(channel text) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(location, ',' ORDER BY rank)
+      FROM oms.explain_route(ord(channel, 'CACHE', jsonb_build_array(line('TENT', 1)))) WHERE role = 'chosen'
+$$;
+SELECT chosen('web') AS cheapest;
+UPDATE oms.channels SET routing_strategy = 'closest' WHERE code = 'web';
+SELECT chosen('web') AS closest;
+INSERT INTO oms.channel_locations SELECT c.id, l.id FROM oms.channels c, oms.locations l WHERE c.code = 'web' AND l.code = 'BER';
+SELECT chosen('web') AS only_berlin;
+DELETE FROM oms.channel_locations WHERE channel_id = (SELECT id FROM oms.channels WHERE code = 'web');
+UPDATE oms.channels SET routing_strategy = 'cheapest' WHERE code = 'web';
+SELECT chosen('web') AS cheapest_again;
+DROP FUNCTION chosen(text);
+
+-- ---------------------------------------------------------------------------
 -- explain_route writes nothing, whatever it explains
 -- ---------------------------------------------------------------------------
 CREATE TABLE snap AS SELECT * FROM counts;

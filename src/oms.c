@@ -63,6 +63,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("oms");
 	RegisterXactCallback(OmsXactCallback, NULL);
 	LifecycleInit();
+	RouteInit();
 	RegisterSubXactCallback(OmsSubXactCallback, NULL);
 }
 

@@ -233,6 +233,7 @@ typedef struct RoutePlanOut
 	void	   *state;			/* routing.c's view of the locations */
 } RoutePlanOut;
 
+extern void RouteInit(void);
 /* The single entry point of location choice: plan from current numbers. */
 extern void RoutePlan(RouteRequest *req, RoutePlanOut *out);
 /* plan and reserve with bounded re-planning; false when short (nothing held) */

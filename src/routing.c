@@ -88,11 +88,13 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -238,57 +240,164 @@ RouteContains(int32 *ids, int n, int32 id)
 
 /* ---- configuration and candidates ---- */
 
-/* The channel's strategy, distance limit and locations; rejections. */
+/*
+ * The channel's routing configuration (strategy, distance limit, allowed
+ * locations) is read once per backend and channel and cached: it changes
+ * rarely, and placement should not pay a query for it. The cache is
+ * dropped on every relcache invalidation; a statement trigger on
+ * oms.channels and oms.channel_locations (routing_invalidate) sends one
+ * for each change, so every backend re-reads after the change commits,
+ * and the changing session at once.
+ */
+typedef struct RouteChannelConfig
+{
+	int32		channel_id;
+	char	   *strategy;
+	double		max_distance_km;
+	int32	   *allowed;
+	int			nallowed;
+} RouteChannelConfig;
+
+static MemoryContext RouteCacheContext = NULL;
+static RouteChannelConfig *RouteCache = NULL;
+static int	RouteCacheN = 0;
+static int	RouteCacheSize = 0;
+
+static void
+RouteCacheReset(void)
+{
+	if (RouteCacheContext)
+		MemoryContextReset(RouteCacheContext);
+	RouteCache = NULL;
+	RouteCacheN = 0;
+	RouteCacheSize = 0;
+}
+
+static void
+RouteRelcacheCallback(Datum arg, Oid relid)
+{
+	(void) arg;
+	(void) relid;
+	RouteCacheReset();
+}
+
+void
+RouteInit(void)
+{
+	CacheRegisterRelcacheCallback(RouteRelcacheCallback, (Datum) 0);
+}
+
+PG_FUNCTION_INFO_V1(routing_invalidate);
+/* Trigger: routing configuration changed; every backend re-reads it. */
+Datum
+routing_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "routing_invalidate: not called by trigger manager");
+	CacheInvalidateRelcache(td->tg_relation);
+	RouteCacheReset();
+	return PointerGetDatum(NULL);
+}
+
+static int32 *
+RouteIntArray(Datum d, int *n)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	int32	   *ids;
+	int			j;
+
+	deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, NULL, n);
+	ids = palloc(sizeof(int32) * (*n + 1));
+	for (j = 0; j < *n; j++)
+		ids[j] = DatumGetInt32(elems[j]);
+	return ids;
+}
+
+/* The channel's configuration (cached) and the order's rejections. */
 static void
 RouteLoadConfig(RouteRequest *req)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {INT4OID, BOOLOID, INT8OID};
-	Datum		values[3];
-	bool		isnull;
-	Datum		d;
-	ArrayType  *arr;
-	Datum	   *elems;
+	static SPIPlanPtr plan_rejected = NULL;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1];
+	RouteChannelConfig *c = NULL;
 	int			i;
 
-	values[0] = Int32GetDatum(req->channel_id);
-	values[1] = BoolGetDatum(req->rejections && req->order_id > 0);
-	values[2] = Int64GetDatum(req->order_id);
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT c.routing_strategy, c.max_distance_km::pg_catalog.float8, "
-					 "       ARRAY(SELECT cl.location_id FROM oms.channel_locations cl "
-					 "              WHERE cl.channel_id OPERATOR(pg_catalog.=) c.id), "
-					 "       CASE WHEN $2 THEN ARRAY(SELECT r.location_id FROM oms.fulfillment_rejections r "
-					 "                                WHERE r.order_id OPERATOR(pg_catalog.=) $3) "
-					 "            ELSE '{}'::pg_catalog.int4[] END "
-					 "  FROM oms.channels c WHERE c.id OPERATOR(pg_catalog.=) $1",
-					 3, types), values, NULL, 1);
-	if (SPI_processed != 1)
-		elog(ERROR, "oms: channel %d vanished during routing", req->channel_id);
-	req->strategy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	d = OmsGetDatum(0, 2, &isnull);
-	req->max_distance_km = isnull ? -1 : DatumGetFloat8(d);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < RouteCacheN; i++)
+		if (RouteCache[i].channel_id == req->channel_id)
+			c = &RouteCache[i];
+	if (c == NULL)
 	{
-		int			n;
-		int			j;
-		int32	   *ids;
+		bool		isnull;
+		Datum		d;
+		MemoryContext old;
+		char	   *strategy;
+		double		max_km;
+		int32	   *allowed;
+		int			nallowed;
 
-		arr = DatumGetArrayTypeP(OmsGetDatum(0, 3 + i, NULL));
-		deconstruct_array(arr, INT4OID, 4, true, TYPALIGN_INT, &elems, NULL, &n);
-		ids = palloc(sizeof(int32) * (n + 1));
-		for (j = 0; j < n; j++)
-			ids[j] = DatumGetInt32(elems[j]);
-		if (i == 0)
+		values[0] = Int32GetDatum(req->channel_id);
+		OmsQuery(OmsPlan(&plan,
+						 "SELECT c.routing_strategy, c.max_distance_km::pg_catalog.float8, "
+						 "       ARRAY(SELECT cl.location_id FROM oms.channel_locations cl "
+						 "              WHERE cl.channel_id OPERATOR(pg_catalog.=) c.id) "
+						 "  FROM oms.channels c WHERE c.id OPERATOR(pg_catalog.=) $1",
+						 1, types), values, NULL, 1);
+		if (SPI_processed != 1)
+			elog(ERROR, "oms: channel %d vanished during routing", req->channel_id);
+		strategy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		d = OmsGetDatum(0, 2, &isnull);
+		max_km = isnull ? -1 : DatumGetFloat8(d);
+		allowed = RouteIntArray(OmsGetDatum(0, 3, NULL), &nallowed);
+
+		if (RouteCacheContext == NULL)
+			RouteCacheContext = AllocSetContextCreate(TopMemoryContext, "oms routing configuration",
+													  ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(RouteCacheContext);
+		if (RouteCacheN == RouteCacheSize)
 		{
-			req->allowed = ids;
-			req->nallowed = n;
+			RouteChannelConfig *grown;
+
+			RouteCacheSize = RouteCacheSize ? RouteCacheSize * 2 : 8;
+			grown = palloc(sizeof(RouteChannelConfig) * RouteCacheSize);
+			if (RouteCacheN > 0)
+				memcpy(grown, RouteCache, sizeof(RouteChannelConfig) * RouteCacheN);
+			RouteCache = grown;
 		}
-		else
-		{
-			req->rejected = ids;
-			req->nrejected = n;
-		}
+		c = &RouteCache[RouteCacheN++];
+		c->channel_id = req->channel_id;
+		c->strategy = pstrdup(strategy);
+		c->max_distance_km = max_km;
+		c->nallowed = nallowed;
+		c->allowed = palloc(sizeof(int32) * (nallowed + 1));
+		if (nallowed > 0)
+			memcpy(c->allowed, allowed, sizeof(int32) * nallowed);
+		MemoryContextSwitchTo(old);
+	}
+	/* a copy: an invalidation during this call must not pull it away */
+	req->strategy = pstrdup(c->strategy);
+	req->max_distance_km = c->max_distance_km;
+	req->nallowed = c->nallowed;
+	req->allowed = palloc(sizeof(int32) * (c->nallowed + 1));
+	if (c->nallowed > 0)
+		memcpy(req->allowed, c->allowed, sizeof(int32) * c->nallowed);
+
+	req->rejected = NULL;
+	req->nrejected = 0;
+	if (req->rejections && req->order_id > 0)
+	{
+		Oid			t8[1] = {INT8OID};
+
+		values[0] = Int64GetDatum(req->order_id);
+		OmsQuery(OmsPlan(&plan_rejected,
+						 "SELECT ARRAY(SELECT r.location_id FROM oms.fulfillment_rejections r "
+						 "              WHERE r.order_id OPERATOR(pg_catalog.=) $1)",
+						 1, t8), values, NULL, 1);
+		req->rejected = RouteIntArray(OmsGetDatum(0, 1, NULL), &req->nrejected);
 	}
 	req->config_loaded = true;
 }

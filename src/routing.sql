@@ -22,6 +22,16 @@ COMMENT ON TABLE oms.channel_locations IS 'Locations a channel may route to; a c
 COMMENT ON COLUMN oms.channel_locations.channel_id IS 'The channel';
 COMMENT ON COLUMN oms.channel_locations.location_id IS 'A location the channel may route to';
 
+CREATE FUNCTION oms.routing_invalidate() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'routing_invalidate';
+COMMENT ON FUNCTION oms.routing_invalidate() IS 'Trigger: tells every backend to re-read its cached routing configuration';
+CREATE TRIGGER channels_routing_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oms.channels
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.routing_invalidate();
+CREATE TRIGGER channel_locations_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON oms.channel_locations
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.routing_invalidate();
+
 CREATE TABLE oms.location_daily_load (
     location_id  integer NOT NULL,
     day          date    NOT NULL,
