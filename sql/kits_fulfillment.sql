@@ -376,6 +376,31 @@ SELECT * FROM counts;
 -- ---------------------------------------------------------------------------
 -- the books balance
 -- ---------------------------------------------------------------------------
+-- ---------------------------------------------------------------------------
+-- a kit that shares a product with another line, or with another kit: each
+-- kit line is routed as its own group over the shared stock, so a plan that
+-- keeps every kit whole is found (A has plenty of cups and bowls, B the
+-- last cup with the plates, and the last bowl with the forks)
+-- ---------------------------------------------------------------------------
+SELECT products('[["SH-CUP", "stock"], ["SH-PLATE", "stock"], ["SH-DUO", "kit"],
+                  ["SH-BOWL", "stock"], ["SH-SPOON", "stock"], ["SH-FORK", "stock"], ["SH-SOUP", "kit"], ["SH-SALAD", "kit"]]',
+                '[["SH-DUO", "SH-CUP", 1], ["SH-DUO", "SH-PLATE", 2], ["SH-SOUP", "SH-BOWL", 1], ["SH-SOUP", "SH-SPOON", 1],
+                  ["SH-SALAD", "SH-BOWL", 1], ["SH-SALAD", "SH-FORK", 2]]') AS products;
+SELECT receive('[["SH-CUP", "A", 5], ["SH-CUP", "B", 1], ["SH-PLATE", "B", 2], ["SH-BOWL", "A", 5], ["SH-SPOON", "A", 1],
+                 ["SH-BOWL", "B", 1], ["SH-FORK", "B", 2]]') AS filled;
+SELECT oms.available('SH-DUO') AS duo, oms.available('SH-SOUP') AS soup, oms.available('SH-SALAD') AS salad;
+-- the kit takes B's cup with the plates; the cup line takes one of A's
+SELECT place('SH-1', '[["SH-DUO", 1], ["SH-CUP", 1]]') IS NOT NULL AS placed;
+SELECT * FROM locs('SH-1');
+SELECT * FROM kits_of('SH-1');
+-- the soup from A, the salad from B (the only bowl next to the forks)
+SELECT place('SH-2', '[["SH-SOUP", 1], ["SH-SALAD", 1]]') IS NOT NULL AS placed;
+SELECT * FROM locs('SH-2');
+SELECT * FROM kits_of('SH-2');
+SELECT o.external_id, d.rule, d.locations FROM oms.routing_decisions d JOIN oms.orders o ON o.id = d.order_id
+ WHERE o.external_id LIKE 'SH-%' ORDER BY d.id;
+SELECT * FROM oms.check();
+
 DROP VIEW counts;
 DROP FUNCTION products(jsonb, jsonb), receive(jsonb), place(text, jsonb, jsonb), oid_of(text), sh(text, int), locs(text),
     kits_of(text), stock(text[]), ships_of(text), try(text), lamp_order(text, jsonb);

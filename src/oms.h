@@ -179,12 +179,17 @@ extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 
 /* ---- routing.c ---- */
 
+/*
+ * One demand: a product for the stock lines (group 0), or a component of
+ * one kit line (group = that line's number in the order, per = units per
+ * kit). A product can appear in several demands; they share its stock.
+ */
 typedef struct RouteDemand
 {
 	int64		product_id;
 	int64		qty;
-	int32		group;			/* kit group: its products must come from one location; 0 none */
-	int32		per;			/* units per kit, when only one kit line needs the product; else 0 */
+	int32		group;			/* 0: stock lines; else a kit line: kept whole at one location */
+	int32		per;			/* kit lines: units per kit */
 } RouteDemand;
 
 typedef struct RouteAllocation
@@ -192,6 +197,7 @@ typedef struct RouteAllocation
 	int64		product_id;
 	int32		location_id;
 	int32		qty;
+	int32		group;			/* the demand's group the units are for */
 } RouteAllocation;
 
 /* What to route: filled by the caller; the rest is loaded by routing.c. */

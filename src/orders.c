@@ -146,6 +146,7 @@ typedef struct PoTaken
 {
 	int64		product_id;
 	int32		location_id;
+	int32		group;			/* the demand group the units were routed for */
 	int32		qty;			/* reserved in the balance by this call */
 	int32		used;			/* handed to lines */
 } PoTaken;
@@ -399,7 +400,9 @@ PoDemandCmp(const void *a, const void *b)
 	const RouteDemand *x = a;
 	const RouteDemand *y = b;
 
-	return (x->product_id > y->product_id) - (x->product_id < y->product_id);
+	if (x->product_id != y->product_id)
+		return x->product_id < y->product_id ? -1 : 1;
+	return (x->group > y->group) - (x->group < y->group);
 }
 
 /*
@@ -506,6 +509,18 @@ PoRequestHash(Jsonb *doc, uint8 *digest)
 	pg_cryptohash_free(ctx);
 }
 
+/* Is any demand of demands[i]'s product short in the plan? */
+static bool
+PoDemandShort(PoOrder *o, RoutePlanOut *plan, int i)
+{
+	int			j;
+
+	for (j = 0; j < o->ndemands; j++)
+		if (o->demands[j].product_id == o->demands[i].product_id && plan->shortfall[j] > 0)
+			return true;
+	return false;
+}
+
 /*
  * OM001 for an all_or_nothing order: every short product, asked and
  * available (over the eligible locations). 40001 when nothing is short any
@@ -524,41 +539,48 @@ PoRaiseInsufficient(PoOrder *o, RoutePlanOut *plan)
 	for (i = 0; i < o->ndemands; i++)
 	{
 		char	   *sku = NULL;
+		int64		asked = 0;
+		int32		g = o->demands[i].group;
 
-		/* short only because a kit cannot be assembled at one place: below */
-		if (plan->shortfall[i] <= 0 ||
-			(!plan->split_refused && o->demands[i].group != 0 && plan->available[i] >= o->demands[i].qty))
+		/* one entry per product: what all its demands ask together */
+		for (j = 0; j < i; j++)
+			if (o->demands[j].product_id == o->demands[i].product_id)
+				break;
+		if (j < i)
 			continue;
-		for (j = 0; j < o->nlines && sku == NULL; j++)
+		for (j = 0; j < o->ndemands; j++)
+			if (o->demands[j].product_id == o->demands[i].product_id)
+			{
+				asked += o->demands[j].qty;
+				if (plan->shortfall[j] > 0)
+					g = o->demands[j].group;
+			}
+		/* short only because a kit cannot be assembled at one place: below */
+		if (!PoDemandShort(o, plan, i) || (!plan->split_refused && plan->available[i] >= asked))
+			continue;
+		for (j = 0; j < o->nlines && g == 0 && sku == NULL; j++)
 			if (o->lines[j].product.id == o->demands[i].product_id)
 				sku = o->lines[j].sku;
 		/* a kit component: name it and its kit */
-		for (j = 0; j < o->ncomps && sku == NULL; j++)
-		{
-			if (o->comps[j].component_id != o->demands[i].product_id)
-				continue;
-			for (k = 0; k < o->nlines; k++)
-				if (o->lines[k].product.id == o->comps[j].kit_id)
-					sku = psprintf("%s (in kit %s)", o->comps[j].sku, o->lines[k].sku);
-		}
+		for (k = 0; k < o->ncomps && g > 0 && sku == NULL; k++)
+			if (o->comps[k].component_id == o->demands[i].product_id &&
+				o->comps[k].kit_id == o->lines[g - 1].product.id)
+				sku = psprintf("%s (in kit %s)", o->comps[k].sku, o->lines[g - 1].sku);
 		appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
-						 nshort ? "; " : "", sku ? sku : "?", o->demands[i].qty, plan->available[i]);
+						 nshort ? "; " : "", sku ? sku : "?", asked, plan->available[i]);
 		nshort++;
 	}
 	for (i = 0; i < o->ndemands && nshort == 0; i++)
-		if (plan->shortfall[i] > 0)
+		if (plan->shortfall[i] > 0 && o->demands[i].group > 0)
 		{
-			for (j = 0; j < o->nlines; j++)
-				if (o->lines[j].product.kind == OMS_KIND_KIT)
-					for (k = 0; k < o->ncomps; k++)
-						if (o->comps[k].kit_id == o->lines[j].product.id &&
-							o->comps[k].component_id == o->demands[i].product_id)
-							ereport(ERROR,
-									(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
-									 errmsg("insufficient stock: kit %s cannot be assembled at one location", o->lines[j].sku),
-									 errdetail("There are enough units of every component, but no location (or set of locations) holds the components of %d whole kit(s) together.",
-											   o->lines[j].qty),
-									 errhint("Nothing was reserved. A kit ships from one place: move stock so its components are together, or place the order with policy partial or backorder.")));
+			PoLine	   *kit = &o->lines[o->demands[i].group - 1];
+
+			ereport(ERROR,
+					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock: kit %s cannot be assembled at one location", kit->sku),
+					 errdetail("There are enough units of every component, but no location (or set of locations) holds the components of %d whole kit(s) together.",
+							   kit->qty),
+					 errhint("Nothing was reserved. A kit ships from one place: move stock so its components are together, or place the order with policy partial or backorder.")));
 		}
 	if (nshort == 0)
 		ereport(ERROR,
@@ -931,64 +953,55 @@ PoLineProducts(PoOrder *o, PoLine *l, int64 *pids, int32 *per)
 }
 
 /*
- * Demand per product: same-sku lines and kit components summed. The
- * products of a kit line form a group that routing keeps at one location
- * (whole kits ship from one place); kit lines that share a product, or a
- * kit and a stock line that share one, are merged into one group, and such
- * a shared product has no single units-per-kit (per 0).
+ * The demands: one per product for the stock lines (same-sku lines
+ * summed), and one per component for each kit line, in a group of its own
+ * (group = the line's index + 1) that routing keeps at one location: a kit
+ * ships from one place. Demands of one product share its stock.
  */
 static void
 PoBuildDemand(PoOrder *o)
 {
 	int64	   *pids = palloc(sizeof(int64) * (o->ncomps + 1));
 	int32	   *per = palloc(sizeof(int32) * (o->ncomps + 1));
+	int64	   *total = palloc0(sizeof(int64) * (o->nlines + o->ncomps + 1));
 	int			i,
 				j,
 				k,
-				m,
 				n;
 
 	o->demands = palloc0(sizeof(RouteDemand) * (o->nlines + o->ncomps + 1));
 	for (i = 0; i < o->nlines; i++)
 	{
 		bool		kit = o->lines[i].product.kind == OMS_KIND_KIT;
-		int32		gid = i + 1;
+		int32		gid = kit ? i + 1 : 0;
 
 		n = PoLineProducts(o, &o->lines[i], pids, per);
 		for (j = 0; j < n; j++)
 		{
 			for (k = 0; k < o->ndemands; k++)
-				if (o->demands[k].product_id == pids[j])
+				if (o->demands[k].product_id == pids[j] && o->demands[k].group == gid)
 					break;
 			if (k == o->ndemands)
 			{
 				o->demands[k].product_id = pids[j];
 				o->demands[k].qty = 0;
-				o->demands[k].group = kit ? gid : 0;
-				o->demands[k].per = kit ? per[j] : 0;
+				o->demands[k].group = gid;
+				o->demands[k].per = kit ? per[j] : 1;
 				o->ndemands++;
 			}
-			else
-			{
-				/* a product needed twice: no single units-per-kit */
-				o->demands[k].per = 0;
-				if (kit && o->demands[k].group == 0)
-					o->demands[k].group = gid;
-				else if (kit && o->demands[k].group != gid)
-				{
-					int32		old = o->demands[k].group;
-
-					for (m = 0; m < o->ndemands; m++)
-						if (o->demands[m].group == old)
-							o->demands[m].group = gid;
-				}
-			}
 			o->demands[k].qty += (int64) o->lines[i].qty * per[j];
-			if (o->demands[k].qty > PG_INT32_MAX / 2)
-				JsonInvalid("lines", "The order asks for more than 1073741823 units of one product.",
-							"Split the order.");
 		}
 	}
+	/* no product may be asked for more than int4 can count */
+	for (k = 0; k < o->ndemands; k++)
+		for (j = 0; j < o->ndemands; j++)
+			if (o->demands[j].product_id == o->demands[k].product_id)
+			{
+				total[k] += o->demands[j].qty;
+				if (total[k] > PG_INT32_MAX / 2)
+					JsonInvalid("lines", "The order asks for more than 1073741823 units of one product.",
+								"Split the order.");
+			}
 	qsort(o->demands, o->ndemands, sizeof(RouteDemand), PoDemandCmp);
 }
 
@@ -1048,6 +1061,7 @@ PoReserve(PoOrder *o, bool rejections, const char *trigger, RouteAllocation *rel
 	{
 		o->taken[i].product_id = taken[i].product_id;
 		o->taken[i].location_id = taken[i].location_id;
+		o->taken[i].group = taken[i].group;
 		o->taken[i].qty = taken[i].qty;
 		o->taken[i].used = 0;
 	}
@@ -1057,10 +1071,11 @@ PoReserve(PoOrder *o, bool rejections, const char *trigger, RouteAllocation *rel
 
 /*
  * Hand qty units of product (at location loc, or anywhere when loc < 0)
- * from what this call reserved to line i, as reservation pieces.
+ * that were routed for group from what this call reserved to line i, as
+ * reservation pieces.
  */
 static void
-PoTakeUnits(PoOrder *o, int i, int64 product_id, int32 loc, int32 qty)
+PoTakeUnits(PoOrder *o, int i, int32 group, int64 product_id, int32 loc, int32 qty)
 {
 	int			k;
 
@@ -1069,7 +1084,8 @@ PoTakeUnits(PoOrder *o, int i, int64 product_id, int32 loc, int32 qty)
 		PoTaken    *t = &o->taken[k];
 		int32		give;
 
-		if (t->product_id != product_id || t->used == t->qty || (loc >= 0 && t->location_id != loc))
+		if (t->product_id != product_id || t->group != group || t->used == t->qty ||
+			(loc >= 0 && t->location_id != loc))
 			continue;
 		give = Min(qty, t->qty - t->used);
 		t->used += give;
@@ -1116,6 +1132,7 @@ PoDistribute(PoOrder *o)
 		if (l->product.kind == OMS_KIND_KIT)
 		{
 			/* whole kits, each from one location: a kit ships from one place */
+			int32		gid = i + 1;
 			int			t;
 
 			units = 0;
@@ -1125,8 +1142,10 @@ PoDistribute(PoOrder *o)
 				int32		kits = l->qty - units;
 				bool		seen = false;
 
+				if (o->taken[t].group != gid)
+					continue;
 				for (k = 0; k < t; k++)
-					if (o->taken[k].location_id == loc)
+					if (o->taken[k].group == gid && o->taken[k].location_id == loc)
 						seen = true;
 				if (seen)
 					continue;
@@ -1135,14 +1154,15 @@ PoDistribute(PoOrder *o)
 					int64		free_units = 0;
 
 					for (k = 0; k < o->ntaken; k++)
-						if (o->taken[k].product_id == pids[j] && o->taken[k].location_id == loc)
+						if (o->taken[k].product_id == pids[j] && o->taken[k].location_id == loc &&
+							o->taken[k].group == gid)
 							free_units += o->taken[k].qty - o->taken[k].used;
 					kits = (int32) Min((int64) kits, free_units / per[j]);
 				}
 				if (kits <= 0)
 					continue;
 				for (j = 0; j < n; j++)
-					PoTakeUnits(o, i, pids[j], loc, kits * per[j]);
+					PoTakeUnits(o, i, gid, pids[j], loc, kits * per[j]);
 				units += kits;
 			}
 		}
@@ -1151,11 +1171,11 @@ PoDistribute(PoOrder *o)
 			int64		free_units = 0;
 
 			for (k = 0; k < o->ntaken; k++)
-				if (o->taken[k].product_id == pids[0])
+				if (o->taken[k].product_id == pids[0] && o->taken[k].group == 0)
 					free_units += o->taken[k].qty - o->taken[k].used;
 			units = (int32) Min((int64) units, free_units);
 			if (units > 0)
-				PoTakeUnits(o, i, pids[0], -1, units);
+				PoTakeUnits(o, i, 0, pids[0], -1, units);
 		}
 		l->reserved = units;
 		o->total_reserved_units += units;
@@ -1531,6 +1551,7 @@ OrdersReroute(int64 order_id, int32 location_id, bool adjust_stock, const char *
 		freed[i].product_id = OmsGetInt64(i, 2, NULL);
 		freed[i].location_id = OmsGetInt32(i, 3, NULL);
 		freed[i].qty = qty;
+		freed[i].group = 0;
 		for (j = 0; j < o->nlines; j++)
 			if (o->lines[j].id == line_id)
 				l = &o->lines[j];

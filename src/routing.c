@@ -134,7 +134,10 @@ typedef struct RouteSite
 	bool		pickup;
 	int64	   *avail;			/* per demand, >= 0 */
 	bool	   *fit;			/* per demand: its whole demand is here (for a kit
-								 * group: the whole group's) */
+								 * group: the whole group's; for a product several
+								 * demands share: all of them) */
+	int64	   *left;			/* per demand: stock not yet allocated (shared by
+								 * the demands of one product) */
 
 	double		distance;		/* -1: unknown */
 	double		ship_cost;
@@ -495,6 +498,30 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 						st->sites[n].avail[d] += req->release[i].qty;
 }
 
+/* What all demands of d's product ask for together. */
+static int64
+RouteProductDemand(RouteRequest *req, int d)
+{
+	int64		total = 0;
+	int			e;
+
+	for (e = 0; e < req->ndemands; e++)
+		if (req->demands[e].product_id == req->demands[d].product_id)
+			total += req->demands[e].qty;
+	return total;
+}
+
+static bool
+RouteFirstOfProduct(RouteRequest *req, int d)
+{
+	int			e;
+
+	for (e = 0; e < d; e++)
+		if (req->demands[e].product_id == req->demands[d].product_id)
+			return false;
+	return true;
+}
+
 /* Filters, score terms and the strategy key of every site. */
 static void
 RouteScoreSites(RouteRequest *req, RouteState *st)
@@ -524,8 +551,11 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			x->fit = palloc(sizeof(bool) * (req->ndemands + 1));
 		for (d = 0; d < req->ndemands; d++)
 		{
-			x->units += Min(x->avail[d], req->demands[d].qty);
-			x->fit[d] = x->avail[d] >= req->demands[d].qty;
+			int64		total = RouteProductDemand(req, d);
+
+			if (RouteFirstOfProduct(req, d))
+				x->units += Min(x->avail[d], total);
+			x->fit[d] = x->avail[d] >= total;
 		}
 		/* a kit group fits only as a whole: kits ship from one place */
 		for (d = 0; d < req->ndemands; d++)
@@ -544,7 +574,8 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 				x->nfit++;
 				if (d < 32)
 					x->fit_mask |= ((uint32) 1) << d;
-				x->after += x->avail[d] - req->demands[d].qty;
+				if (RouteFirstOfProduct(req, d))
+					x->after += x->avail[d] - RouteProductDemand(req, d);
 			}
 
 		x->pass[RF_ACTIVE] = x->active;
@@ -715,35 +746,63 @@ RouteGreedyCover(RouteRequest *req, RouteState *st, bool *fits_somewhere)
 }
 
 static bool
-RouteFitsAnywhere(RouteState *st, int d)
+RouteFirstOfGroup(RouteRequest *req, int d)
 {
 	int			e;
 
-	for (e = 0; e < st->neligible; e++)
-		if (st->sites[st->eligible[e]].fit[d])
-			return true;
-	return false;
+	for (e = 0; e < d; e++)
+		if (req->demands[e].group == req->demands[d].group)
+			return false;
+	return true;
+}
+
+/* Allocate q units of demand d at site x: one allocation, shared stock down. */
+static void
+RouteTake(RouteRequest *req, RoutePlanOut *out, int *nallocs, RouteSite *x, int d, int64 q)
+{
+	int			e;
+
+	out->allocs[*nallocs].product_id = req->demands[d].product_id;
+	out->allocs[*nallocs].location_id = x->id;
+	out->allocs[*nallocs].qty = (int32) q;
+	out->allocs[*nallocs].group = req->demands[d].group;
+	(*nallocs)++;
+	for (e = 0; e < req->ndemands; e++)
+		if (req->demands[e].product_id == req->demands[d].product_id)
+			x->left[e] -= q;
+	x->planned += q;
+	x->chosen = true;
 }
 
 /*
- * Allocate the demands over the chosen sites: a fitting product from the
- * best chosen site it fits; the others from the chosen sites, then (when
- * may_add) from further eligible sites in score order.
+ * Allocate the demands over the sites in order (the chosen ones first, by
+ * score; then, when may_add, the other eligible ones), counting the stock
+ * the demands of one product share. Kit lines first, as whole kits: at the
+ * first site that has all of the line's kits, else kit by kit over the
+ * sites. Then the stock lines: at the first site that has the whole
+ * demand, else spread over the sites.
  */
 static int
 RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add)
 {
 	int		   *order = palloc(sizeof(int) * (st->neligible + 1));
-	bool	   *done = palloc0(sizeof(bool) * (req->ndemands + 1));
 	int			norder = 0;
 	int			nallocs = 0;
 	int			d,
-				e;
+				e,
+				m;
 
 	/* chosen sites first, then the rest, each by score */
 	for (e = 0; e < st->neligible; e++)
-		if (st->sites[st->eligible[e]].chosen)
+	{
+		RouteSite  *x = &st->sites[st->eligible[e]];
+
+		x->left = palloc(sizeof(int64) * (req->ndemands + 1));
+		for (d = 0; d < req->ndemands; d++)
+			x->left[d] = x->avail[d];
+		if (x->chosen)
 			order[norder++] = st->eligible[e];
+	}
 	route_cmp_sites = st->sites;
 	qsort(order, norder, sizeof(int), RouteScoreCmp);
 	if (may_add)
@@ -756,89 +815,77 @@ RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add
 		qsort(order + first_rest, norder - first_rest, sizeof(int), RouteScoreCmp);
 	}
 
-	/*
-	 * A kit group that no location has whole (and whose products no other
-	 * line shares): whole kits, location by location, so that each kit's
-	 * components sit together.
-	 */
+	/* kit lines: whole kits, each from one site */
 	for (d = 0; d < req->ndemands; d++)
 	{
 		int32		g = req->demands[d].group;
 		int64		kits;
-		bool		whole = true;
-		int			m;
+		int			one = -1;
 
-		if (g == 0 || done[d] || st->neligible == 0 || RouteFitsAnywhere(st, d))
-			continue;
-		for (m = 0; m < req->ndemands; m++)
-			if (req->demands[m].group == g && req->demands[m].per <= 0)
-				whole = false;
-		if (!whole)
+		if (g == 0 || !RouteFirstOfGroup(req, d))
 			continue;
 		kits = req->demands[d].qty / req->demands[d].per;
-		for (e = 0; e < norder && kits > 0; e++)
+		for (e = 0; e < norder && one < 0; e++)
 		{
 			RouteSite  *x = &st->sites[order[e]];
+			bool		all = x->chosen;
+
+			for (m = 0; m < req->ndemands && all; m++)
+				if (req->demands[m].group == g && x->left[m] < req->demands[m].qty)
+					all = false;
+			if (all)
+				one = order[e];
+		}
+		for (e = 0; e < norder && kits > 0; e++)
+		{
+			RouteSite  *x = &st->sites[one >= 0 ? one : order[e]];
 			int64		here = kits;
 
 			for (m = 0; m < req->ndemands; m++)
 				if (req->demands[m].group == g)
-					here = Min(here, x->avail[m] / req->demands[m].per);
-			if (here <= 0)
-				continue;
-			for (m = 0; m < req->ndemands; m++)
-				if (req->demands[m].group == g)
-				{
-					out->allocs[nallocs].product_id = req->demands[m].product_id;
-					out->allocs[nallocs].location_id = x->id;
-					out->allocs[nallocs].qty = (int32) (here * req->demands[m].per);
-					x->planned += here * req->demands[m].per;
-					nallocs++;
-				}
-			x->chosen = true;
-			kits -= here;
+					here = Min(here, x->left[m] / req->demands[m].per);
+			if (here > 0)
+			{
+				for (m = 0; m < req->ndemands; m++)
+					if (req->demands[m].group == g)
+						RouteTake(req, out, &nallocs, x, m, here * req->demands[m].per);
+				kits -= here;
+			}
+			if (one >= 0)
+				break;
 		}
 		for (m = 0; m < req->ndemands; m++)
 			if (req->demands[m].group == g)
-			{
 				out->shortfall[m] = kits * req->demands[m].per;
-				done[m] = true;
-			}
 	}
 
+	/* stock lines */
 	for (d = 0; d < req->ndemands; d++)
 	{
 		int64		want = req->demands[d].qty;
-		int			fit = -1;
 
-		if (done[d])
+		if (req->demands[d].group != 0)
 			continue;
-		for (e = 0; e < norder && fit < 0; e++)
-			if (st->sites[order[e]].chosen && st->sites[order[e]].fit[d])
-				fit = order[e];
-		if (fit >= 0)
+		for (e = 0; e < norder && want > 0; e++)
 		{
-			out->allocs[nallocs].product_id = req->demands[d].product_id;
-			out->allocs[nallocs].location_id = st->sites[fit].id;
-			out->allocs[nallocs].qty = (int32) want;
-			st->sites[fit].planned += want;
-			nallocs++;
-			want = 0;
+			RouteSite  *x = &st->sites[order[e]];
+
+			if (x->chosen && x->left[d] >= want)
+			{
+				RouteTake(req, out, &nallocs, x, d, want);
+				want = 0;
+			}
 		}
 		for (e = 0; e < norder && want > 0; e++)
 		{
 			RouteSite  *x = &st->sites[order[e]];
-			int64		take = Min(x->avail[d], want);
+			int64		take = Min(x->left[d], want);
 
-			if (take <= 0)
-				continue;
-			out->allocs[nallocs].product_id = req->demands[d].product_id;
-			out->allocs[nallocs].location_id = x->id;
-			out->allocs[nallocs].qty = (int32) take;
-			x->planned += take;
-			x->chosen = true;
-			nallocs++;
-			want -= take;
+			if (take > 0)
+			{
+				RouteTake(req, out, &nallocs, x, d, take);
+				want -= take;
+			}
 		}
 		out->shortfall[d] = want;
 	}
