@@ -1459,8 +1459,8 @@ RouteWhyNot(RouteRequest *req, RouteState *st, RouteSite *x)
 	if (x->nfit < min_fit)
 		return psprintf("has %s in full, fewer than every chosen location", RouteLinesInFull(x->nfit, req->ndemands));
 	if (RouteKeyCmp(x->key, worst->key) < 0)
-		return psprintf("scores better on %s, but a plan with it needs more shipments or leaves more short",
-						RouteStrategyTerm(req->strategy));
+		return psprintf("scores better on %s alone, but the best plan (%d shipment%s) does not include it",
+						RouteStrategyTerm(req->strategy), st->nplan, st->nplan == 1 ? "" : "s");
 	if (RouteKeyCmp(x->key, worst->key) == 0)
 		return "ties on every score term; the lower location id wins";
 	return psprintf("ranks lower on %s", RouteStrategyTerm(req->strategy));
