@@ -17,10 +17,13 @@ CREATE TABLE oms.channels (
     hold_minutes integer,
     routing_strategy text   NOT NULL DEFAULT 'cheapest',
     max_distance_km numeric(8,1),
+    return_window_days integer NOT NULL DEFAULT 30,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT channels_pkey PRIMARY KEY (id),
     CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance'])),
     CONSTRAINT channels_max_distance_chk CHECK (max_distance_km OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT channels_return_window_chk CHECK (return_window_days OPERATOR(pg_catalog.>=) 0
+        AND return_window_days OPERATOR(pg_catalog.<=) 3650),
     CONSTRAINT channels_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0 AND hold_minutes OPERATOR(pg_catalog.<=) 525600),
     CONSTRAINT channels_code_key UNIQUE (code),
     CONSTRAINT channels_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
@@ -36,6 +39,7 @@ COMMENT ON COLUMN oms.channels.active IS 'Inactive channels accept no new orders
 COMMENT ON COLUMN oms.channels.hold_minutes IS 'How long reservations of unpaid orders from this channel are held; NULL uses the GUC oms.hold_minutes, 0 holds until paid or cancelled';
 COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority or balance (most stock left after the order)';
 COMMENT ON COLUMN oms.channels.max_distance_km IS 'Locations farther than this from the ship-to are not routed to; NULL means no limit';
+COMMENT ON COLUMN oms.channels.return_window_days IS 'Days after delivery (or shipping, when not delivered) in which returns are accepted';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
 
 CREATE TABLE oms.locations (

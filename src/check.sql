@@ -159,5 +159,44 @@ AS $fn$
                              WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
                  END AS kits) h ON true
      WHERE ps.qty > COALESCE(h.kits, 0)
+    UNION ALL
+    -- returns 7: an order line's RMA claims (RMAs not rejected) never exceed
+    -- what it shipped, so no unit is returned twice
+    SELECT 'rma_claims',
+           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
+      FROM oms.order_lines ol
+      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty) AS qty FROM oms.rma_lines rl
+              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
+     WHERE c.qty > ol.qty_shipped
+    UNION ALL
+    -- returns 7: received <= authorized: units are received only for an
+    -- authorized RMA, and never more than its lines ask (also a CHECK)
+    SELECT 'rma_received',
+           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
+                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
+      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
+     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
+        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
+        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
+    UNION ALL
+    -- returns: an order line's returned units are the units its RMAs received
+    -- back (sellable or damaged)
+    SELECT 'returned_vs_rmas',
+           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
+                             COALESCE(x.qty, 0))
+      FROM oms.order_lines ol
+      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
+        ON x.order_line_id = ol.id
+     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
+    UNION ALL
+    -- returns: money out for returns (refunds and store credit) never exceeds
+    -- what the order's payments captured
+    SELECT 'rma_money',
+           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
+                             COALESCE(p.captured, 0))
+      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
+              FROM oms.rmas GROUP BY 1) r
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
+     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

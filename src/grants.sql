@@ -102,3 +102,12 @@ GRANT EXECUTE ON FUNCTION
     oms.shipping_label(bigint), oms.reject_fulfillment(bigint, text, text, text),
     oms.quote_shipping(bigint, bigint, text, date)
     TO oms_admin, oms_app;
+
+-- Returns: oms_admin maintains the reasons; applications run the RMA flow.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.return_reasons TO oms_admin;
+GRANT SELECT ON oms.return_reasons, oms.rmas, oms.rma_lines TO oms_admin, oms_app;
+GRANT SELECT ON oms.return_stats TO oms_admin, oms_app, oms_reporting;
+GRANT EXECUTE ON FUNCTION
+    oms.create_rma(bigint, jsonb), oms.authorize_rma(bigint), oms.reject_rma(bigint, text), oms.get_rma(bigint),
+    oms.return_label(bigint), oms.receive_rma(bigint, text, jsonb), oms.refund_rma(bigint)
+    TO oms_admin, oms_app;

@@ -362,6 +362,52 @@ InventoryWriteOff(int64 product_id, int32 location_id, int32 qty, const char *re
 	return take;
 }
 
+/*
+ * Returned units arrive at a location: on_hand up (sellable) or damaged up,
+ * with the movement (kind return_restock or return_damaged) naming the
+ * order. The balance row is created when the location never held the
+ * product. The caller takes balance rows in ascending order.
+ */
+void
+InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool damaged,
+				int64 order_id, const char *reference)
+{
+	static SPIPlanPtr plan_restock = NULL;
+	static SPIPlanPtr plan_damaged = NULL;
+	static SPIPlanPtr plan_movement = NULL;
+	Oid			types[6] = {INT8OID, INT4OID, INT4OID, INT8OID, TEXTOID, BOOLOID};
+	Datum		values[6];
+	int32		on_hand,
+				reserved,
+				safety;
+
+	if (!InventoryLockBalance(product_id, location_id, true, &on_hand, &reserved, &safety))
+		elog(ERROR, "oms: balance row missing after creation");
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	values[2] = Int32GetDatum(qty);
+	values[3] = Int64GetDatum(order_id);
+	values[4] = CStringGetTextDatum(reference);
+	values[5] = BoolGetDatum(damaged);
+	if (damaged)
+		OmsExec(OmsPlan(&plan_damaged,
+						"UPDATE oms.stock_balances SET damaged = damaged OPERATOR(pg_catalog.+) $3, updated_at = pg_catalog.now() "
+						" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+						"   AND slot OPERATOR(pg_catalog.=) 0",
+						3, types), values, NULL, 0);
+	else
+		OmsExec(OmsPlan(&plan_restock,
+						"UPDATE oms.stock_balances SET on_hand = on_hand OPERATOR(pg_catalog.+) $3, updated_at = pg_catalog.now() "
+						" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+						"   AND slot OPERATOR(pg_catalog.=) 0",
+						3, types), values, NULL, 0);
+	OmsExec(OmsPlan(&plan_movement,
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, on_hand_delta, damaged_delta, order_id, reference) "
+					"VALUES ($1, $2, CASE WHEN $6 THEN 'return_damaged' ELSE 'return_restock' END, "
+					"        CASE WHEN $6 THEN 0 ELSE $3 END, CASE WHEN $6 THEN $3 ELSE 0 END, $4, $5)",
+					6, types), values, NULL, 0);
+}
+
 /* ---- low stock ---- */
 
 /*

@@ -130,6 +130,9 @@ extern void InventoryShip(int64 product_id, int32 location_id, int32 qty, int64 
 						  int64 reservation_id, const char *reference);
 /* the count was wrong: write off up to qty unreserved units; units written off */
 extern int32 InventoryWriteOff(int64 product_id, int32 location_id, int32 qty, const char *reference);
+/* returned units back at a location: on_hand (or damaged) up, kind return_restock / return_damaged */
+extern void InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool damaged,
+							int64 order_id, const char *reference);
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 
@@ -176,6 +179,12 @@ extern void LifecycleHold(int64 order_id, const char *reason);
 
 /* void open authorizations and refund captures of a cancelled order; JSON */
 extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
+/* captured less refunded over the order's payments (numeric) */
+extern Datum PaymentsRefundable(int64 order_id);
+/* refund an amount over a locked order's payments, stored value first; JSON */
+extern char *PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason);
+/* store credit for a customer; jsonb in the caller's SPI memory */
+extern Datum PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason);
 
 /* ---- routing.c ---- */
 
@@ -256,5 +265,7 @@ extern void FulfillmentCancelOrder(int64 order_id);
 extern char *FulfillmentZplLabel(const char *title, const char *from, const char *to,
 								 const char *carrier, const char *service,
 								 const char *tracking, const char *reference);
+
+/* ---- returns.c ---- */
 
 #endif							/* OMS_H */

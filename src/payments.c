@@ -742,6 +742,83 @@ PaymentsCancelOrder(int64 order_id, const char *reason)
 	return out.data;
 }
 
+/*
+ * What the (locked) order's payments still hold that could be refunded:
+ * captured less refunded, over all of them.
+ */
+Datum
+PaymentsRefundable(int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT COALESCE(pg_catalog.sum(captured OPERATOR(pg_catalog.-) refunded), 0) FROM oms.payments "
+					 " WHERE order_id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	return OmsGetDatum(0, 1, NULL);
+}
+
+/*
+ * Refund amount of a locked order over its payments, through the one
+ * refund path (PayRefund): stored value first (gift cards and store
+ * credit go back to their balance, which the customer can spend at once),
+ * then cards, then the rest, each oldest first and up to its captured less
+ * refunded. More than the payments hold is refused (22023). Returns a JSON
+ * array of the refunds made.
+ */
+char *
+PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+	int64	   *ids;
+	Datum	   *left;
+	Datum		total = PayZero();
+	Datum		rest = amount;
+	int			n,
+				i;
+	StringInfoData out;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, captured OPERATOR(pg_catalog.-) refunded FROM oms.payments "
+					 " WHERE order_id OPERATOR(pg_catalog.=) $1 AND captured OPERATOR(pg_catalog.>) refunded "
+					 " ORDER BY CASE method WHEN 'gift_card' THEN 0 WHEN 'store_credit' THEN 0 WHEN 'card' THEN 1 ELSE 2 END, id "
+					 "   FOR UPDATE",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	left = palloc(sizeof(Datum) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		ids[i] = OmsGetInt64(i, 1, NULL);
+		left[i] = SPI_datumTransfer(OmsGetDatum(i, 2, NULL), false, -1);
+		total = DirectFunctionCall2(numeric_add, total, left[i]);
+	}
+	if (PayCmp(amount, total) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("refund of %s exceeds the %s refundable on order " INT64_FORMAT, PayNum(amount), PayNum(total), order_id),
+				 errdetail("The order's payments captured %s more than they refunded; refunds never exceed what was captured.",
+						   PayNum(total)),
+				 errhint("Capture the payment first, or refund less.")));
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '[');
+	for (i = 0; i < n && PayCmp(rest, PayZero()) > 0; i++)
+	{
+		Datum		take = PayCmp(rest, left[i]) < 0 ? rest : left[i];
+
+		PayRefund(ids[i], order_id, take, reason);
+		appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"refunded\": %s}",
+						 out.len > 1 ? ", " : "", ids[i], PayNum(take));
+		rest = DirectFunctionCall2(numeric_sub, rest, take);
+	}
+	appendStringInfoChar(&out, ']');
+	return out.data;
+}
+
 /* ---- stored value ---- */
 
 PG_FUNCTION_INFO_V1(issue_gift_card);
@@ -825,37 +902,19 @@ gift_card_balance(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-PG_FUNCTION_INFO_V1(issue_store_credit);
 /*
- * oms.issue_store_credit(customer_id, amount, currency, reason).
+ * Store credit for a customer (added to their balance in that currency):
+ * the jsonb {store_credit_id, customer_id, currency, balance}, in the
+ * caller's SPI memory.
  */
 Datum
-issue_store_credit(PG_FUNCTION_ARGS)
+PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason)
 {
 	static SPIPlanPtr plan_cust = NULL;
 	static SPIPlanPtr plan = NULL;
-	int64		customer_id;
-	Datum		amount;
-	char	   *currency;
-	char	   *reason = NULL;
 	Datum		result;
 	bool		isnull;
 
-	OmsRequireArg(fcinfo, 0, "customer_id");
-	OmsRequireArg(fcinfo, 1, "amount");
-	OmsRequireArg(fcinfo, 2, "currency");
-	customer_id = PG_GETARG_INT64(0);
-	amount = PG_GETARG_DATUM(1);
-	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	if (!PG_ARGISNULL(3))
-	{
-		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		OmsCheckNoCardNumber(reason, "reason");
-	}
-	amount = PayCheckAmount(amount, "amount");
-	PayCheckCurrency(currency);
-
-	SPI_connect();
 	{
 		Oid			types[1] = {INT8OID};
 		Datum		values[1] = {Int64GetDatum(customer_id)};
@@ -883,7 +942,8 @@ issue_store_credit(PG_FUNCTION_ARGS)
 						"          'currency', g.currency, 'balance', g.balance)",
 						3, types), values, NULL, 1);
 	}
-	result = SPI_datumTransfer(OmsGetDatum(0, 1, &isnull), false, -1);
+	/* a copy: the event below runs another statement */
+	result = PointerGetDatum(PG_DETOAST_DATUM_COPY(OmsGetDatum(0, 1, &isnull)));
 	{
 		StringInfoData payload;
 
@@ -897,6 +957,38 @@ issue_store_credit(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&payload, '}');
 		EventsEmit("store_credit_issued", 0, payload.data);
 	}
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(issue_store_credit);
+/*
+ * oms.issue_store_credit(customer_id, amount, currency, reason).
+ */
+Datum
+issue_store_credit(PG_FUNCTION_ARGS)
+{
+	int64		customer_id;
+	Datum		amount;
+	char	   *currency;
+	char	   *reason = NULL;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "customer_id");
+	OmsRequireArg(fcinfo, 1, "amount");
+	OmsRequireArg(fcinfo, 2, "currency");
+	customer_id = PG_GETARG_INT64(0);
+	amount = PG_GETARG_DATUM(1);
+	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!PG_ARGISNULL(3))
+	{
+		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		OmsCheckNoCardNumber(reason, "reason");
+	}
+	amount = PayCheckAmount(amount, "amount");
+	PayCheckCurrency(currency);
+
+	SPI_connect();
+	result = SPI_datumTransfer(PaymentsIssueStoreCredit(customer_id, amount, currency, reason), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

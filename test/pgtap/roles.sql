@@ -6,7 +6,7 @@
 -- may move an order's status by hand, but never touches money; PUBLIC gets
 -- nothing at all.
 BEGIN;
-SELECT plan(178);
+SELECT plan(199);
 
 -- ---- oms_app: the API ---------------------------------------------------------
 SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can execute oms.' || f || '(' || array_to_string(a, ', ') || ')')
@@ -33,6 +33,13 @@ SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can
                ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
                ('packing_slip', ARRAY['bigint']),
                ('shipping_label', ARRAY['bigint']),
+               ('create_rma', ARRAY['bigint', 'jsonb']),
+               ('authorize_rma', ARRAY['bigint']),
+               ('reject_rma', ARRAY['bigint', 'text']),
+               ('get_rma', ARRAY['bigint']),
+               ('return_label', ARRAY['bigint']),
+               ('receive_rma', ARRAY['bigint', 'text', 'jsonb']),
+               ('refund_rma', ARRAY['bigint']),
                ('receive_stock', ARRAY['text', 'text', 'integer', 'text']),
                ('available', ARRAY['text', 'text'])) AS t(f, a);
 -- issuing value is a back-office act
@@ -104,6 +111,13 @@ SELECT function_privs_are('oms', f, a, 'oms_reporting', ARRAY[]::name[], 'oms_re
                ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
                ('packing_slip', ARRAY['bigint']),
                ('shipping_label', ARRAY['bigint']),
+               ('create_rma', ARRAY['bigint', 'jsonb']),
+               ('authorize_rma', ARRAY['bigint']),
+               ('reject_rma', ARRAY['bigint', 'text']),
+               ('get_rma', ARRAY['bigint']),
+               ('return_label', ARRAY['bigint']),
+               ('receive_rma', ARRAY['bigint', 'text', 'jsonb']),
+               ('refund_rma', ARRAY['bigint']),
                ('read_events', ARRAY['text', 'integer']),
                ('ack_events', ARRAY['text', 'bigint'])) AS t(f, a);
 
@@ -161,6 +175,13 @@ SELECT is_definer('oms', f, a, 'oms.' || f || '(' || array_to_string(a, ', ') ||
                ('quote_shipping', ARRAY['bigint', 'bigint', 'text', 'date']),
                ('packing_slip', ARRAY['bigint']),
                ('shipping_label', ARRAY['bigint']),
+               ('create_rma', ARRAY['bigint', 'jsonb']),
+               ('authorize_rma', ARRAY['bigint']),
+               ('reject_rma', ARRAY['bigint', 'text']),
+               ('get_rma', ARRAY['bigint']),
+               ('return_label', ARRAY['bigint']),
+               ('receive_rma', ARRAY['bigint', 'text', 'jsonb']),
+               ('refund_rma', ARRAY['bigint']),
                ('ack_events', ARRAY['text', 'bigint']),
                ('receive_stock', ARRAY['text', 'text', 'integer', 'text'])) AS t(f, a);
 SELECT is_empty($$
