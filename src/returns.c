@@ -723,7 +723,8 @@ receive_rma(PG_FUNCTION_ARGS)
 	int64		rma_id;
 	char	   *location;
 	int32		location_id;
-	bool		loc_active;
+	bool		loc_active = false;
+	bool		loc_found;
 	Jsonb	   *doc;
 	char	   *status;
 	int64		order_id;
@@ -752,10 +753,11 @@ receive_rma(PG_FUNCTION_ARGS)
 		JsonInvalid("lines", "lines is empty.", "List what arrived.");
 
 	SPI_connect();
-	if (!OmsLookupLocation(location, &location_id, &loc_active) || !loc_active)
+	loc_found = OmsLookupLocation(location, &location_id, &loc_active);
+	if (!loc_found || !loc_active)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s location \"%s\"", loc_active ? "unknown" : "inactive", location),
+				 errmsg("%s location \"%s\"", loc_found ? "inactive" : "unknown", location),
 				 errdetail("Returns are received at an active location of oms.locations."),
 				 errhint("Location codes are case-sensitive.")));
 	order_id = RmaLock(rma_id, &status, NULL);
