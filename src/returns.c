@@ -1058,7 +1058,7 @@ refund_rma(PG_FUNCTION_ARGS)
 			/* nothing to pay: the replacement is confirmed at once */
 			LifecycleChange(new_id, "confirmed", psprintf("exchange for RMA " INT64_FORMAT, rma_id), true);
 			result_json = psprintf("{\"exchange_order_id\": " INT64_FORMAT "}", new_id);
-			summary = psprintf("exchanged: replacement order " INT64_FORMAT, new_id);
+			summary = psprintf("replacement order " INT64_FORMAT " at no charge", new_id);
 		}
 	}
 	else if (strcmp(resolution, "store_credit") == 0)
@@ -1088,13 +1088,13 @@ refund_rma(PG_FUNCTION_ARGS)
 			result_json = DatumGetCString(DirectFunctionCall1(jsonb_out,
 															  PaymentsIssueStoreCredit(customer_id, amount, currency,
 																					   psprintf("RMA " INT64_FORMAT, rma_id))));
-		summary = "store credit";
+		summary = psprintf("%s %s as store credit", DatumGetCString(DirectFunctionCall1(numeric_out, amount)), currency);
 	}
 	else
 	{
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0)
 			result_json = PaymentsRefundOrder(order_id, amount, psprintf("RMA " INT64_FORMAT, rma_id));
-		summary = "refunded to the original payment";
+		summary = psprintf("%s %s refunded to the original payment", DatumGetCString(DirectFunctionCall1(numeric_out, amount)), currency);
 	}
 
 	/* the units are resolved; the RMA is done when every unit is accounted for */

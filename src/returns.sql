@@ -205,7 +205,7 @@ INSERT INTO oms.message_templates (kind, subject, body, seeded) VALUES
     ('rma_received', 'Your returned items for order {{order_ref}} arrived',
      E'Hello {{customer_name}},\n\nthe items you returned for order {{order_ref}} have arrived at our warehouse.', true),
     ('refund_issued', 'Your return for order {{order_ref}} is settled',
-     E'Hello {{customer_name}},\n\nyour return for order {{order_ref}} is settled: {{amount}} {{currency}} ({{reason}}).', true);
+     E'Hello {{customer_name}},\n\nyour return for order {{order_ref}} is settled: {{reason}}.', true);
 
 SELECT pg_catalog.pg_extension_config_dump('oms.return_reasons', 'WHERE NOT seeded');
 SELECT pg_catalog.pg_extension_config_dump('oms.rmas', '');
