@@ -160,12 +160,12 @@ AS $fn$
                  END AS kits) h ON true
      WHERE ps.qty > COALESCE(h.kits, 0)
     UNION ALL
-    -- returns 7: an order line's RMA claims (RMAs not rejected) never exceed
-    -- what it shipped, so no unit is returned twice
+    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
+    -- reported missing) never exceed what it shipped: no unit comes back twice
     SELECT 'rma_claims',
            pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
       FROM oms.order_lines ol
-      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty) AS qty FROM oms.rma_lines rl
+      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
               JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
      WHERE c.qty > ol.qty_shipped
     UNION ALL

@@ -7,7 +7,8 @@
  *	  The claim rule
  *	  --------------
  *	  An RMA line claims units of an order line from the moment it is
- *	  requested until its RMA is rejected. A new claim must fit in the
+ *	  requested until its RMA is rejected; units received as missing leave
+ *	  the claim (the customer still has them). A new claim must fit in the
  *	  line's shipped units less every claim of other RMAs, so two RMAs can
  *	  never return the same unit. Every function here locks the order row
  *	  first (then the RMA row): concurrent RMAs of one order, and concurrent
@@ -18,7 +19,9 @@
  *	  A unit is worth what was paid for it: (unit_price x qty - discount +
  *	  tax) / qty of its order line; the reason's restocking fee is kept.
  *	  refund_rma resolves the units received sellable or damaged and not yet
- *	  resolved (missing units never are), at most once each:
+ *	  resolved (missing units never are), at most once each; the amount is
+ *	  the rounded value of every unit received so far less what the RMA
+ *	  already paid out, so partial refunds add up to the rounded whole:
  *	    refund        through the payments area's refund path, stored value
  *	                  (gift cards, store credit) first, then cards;
  *	    store_credit  credited to the customer;
@@ -197,7 +200,7 @@ RmaLoadLines(int64 order_id, int64 rma_id, int *n)
 
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT ol.id, ol.line_no, p.sku, p.kind, ol.qty_shipped, "
-					 "       ol.qty_shipped OPERATOR(pg_catalog.-) COALESCE((SELECT pg_catalog.sum(rl.qty) FROM oms.rma_lines rl "
+					 "       ol.qty_shipped OPERATOR(pg_catalog.-) COALESCE((SELECT pg_catalog.sum(rl.qty OPERATOR(pg_catalog.-) rl.qty_missing) FROM oms.rma_lines rl "
 					 "             JOIN oms.rmas r ON r.id OPERATOR(pg_catalog.=) rl.rma_id "
 					 "            WHERE rl.order_line_id OPERATOR(pg_catalog.=) ol.id AND r.status OPERATOR(pg_catalog.<>) 'rejected' "
 					 "              AND r.id OPERATOR(pg_catalog.<>) $2), 0)::int4, "
@@ -986,9 +989,11 @@ refund_rma(PG_FUNCTION_ARGS)
 	/* the units to resolve and their value, less restocking fees */
 	values[0] = Int64GetDatum(rma_id);
 	OmsQuery(OmsPlan(&plan_amount,
-					 "SELECT COALESCE(pg_catalog.round(pg_catalog.sum((rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged "
-					 "                  OPERATOR(pg_catalog.-) rl.qty_resolved) OPERATOR(pg_catalog.*) rl.unit_value "
-					 "                  OPERATOR(pg_catalog.*) (100 OPERATOR(pg_catalog.-) rr.restocking_fee_pct) OPERATOR(pg_catalog./) 100), 2), 0), "
+					 "SELECT pg_catalog.round(COALESCE(pg_catalog.round(pg_catalog.sum((rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged) "
+					 "                  OPERATOR(pg_catalog.*) rl.unit_value "
+					 "                  OPERATOR(pg_catalog.*) (100 OPERATOR(pg_catalog.-) rr.restocking_fee_pct) OPERATOR(pg_catalog./) 100), 2), 0) "
+					 "       OPERATOR(pg_catalog.-) (SELECT r.refunded OPERATOR(pg_catalog.+) r.store_credit FROM oms.rmas r "
+					 "                                WHERE r.id OPERATOR(pg_catalog.=) $1), 2), "
 					 "       COALESCE(pg_catalog.sum(rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged OPERATOR(pg_catalog.-) rl.qty_resolved), 0)::int8, "
 					 "       COALESCE(pg_catalog.sum(rl.qty_missing), 0)::int8, "
 					 "       COALESCE(pg_catalog.sum(rl.qty OPERATOR(pg_catalog.-) rl.qty_restocked OPERATOR(pg_catalog.-) rl.qty_damaged "
@@ -1010,18 +1015,52 @@ refund_rma(PG_FUNCTION_ARGS)
 				 errdetail("Every unit received so far is already resolved%s.", missing > 0 ? "; missing units are never refunded" : ""),
 				 errhint("Receive more units first, or nothing is left to do.")));
 
+	/*
+	 * An exchange replaces the whole RMA, so it waits for every unit; when
+	 * some were reported missing, the replacement cannot be owed and the
+	 * units that did come back are refunded instead.
+	 */
+	if (strcmp(resolution, "exchange") == 0 && open_units > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("RMA " INT64_FORMAT " cannot be exchanged yet", rma_id),
+				 errdetail("An exchange ships the replacement once every unit of the RMA is back: " INT64_FORMAT " unit(s) still expected.",
+						   open_units),
+				 errhint("Receive the rest first, or record the units that will not come as missing.")));
+	if (strcmp(resolution, "exchange") == 0 && missing > 0)
+		resolution = "refund";
+
+	/*
+	 * Refunds and credit for returns together stay within what the
+	 * order's payments captured less what they refunded.
+	 */
+	if (strcmp(resolution, "exchange") != 0)
+	{
+		static SPIPlanPtr plan_room = NULL;
+		Datum		room;
+
+		values[0] = Int64GetDatum(order_id);
+		OmsQuery(OmsPlan(&plan_room,
+						 "SELECT COALESCE(pg_catalog.sum(r.store_credit), 0) FROM oms.rmas r WHERE r.order_id OPERATOR(pg_catalog.=) $1",
+						 1, types), values, NULL, 1);
+		room = DirectFunctionCall2(numeric_sub, PaymentsRefundable(order_id), OmsGetDatum(0, 1, NULL));
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, room)) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s of %s exceeds the %s the order's payments hold",
+							strcmp(resolution, "refund") == 0 ? "refund" : "store credit",
+							DatumGetCString(DirectFunctionCall1(numeric_out, amount)),
+							DatumGetCString(DirectFunctionCall1(numeric_out,
+																DirectFunctionCall2(numeric_round, room, Int32GetDatum(2))))),
+					 errdetail("Refunds and store credit for returns never exceed what the order's payments captured less what was refunded or credited."),
+					 errhint("Capture the payment first.")));
+	}
+
 	if (strcmp(resolution, "exchange") == 0)
 	{
 		Datum		order_doc;
 		Datum		new_order;
 
-		if (open_units > 0 || missing > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("RMA " INT64_FORMAT " cannot be exchanged yet", rma_id),
-					 errdetail("An exchange ships the replacement once every unit of the RMA is back: " INT64_FORMAT " unit(s) still expected, " INT64_FORMAT " missing.",
-							   open_units, missing),
-					 errhint("Receive the rest first; units reported missing are settled by a new RMA with resolution refund.")));
 		/* the replacement order, at zero price, through place_order */
 		values[0] = Int64GetDatum(rma_id);
 		OmsQuery(OmsPlan(&plan_order,
@@ -1064,26 +1103,12 @@ refund_rma(PG_FUNCTION_ARGS)
 	else if (strcmp(resolution, "store_credit") == 0)
 	{
 		static SPIPlanPtr plan_credit = NULL;
-		Datum		room;
 		int64		customer_id;
 
-		/* credit is money too: never more than the payments hold */
 		values[0] = Int64GetDatum(order_id);
-		OmsQuery(OmsPlan(&plan_credit,
-						 "SELECT o.customer_id, COALESCE((SELECT pg_catalog.sum(r.store_credit) FROM oms.rmas r "
-						 "                                 WHERE r.order_id OPERATOR(pg_catalog.=) o.id), 0) "
-						 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1",
+		OmsQuery(OmsPlan(&plan_credit, "SELECT o.customer_id FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1",
 						 1, types), values, NULL, 1);
 		customer_id = OmsGetInt64(0, 1, NULL);
-		room = DirectFunctionCall2(numeric_sub, PaymentsRefundable(order_id), OmsGetDatum(0, 2, NULL));
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, room)) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("store credit of %s exceeds the %s the order's payments hold",
-							DatumGetCString(DirectFunctionCall1(numeric_out, amount)),
-							DatumGetCString(DirectFunctionCall1(numeric_out, room))),
-					 errdetail("Credit for returned units never exceeds what was captured less what was refunded or credited."),
-					 errhint("Capture the payment first.")));
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0)
 			result_json = DatumGetCString(DirectFunctionCall1(jsonb_out,
 															  PaymentsIssueStoreCredit(customer_id, amount, currency,

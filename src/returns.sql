@@ -175,7 +175,7 @@ COMMENT ON FUNCTION oms.refund_rma(bigint)
 CREATE VIEW oms.return_stats AS
 SELECT p.sku, rl.reason,
        pg_catalog.count(DISTINCT r.id) AS rmas,
-       pg_catalog.sum(rl.qty) FILTER (WHERE r.status OPERATOR(pg_catalog.<>) 'rejected') AS units_requested,
+       COALESCE(pg_catalog.sum(rl.qty) FILTER (WHERE r.status OPERATOR(pg_catalog.<>) 'rejected'), 0) AS units_requested,
        pg_catalog.sum(rl.qty_restocked) AS units_restocked,
        pg_catalog.sum(rl.qty_damaged) AS units_damaged,
        pg_catalog.sum(rl.qty_missing) AS units_missing,
