@@ -385,6 +385,25 @@ LifecycleLockOrder(int64 order_id, char **held_from)
 }
 
 /* Change the status of a locked order, with a reason (trigger validates). */
+/*
+ * Write the locked order row (updated_at). Functions that serialize on the
+ * order row and then decide from other tables (payments, RMA claims) call
+ * it: under REPEATABLE READ or SERIALIZABLE a concurrent call that did the
+ * same since this transaction's snapshot then fails with 40001, where a
+ * mere lock would let both decide from stale numbers.
+ */
+void
+LifecycleTouchOrder(int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders SET updated_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1",
+					1, types), values, NULL, 0);
+}
+
 void
 LifecycleChange(int64 order_id, const char *to, const char *reason, bool confirm)
 {

@@ -171,6 +171,8 @@ extern void LifecycleSetReason(const char *reason);
 extern bool LifecycleStatusExists(const char *status);
 /* lock an order row; returns its status (22023 if there is no such order) */
 extern char *LifecycleLockOrder(int64 order_id, char **held_from);
+/* write the locked order row, so RR/SERIALIZABLE races end in 40001 */
+extern void LifecycleTouchOrder(int64 order_id);
 /* change a locked order's status (validated by the trigger) */
 extern void LifecycleChange(int64 order_id, const char *to, const char *reason, bool confirm);
 extern void LifecycleHold(int64 order_id, const char *reason);

@@ -343,6 +343,13 @@ authorize_payment(PG_FUNCTION_ARGS)
 					"Leave the card fields out.");
 
 	SPI_connect();
+	/*
+	 * Lock (and write) the order first, then read what is authorized in a
+	 * statement of its own: after waiting for a concurrent authorization
+	 * only a new snapshot sees its payment.
+	 */
+	(void) LifecycleLockOrder(order_id, NULL);
+	LifecycleTouchOrder(order_id);
 	{
 		Oid			types[2] = {INT8OID, NUMERICOID};
 		Datum		values[2] = {Int64GetDatum(order_id), amount};

@@ -19,9 +19,11 @@
  *	  A unit is worth what was paid for it: (unit_price x qty - discount +
  *	  tax) / qty of its order line; the reason's restocking fee is kept.
  *	  refund_rma resolves the units received sellable or damaged and not yet
- *	  resolved (missing units never are), at most once each; the amount is
- *	  the rounded value of every unit received so far less what the RMA
- *	  already paid out, so partial refunds add up to the rounded whole:
+ *	  resolved (missing units never are), at most once each. Per order line
+ *	  the value of the units resolved so far, over all its RMAs, is
+ *	  round(paid x units / qty, 2); a refund pays the increase, less the
+ *	  reason's fee, so partial and separate refunds of a line add up to
+ *	  what was paid for it and never more:
  *	    refund        through the payments area's refund path, stored value
  *	                  (gift cards, store credit) first, then cards;
  *	    store_credit  credited to the customer;
@@ -75,6 +77,7 @@ RmaLock(int64 rma_id, char **status, char **resolution)
 		RmaNotFound(rma_id);
 	order_id = OmsGetInt64(0, 1, NULL);
 	(void) LifecycleLockOrder(order_id, NULL);
+	LifecycleTouchOrder(order_id);
 	OmsQuery(OmsPlan(&plan_lock, "SELECT status, resolution FROM oms.rmas WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 					 1, types), values, NULL, 1);
 	*status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
@@ -351,6 +354,7 @@ create_rma(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	status = LifecycleLockOrder(order_id, NULL);
+	LifecycleTouchOrder(order_id);
 	if (strcmp(status, "shipped") != 0 && strcmp(status, "partially_shipped") != 0 && strcmp(status, "delivered") != 0 &&
 		strcmp(status, "completed") != 0 && strcmp(status, "partially_returned") != 0)
 		ereport(ERROR,
@@ -989,18 +993,23 @@ refund_rma(PG_FUNCTION_ARGS)
 	/* the units to resolve and their value, less restocking fees */
 	values[0] = Int64GetDatum(rma_id);
 	OmsQuery(OmsPlan(&plan_amount,
-					 "SELECT pg_catalog.round(COALESCE(pg_catalog.round(pg_catalog.sum((rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged) "
-					 "                  OPERATOR(pg_catalog.*) rl.unit_value "
-					 "                  OPERATOR(pg_catalog.*) (100 OPERATOR(pg_catalog.-) rr.restocking_fee_pct) OPERATOR(pg_catalog./) 100), 2), 0) "
-					 "       OPERATOR(pg_catalog.-) (SELECT r.refunded OPERATOR(pg_catalog.+) r.store_credit FROM oms.rmas r "
-					 "                                WHERE r.id OPERATOR(pg_catalog.=) $1), 2), "
-					 "       COALESCE(pg_catalog.sum(rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged OPERATOR(pg_catalog.-) rl.qty_resolved), 0)::int8, "
+					 "SELECT COALESCE(pg_catalog.sum(pg_catalog.round(g.gross OPERATOR(pg_catalog.*) (100 OPERATOR(pg_catalog.-) rr.restocking_fee_pct) "
+					 "                  OPERATOR(pg_catalog./) 100, 2)), 0), "					 "       COALESCE(pg_catalog.sum(rl.qty_restocked OPERATOR(pg_catalog.+) rl.qty_damaged OPERATOR(pg_catalog.-) rl.qty_resolved), 0)::int8, "
 					 "       COALESCE(pg_catalog.sum(rl.qty_missing), 0)::int8, "
 					 "       COALESCE(pg_catalog.sum(rl.qty OPERATOR(pg_catalog.-) rl.qty_restocked OPERATOR(pg_catalog.-) rl.qty_damaged "
 					 "                OPERATOR(pg_catalog.-) rl.qty_missing), 0)::int8, "
 					 "       (SELECT o.currency FROM oms.orders o JOIN oms.rmas r ON r.order_id OPERATOR(pg_catalog.=) o.id "
 					 "         WHERE r.id OPERATOR(pg_catalog.=) $1) "
 					 "  FROM oms.rma_lines rl JOIN oms.return_reasons rr ON rr.code OPERATOR(pg_catalog.=) rl.reason "
+					 "  JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) rl.order_line_id "
+					 "  CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(x.qty_resolved), 0) AS done FROM oms.rma_lines x "
+					 "                       WHERE x.order_line_id OPERATOR(pg_catalog.=) ol.id) d "
+					 "  CROSS JOIN LATERAL (SELECT ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount "
+					 "                             OPERATOR(pg_catalog.+) ol.tax AS paid) t "
+					 "  CROSS JOIN LATERAL (SELECT pg_catalog.round(t.paid OPERATOR(pg_catalog.*) (d.done OPERATOR(pg_catalog.+) rl.qty_restocked "
+					 "                             OPERATOR(pg_catalog.+) rl.qty_damaged OPERATOR(pg_catalog.-) rl.qty_resolved) "
+					 "                             OPERATOR(pg_catalog./) ol.qty, 2) "
+					 "                      OPERATOR(pg_catalog.-) pg_catalog.round(t.paid OPERATOR(pg_catalog.*) d.done OPERATOR(pg_catalog./) ol.qty, 2) AS gross) g "
 					 " WHERE rl.rma_id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	amount = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
