@@ -101,27 +101,11 @@ static Datum
 FfDocument(int64 shipment_id, const char *extra_json)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(shipment_id)};
 	Datum		doc;
 
-	OmsQuery(OmsPlan(&plan, FF_SHIPMENT_DOCUMENT_SQL, 1, types), values, NULL, 1);
-	if (SPI_processed == 0)
+	if (!OmsDocument(&plan, FF_SHIPMENT_DOCUMENT_SQL, shipment_id, extra_json, &doc))
 		FfShipmentNotFound(shipment_id);
-	doc = OmsGetDatum(0, 1, NULL);
-	if (extra_json)
-		doc = DirectFunctionCall2(jsonb_concat, doc,
-								  DirectFunctionCall1(jsonb_in, CStringGetDatum(extra_json)));
 	return doc;
-}
-
-static Datum
-FfReturn(Datum doc)
-{
-	Datum		result = SPI_datumTransfer(doc, false, -1);
-
-	SPI_finish();
-	return result;
 }
 
 static char *
@@ -243,6 +227,8 @@ create_shipment(PG_FUNCTION_ARGS)
 	{
 		static const char *const keys[] = {"line_no", "sku", "qty", NULL};
 		Jsonb	   *doc = PG_GETARG_JSONB_P(2);
+		int32	   *line_nos;
+		char	  **skus;
 		int			n;
 
 		JsonDocument = "shipment";
@@ -252,6 +238,13 @@ create_shipment(PG_FUNCTION_ARGS)
 		n = JsonContainerSize(&doc->root);
 		if (n == 0)
 			JsonInvalid("lines", "lines is empty.", "Pass NULL to ship everything the order holds at the location.");
+		line_nos = palloc(sizeof(int32) * (nlines + 1));
+		skus = palloc(sizeof(char *) * (nlines + 1));
+		for (j = 0; j < nlines; j++)
+		{
+			line_nos[j] = lines[j].line_no;
+			skus[j] = lines[j].sku;
+		}
 		for (i = 0; i < n; i++)
 		{
 			JsonbValue *lv = getIthJsonbValueFromContainer(&doc->root, i);
@@ -263,38 +256,7 @@ create_shipment(PG_FUNCTION_ARGS)
 			int32		qty;
 
 			JsonCheckKeys(l, keys, path);
-			if ((f = JsonGet(l, "line_no", &buf)) != NULL)
-			{
-				int32		no = JsonInt(f, psprintf("%s.line_no", path), 1, PG_INT32_MAX, "Use the line_no of oms.get_order.");
-
-				for (j = 0; j < nlines; j++)
-					if (lines[j].line_no == no)
-						found = j;
-				if (found < 0)
-					JsonInvalid(psprintf("%s.line_no", path),
-								psprintf("Order " INT64_FORMAT " has no stock line %d.", order_id, no),
-								"Use the line_no of oms.get_order.");
-			}
-			else if ((f = JsonGet(l, "sku", &buf)) != NULL)
-			{
-				char	   *sku = JsonString(f, psprintf("%s.sku", path), 64, true);
-
-				for (j = 0; j < nlines; j++)
-					if (strcmp(lines[j].sku, sku) == 0)
-					{
-						if (found >= 0)
-							JsonInvalid(psprintf("%s.sku", path),
-										psprintf("Order " INT64_FORMAT " has several lines with sku %s.", order_id, sku),
-										"Name the line by line_no.");
-						found = j;
-					}
-				if (found < 0)
-					JsonInvalid(psprintf("%s.sku", path),
-								psprintf("Order " INT64_FORMAT " has no line with sku %s.", order_id, sku),
-								"Use a sku of the order.");
-			}
-			else
-				JsonInvalid(path, psprintf("%s needs line_no or sku.", path), "Name the line by line_no or sku.");
+			found = JsonOrderLine(l, path, order_id, nlines, line_nos, skus);
 			if ((f = JsonGet(l, "qty", &buf)) == NULL)
 				JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the units to ship.");
 			qty = JsonInt(f, psprintf("%s.qty", path), 1, 1000000, "Give the units to ship, at least 1.");
@@ -370,7 +332,7 @@ create_shipment(PG_FUNCTION_ARGS)
 	EventsEmit("shipment_created", order_id,
 			   psprintf("{\"shipment_id\": " INT64_FORMAT ", \"location\": \"%s\", \"units\": " INT64_FORMAT "}",
 						shipment_id, location, total));
-	PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id, NULL)));
 }
 
 /* ---- ship ---- */
@@ -737,7 +699,7 @@ ship(PG_FUNCTION_ARGS)
 						 1, t1), values, NULL, 1);
 		EventsEmit("shipment_shipped", order_id, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	}
-	PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id, NULL)));
 }
 
 /* ---- deliver, cancel_shipment ---- */
@@ -765,7 +727,7 @@ deliver(PG_FUNCTION_ARGS)
 	SPI_connect();
 	order_id = FfLockShipment(shipment_id, &sstatus, &location_id, &ostatus);
 	if (strcmp(sstatus, "delivered") == 0)
-		PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id,
+		PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id,
 											psprintf("{\"delivered\": false, \"note\": \"shipment " INT64_FORMAT " is already delivered; nothing to do\"}",
 													 shipment_id))));
 	if (strcmp(sstatus, "shipped") != 0)
@@ -792,7 +754,7 @@ deliver(PG_FUNCTION_ARGS)
 		if (DatumGetBool(OmsGetDatum(0, 1, NULL)))
 			LifecycleChange(order_id, "delivered", psprintf("shipment " INT64_FORMAT " delivered", shipment_id), false);
 	}
-	PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id, NULL)));
 }
 
 /* Cancel one locked pending shipment. */
@@ -853,7 +815,7 @@ cancel_shipment(PG_FUNCTION_ARGS)
 	SPI_connect();
 	order_id = FfLockShipment(shipment_id, &sstatus, &location_id, &ostatus);
 	if (strcmp(sstatus, "cancelled") == 0)
-		PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id,
+		PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id,
 											psprintf("{\"cancelled\": false, \"note\": \"shipment " INT64_FORMAT " is already cancelled; nothing to do\"}",
 													 shipment_id))));
 	if (strcmp(sstatus, "pending") != 0)
@@ -874,7 +836,7 @@ cancel_shipment(PG_FUNCTION_ARGS)
 		EventsEmit("shipment_cancelled", order_id, ev.data);
 	}
 	FfBackToConfirmed(order_id, ostatus, psprintf("shipment " INT64_FORMAT " cancelled", shipment_id));
-	PG_RETURN_DATUM(FfReturn(FfDocument(shipment_id, "{\"cancelled\": true}")));
+	PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id, "{\"cancelled\": true}")));
 }
 
 /* shipment_cancelled for each shipment id the last statement returned */
@@ -914,7 +876,7 @@ Datum
 get_shipment(PG_FUNCTION_ARGS)
 {
 	SPI_connect();
-	PG_RETURN_DATUM(FfReturn(FfDocument(PG_GETARG_INT64(0), NULL)));
+	PG_RETURN_DATUM(OmsFinish(FfDocument(PG_GETARG_INT64(0), NULL)));
 }
 
 /* ---- documents ---- */
@@ -1282,5 +1244,5 @@ reject_fulfillment(PG_FUNCTION_ARGS)
 	FfBackToConfirmed(order_id, status, psprintf("rejected by %s", location));
 	doc = DirectFunctionCall2(jsonb_concat, OrdersDocumentOf(order_id),
 							  DirectFunctionCall1(jsonb_in, CStringGetDatum(psprintf("{\"rejection\": %s}", result))));
-	PG_RETURN_DATUM(FfReturn(doc));
+	PG_RETURN_DATUM(OmsFinish(doc));
 }

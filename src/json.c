@@ -225,3 +225,50 @@ JsonStringsText(JsonbContainer *c)
 		}
 	return out.data;
 }
+
+/*
+ * The order line an entry {"line_no": n} or {"sku": s} names, among n
+ * lines given by their numbers and skus: its index. A sku that two lines
+ * share must be named by line_no. 22023 otherwise.
+ */
+int
+JsonOrderLine(JsonbContainer *entry, const char *path, int64 order_id, int n,
+			  const int32 *line_nos, char *const *skus)
+{
+	JsonbValue	buf;
+	JsonbValue *f;
+	int			found = -1;
+	int			j;
+
+	if ((f = JsonGet(entry, "line_no", &buf)) != NULL)
+	{
+		int32		no = JsonInt(f, psprintf("%s.line_no", path), 1, PG_INT32_MAX, "Use the line_no of oms.get_order.");
+
+		for (j = 0; j < n; j++)
+			if (line_nos[j] == no)
+				found = j;
+		if (found < 0)
+			JsonInvalid(psprintf("%s.line_no", path), psprintf("Order " INT64_FORMAT " has no line %d.", order_id, no),
+						"Use the line_no of oms.get_order.");
+	}
+	else if ((f = JsonGet(entry, "sku", &buf)) != NULL)
+	{
+		char	   *sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+
+		for (j = 0; j < n; j++)
+			if (strcmp(skus[j], sku) == 0)
+			{
+				if (found >= 0)
+					JsonInvalid(psprintf("%s.sku", path),
+								psprintf("Order " INT64_FORMAT " has several lines with sku %s.", order_id, sku),
+								"Name the line by line_no.");
+				found = j;
+			}
+		if (found < 0)
+			JsonInvalid(psprintf("%s.sku", path), psprintf("Order " INT64_FORMAT " has no line with sku %s.", order_id, sku),
+						"Use a sku of the order.");
+	}
+	else
+		JsonInvalid(path, psprintf("%s needs line_no or sku.", path), "Name the line by line_no or sku.");
+	return found;
+}

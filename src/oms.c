@@ -19,6 +19,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
 #include "oms.h"
@@ -448,4 +449,34 @@ OmsOrderNotFound(int64 order_id)
 			 errmsg("order " INT64_FORMAT " does not exist", order_id),
 			 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
 			 errhint("Use the order_id returned by oms.place_order().")));
+}
+
+/*
+ * A JSON document by id: the one-parameter query's single jsonb column,
+ * with the keys of extra_json (when given) merged in. False when there is
+ * no such row. The plan is cached by the caller.
+ */
+bool
+OmsDocument(SPIPlanPtr *plan, const char *sql, int64 id, const char *extra_json, Datum *doc)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+
+	OmsQuery(OmsPlan(plan, sql, 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	*doc = OmsGetDatum(0, 1, NULL);
+	if (extra_json)
+		*doc = DirectFunctionCall2(jsonb_concat, *doc, DirectFunctionCall1(jsonb_in, CStringGetDatum(extra_json)));
+	return true;
+}
+
+/* Move a result made in SPI memory out, and disconnect from SPI. */
+Datum
+OmsFinish(Datum result)
+{
+	Datum		out = SPI_datumTransfer(result, false, -1);
+
+	SPI_finish();
+	return out;
 }

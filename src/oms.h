@@ -63,6 +63,11 @@ extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcoun
 /* run a saved plan read-only-ish (no balance write permission) */
 extern int	OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
 
+/* a jsonb document by id (one-parameter query), extra keys merged; false: no row */
+extern bool OmsDocument(SPIPlanPtr *plan, const char *sql, int64 id, const char *extra_json, Datum *doc);
+/* transfer a result out of SPI memory and SPI_finish */
+extern Datum OmsFinish(Datum result);
+
 /* int8[] and int4[] for the parameters of set-based statements */
 #include "utils/array.h"
 extern ArrayType *OmsInt8Array(int64 *v, int n);
@@ -108,6 +113,8 @@ extern int32 JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, cons
 extern bool OmsMoneyRound(Datum amount, bool positive, Datum *rounded);
 extern Datum JsonMoney(JsonbValue *v, const char *path);
 extern char *JsonStringsText(JsonbContainer *c);
+extern int	JsonOrderLine(JsonbContainer *entry, const char *path, int64 order_id, int n,
+						  const int32 *line_nos, char *const *skus);
 
 /* ---- catalog.c ---- */
 

@@ -106,26 +106,11 @@ static Datum
 RmaDocument(int64 rma_id, const char *extra_json)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(rma_id)};
 	Datum		doc;
 
-	OmsQuery(OmsPlan(&plan, RMA_DOCUMENT_SQL, 1, types), values, NULL, 1);
-	if (SPI_processed == 0)
+	if (!OmsDocument(&plan, RMA_DOCUMENT_SQL, rma_id, extra_json, &doc))
 		RmaNotFound(rma_id);
-	doc = OmsGetDatum(0, 1, NULL);
-	if (extra_json)
-		doc = DirectFunctionCall2(jsonb_concat, doc, DirectFunctionCall1(jsonb_in, CStringGetDatum(extra_json)));
 	return doc;
-}
-
-static Datum
-RmaReturn(Datum doc)
-{
-	Datum		result = SPI_datumTransfer(doc, false, -1);
-
-	SPI_finish();
-	return result;
 }
 
 /* An order line of the order, for RMA lines: by line_no or by sku. */
@@ -150,42 +135,16 @@ typedef struct RmaLine
 static int
 RmaFindLine(RmaLine *lines, int n, JsonbContainer *l, const char *path, int64 order_id)
 {
-	JsonbValue	buf;
-	JsonbValue *f;
-	int			found = -1;
+	int32	   *line_nos = palloc(sizeof(int32) * (n + 1));
+	char	  **skus = palloc(sizeof(char *) * (n + 1));
 	int			j;
 
-	if ((f = JsonGet(l, "line_no", &buf)) != NULL)
+	for (j = 0; j < n; j++)
 	{
-		int32		no = JsonInt(f, psprintf("%s.line_no", path), 1, PG_INT32_MAX, "Use the line_no of oms.get_order.");
-
-		for (j = 0; j < n; j++)
-			if (lines[j].line_no == no)
-				found = j;
-		if (found < 0)
-			JsonInvalid(psprintf("%s.line_no", path), psprintf("Order " INT64_FORMAT " has no line %d.", order_id, no),
-						"Use the line_no of oms.get_order.");
+		line_nos[j] = lines[j].line_no;
+		skus[j] = lines[j].sku;
 	}
-	else if ((f = JsonGet(l, "sku", &buf)) != NULL)
-	{
-		char	   *sku = JsonString(f, psprintf("%s.sku", path), 64, true);
-
-		for (j = 0; j < n; j++)
-			if (strcmp(lines[j].sku, sku) == 0)
-			{
-				if (found >= 0)
-					JsonInvalid(psprintf("%s.sku", path),
-								psprintf("Order " INT64_FORMAT " has several lines with sku %s.", order_id, sku),
-								"Name the line by line_no.");
-				found = j;
-			}
-		if (found < 0)
-			JsonInvalid(psprintf("%s.sku", path), psprintf("Order " INT64_FORMAT " has no line with sku %s.", order_id, sku),
-						"Use a sku of the order.");
-	}
-	else
-		JsonInvalid(path, psprintf("%s needs line_no or sku.", path), "Name the line by line_no or sku.");
-	return found;
+	return JsonOrderLine(l, path, order_id, n, line_nos, skus);
 }
 
 /*
@@ -532,7 +491,7 @@ create_rma(PG_FUNCTION_ARGS)
 	RmaEvent("rma_requested", order_id, rma_id, NULL);
 	if (authorized)
 		RmaEvent("rma_authorized", order_id, rma_id, "\"auto\": true");
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, NULL)));
 }
 
 /* ---- authorize, reject ---- */
@@ -560,7 +519,7 @@ authorize_rma(PG_FUNCTION_ARGS)
 					 errmsg("RMA " INT64_FORMAT " cannot be authorized: it is rejected", rma_id),
 					 errdetail("A rejected RMA stays rejected."),
 					 errhint("Create a new RMA.")));
-		PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, psprintf("{\"authorized\": false, \"note\": \"RMA " INT64_FORMAT " is already %s; nothing to do\"}",
+		PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, psprintf("{\"authorized\": false, \"note\": \"RMA " INT64_FORMAT " is already %s; nothing to do\"}",
 																 rma_id, status))));
 	}
 	values[0] = Int64GetDatum(rma_id);
@@ -568,7 +527,7 @@ authorize_rma(PG_FUNCTION_ARGS)
 					"UPDATE oms.rmas SET status = 'authorized', authorized_at = pg_catalog.now() WHERE id OPERATOR(pg_catalog.=) $1",
 					1, types), values, NULL, 0);
 	RmaEvent("rma_authorized", order_id, rma_id, NULL);
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, NULL)));
 }
 
 PG_FUNCTION_INFO_V1(reject_rma);
@@ -597,7 +556,7 @@ reject_rma(PG_FUNCTION_ARGS)
 	SPI_connect();
 	order_id = RmaLock(rma_id, &status, NULL);
 	if (strcmp(status, "rejected") == 0)
-		PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, psprintf("{\"rejected\": false, \"note\": \"RMA " INT64_FORMAT " is already rejected; nothing to do\"}",
+		PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, psprintf("{\"rejected\": false, \"note\": \"RMA " INT64_FORMAT " is already rejected; nothing to do\"}",
 															   rma_id))));
 	if (strcmp(status, "requested") != 0 && strcmp(status, "authorized") != 0)
 		ereport(ERROR,
@@ -618,7 +577,7 @@ reject_rma(PG_FUNCTION_ARGS)
 		escape_json(&ev, reason);
 		RmaEvent("rma_rejected", order_id, rma_id, ev.data);
 	}
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, NULL)));
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, NULL)));
 }
 
 PG_FUNCTION_INFO_V1(get_rma);
@@ -626,7 +585,7 @@ Datum
 get_rma(PG_FUNCTION_ARGS)
 {
 	SPI_connect();
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(PG_GETARG_INT64(0), NULL)));
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(PG_GETARG_INT64(0), NULL)));
 }
 
 /* ---- return label ---- */
@@ -946,7 +905,7 @@ receive_rma(PG_FUNCTION_ARGS)
 		}
 	}
 	RmaEvent("rma_received", order_id, rma_id, psprintf("\"location\": \"%s\"", location));
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, psprintf("{\"backorders_filled\": %s}", filled.data))));
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, psprintf("{\"backorders_filled\": %s}", filled.data))));
 }
 
 /* ---- refund_rma ---- */
@@ -1153,7 +1112,7 @@ refund_rma(PG_FUNCTION_ARGS)
 	EventsEmit("refund_issued", order_id,
 			   psprintf("{\"rma_id\": " INT64_FORMAT ", \"resolution\": \"%s\", \"amount\": %s, \"currency\": \"%s\", \"reason\": \"%s\"}",
 						rma_id, resolution, DatumGetCString(DirectFunctionCall1(numeric_out, amount)), currency, summary));
-	PG_RETURN_DATUM(RmaReturn(RmaDocument(rma_id, psprintf("{\"resolved_units\": " INT64_FORMAT ", \"amount\": %s, \"result\": %s}",
+	PG_RETURN_DATUM(OmsFinish(RmaDocument(rma_id, psprintf("{\"resolved_units\": " INT64_FORMAT ", \"amount\": %s, \"result\": %s}",
 															units, DatumGetCString(DirectFunctionCall1(numeric_out, amount)),
 															result_json))));
 }
