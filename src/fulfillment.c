@@ -973,7 +973,6 @@ shipping_label(PG_FUNCTION_ARGS)
 	Datum		values[1] = {Int64GetDatum(shipment_id)};
 	char	   *status;
 	char	   *label;
-	text	   *result;
 
 	SPI_connect();
 	OmsQuery(OmsPlan(&plan,
@@ -1010,11 +1009,7 @@ shipping_label(PG_FUNCTION_ARGS)
 								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5),
 								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6),
 								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
-	result = (text *) SPI_palloc(VARHDRSZ + strlen(label));
-	SET_VARSIZE(result, VARHDRSZ + strlen(label));
-	memcpy(VARDATA(result), label, strlen(label));
-	SPI_finish();
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_DATUM(OmsFinish(PointerGetDatum(cstring_to_text(label))));
 }
 
 PG_FUNCTION_INFO_V1(packing_slip);
@@ -1033,7 +1028,6 @@ packing_slip(PG_FUNCTION_ARGS)
 	StringInfoData s;
 	int			i;
 	int64		units = 0;
-	text	   *result;
 
 	SPI_connect();
 	OmsQuery(OmsPlan(&plan_head,
@@ -1101,11 +1095,7 @@ packing_slip(PG_FUNCTION_ARGS)
 		}
 	}
 	appendStringInfo(&s, "\nTotal units: " INT64_FORMAT "\n", units);
-	result = (text *) SPI_palloc(VARHDRSZ + s.len);
-	SET_VARSIZE(result, VARHDRSZ + s.len);
-	memcpy(VARDATA(result), s.data, s.len);
-	SPI_finish();
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_DATUM(OmsFinish(PointerGetDatum(cstring_to_text_with_len(s.data, s.len))));
 }
 
 /* ---- rejection ---- */

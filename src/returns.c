@@ -604,7 +604,6 @@ return_label(PG_FUNCTION_ARGS)
 	Datum		values[1] = {Int64GetDatum(rma_id)};
 	char	   *status;
 	char	   *label;
-	text	   *result;
 	HeapTuple	t;
 	TupleDesc	d;
 
@@ -644,11 +643,7 @@ return_label(PG_FUNCTION_ARGS)
 	label = FulfillmentZplLabel("RETURN", SPI_getvalue(t, d, 2) ? SPI_getvalue(t, d, 2) : "",
 								SPI_getvalue(t, d, 3) ? SPI_getvalue(t, d, 3) : "Returns",
 								"Return", "RMA", SPI_getvalue(t, d, 4), SPI_getvalue(t, d, 5));
-	result = (text *) SPI_palloc(VARHDRSZ + strlen(label));
-	SET_VARSIZE(result, VARHDRSZ + strlen(label));
-	memcpy(VARDATA(result), label, strlen(label));
-	SPI_finish();
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_DATUM(OmsFinish(PointerGetDatum(cstring_to_text(label))));
 }
 
 /* ---- receive_rma ---- */
