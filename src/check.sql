@@ -198,5 +198,14 @@ AS $fn$
               FROM oms.rmas GROUP BY 1) r
       LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
      WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
+    UNION ALL
+    -- ledger 6: every journal entry balances (the deferred trigger refuses
+    -- it at commit; this catches entries written with triggers disabled)
+    SELECT 'journal_balance',
+           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
+      FROM oms.journal_entries e
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
+                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
+     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

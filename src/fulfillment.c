@@ -670,6 +670,8 @@ ship(PG_FUNCTION_ARGS)
 							1, t1), values, NULL, 0);
 		}
 	}
+	/* revenue and tax of what shipped, in the journal */
+	LedgerRecognize(order_id, shipment_id);
 	if (complete)
 		LifecycleChange(order_id, "shipped", psprintf("shipment " INT64_FORMAT " shipped", shipment_id), false);
 	else if (strcmp(ostatus, "partially_shipped") != 0)

@@ -111,3 +111,9 @@ GRANT EXECUTE ON FUNCTION
     oms.create_rma(bigint, jsonb), oms.authorize_rma(bigint), oms.reject_rma(bigint, text), oms.get_rma(bigint),
     oms.return_label(bigint), oms.receive_rma(bigint, text, jsonb), oms.refund_rma(bigint)
     TO oms_admin, oms_app;
+
+-- Ledger: oms_admin maintains the chart of accounts and the posting rules;
+-- the journal is read by administrators and by reporting.
+GRANT SELECT, INSERT, UPDATE ON oms.accounts, oms.journal_rules TO oms_admin;
+GRANT SELECT ON oms.journal_entries, oms.journal_lines, oms.journal TO oms_admin;
+GRANT SELECT ON oms.journal TO oms_reporting;

@@ -277,4 +277,14 @@ extern char *FulfillmentZplLabel(const char *title, const char *from, const char
 
 /* ---- returns.c ---- */
 
+/* ---- ledger.c ---- */
+
+/* one balanced journal entry: per event a debit and a credit of its amount */
+extern void LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id,
+					   int64 rma_id, int64 shipment_id, int nevents, const char **events, Datum *amounts);
+/* the entry of a payment action (capture, refund; others post nothing) */
+extern void LedgerPayment(int64 payment_id, const char *action, Datum amount, bool for_return);
+/* recognise the revenue and tax of what an order shipped and was not recognised yet */
+extern void LedgerRecognize(int64 order_id, int64 shipment_id);
+
 #endif							/* OMS_H */

@@ -146,13 +146,16 @@ PayLock(int64 payment_id)
 
 /* Book one payment action: transaction row and outbox event. */
 static void
-PayBook(int64 payment_id, int64 order_id, const char *kind, Datum amount, const char *reason)
+PayBook(int64 payment_id, int64 order_id, const char *kind, Datum amount, const char *reason, bool for_return)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {INT8OID, INT8OID, TEXTOID, NUMERICOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5] = "     ";
 	StringInfoData payload;
+
+	/* the journal entry of the action, in the same transaction */
+	LedgerPayment(payment_id, kind, amount, for_return);
 
 	values[0] = Int64GetDatum(payment_id);
 	values[1] = Int64GetDatum(order_id);
@@ -504,7 +507,7 @@ authorize_payment(PG_FUNCTION_ARGS)
 						11, types), values, nulls, 1);
 		payment_id = OmsGetInt64(0, 1, NULL);
 	}
-	PayBook(payment_id, order_id, "authorize", amount, NULL);
+	PayBook(payment_id, order_id, "authorize", amount, NULL, false);
 
 	/* covered: the order is confirmed and its reservations stop expiring */
 	if (covered)
@@ -582,7 +585,7 @@ capture_payment(PG_FUNCTION_ARGS)
 		if (SPI_processed != 1)
 			elog(ERROR, "oms: guarded capture failed under lock");
 	}
-	PayBook(payment_id, order_id, "capture", amount, NULL);
+	PayBook(payment_id, order_id, "capture", amount, NULL, false);
 	result = PayDocument(payment_id, NULL);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -610,13 +613,13 @@ PayVoid(int64 payment_id, int64 order_id, Datum *amt, const char *reason)
 						2, types), values, NULL, 0);
 	}
 	PayRestore(payment_id, amt[4]);
-	PayBook(payment_id, order_id, "void", amt[4], reason);
+	PayBook(payment_id, order_id, "void", amt[4], reason, false);
 	return true;
 }
 
 /* Refund amount of a locked payment (already checked against captured). */
 static void
-PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason)
+PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, bool for_return)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {INT8OID, NUMERICOID};
@@ -629,7 +632,7 @@ PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason)
 	if (SPI_processed != 1)
 		elog(ERROR, "oms: guarded refund failed under lock");
 	PayRestore(payment_id, amount);
-	PayBook(payment_id, order_id, "refund", amount, reason);
+	PayBook(payment_id, order_id, "refund", amount, reason, for_return);
 }
 
 PG_FUNCTION_INFO_V1(void_payment);
@@ -700,7 +703,7 @@ refund_payment(PG_FUNCTION_ARGS)
 				 errmsg("refund of %s exceeds the %s refundable on payment " INT64_FORMAT, PayNum(amount), PayNum(amt[5]), payment_id),
 				 errdetail("Captured %s, refunded %s: refunds never exceed what was captured.", PayNum(amt[1]), PayNum(amt[3])),
 				 errhint("Refund at most the captured amount less earlier refunds.")));
-	PayRefund(payment_id, order_id, amount, reason);
+	PayRefund(payment_id, order_id, amount, reason, false);
 	result = PayDocument(payment_id, NULL);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -740,7 +743,7 @@ PaymentsCancelOrder(int64 order_id, const char *reason)
 							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[4]));
 		if (PayCmp(amt[5], PayZero()) > 0)
 		{
-			PayRefund(ids[i], order_id, amt[5], reason);
+			PayRefund(ids[i], order_id, amt[5], reason, false);
 			appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"refunded\": %s}",
 							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[5]));
 		}
@@ -817,7 +820,7 @@ PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason)
 	{
 		Datum		take = PayCmp(rest, left[i]) < 0 ? rest : left[i];
 
-		PayRefund(ids[i], order_id, take, reason);
+		PayRefund(ids[i], order_id, take, reason, true);
 		appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"refunded\": %s}",
 						 out.len > 1 ? ", " : "", ids[i], PayNum(take));
 		rest = DirectFunctionCall2(numeric_sub, rest, take);
@@ -870,6 +873,11 @@ issue_gift_card(PG_FUNCTION_ARGS)
 				 errdetail("Gift card codes are unique."),
 				 errhint("Generate a new code.")));
 	id = OmsGetInt64(0, 1, NULL);
+	{
+		const char *event = "gift_card_issue";
+
+		LedgerPost("gift_card_issue", currency, 0, 0, 0, 0, 1, &event, &amount);
+	}
 	EventsEmit("gift_card_issued", 0,
 			   psprintf("{\"gift_card_id\": " INT64_FORMAT ", \"currency\": \"%s\", \"amount\": %s, \"last4\": \"%s\"}",
 						id, currency, PayNum(amount), last4));
@@ -951,6 +959,11 @@ PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, 
 	}
 	/* a copy: the event below runs another statement */
 	result = PointerGetDatum(PG_DETOAST_DATUM_COPY(OmsGetDatum(0, 1, &isnull)));
+	{
+		const char *event = "store_credit_issue";
+
+		LedgerPost("store_credit_issue", currency, 0, 0, 0, 0, 1, &event, &amount);
+	}
 	{
 		StringInfoData payload;
 

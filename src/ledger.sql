@@ -1,0 +1,192 @@
+
+-- ===========================================================================
+-- ledger: the double-entry accounting journal (src/ledger.c)
+--
+-- Every business event that moves money or revenue posts a journal entry
+-- in the same transaction: captures, refunds, revenue and tax recognised
+-- when units ship, gift cards and store credit issued. The accounts are a
+-- table, and which accounts an event debits and credits is data
+-- (oms.journal_rules). A deferred constraint trigger (C) refuses any entry
+-- whose debits and credits differ at commit, and the journal is
+-- append-only: a correction is a reversing entry. The tables keep their
+-- primary key as replica identity; oms.create_accounting_publication()
+-- publishes them for logical replication.
+-- ===========================================================================
+
+CREATE TABLE oms.accounts (
+    code        text    NOT NULL,
+    name        text    NOT NULL,
+    kind        text    NOT NULL,
+    seeded      boolean NOT NULL DEFAULT false,
+    CONSTRAINT accounts_pkey PRIMARY KEY (code),
+    CONSTRAINT accounts_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
+    CONSTRAINT accounts_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['asset', 'liability', 'equity', 'revenue', 'expense']))
+);
+ALTER TABLE oms.accounts REPLICA IDENTITY DEFAULT;
+COMMENT ON TABLE oms.accounts IS 'Chart of accounts of the journal; extensible with INSERT';
+COMMENT ON COLUMN oms.accounts.code IS 'Account code';
+COMMENT ON COLUMN oms.accounts.name IS 'Account name';
+COMMENT ON COLUMN oms.accounts.kind IS 'asset, liability, equity, revenue or expense';
+COMMENT ON COLUMN oms.accounts.seeded IS 'Shipped with the extension (not dumped)';
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('cash_clearing', 'Cash clearing (payments received, awaiting settlement)', 'asset', true),
+    ('accounts_receivable', 'Accounts receivable (customers)', 'asset', true),
+    ('sales_revenue', 'Sales revenue', 'revenue', true),
+    ('sales_returns', 'Sales returns and allowances', 'revenue', true),
+    ('tax_payable', 'Sales tax payable', 'liability', true),
+    ('gift_card_liability', 'Gift cards outstanding', 'liability', true),
+    ('store_credit_liability', 'Store credit outstanding', 'liability', true);
+
+CREATE TABLE oms.journal_rules (
+    event          text    NOT NULL,
+    debit_account  text    NOT NULL,
+    credit_account text    NOT NULL,
+    description    text    NOT NULL,
+    seeded         boolean NOT NULL DEFAULT false,
+    CONSTRAINT journal_rules_pkey PRIMARY KEY (event),
+    CONSTRAINT journal_rules_debit_fkey FOREIGN KEY (debit_account) REFERENCES oms.accounts (code),
+    CONSTRAINT journal_rules_credit_fkey FOREIGN KEY (credit_account) REFERENCES oms.accounts (code),
+    CONSTRAINT journal_rules_event_chk CHECK (event OPERATOR(pg_catalog.=) ANY (ARRAY[
+        'capture_cash', 'capture_gift_card', 'capture_store_credit',
+        'shipment_revenue', 'shipment_tax',
+        'refund_cash', 'refund_gift_card', 'refund_store_credit',
+        'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
+        'gift_card_issue', 'store_credit_issue']))
+);
+ALTER TABLE oms.journal_rules REPLICA IDENTITY DEFAULT;
+COMMENT ON TABLE oms.journal_rules IS 'Which account each business event debits and credits (the mapping is data: change it with UPDATE)';
+COMMENT ON COLUMN oms.journal_rules.event IS 'Business event: capture_*, shipment_revenue, shipment_tax, refund_* (cancellations and manual refunds), return_refund_* (RMAs), gift_card_issue, store_credit_issue';
+COMMENT ON COLUMN oms.journal_rules.debit_account IS 'Account debited';
+COMMENT ON COLUMN oms.journal_rules.credit_account IS 'Account credited';
+COMMENT ON COLUMN oms.journal_rules.description IS 'What the posting means';
+COMMENT ON COLUMN oms.journal_rules.seeded IS 'Shipped with the extension (not dumped)';
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('capture_cash', 'cash_clearing', 'accounts_receivable', 'Card, cash, check or invoice payment captured', true),
+    ('capture_gift_card', 'gift_card_liability', 'accounts_receivable', 'Gift card redeemed', true),
+    ('capture_store_credit', 'store_credit_liability', 'accounts_receivable', 'Store credit redeemed', true),
+    ('shipment_revenue', 'accounts_receivable', 'sales_revenue', 'Revenue recognised when units ship (net of discounts)', true),
+    ('shipment_tax', 'accounts_receivable', 'tax_payable', 'Tax on the units shipped', true),
+    ('refund_cash', 'accounts_receivable', 'cash_clearing', 'Money paid back on a cancellation or a manual refund', true),
+    ('refund_gift_card', 'accounts_receivable', 'gift_card_liability', 'Gift card value restored on a cancellation or a manual refund', true),
+    ('refund_store_credit', 'accounts_receivable', 'store_credit_liability', 'Store credit restored on a cancellation or a manual refund', true),
+    ('return_refund_cash', 'sales_returns', 'cash_clearing', 'Money paid back for returned units', true),
+    ('return_refund_gift_card', 'sales_returns', 'gift_card_liability', 'Gift card value restored for returned units', true),
+    ('return_refund_store_credit', 'sales_returns', 'store_credit_liability', 'Store credit restored for returned units', true),
+    ('gift_card_issue', 'cash_clearing', 'gift_card_liability', 'Gift card sold', true),
+    ('store_credit_issue', 'sales_returns', 'store_credit_liability', 'Store credit issued (returns, goodwill)', true);
+
+CREATE TABLE oms.journal_entries (
+    id          bigserial   NOT NULL,
+    at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    kind        text        NOT NULL,
+    currency    text        NOT NULL,
+    order_id    bigint,
+    payment_id  bigint,
+    rma_id      bigint,
+    shipment_id bigint,
+    memo        text,
+    CONSTRAINT journal_entries_pkey PRIMARY KEY (id),
+    CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
+        'gift_card_issue', 'store_credit_issue', 'manual'])),
+    CONSTRAINT journal_entries_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$')
+);
+ALTER TABLE oms.journal_entries REPLICA IDENTITY DEFAULT;
+CREATE INDEX journal_entries_order_idx ON oms.journal_entries (order_id) WHERE order_id IS NOT NULL;
+COMMENT ON TABLE oms.journal_entries IS 'Journal entries, written in the transaction of the business event; append-only';
+COMMENT ON COLUMN oms.journal_entries.id IS 'Entry number';
+COMMENT ON COLUMN oms.journal_entries.at IS 'Transaction time of the event';
+COMMENT ON COLUMN oms.journal_entries.kind IS 'capture, shipment, refund, gift_card_issue, store_credit_issue or manual';
+COMMENT ON COLUMN oms.journal_entries.currency IS 'Currency of every line of the entry';
+COMMENT ON COLUMN oms.journal_entries.order_id IS 'The order, when the event has one';
+COMMENT ON COLUMN oms.journal_entries.payment_id IS 'The payment (captures and refunds)';
+COMMENT ON COLUMN oms.journal_entries.rma_id IS 'The RMA (refunds and store credit for returns)';
+COMMENT ON COLUMN oms.journal_entries.shipment_id IS 'The shipment (revenue recognition)';
+COMMENT ON COLUMN oms.journal_entries.memo IS 'Free text';
+
+CREATE TABLE oms.journal_lines (
+    id          bigserial     NOT NULL,
+    entry_id    bigint        NOT NULL,
+    account     text          NOT NULL,
+    debit       numeric(16,4) NOT NULL DEFAULT 0,
+    credit      numeric(16,4) NOT NULL DEFAULT 0,
+    CONSTRAINT journal_lines_pkey PRIMARY KEY (id),
+    CONSTRAINT journal_lines_entry_fkey FOREIGN KEY (entry_id) REFERENCES oms.journal_entries (id),
+    CONSTRAINT journal_lines_account_fkey FOREIGN KEY (account) REFERENCES oms.accounts (code),
+    CONSTRAINT journal_lines_amounts_chk CHECK (debit OPERATOR(pg_catalog.>=) 0 AND credit OPERATOR(pg_catalog.>=) 0
+        AND (debit OPERATOR(pg_catalog.>) 0) OPERATOR(pg_catalog.<>) (credit OPERATOR(pg_catalog.>) 0))
+);
+ALTER TABLE oms.journal_lines REPLICA IDENTITY DEFAULT;
+CREATE INDEX journal_lines_entry_idx ON oms.journal_lines (entry_id);
+COMMENT ON TABLE oms.journal_lines IS 'Journal lines: one side of one account per line; every entry balances (deferred check at commit)';
+COMMENT ON COLUMN oms.journal_lines.id IS 'Line number';
+COMMENT ON COLUMN oms.journal_lines.entry_id IS 'The entry';
+COMMENT ON COLUMN oms.journal_lines.account IS 'The account (oms.accounts)';
+COMMENT ON COLUMN oms.journal_lines.debit IS 'Debit amount, or 0';
+COMMENT ON COLUMN oms.journal_lines.credit IS 'Credit amount, or 0';
+
+CREATE FUNCTION oms.ledger_balance_check() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_balance_check';
+COMMENT ON FUNCTION oms.ledger_balance_check() IS 'Constraint trigger (deferred): at commit, every journal entry touched balances (debits = credits)';
+CREATE CONSTRAINT TRIGGER journal_lines_balanced
+    AFTER INSERT ON oms.journal_lines
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION oms.ledger_balance_check();
+
+CREATE FUNCTION oms.ledger_append_only() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_append_only';
+COMMENT ON FUNCTION oms.ledger_append_only() IS 'Trigger: the journal is append-only; a correction is a reversing entry';
+CREATE TRIGGER journal_entries_append_only
+    BEFORE UPDATE OR DELETE ON oms.journal_entries
+    FOR EACH ROW EXECUTE FUNCTION oms.ledger_append_only();
+CREATE TRIGGER journal_lines_append_only
+    BEFORE UPDATE OR DELETE ON oms.journal_lines
+    FOR EACH ROW EXECUTE FUNCTION oms.ledger_append_only();
+CREATE TRIGGER journal_entries_no_truncate
+    BEFORE TRUNCATE ON oms.journal_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.ledger_append_only();
+CREATE TRIGGER journal_lines_no_truncate
+    BEFORE TRUNCATE ON oms.journal_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.ledger_append_only();
+
+-- Not SECURITY DEFINER: the DBA who wants the publication runs this, with
+-- the right to create publications in the database. A publication created
+-- by CREATE EXTENSION would exist on every install, also where nobody
+-- replicates, and would be owned by whoever installed the extension.
+CREATE FUNCTION oms.create_accounting_publication() RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = 'oms_accounting') THEN
+        RETURN 'publication oms_accounting already exists';
+    END IF;
+    CREATE PUBLICATION oms_accounting FOR TABLE oms.accounts, oms.journal_rules, oms.journal_entries, oms.journal_lines;
+    RETURN 'publication oms_accounting created';
+END
+$fn$;
+COMMENT ON FUNCTION oms.create_accounting_publication()
+    IS 'Create the publication oms_accounting (accounts, rules, journal entries and lines) for logical replication to accounting';
+
+CREATE VIEW oms.journal AS
+SELECT e.id AS entry_id, e.at, e.kind, e.currency, e.order_id, e.payment_id, e.rma_id, e.shipment_id,
+       l.account, l.debit, l.credit
+  FROM oms.journal_entries e JOIN oms.journal_lines l ON l.entry_id OPERATOR(pg_catalog.=) e.id;
+COMMENT ON VIEW oms.journal IS 'The journal, one row per line with its entry';
+COMMENT ON COLUMN oms.journal.entry_id IS 'Entry number';
+COMMENT ON COLUMN oms.journal.at IS 'When';
+COMMENT ON COLUMN oms.journal.kind IS 'Entry kind';
+COMMENT ON COLUMN oms.journal.currency IS 'Currency';
+COMMENT ON COLUMN oms.journal.order_id IS 'Order';
+COMMENT ON COLUMN oms.journal.payment_id IS 'Payment';
+COMMENT ON COLUMN oms.journal.rma_id IS 'RMA';
+COMMENT ON COLUMN oms.journal.shipment_id IS 'Shipment';
+COMMENT ON COLUMN oms.journal.account IS 'Account';
+COMMENT ON COLUMN oms.journal.debit IS 'Debit';
+COMMENT ON COLUMN oms.journal.credit IS 'Credit';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.accounts', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('oms.journal_rules', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('oms.journal_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.journal_entries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines_id_seq', '');
