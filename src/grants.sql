@@ -115,5 +115,5 @@ GRANT EXECUTE ON FUNCTION
 -- Ledger: oms_admin maintains the chart of accounts and the posting rules;
 -- the journal is read by administrators and by reporting.
 GRANT SELECT, INSERT, UPDATE ON oms.accounts, oms.journal_rules TO oms_admin;
-GRANT SELECT ON oms.journal_entries, oms.journal_lines, oms.journal TO oms_admin;
+GRANT SELECT ON oms.journal_entries, oms.journal_lines, oms.journal, oms.revenue_recognized TO oms_admin;
 GRANT SELECT ON oms.journal TO oms_reporting;

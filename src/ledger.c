@@ -30,8 +30,9 @@
 
 /*
  * Post one entry: for each event, a debit and a credit of its amount on the
- * accounts of its rule. Zero amounts are left out; an entry with nothing
- * to post is not written.
+ * accounts of its rule; a negative amount reverses them (credit the debit
+ * account, debit the credit account). Zero amounts are left out; an entry
+ * with nothing to post is not written.
  */
 void
 LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id, int64 rma_id,
@@ -90,8 +91,10 @@ LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment
 						"SELECT $1, x.account, x.debit, x.credit "
 						"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS p(event, amount) "
 						"  JOIN oms.journal_rules r ON r.event OPERATOR(pg_catalog.=) p.event "
-						"  CROSS JOIN LATERAL (VALUES (r.debit_account, pg_catalog.abs(p.amount), 0::pg_catalog.numeric), "
-						"                             (r.credit_account, 0::pg_catalog.numeric, pg_catalog.abs(p.amount))) "
+						"  CROSS JOIN LATERAL (VALUES (r.debit_account, GREATEST(p.amount, 0), "
+						"                                 GREATEST(OPERATOR(pg_catalog.-) p.amount, 0)), "
+						"                             (r.credit_account, GREATEST(OPERATOR(pg_catalog.-) p.amount, 0), "
+						"                                 GREATEST(p.amount, 0))) "
 						"       AS x(account, debit, credit)",
 						3, t3), v3, NULL, 0);
 		if ((int) SPI_processed != 2 * n)
@@ -105,7 +108,7 @@ LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment
  * for returned units (sales returns) rather than a cancellation.
  */
 void
-LedgerPayment(int64 payment_id, const char *action, Datum amount, bool for_return)
+LedgerPayment(int64 payment_id, const char *action, Datum amount, int64 rma_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
@@ -113,19 +116,32 @@ LedgerPayment(int64 payment_id, const char *action, Datum amount, bool for_retur
 	char	   *method;
 	const char *cls;
 	const char *event;
+	bool		shipped;
 
 	if (strcmp(action, "capture") != 0 && strcmp(action, "refund") != 0)
 		return;
-	OmsQuery(OmsPlan(&plan, "SELECT method, currency, order_id FROM oms.payments WHERE id OPERATOR(pg_catalog.=) $1",
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT p.method, p.currency, p.order_id, "
+					 "       EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) p.order_id "
+					 "                  AND l.qty_shipped OPERATOR(pg_catalog.>) 0) "
+					 "  FROM oms.payments p WHERE p.id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	shipped = DatumGetBool(OmsGetDatum(0, 4, NULL));
 	cls = strcmp(method, "gift_card") == 0 ? "gift_card" : strcmp(method, "store_credit") == 0 ? "store_credit" : "cash";
 	if (strcmp(action, "capture") == 0)
 		event = psprintf("capture_%s", cls);
 	else
-		event = psprintf("%srefund_%s", for_return ? "return_" : "", cls);
+	{
+		/*
+		 * Money back for returned units, or on an order that shipped (a
+		 * price allowance): sales returns. Otherwise (a cancellation,
+		 * nothing recognised): back against the receivable.
+		 */
+		event = psprintf("%srefund_%s", (rma_id > 0 || shipped) ? "return_" : "", cls);
+	}
 	LedgerPost(action, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-			   OmsGetInt64(0, 3, NULL), payment_id, 0, 0, 1, &event, &amount);
+			   OmsGetInt64(0, 3, NULL), payment_id, rma_id, 0, 1, &event, &amount);
 }
 
 /*
@@ -141,24 +157,26 @@ LedgerRecognize(int64 order_id, int64 shipment_id)
 	const char *events[2] = {"shipment_revenue", "shipment_tax"};
 	Datum		amounts[2];
 
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT s.net OPERATOR(pg_catalog.-) COALESCE(p.net, 0), s.tax OPERATOR(pg_catalog.-) COALESCE(p.tax, 0), o.currency "
-					 "  FROM oms.orders o, "
-					 "       LATERAL (SELECT COALESCE(pg_catalog.sum(pg_catalog.round((l.unit_price OPERATOR(pg_catalog.*) l.qty "
-					 "                        OPERATOR(pg_catalog.-) l.discount) OPERATOR(pg_catalog.*) l.qty_shipped OPERATOR(pg_catalog./) l.qty, 4)), 0) AS net, "
-					 "                       COALESCE(pg_catalog.sum(pg_catalog.round(l.tax OPERATOR(pg_catalog.*) l.qty_shipped "
-					 "                        OPERATOR(pg_catalog./) l.qty, 4)), 0) AS tax "
-					 "                  FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id) s, "
-					 "       LATERAL (SELECT pg_catalog.sum(jl.credit OPERATOR(pg_catalog.-) jl.debit) "
-					 "                       FILTER (WHERE jl.account OPERATOR(pg_catalog.=) r1.credit_account) AS net, "
-					 "                       pg_catalog.sum(jl.credit OPERATOR(pg_catalog.-) jl.debit) "
-					 "                       FILTER (WHERE jl.account OPERATOR(pg_catalog.=) r2.credit_account) AS tax "
-					 "                  FROM oms.journal_entries je JOIN oms.journal_lines jl ON jl.entry_id OPERATOR(pg_catalog.=) je.id, "
-					 "                       oms.journal_rules r1, oms.journal_rules r2 "
-					 "                 WHERE je.order_id OPERATOR(pg_catalog.=) o.id AND je.kind OPERATOR(pg_catalog.=) 'shipment' "
-					 "                   AND r1.event OPERATOR(pg_catalog.=) 'shipment_revenue' AND r2.event OPERATOR(pg_catalog.=) 'shipment_tax') p "
-					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
-					 1, types), values, NULL, 1);
+	/*
+	 * What has shipped, less what oms.revenue_recognized says was already
+	 * recognised (not read back from the journal: the accounts a rule
+	 * names may change between two shipments), and the new totals stored.
+	 */
+	OmsExec(OmsPlan(&plan,
+					"WITH s AS (SELECT COALESCE(pg_catalog.sum(pg_catalog.round((l.unit_price OPERATOR(pg_catalog.*) l.qty "
+					"                  OPERATOR(pg_catalog.-) l.discount) OPERATOR(pg_catalog.*) l.qty_shipped OPERATOR(pg_catalog./) l.qty, 4)), 0) AS net, "
+					"                  COALESCE(pg_catalog.sum(pg_catalog.round(l.tax OPERATOR(pg_catalog.*) l.qty_shipped "
+					"                  OPERATOR(pg_catalog./) l.qty, 4)), 0) AS tax "
+					"             FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) $1), "
+					"     old AS (SELECT net, tax FROM oms.revenue_recognized WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE), "
+					"     up AS (INSERT INTO oms.revenue_recognized AS r (order_id, net, tax) SELECT $1, s.net, s.tax FROM s "
+					"            ON CONFLICT (order_id) DO UPDATE SET net = excluded.net, tax = excluded.tax RETURNING 1) "
+					"SELECT s.net OPERATOR(pg_catalog.-) COALESCE((SELECT net FROM old), 0), "
+					"       s.tax OPERATOR(pg_catalog.-) COALESCE((SELECT tax FROM old), 0), "
+					"       (SELECT o.currency FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1), "
+					"       (SELECT pg_catalog.count(*) FROM up) "
+					"  FROM s",
+					1, types), values, NULL, 1);
 	amounts[0] = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
 	amounts[1] = SPI_datumTransfer(OmsGetDatum(0, 2, NULL), false, -1);
 	LedgerPost("shipment", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),

@@ -124,6 +124,18 @@ COMMENT ON COLUMN oms.journal_lines.account IS 'The account (oms.accounts)';
 COMMENT ON COLUMN oms.journal_lines.debit IS 'Debit amount, or 0';
 COMMENT ON COLUMN oms.journal_lines.credit IS 'Credit amount, or 0';
 
+CREATE TABLE oms.revenue_recognized (
+    order_id  bigint        NOT NULL,
+    net       numeric(16,4) NOT NULL,
+    tax       numeric(16,4) NOT NULL,
+    CONSTRAINT revenue_recognized_pkey PRIMARY KEY (order_id),
+    CONSTRAINT revenue_recognized_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id)
+);
+COMMENT ON TABLE oms.revenue_recognized IS 'Per order, the revenue and tax the journal has recognised for shipped units; the next shipment posts the difference';
+COMMENT ON COLUMN oms.revenue_recognized.order_id IS 'The order';
+COMMENT ON COLUMN oms.revenue_recognized.net IS 'Net revenue recognised (after discounts)';
+COMMENT ON COLUMN oms.revenue_recognized.tax IS 'Tax recognised';
+
 CREATE FUNCTION oms.ledger_balance_check() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_balance_check';
 COMMENT ON FUNCTION oms.ledger_balance_check() IS 'Constraint trigger (deferred): at commit, every journal entry touched balances (debits = credits)';
@@ -190,3 +202,4 @@ SELECT pg_catalog.pg_extension_config_dump('oms.journal_entries', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.journal_entries_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.revenue_recognized', '');

@@ -191,9 +191,10 @@ extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 /* captured less refunded over the order's payments (numeric) */
 extern Datum PaymentsRefundable(int64 order_id);
 /* refund an amount over a locked order's payments, stored value first; JSON */
-extern char *PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason);
+extern char *PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason, int64 rma_id);
 /* store credit for a customer; jsonb in the caller's SPI memory */
-extern Datum PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason);
+extern Datum PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason,
+									   int64 order_id, int64 rma_id);
 
 /* ---- routing.c ---- */
 
@@ -282,8 +283,8 @@ extern char *FulfillmentZplLabel(const char *title, const char *from, const char
 /* one balanced journal entry: per event a debit and a credit of its amount */
 extern void LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id,
 					   int64 rma_id, int64 shipment_id, int nevents, const char **events, Datum *amounts);
-/* the entry of a payment action (capture, refund; others post nothing) */
-extern void LedgerPayment(int64 payment_id, const char *action, Datum amount, bool for_return);
+/* the entry of a payment action (capture, refund; others post nothing); rma_id 0: none */
+extern void LedgerPayment(int64 payment_id, const char *action, Datum amount, int64 rma_id);
 /* recognise the revenue and tax of what an order shipped and was not recognised yet */
 extern void LedgerRecognize(int64 order_id, int64 shipment_id);
 

@@ -146,7 +146,7 @@ PayLock(int64 payment_id)
 
 /* Book one payment action: transaction row and outbox event. */
 static void
-PayBook(int64 payment_id, int64 order_id, const char *kind, Datum amount, const char *reason, bool for_return)
+PayBook(int64 payment_id, int64 order_id, const char *kind, Datum amount, const char *reason, int64 rma_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[5] = {INT8OID, INT8OID, TEXTOID, NUMERICOID, TEXTOID};
@@ -155,7 +155,7 @@ PayBook(int64 payment_id, int64 order_id, const char *kind, Datum amount, const 
 	StringInfoData payload;
 
 	/* the journal entry of the action, in the same transaction */
-	LedgerPayment(payment_id, kind, amount, for_return);
+	LedgerPayment(payment_id, kind, amount, rma_id);
 
 	values[0] = Int64GetDatum(payment_id);
 	values[1] = Int64GetDatum(order_id);
@@ -507,7 +507,7 @@ authorize_payment(PG_FUNCTION_ARGS)
 						11, types), values, nulls, 1);
 		payment_id = OmsGetInt64(0, 1, NULL);
 	}
-	PayBook(payment_id, order_id, "authorize", amount, NULL, false);
+	PayBook(payment_id, order_id, "authorize", amount, NULL, 0);
 
 	/* covered: the order is confirmed and its reservations stop expiring */
 	if (covered)
@@ -585,7 +585,7 @@ capture_payment(PG_FUNCTION_ARGS)
 		if (SPI_processed != 1)
 			elog(ERROR, "oms: guarded capture failed under lock");
 	}
-	PayBook(payment_id, order_id, "capture", amount, NULL, false);
+	PayBook(payment_id, order_id, "capture", amount, NULL, 0);
 	result = PayDocument(payment_id, NULL);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -613,13 +613,13 @@ PayVoid(int64 payment_id, int64 order_id, Datum *amt, const char *reason)
 						2, types), values, NULL, 0);
 	}
 	PayRestore(payment_id, amt[4]);
-	PayBook(payment_id, order_id, "void", amt[4], reason, false);
+	PayBook(payment_id, order_id, "void", amt[4], reason, 0);
 	return true;
 }
 
 /* Refund amount of a locked payment (already checked against captured). */
 static void
-PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, bool for_return)
+PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, int64 rma_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {INT8OID, NUMERICOID};
@@ -632,7 +632,7 @@ PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, bo
 	if (SPI_processed != 1)
 		elog(ERROR, "oms: guarded refund failed under lock");
 	PayRestore(payment_id, amount);
-	PayBook(payment_id, order_id, "refund", amount, reason, for_return);
+	PayBook(payment_id, order_id, "refund", amount, reason, rma_id);
 }
 
 PG_FUNCTION_INFO_V1(void_payment);
@@ -703,7 +703,7 @@ refund_payment(PG_FUNCTION_ARGS)
 				 errmsg("refund of %s exceeds the %s refundable on payment " INT64_FORMAT, PayNum(amount), PayNum(amt[5]), payment_id),
 				 errdetail("Captured %s, refunded %s: refunds never exceed what was captured.", PayNum(amt[1]), PayNum(amt[3])),
 				 errhint("Refund at most the captured amount less earlier refunds.")));
-	PayRefund(payment_id, order_id, amount, reason, false);
+	PayRefund(payment_id, order_id, amount, reason, 0);
 	result = PayDocument(payment_id, NULL);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
@@ -743,7 +743,7 @@ PaymentsCancelOrder(int64 order_id, const char *reason)
 							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[4]));
 		if (PayCmp(amt[5], PayZero()) > 0)
 		{
-			PayRefund(ids[i], order_id, amt[5], reason, false);
+			PayRefund(ids[i], order_id, amt[5], reason, 0);
 			appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"refunded\": %s}",
 							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[5]));
 		}
@@ -779,7 +779,7 @@ PaymentsRefundable(int64 order_id)
  * array of the refunds made.
  */
 char *
-PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason)
+PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason, int64 rma_id)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
@@ -820,7 +820,7 @@ PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason)
 	{
 		Datum		take = PayCmp(rest, left[i]) < 0 ? rest : left[i];
 
-		PayRefund(ids[i], order_id, take, reason, true);
+		PayRefund(ids[i], order_id, take, reason, rma_id);
 		appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"refunded\": %s}",
 						 out.len > 1 ? ", " : "", ids[i], PayNum(take));
 		rest = DirectFunctionCall2(numeric_sub, rest, take);
@@ -923,7 +923,8 @@ gift_card_balance(PG_FUNCTION_ARGS)
  * caller's SPI memory.
  */
 Datum
-PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason)
+PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason,
+						 int64 order_id, int64 rma_id)
 {
 	static SPIPlanPtr plan_cust = NULL;
 	static SPIPlanPtr plan = NULL;
@@ -962,7 +963,7 @@ PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, 
 	{
 		const char *event = "store_credit_issue";
 
-		LedgerPost("store_credit_issue", currency, 0, 0, 0, 0, 1, &event, &amount);
+		LedgerPost("store_credit_issue", currency, order_id, 0, rma_id, 0, 1, &event, &amount);
 	}
 	{
 		StringInfoData payload;
@@ -1008,7 +1009,7 @@ issue_store_credit(PG_FUNCTION_ARGS)
 	PayCheckCurrency(currency);
 
 	SPI_connect();
-	result = SPI_datumTransfer(PaymentsIssueStoreCredit(customer_id, amount, currency, reason), false, -1);
+	result = SPI_datumTransfer(PaymentsIssueStoreCredit(customer_id, amount, currency, reason, 0, 0), false, -1);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

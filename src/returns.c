@@ -1075,13 +1075,13 @@ refund_rma(PG_FUNCTION_ARGS)
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0)
 			result_json = DatumGetCString(DirectFunctionCall1(jsonb_out,
 															  PaymentsIssueStoreCredit(customer_id, amount, currency,
-																					   psprintf("RMA " INT64_FORMAT, rma_id))));
+																					   psprintf("RMA " INT64_FORMAT, rma_id), order_id, rma_id)));
 		summary = psprintf("%s %s as store credit", DatumGetCString(DirectFunctionCall1(numeric_out, amount)), currency);
 	}
 	else
 	{
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0)
-			result_json = PaymentsRefundOrder(order_id, amount, psprintf("RMA " INT64_FORMAT, rma_id));
+			result_json = PaymentsRefundOrder(order_id, amount, psprintf("RMA " INT64_FORMAT, rma_id), rma_id);
 		summary = psprintf("%s %s refunded to the original payment", DatumGetCString(DirectFunctionCall1(numeric_out, amount)), currency);
 	}
 

@@ -10,7 +10,7 @@ SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_compone
                          'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions',
                          'message_templates', 'channel_locations', 'location_daily_load', 'rejection_reasons',
                          'fulfillment_rejections', 'routing_decisions', 'carriers', 'carrier_services',
-                         'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines']);
+                         'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized']);
 
 SELECT col_is_pk('oms', 'channels', 'id', 'channels.id is the primary key');
 SELECT col_is_unique('oms', 'channels', 'code', 'channel codes are unique');
