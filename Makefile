@@ -15,7 +15,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/returns.sql src/ledger.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are
@@ -23,7 +23,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle payments events routing fulfillment kits_fulfillment returns returns_money ledger
+REGRESS      = install gtin catalog security inventory orders lifecycle payments events routing fulfillment kits_fulfillment returns returns_money reports ledger
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

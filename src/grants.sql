@@ -117,3 +117,14 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT, INSERT, UPDATE ON oms.accounts, oms.journal_rules TO oms_admin;
 GRANT SELECT ON oms.journal_entries, oms.journal_lines, oms.journal, oms.revenue_recognized TO oms_admin;
 GRANT SELECT ON oms.journal TO oms_reporting;
+
+-- Reports: BI reads the oms.report_* views. A view runs with its owner's
+-- rights (security_invoker is off), so oms_reporting reads them without any
+-- access to the tables behind them. oms_app gets none: applications serve
+-- customers and warehouses through the API, and the reports aggregate data
+-- an application may not read (customers, payments across orders); an
+-- application that shows reports logs in with oms_reporting as well.
+GRANT SELECT ON oms.report_sales_daily, oms.report_inventory, oms.report_low_stock, oms.report_backorders,
+    oms.report_fulfillment, oms.report_routing, oms.report_returns, oms.report_payment_reconciliation,
+    oms.report_customers, oms.report_channels
+    TO oms_reporting, oms_admin;
