@@ -6,7 +6,7 @@
 -- may move an order's status by hand, but never touches money; PUBLIC gets
 -- nothing at all.
 BEGIN;
-SELECT plan(199);
+SELECT plan(213);
 
 -- ---- oms_app: the API ---------------------------------------------------------
 SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can execute oms.' || f || '(' || array_to_string(a, ', ') || ')')
@@ -77,6 +77,19 @@ $$, 'oms_app can write no table or view of oms directly');
 SELECT table_privs_are('oms', 'events', 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.events');
 SELECT table_privs_are('oms', 'stock_levels', 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.stock_levels');
 SELECT table_privs_are('oms', 'order_statuses', 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.order_statuses');
+SELECT table_privs_are('oms', v, 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.' || v)
+  FROM unnest(ARRAY['report_sales_daily', 'report_inventory', 'report_low_stock', 'report_backorders', 'report_fulfillment',
+                    'report_routing', 'report_returns', 'report_payment_reconciliation', 'report_customers', 'report_channels',
+                    'return_stats', 'journal']::name[]) AS v;
+-- and every report view there is, also ones added later
+SELECT is_empty($$
+    SELECT c.oid::regclass FROM pg_class c
+     WHERE c.relnamespace = 'oms'::regnamespace AND c.relkind = 'v' AND c.relname LIKE 'report\_%'
+       AND NOT has_table_privilege('oms_reporting', c.oid, 'SELECT')
+$$, 'oms_reporting can SELECT every oms.report_* view');
+-- payment tokens stay out of its reach
+SELECT ok(NOT has_column_privilege('oms_reporting', 'oms.payments', 'token', 'SELECT'),
+          'oms_reporting cannot read payment tokens');
 SELECT table_privs_are('oms', t, 'oms_reporting', ARRAY[]::name[], 'oms_reporting has no privilege on oms.' || t)
   FROM unnest(ARRAY['orders', 'order_lines', 'customers', 'payments', 'payment_transactions', 'gift_cards',
                     'stock_balances', 'reservations', 'event_consumers', 'shipments', 'shipment_lines',
