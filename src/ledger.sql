@@ -136,8 +136,12 @@ COMMENT ON COLUMN oms.revenue_recognized.order_id IS 'The order';
 COMMENT ON COLUMN oms.revenue_recognized.net IS 'Net revenue recognised (after discounts)';
 COMMENT ON COLUMN oms.revenue_recognized.tax IS 'Tax recognised';
 
+-- SECURITY DEFINER: a deferred trigger runs at commit as the role that
+-- committed (oms_app, say), which may not read the journal itself.
 CREATE FUNCTION oms.ledger_balance_check() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'ledger_balance_check';
+    LANGUAGE c SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'ledger_balance_check';
 COMMENT ON FUNCTION oms.ledger_balance_check() IS 'Constraint trigger (deferred): at commit, every journal entry touched balances (debits = credits)';
 CREATE CONSTRAINT TRIGGER journal_lines_balanced
     AFTER INSERT ON oms.journal_lines
