@@ -235,6 +235,7 @@ create_rma(PG_FUNCTION_ARGS)
 	OmsRequireArg(fcinfo, 1, "rma");
 	order_id = PG_GETARG_INT64(0);
 	doc = PG_GETARG_JSONB_P(1);
+	SPI_connect();
 	JsonDocument = "RMA";
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 		JsonInvalid("rma", "The RMA must be a JSON object.",
@@ -288,12 +289,10 @@ create_rma(PG_FUNCTION_ARGS)
 			if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
 				JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
 			qty = JsonInt(f, psprintf("%s.qty", path), 1, 1000000, "Give the number of units, at least 1.");
-			SPI_connect();
 			if (!OmsLookupProduct(sku, &p) || !p.active || p.kind == OMS_KIND_SERVICE)
 				JsonInvalid(psprintf("%s.sku", path),
 							psprintf("%s.sku \"%s\" is not an active stock product or kit.", path, sku),
 							"Exchange for a product that can ship.");
-			SPI_finish();
 			appendStringInfo(&out, "%s{\"sku\": ", i ? ", " : "");
 			escape_json(&out, sku);
 			appendStringInfo(&out, ", \"qty\": %d}", qty);
@@ -311,7 +310,6 @@ create_rma(PG_FUNCTION_ARGS)
 	if (nreq == 0)
 		JsonInvalid("lines", "lines is empty.", "An RMA returns at least one unit.");
 
-	SPI_connect();
 	status = LifecycleLockOrder(order_id, NULL);
 	LifecycleTouchOrder(order_id);
 	if (strcmp(status, "shipped") != 0 && strcmp(status, "partially_shipped") != 0 && strcmp(status, "delivered") != 0 &&

@@ -530,7 +530,15 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 				d,
 				f;
 	char		strat = req->strategy[1];	/* cLosest, cHeapest, pRiority, bAlance */
+	int64	   *total_of = palloc(sizeof(int64) * (req->ndemands + 1));
+	bool	   *first_of = palloc(sizeof(bool) * (req->ndemands + 1));
 
+	/* per demand, once: what all demands of its product ask together */
+	for (d = 0; d < req->ndemands; d++)
+	{
+		total_of[d] = RouteProductDemand(req, d);
+		first_of[d] = RouteFirstOfProduct(req, d);
+	}
 	st->eligible = palloc(sizeof(int) * (st->nsites + 1));
 	st->neligible = 0;
 	for (s = 0; s < st->nsites; s++)
@@ -551,9 +559,9 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			x->fit = palloc(sizeof(bool) * (req->ndemands + 1));
 		for (d = 0; d < req->ndemands; d++)
 		{
-			int64		total = RouteProductDemand(req, d);
+			int64		total = total_of[d];
 
-			if (RouteFirstOfProduct(req, d))
+			if (first_of[d])
 				x->units += Min(x->avail[d], total);
 			x->fit[d] = x->avail[d] >= total;
 		}
@@ -574,8 +582,8 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 				x->nfit++;
 				if (d < 32)
 					x->fit_mask |= ((uint32) 1) << d;
-				if (RouteFirstOfProduct(req, d))
-					x->after += x->avail[d] - RouteProductDemand(req, d);
+				if (first_of[d])
+					x->after += x->avail[d] - total_of[d];
 			}
 
 		x->pass[RF_ACTIVE] = x->active;
