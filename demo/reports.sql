@@ -33,6 +33,13 @@ SELECT * FROM oms.report_returns;
 
 RESET ROLE;
 \echo
+\echo '== Materialized reports: refreshed by oms_admin (here all six, CONCURRENTLY), read by BI in milliseconds at any size =='
+SET ROLE oms_admin;
+SELECT report, row_count, duration_ms FROM oms.refresh_reports();
+RESET ROLE;
+SELECT channel, currency, orders, revenue, net_revenue FROM oms.report_channels_mv ORDER BY 1, 2;
+
+\echo
 \echo '== The accounting journal: balances per account (every entry balances; a deferred trigger refuses any that does not) =='
 SELECT account, sum(debit) AS debit, sum(credit) AS credit, sum(debit - credit) AS balance
   FROM oms.journal GROUP BY account ORDER BY account;

@@ -391,6 +391,69 @@ SELECT (SELECT sum(lifetime_value) FROM oms.report_customers)
      = (SELECT sum(captured - refunded) FROM oms.payments) AS ltv_match;
 
 -- ---------------------------------------------------------------------------
+-- materialized reports: copies of the live views, as of the last refresh
+-- ---------------------------------------------------------------------------
+-- what is materialized, and from which view
+SELECT report, source, duration_ms, row_count FROM oms.materialized_reports ORDER BY report;
+-- until the first refresh they hold what CREATE EXTENSION saw: nothing
+-- (fulfillment's all-locations row is always there)
+SELECT (SELECT count(*) FROM oms.report_sales_daily_mv) AS sales_daily_mv,
+       (SELECT count(*) FROM oms.report_sales_daily) AS sales_daily,
+       (SELECT count(*) FROM oms.report_customers_mv) AS customers_mv,
+       (SELECT count(*) FROM oms.report_fulfillment_mv) AS fulfillment_mv;
+-- refreshing is oms_admin's; reporting and applications only read
+CREATE ROLE regress_reports_admin LOGIN IN ROLE oms_admin;
+CREATE ROLE regress_reports_reader LOGIN IN ROLE oms_reporting;
+SET ROLE regress_reports_reader;
+SELECT count(*) FROM oms.report_customers_mv;
+SELECT * FROM oms.refresh_reports();
+REFRESH MATERIALIZED VIEW oms.report_customers_mv;
+RESET ROLE;
+SET ROLE regress_reports_admin;
+-- bad input changes nothing (refreshed_at stays as it was)
+SELECT refreshed_at AS before_bad_calls FROM oms.materialized_reports WHERE report = 'report_sales_daily_mv' \gset
+SELECT * FROM oms.refresh_reports(ARRAY['report_sales_daily_mv', 'report_sales_daily', 'nope']);
+SELECT * FROM oms.refresh_reports(ARRAY['report_sales_daily_mv', NULL]);
+SELECT * FROM oms.refresh_reports('{}');
+SELECT count(*) AS untouched FROM oms.materialized_reports
+ WHERE report = 'report_sales_daily_mv' AND refreshed_at = :'before_bad_calls' AND row_count IS NULL;
+SELECT count(*) FROM oms.report_sales_daily_mv;
+-- one report
+SELECT report, row_count FROM oms.refresh_reports(ARRAY['report_channels_mv']);
+SELECT count(*) AS sales_daily_mv_still_empty FROM oms.report_sales_daily_mv;
+-- all of them, in one snapshot: every as_of is the transaction's start
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT report, row_count FROM oms.refresh_reports();
+SELECT count(DISTINCT as_of) AS one_as_of, bool_and(as_of = transaction_timestamp()) AS as_of_is_snapshot,
+       bool_and(as_of <= refreshed_at) AS ordered, bool_and(duration_ms >= 0) AS timed
+  FROM oms.materialized_reports;
+COMMIT;
+RESET ROLE;
+-- each copy equals its live view, row for row
+CREATE FUNCTION mv_differences() RETURNS TABLE (report text, missing bigint, extra bigint) LANGUAGE plpgsql AS $$
+DECLARE
+    m record;
+BEGIN
+    FOR m IN SELECT * FROM oms.materialized_reports ORDER BY 1 LOOP
+        report := m.report;
+        EXECUTE format('SELECT count(*) FROM (TABLE oms.%I EXCEPT ALL TABLE oms.%I) d', m.source, m.report) INTO missing;
+        EXECUTE format('SELECT count(*) FROM (TABLE oms.%I EXCEPT ALL TABLE oms.%I) d', m.report, m.source) INTO extra;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+SELECT * FROM mv_differences();
+-- a new order shows live at once, in the copies after the next refresh
+SELECT place('O16', '[["MUG", 1, 4.00]]', 'bob', 'app') IS NOT NULL AS placed;
+SELECT report, missing, extra FROM mv_differences() WHERE missing + extra > 0;
+SET ROLE regress_reports_admin;
+SELECT report, row_count FROM oms.refresh_reports(concurrent => false);
+RESET ROLE;
+SELECT report, missing, extra FROM mv_differences() WHERE missing + extra > 0;
+SELECT orders, orders_cancelled, lifetime_value FROM oms.report_customers_mv WHERE external_ref = 'bob' AND currency = 'EUR';
+DROP FUNCTION mv_differences();
+DROP ROLE regress_reports_admin, regress_reports_reader;
+
+-- ---------------------------------------------------------------------------
 -- access: oms_reporting reads every report and no table behind them;
 -- applications do not read reports
 -- ---------------------------------------------------------------------------
@@ -413,18 +476,19 @@ SELECT count(*) FROM oms.customers;
 RESET ROLE;
 SET ROLE regress_reports_app;
 SELECT count(*) FROM oms.report_customers;
+SELECT count(*) FROM oms.report_customers_mv;
 RESET ROLE;
 DROP ROLE regress_reports_bi, regress_reports_app;
 -- what each role may do with the report views
 SELECT r.rolname, string_agg(c.relname, ', ' ORDER BY c.relname) AS can_select
   FROM (VALUES ('oms_admin'), ('oms_app'), ('oms_reporting')) AS r(rolname)
  CROSS JOIN pg_class c
- WHERE c.relnamespace = 'oms'::regnamespace AND c.relname LIKE 'report\_%' AND c.relkind = 'v'
+ WHERE c.relnamespace = 'oms'::regnamespace AND c.relname LIKE 'report\_%' AND c.relkind IN ('v', 'm')
    AND has_table_privilege(r.rolname, c.oid, 'SELECT')
  GROUP BY 1 ORDER BY 1;
 SELECT c.relname, r.rolname, has_table_privilege(r.rolname, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE') AS can_write
   FROM pg_class c, (VALUES ('oms_admin'), ('oms_app'), ('oms_reporting')) AS r(rolname)
- WHERE c.relnamespace = 'oms'::regnamespace AND c.relname LIKE 'report\_%' AND c.relkind = 'v'
+ WHERE c.relnamespace = 'oms'::regnamespace AND c.relname LIKE 'report\_%' AND c.relkind IN ('v', 'm')
    AND has_table_privilege(r.rolname, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE');
 
 DROP FUNCTION place(text, jsonb, text, text, jsonb), oid_of(text), pay(text, numeric), send(text, text, boolean), rma_of(text), plan_of(text);

@@ -126,5 +126,9 @@ GRANT SELECT ON oms.journal TO oms_reporting;
 -- application that shows reports logs in with oms_reporting as well.
 GRANT SELECT ON oms.report_sales_daily, oms.report_inventory, oms.report_low_stock, oms.report_backorders,
     oms.report_fulfillment, oms.report_routing, oms.report_returns, oms.report_payment_reconciliation,
-    oms.report_customers, oms.report_channels
+    oms.report_customers, oms.report_channels,
+    oms.report_sales_daily_mv, oms.report_fulfillment_mv, oms.report_routing_mv, oms.report_returns_mv,
+    oms.report_customers_mv, oms.report_channels_mv, oms.materialized_reports
     TO oms_reporting, oms_admin;
+-- refreshing the materialized reports is a scheduled back-office job
+GRANT EXECUTE ON FUNCTION oms.refresh_reports(text[], boolean) TO oms_admin;

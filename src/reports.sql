@@ -341,18 +341,20 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel, o.status, o.currency,
        z.reasons AS mismatch_reasons
   FROM oms.orders o
   JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
-  LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized) AS authorized, pg_catalog.sum(captured) AS captured,
-                    pg_catalog.sum(voided) AS voided, pg_catalog.sum(refunded) AS refunded
-               FROM oms.payments GROUP BY order_id) p ON p.order_id OPERATOR(pg_catalog.=) o.id
-  LEFT JOIN (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS store_credit
-               FROM oms.rmas GROUP BY order_id) r ON r.order_id OPERATOR(pg_catalog.=) o.id
-  LEFT JOIN (SELECT order_id,
+  -- per order sums as lateral subqueries: a lookup by any column of the
+  -- order (external_id, status) reads only that order's rows
+  CROSS JOIN LATERAL (SELECT pg_catalog.sum(authorized) AS authorized, pg_catalog.sum(captured) AS captured,
+                             pg_catalog.sum(voided) AS voided, pg_catalog.sum(refunded) AS refunded
+                        FROM oms.payments WHERE order_id OPERATOR(pg_catalog.=) o.id) p
+  CROSS JOIN LATERAL (SELECT pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS store_credit
+                        FROM oms.rmas WHERE order_id OPERATOR(pg_catalog.=) o.id) r
+  CROSS JOIN LATERAL (SELECT
                     pg_catalog.sum(CASE WHEN qty_cancelled OPERATOR(pg_catalog.=) qty
                                         THEN (unit_price OPERATOR(pg_catalog.*) qty) OPERATOR(pg_catalog.-) discount OPERATOR(pg_catalog.+) tax
                                         ELSE pg_catalog.round(((unit_price OPERATOR(pg_catalog.*) qty) OPERATOR(pg_catalog.-) discount
                                              OPERATOR(pg_catalog.+) tax) OPERATOR(pg_catalog.*) qty_cancelled OPERATOR(pg_catalog./) qty, 2) END) AS value
-               FROM oms.order_lines WHERE qty_cancelled OPERATOR(pg_catalog.>) 0 GROUP BY order_id) lc
-    ON lc.order_id OPERATOR(pg_catalog.=) o.id
+               FROM oms.order_lines
+              WHERE order_id OPERATOR(pg_catalog.=) o.id AND qty_cancelled OPERATOR(pg_catalog.>) 0) lc
  CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed,
                             COALESCE(lc.value, 0.0000) AS cancelled_value,
                             COALESCE(p.authorized, 0.0000) AS authorized, COALESCE(p.captured, 0.0000) AS captured,
@@ -393,28 +395,40 @@ COMMENT ON COLUMN oms.report_payment_reconciliation.mismatch_reasons IS 'capture
 -- customers
 -- ---------------------------------------------------------------------------
 CREATE VIEW oms.report_customers AS
-SELECT cu.id AS customer_id, cu.external_ref, cu.flags, o.currency,
-       pg_catalog.count(*) FILTER (WHERE NOT x.closed) AS orders,
-       pg_catalog.count(*) FILTER (WHERE x.closed) AS orders_cancelled,
-       pg_catalog.min(o.placed_at) FILTER (WHERE NOT x.closed) AS first_order_at,
-       pg_catalog.max(o.placed_at) FILTER (WHERE NOT x.closed) AS last_order_at,
-       COALESCE(pg_catalog.sum(p.net_paid), 0.0000) AS lifetime_value,
-       COALESCE(pg_catalog.sum(l.shipped), 0)::bigint AS units_shipped,
-       COALESCE(pg_catalog.sum(l.returned), 0)::bigint AS units_returned,
-       pg_catalog.round(pg_catalog.sum(l.returned)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum(l.shipped), 0), 4) AS return_rate
-  FROM oms.orders o
-  JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) o.customer_id
-  LEFT JOIN (SELECT order_id, pg_catalog.sum(captured OPERATOR(pg_catalog.-) refunded) AS net_paid
-               FROM oms.payments GROUP BY order_id) p ON p.order_id OPERATOR(pg_catalog.=) o.id
-  LEFT JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty_shipped) AS shipped, pg_catalog.sum(ol.qty_returned) AS returned
-               FROM oms.order_lines ol
-               JOIN oms.products pr ON pr.id OPERATOR(pg_catalog.=) ol.product_id
-              WHERE ol.qty_shipped OPERATOR(pg_catalog.>) 0 AND pr.kind OPERATOR(pg_catalog.<>) 'service'
-              GROUP BY ol.order_id) l
-    ON l.order_id OPERATOR(pg_catalog.=) o.id
- CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed) x
- WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
- GROUP BY cu.id, cu.external_ref, cu.flags, o.currency;
+-- one row per order, per payment and per shipped line, added up per
+-- customer: a filter on customer_id reaches each branch's orders through
+-- orders_customer_idx, and a full read joins by hash
+SELECT cu.id AS customer_id, cu.external_ref, cu.flags, f.currency,
+       pg_catalog.sum(f.orders)::bigint AS orders,
+       pg_catalog.sum(f.orders_cancelled)::bigint AS orders_cancelled,
+       pg_catalog.min(f.placed_at) AS first_order_at,
+       pg_catalog.max(f.placed_at) AS last_order_at,
+       pg_catalog.sum(f.net_paid) AS lifetime_value,
+       pg_catalog.sum(f.shipped)::bigint AS units_shipped,
+       pg_catalog.sum(f.returned)::bigint AS units_returned,
+       pg_catalog.round(pg_catalog.sum(f.returned)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum(f.shipped), 0), 4) AS return_rate
+  FROM (SELECT o.customer_id, o.currency,
+               CASE WHEN x.closed THEN 0 ELSE 1 END AS orders,
+               CASE WHEN x.closed THEN 1 ELSE 0 END AS orders_cancelled,
+               CASE WHEN NOT x.closed THEN o.placed_at END AS placed_at,
+               0.0000 AS net_paid, 0 AS shipped, 0 AS returned
+          FROM oms.orders o
+         CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed) x
+         WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        SELECT o.customer_id, o.currency, 0, 0, NULL, p.captured OPERATOR(pg_catalog.-) p.refunded, 0, 0
+          FROM oms.payments p
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) p.order_id
+         WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        SELECT o.customer_id, o.currency, 0, 0, NULL, 0.0000, ol.qty_shipped, ol.qty_returned
+          FROM oms.order_lines ol
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
+          JOIN oms.products pr ON pr.id OPERATOR(pg_catalog.=) ol.product_id
+         WHERE ol.qty_shipped OPERATOR(pg_catalog.>) 0 AND pr.kind OPERATOR(pg_catalog.<>) 'service'
+           AND NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)) f
+  JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) f.customer_id
+ GROUP BY cu.id, cu.external_ref, cu.flags, f.currency;
 COMMENT ON VIEW oms.report_customers IS 'Customers per currency they ordered in (guest orders and exchange replacement orders left out). Identifies customers by id and external_ref only: names and e-mail addresses stay out of reporting';
 COMMENT ON COLUMN oms.report_customers.customer_id IS 'Customer id';
 COMMENT ON COLUMN oms.report_customers.external_ref IS 'The customer''s id in the calling system (shop, CRM)';
@@ -461,3 +475,135 @@ COMMENT ON COLUMN oms.report_channels.orders IS 'Orders that count as sales: ord
 COMMENT ON COLUMN oms.report_channels.revenue IS 'Sum of orders.total of those orders (tax included)';
 COMMENT ON COLUMN oms.report_channels.refunds IS 'Money refunded on those orders';
 COMMENT ON COLUMN oms.report_channels.net_revenue IS 'revenue - refunds';
+
+-- ===========================================================================
+-- materialized reports
+--
+-- The history-wide reports (sales per day, fulfillment, routing, returns,
+-- customers, channels) read every order there ever was: at 1M orders a read
+-- of the live view takes seconds (test/bench/reports). Each of them also
+-- exists as oms.<view>_mv, a materialized copy of the live view that BI
+-- reads in milliseconds, refreshed by oms.refresh_reports() on a schedule
+-- the business chooses. The refresh pays the whole computation once, on the
+-- primary, instead of once per dashboard; it runs CONCURRENTLY by default,
+-- so dashboards keep reading the previous contents meanwhile, and never
+-- touches the order tables' locks (place_order is not slowed, beyond the
+-- shared CPU and I/O).
+--
+-- Not materialized: report_inventory, report_low_stock and report_backorders
+-- (current state, read through small indexes: milliseconds at any history)
+-- and report_payment_reconciliation (one row per order: read by order,
+-- which is fast live; a copy would be as big as orders).
+-- ===========================================================================
+CREATE MATERIALIZED VIEW oms.report_sales_daily_mv AS SELECT * FROM oms.report_sales_daily;
+CREATE UNIQUE INDEX report_sales_daily_mv_key ON oms.report_sales_daily_mv (day, channel, currency);
+CREATE MATERIALIZED VIEW oms.report_fulfillment_mv AS SELECT * FROM oms.report_fulfillment;
+CREATE UNIQUE INDEX report_fulfillment_mv_key ON oms.report_fulfillment_mv (location);
+CREATE MATERIALIZED VIEW oms.report_routing_mv AS SELECT * FROM oms.report_routing;
+CREATE UNIQUE INDEX report_routing_mv_key ON oms.report_routing_mv (strategy, rule, location);
+CREATE MATERIALIZED VIEW oms.report_returns_mv AS SELECT * FROM oms.report_returns;
+CREATE UNIQUE INDEX report_returns_mv_key ON oms.report_returns_mv (level, currency, sku, reason);
+CREATE MATERIALIZED VIEW oms.report_customers_mv AS SELECT * FROM oms.report_customers;
+CREATE UNIQUE INDEX report_customers_mv_key ON oms.report_customers_mv (customer_id, currency);
+-- "top customers": ORDER BY lifetime_value DESC LIMIT n reads the index
+CREATE INDEX report_customers_mv_value_idx ON oms.report_customers_mv (lifetime_value DESC);
+CREATE MATERIALIZED VIEW oms.report_channels_mv AS SELECT * FROM oms.report_channels;
+CREATE UNIQUE INDEX report_channels_mv_key ON oms.report_channels_mv (channel, currency);
+
+-- what each materialized report shows, and since when
+CREATE TABLE oms.materialized_reports (
+    report       text          NOT NULL,
+    source       text          NOT NULL,
+    as_of        timestamptz   NOT NULL,
+    refreshed_at timestamptz   NOT NULL,
+    duration_ms  numeric(12,1),
+    row_count    bigint,
+    CONSTRAINT materialized_reports_pkey PRIMARY KEY (report)
+);
+COMMENT ON TABLE oms.materialized_reports IS 'The materialized reports (oms.report_*_mv), one row each, written by oms.refresh_reports(): how old their contents are';
+COMMENT ON COLUMN oms.materialized_reports.report IS 'Name of the materialized view in schema oms';
+COMMENT ON COLUMN oms.materialized_reports.source IS 'The live view it copies; its columns mean the same';
+COMMENT ON COLUMN oms.materialized_reports.as_of IS 'The contents are the live view as of this time: the start of the transaction when refreshed under REPEATABLE READ or SERIALIZABLE (every report of one call then shares it), else the start of the refresh';
+COMMENT ON COLUMN oms.materialized_reports.refreshed_at IS 'When the last refresh finished (CREATE EXTENSION counts as one)';
+COMMENT ON COLUMN oms.materialized_reports.duration_ms IS 'How long the last refresh took; NULL for the one of CREATE EXTENSION';
+COMMENT ON COLUMN oms.materialized_reports.row_count IS 'Rows after the last refresh; NULL for the one of CREATE EXTENSION';
+INSERT INTO oms.materialized_reports (report, source, as_of, refreshed_at)
+SELECT v || '_mv', v, pg_catalog.now(), pg_catalog.now()
+  FROM pg_catalog.unnest(ARRAY['report_sales_daily', 'report_fulfillment', 'report_routing', 'report_returns',
+                               'report_customers', 'report_channels']) AS v;
+
+-- each materialized report says what it copies, and its columns carry the
+-- comments of the live view's
+DO $$
+DECLARE
+    m record;
+BEGIN
+    FOR m IN SELECT report, source FROM oms.materialized_reports LOOP
+        EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW oms.%I IS %L', m.report,
+            pg_catalog.format('Materialized copy of oms.%s, refreshed by oms.refresh_reports() (oms.materialized_reports says as of when). %s',
+                              m.source, pg_catalog.obj_description(pg_catalog.format('oms.%I', m.source)::pg_catalog.regclass, 'pg_class')));
+        EXECUTE (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN oms.%I.%I IS %L', m.report, a.attname,
+                                                                pg_catalog.col_description(a.attrelid, a.attnum)), '; ')
+                   FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('oms.%I', m.source)::pg_catalog.regclass
+                    AND a.attnum OPERATOR(pg_catalog.>) 0);
+    END LOOP;
+END $$;
+
+CREATE FUNCTION oms.refresh_reports(reports text[] DEFAULT NULL, concurrent boolean DEFAULT true)
+RETURNS TABLE (report text, row_count bigint, duration_ms numeric, as_of timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m record;
+    unknown text;
+    t0 timestamptz;
+    snap timestamptz;
+    n bigint;
+BEGIN
+    IF pg_catalog.pg_is_in_recovery() THEN
+        RAISE EXCEPTION USING ERRCODE = '25006',
+            MESSAGE = 'materialized reports cannot be refreshed on a standby',
+            DETAIL = 'This server is in recovery: it replays the primary''s materialized reports as they are refreshed there.',
+            HINT = 'Call oms.refresh_reports() on the primary.';
+    END IF;
+    IF reports IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(COALESCE(pg_catalog.quote_literal(r), 'NULL'), ', ') INTO unknown
+          FROM pg_catalog.unnest(reports) AS r
+         WHERE r IS NULL OR NOT EXISTS (SELECT FROM oms.materialized_reports x WHERE x.report OPERATOR(pg_catalog.=) r);
+        IF unknown IS NOT NULL OR pg_catalog.cardinality(reports) OPERATOR(pg_catalog.=) 0 THEN
+            RAISE EXCEPTION USING ERRCODE = '22023',
+                MESSAGE = 'unknown materialized report',
+                DETAIL = CASE WHEN unknown IS NULL THEN 'The list of reports is empty.'
+                              ELSE pg_catalog.format('Not a materialized report: %s.', unknown) END,
+                HINT = pg_catalog.format('Name some of %s, or pass NULL to refresh them all.',
+                                         (SELECT pg_catalog.string_agg(x.report, ', ' ORDER BY x.report) FROM oms.materialized_reports x));
+        END IF;
+    END IF;
+    -- the registry rows are locked in name order: two calls at once refresh
+    -- one after the other, never deadlock, and each as_of is exact
+    FOR m IN SELECT x.report FROM oms.materialized_reports x
+              WHERE reports IS NULL OR x.report OPERATOR(pg_catalog.=) ANY (reports)
+              ORDER BY x.report FOR UPDATE
+    LOOP
+        t0 := pg_catalog.clock_timestamp();
+        snap := CASE WHEN pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed'
+                     THEN t0 ELSE pg_catalog.transaction_timestamp() END;
+        IF concurrent THEN
+            EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW CONCURRENTLY oms.%I', m.report);
+        ELSE
+            EXECUTE pg_catalog.format('REFRESH MATERIALIZED VIEW oms.%I', m.report);
+        END IF;
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM oms.%I', m.report) INTO n;
+        UPDATE oms.materialized_reports x
+           SET as_of = snap, refreshed_at = pg_catalog.clock_timestamp(),
+               duration_ms = pg_catalog.round((EXTRACT(EPOCH FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0)
+                                               OPERATOR(pg_catalog.*) 1000)::numeric, 1),
+               row_count = n
+         WHERE x.report OPERATOR(pg_catalog.=) m.report
+        RETURNING x.report, x.row_count, x.duration_ms, x.as_of
+             INTO report, row_count, duration_ms, as_of;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION oms.refresh_reports(text[], boolean) IS 'Refreshes the materialized reports (all, or those named, e.g. ARRAY[''report_sales_daily_mv'']) from their live views and records it in oms.materialized_reports; returns one row per report with its rows, duration and as_of. CONCURRENTLY by default: readers keep the previous contents until commit. Call it in a REPEATABLE READ transaction for reports that reconcile with each other to the cent; on a standby it raises 25006 (refresh on the primary, the copies replicate)';

@@ -1,7 +1,7 @@
 -- pgTAP: the catalog's shape, its privileges and the gtin type, as a DBA or
 -- a migration tool would check them.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 SELECT has_schema('oms');
 SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers',
@@ -10,7 +10,14 @@ SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_compone
                          'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions',
                          'message_templates', 'channel_locations', 'location_daily_load', 'rejection_reasons',
                          'fulfillment_rejections', 'routing_decisions', 'carriers', 'carrier_services',
-                         'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized']);
+                         'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized',
+                         'materialized_reports']);
+SELECT materialized_views_are('oms', ARRAY['report_sales_daily_mv', 'report_fulfillment_mv', 'report_routing_mv',
+                                           'report_returns_mv', 'report_customers_mv', 'report_channels_mv']);
+-- each one is registered with its live view, so oms.refresh_reports() refreshes it
+SELECT set_eq($$SELECT report::name FROM oms.materialized_reports$$,
+              $$SELECT matviewname FROM pg_matviews WHERE schemaname = 'oms'$$,
+              'every materialized view of oms is in oms.materialized_reports');
 
 SELECT col_is_pk('oms', 'channels', 'id', 'channels.id is the primary key');
 SELECT col_is_unique('oms', 'channels', 'code', 'channel codes are unique');

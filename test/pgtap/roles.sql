@@ -6,7 +6,7 @@
 -- may move an order's status by hand, but never touches money; PUBLIC gets
 -- nothing at all.
 BEGIN;
-SELECT plan(214);
+SELECT plan(225);
 
 -- ---- oms_app: the API ---------------------------------------------------------
 SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can execute oms.' || f || '(' || array_to_string(a, ', ') || ')')
@@ -80,13 +80,15 @@ SELECT table_privs_are('oms', 'order_statuses', 'oms_reporting', ARRAY['SELECT']
 SELECT table_privs_are('oms', v, 'oms_reporting', ARRAY['SELECT'], 'oms_reporting reads oms.' || v)
   FROM unnest(ARRAY['report_sales_daily', 'report_inventory', 'report_low_stock', 'report_backorders', 'report_fulfillment',
                     'report_routing', 'report_returns', 'report_payment_reconciliation', 'report_customers', 'report_channels',
+                    'report_sales_daily_mv', 'report_fulfillment_mv', 'report_routing_mv', 'report_returns_mv',
+                    'report_customers_mv', 'report_channels_mv', 'materialized_reports',
                     'return_stats', 'journal']::name[]) AS v;
--- and every report view there is, also ones added later
+-- and every report view and materialized report there is, also ones added later
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c
-     WHERE c.relnamespace = 'oms'::regnamespace AND c.relkind = 'v' AND c.relname LIKE 'report\_%'
+     WHERE c.relnamespace = 'oms'::regnamespace AND c.relkind IN ('v', 'm') AND c.relname LIKE 'report\_%'
        AND NOT has_table_privilege('oms_reporting', c.oid, 'SELECT')
-$$, 'oms_reporting can SELECT every oms.report_* view');
+$$, 'oms_reporting can SELECT every oms.report_* view and materialized view');
 -- payment tokens stay out of its reach
 SELECT ok(NOT has_column_privilege('oms_reporting', 'oms.payments', 'token', 'SELECT'),
           'oms_reporting cannot read payment tokens');
@@ -132,7 +134,8 @@ SELECT function_privs_are('oms', f, a, 'oms_reporting', ARRAY[]::name[], 'oms_re
                ('receive_rma', ARRAY['bigint', 'text', 'jsonb']),
                ('refund_rma', ARRAY['bigint']),
                ('read_events', ARRAY['text', 'integer']),
-               ('ack_events', ARRAY['text', 'bigint'])) AS t(f, a);
+               ('ack_events', ARRAY['text', 'bigint']),
+               ('refresh_reports', ARRAY['text[]', 'boolean'])) AS t(f, a);
 
 -- ---- oms_admin: the vocabulary and a manual status, never money ---------------
 SELECT table_privs_are('oms', t, 'oms_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'], 'oms_admin maintains oms.' || t)
@@ -148,6 +151,13 @@ SELECT table_privs_are('oms', t, 'oms_admin', ARRAY['SELECT'], 'oms_admin only r
   FROM unnest(ARRAY['payments', 'payment_transactions', 'gift_cards', 'order_status_history', 'events']::name[]) AS t;
 SELECT function_privs_are('oms', 'issue_gift_card', ARRAY['text', 'numeric', 'text'], 'oms_admin', ARRAY['EXECUTE'],
                           'oms_admin can issue gift cards');
+-- the materialized reports: oms_admin refreshes them (a scheduled job) and
+-- only reads the registry; applications neither
+SELECT function_privs_are('oms', 'refresh_reports', ARRAY['text[]', 'boolean'], 'oms_admin', ARRAY['EXECUTE'],
+                          'oms_admin can refresh the materialized reports');
+SELECT function_privs_are('oms', 'refresh_reports', ARRAY['text[]', 'boolean'], 'oms_app', ARRAY[]::name[],
+                          'oms_app cannot refresh the materialized reports');
+SELECT table_privs_are('oms', 'materialized_reports', 'oms_admin', ARRAY['SELECT'], 'oms_admin only reads oms.materialized_reports');
 
 -- ---- PUBLIC: nothing ------------------------------------------------------------
 SELECT schema_privs_are('oms', 'public', ARRAY[]::name[], 'PUBLIC cannot use schema oms');

@@ -16,6 +16,11 @@
 # has rows (asserted).
 #
 # After the standby has replayed everything the primary wrote:
+#   - the materialized reports were refreshed on the primary (each with
+#     rows) and are compared like the views; oms.refresh_reports() on the
+#     standby fails and says to call it on the primary; after a new order
+#     and a refresh on the primary, the standby's report_channels_mv
+#     counts it;
 #   - the standby is in recovery, and writes on it fail as read-only (plain
 #     SQL, an oms API call, and a temporary table of the BI role, which the
 #     primary allows);
@@ -225,9 +230,12 @@ is($primary->safe_psql('shop', q{
     -- 12 hours (see the header: report_backorders ages them from now())
     UPDATE oms.orders SET placed_at = placed_at - interval '10 days 12 hours' WHERE external_id IN ('O1', 'O2', 'O9');
     UPDATE oms.orders SET placed_at = placed_at - interval '3 days 12 hours' WHERE external_id IN ('O3', 'O4', 'O8');
+    -- the materialized reports, refreshed on the primary, replicate
+    SELECT count(*) FROM oms.refresh_reports() WHERE row_count > 0;
     SELECT count(*) FROM oms.check();
-}), "t\npending_payment\nauthorized|received|t\nauthorized|received|t\nrequested\nauthorized|partially_received|t\nreceived|t\nt|rejected\n0",
-    'a receipt fills a backorder; RMAs received and refunded (refund, store credit, in parts), one rejected; oms.check() is empty');
+}), "t\npending_payment\nauthorized|received|t\nauthorized|received|t\nrequested\nauthorized|partially_received|t\nreceived|t\nt|rejected\n6\n0",
+    'a receipt fills a backorder; RMAs received and refunded (refund, store credit, in parts), one rejected; '
+    . 'the six materialized reports refreshed with rows; oms.check() is empty');
 
 # everything the primary wrote has been replayed
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
@@ -259,6 +267,15 @@ for my $w (
 is($primary->safe_psql('shop', q{SELECT on_hand FROM oms.stock_levels WHERE sku = 'MUG' AND location = 'BER'}),
    $standby->safe_psql('shop', q{SELECT on_hand FROM oms.stock_levels WHERE sku = 'MUG' AND location = 'BER'}),
    'nothing changed on the standby after the refused writes');
+# refreshing the materialized reports is for the primary: the standby says so
+{
+    my ($rc, $out, $err) = $standby->psql('shop', 'SELECT * FROM oms.refresh_reports()');
+    isnt($rc, 0, 'oms.refresh_reports() fails on the standby');
+    like($err, qr/ERROR:  materialized reports cannot be refreshed on a standby/, 'refresh_reports on the standby: the error says why')
+      or diag($err);
+    like($err, qr/HINT:  Call oms.refresh_reports\(\) on the primary/, 'refresh_reports on the standby: the hint says where')
+      or diag($err);
+}
 
 # the reports, as the BI role, on both nodes
 my $bi_primary = $primary->connstr('shop') . ' user=bi';
@@ -326,6 +343,13 @@ is(bi_query($standby, $bi_standby, digest_sql('report_sales_daily')),
    'a new order shows in report_sales_daily on the standby once replayed');
 is(bi_query($standby, $bi_standby, q{SELECT count(*) FROM oms.report_payment_reconciliation WHERE external_id = 'O13'}), '1',
    'the new order has its row in report_payment_reconciliation on the standby');
+# and a materialized report shows it there once refreshed on the primary
+my $channels_mv = q{SELECT orders_placed FROM oms.report_channels_mv WHERE channel = 'web' AND currency = 'EUR'};
+my $mv_before = bi_query($standby, $bi_standby, $channels_mv);
+$primary->safe_psql('shop', q{SELECT count(*) FROM oms.refresh_reports(ARRAY['report_channels_mv'])});
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is(bi_query($standby, $bi_standby, $channels_mv), $mv_before + 1,
+   'the refreshed report_channels_mv counts the new order on the standby');
 
 $standby->stop;
 $primary->stop;
