@@ -355,7 +355,14 @@ SELECT (SELECT value_resolved FROM oms.report_returns WHERE level = 'all')
 --   O12: due 220 - 120 (the 2 boots cancelled at placement, 2 x 60) = 100,
 --        captured 220: balance -120, overpaid: flagged
 --   rma-4: the replacement at price 0: nothing due
-SELECT * FROM oms.report_payment_reconciliation ORDER BY order_id;
+SELECT order_id, external_id, channel, CASE WHEN day = (now() AT TIME ZONE 'UTC')::date THEN 'today' ELSE day::text END AS day, status, currency, total, cancelled_value,
+       authorized, captured, voided, refunded, returns_refunded, returns_store_credit, net_paid, amount_due,
+       balance_due, mismatch, mismatch_reasons
+  FROM oms.report_payment_reconciliation ORDER BY order_id;
+-- day is the UTC date of placed_at, and a filter on it reads those days only
+SELECT count(*) AS days_match FROM oms.report_payment_reconciliation r JOIN oms.orders o ON o.id = r.order_id
+ WHERE r.day = (o.placed_at AT TIME ZONE 'UTC')::date;
+SELECT count(*) AS placed_today_utc FROM oms.report_payment_reconciliation WHERE day >= (now() AT TIME ZONE 'UTC')::date;
 -- the other flags need states the API never leaves behind: a cancelled order
 -- whose capture was not refunded, an expired one with an open authorization,
 -- a capture above the total (rolled back)

@@ -330,7 +330,9 @@ COMMENT ON COLUMN oms.report_returns.value_resolved IS 'Sum of qty_resolved x un
 -- payment reconciliation per order
 -- ---------------------------------------------------------------------------
 CREATE VIEW oms.report_payment_reconciliation AS
-SELECT o.id AS order_id, o.external_id, c.code AS channel, o.status, o.currency, o.total,
+SELECT o.id AS order_id, o.external_id, c.code AS channel,
+       (o.placed_at AT TIME ZONE 'UTC')::date AS day,
+       o.status, o.currency, o.total,
        x.cancelled_value,
        x.authorized, x.captured, x.voided, x.refunded,
        x.returns_refunded, x.returns_store_credit,
@@ -375,6 +377,7 @@ COMMENT ON VIEW oms.report_payment_reconciliation IS 'Every order with its payme
 COMMENT ON COLUMN oms.report_payment_reconciliation.order_id IS 'Order id';
 COMMENT ON COLUMN oms.report_payment_reconciliation.external_id IS 'The order''s id in the calling system';
 COMMENT ON COLUMN oms.report_payment_reconciliation.channel IS 'Channel code';
+COMMENT ON COLUMN oms.report_payment_reconciliation.day IS 'UTC date the order was placed (as report_sales_daily.day): a filter such as day >= current_date - 7 reads only those days (orders_placed_day_idx)';
 COMMENT ON COLUMN oms.report_payment_reconciliation.status IS 'Order status';
 COMMENT ON COLUMN oms.report_payment_reconciliation.currency IS 'Currency of every amount of the row';
 COMMENT ON COLUMN oms.report_payment_reconciliation.total IS 'orders.total as placed';
