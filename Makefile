@@ -6,7 +6,7 @@ EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
-OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o src/returns.o src/ledger.o
+OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o src/documents.o src/returns.o src/ledger.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
@@ -15,7 +15,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/documents.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are

@@ -1,8 +1,7 @@
 
 -- ===========================================================================
 -- fulfillment: carriers, services and rates; shipments and their lines;
--- packing slips and ZPL labels; rejection and re-routing
--- (src/fulfillment.c)
+-- rejection and re-routing (src/fulfillment.c)
 --
 -- A shipment takes units an order holds at one location. Shipping it
 -- consumes those reservations and takes the units off on_hand through the
@@ -175,22 +174,6 @@ CREATE FUNCTION oms.get_shipment(shipment_id bigint)
     AS 'MODULE_PATHNAME', 'get_shipment';
 COMMENT ON FUNCTION oms.get_shipment(bigint)
     IS 'The shipment as a JSON document';
-
-CREATE FUNCTION oms.packing_slip(shipment_id bigint)
-    RETURNS text
-    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'packing_slip';
-COMMENT ON FUNCTION oms.packing_slip(bigint)
-    IS 'Printable packing slip of a shipment: order, ship-to, lines with SKU, GTIN and quantities';
-
-CREATE FUNCTION oms.shipping_label(shipment_id bigint)
-    RETURNS text
-    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'shipping_label';
-COMMENT ON FUNCTION oms.shipping_label(bigint)
-    IS 'Shipping label of a shipped shipment in ZPL (4x6 in, 203 dpi): addresses, carrier, service, tracking number and its Code 128 barcode';
 
 CREATE FUNCTION oms.reject_fulfillment(order_id bigint, location text, reason text, note text DEFAULT NULL)
     RETURNS jsonb

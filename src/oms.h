@@ -271,6 +271,11 @@ extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigge
 
 /* cancel every pending shipment of a locked order (cancel_order) */
 extern void FulfillmentCancelOrder(int64 order_id);
+/* the error for a shipment id that does not exist (22023) */
+extern void FulfillmentShipmentNotFound(int64 shipment_id) pg_attribute_noreturn();
+
+/* ---- documents.c ---- */
+
 /* the one ZPL label writer (shipping and return labels) */
 extern char *FulfillmentZplLabel(const char *title, const char *from, const char *to,
 								 const char *carrier, const char *service,

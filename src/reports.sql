@@ -89,6 +89,20 @@ COMMENT ON COLUMN oms.report_sales_daily.net_after_refunds IS 'net - refunds';
 -- ---------------------------------------------------------------------------
 -- inventory per sku and location
 -- ---------------------------------------------------------------------------
+-- what waiting backorders need, per stock product: the one definition
+-- report_inventory and report_low_stock share (not granted to anyone: the
+-- reports read it with their owner's rights)
+CREATE VIEW oms.backorder_demand AS
+SELECT COALESCE(kc.component_id, ol.product_id) AS product_id,
+       pg_catalog.sum(ol.qty_backordered OPERATOR(pg_catalog.*) COALESCE(kc.qty, 1))::bigint AS units
+  FROM oms.order_lines ol
+  LEFT JOIN oms.kit_components kc ON kc.kit_id OPERATOR(pg_catalog.=) ol.product_id
+ WHERE ol.qty_backordered OPERATOR(pg_catalog.>) 0
+ GROUP BY 1;
+COMMENT ON VIEW oms.backorder_demand IS 'Units of each stock product that waiting order lines need: qty_backordered, kit lines as kits x component qty (backorders wait for any location)';
+COMMENT ON COLUMN oms.backorder_demand.product_id IS 'Stock product (a kit line counts for its components)';
+COMMENT ON COLUMN oms.backorder_demand.units IS 'Units the waiting lines need';
+
 CREATE VIEW oms.report_inventory AS
 SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock,
        pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) AS available,
@@ -100,12 +114,7 @@ SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_sto
   JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
 UNION ALL
 SELECT p.sku, NULL, NULL, NULL, NULL, NULL, NULL, w.units, NULL, NULL
-  FROM (SELECT COALESCE(kc.component_id, ol.product_id) AS product_id,
-               pg_catalog.sum(ol.qty_backordered OPERATOR(pg_catalog.*) COALESCE(kc.qty, 1))::bigint AS units
-          FROM oms.order_lines ol
-          LEFT JOIN oms.kit_components kc ON kc.kit_id OPERATOR(pg_catalog.=) ol.product_id
-         WHERE ol.qty_backordered OPERATOR(pg_catalog.>) 0
-         GROUP BY 1) w
+  FROM oms.backorder_demand w
   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) w.product_id;
 COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance row, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
 COMMENT ON COLUMN oms.report_inventory.sku IS 'Product sku (kind stock)';
@@ -134,12 +143,7 @@ SELECT p.sku, p.name, x.on_hand, x.available, x.backordered, y.net_available,
                JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
               WHERE l.active
               GROUP BY b.product_id) a ON a.product_id OPERATOR(pg_catalog.=) p.id
-  LEFT JOIN (SELECT COALESCE(kc.component_id, ol.product_id) AS product_id,
-                    pg_catalog.sum(ol.qty_backordered OPERATOR(pg_catalog.*) COALESCE(kc.qty, 1)) AS units
-               FROM oms.order_lines ol
-               LEFT JOIN oms.kit_components kc ON kc.kit_id OPERATOR(pg_catalog.=) ol.product_id
-              WHERE ol.qty_backordered OPERATOR(pg_catalog.>) 0
-              GROUP BY 1) w ON w.product_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN oms.backorder_demand w ON w.product_id OPERATOR(pg_catalog.=) p.id
  CROSS JOIN LATERAL (SELECT COALESCE(a.on_hand, 0)::bigint AS on_hand, COALESCE(a.available, 0)::bigint AS available,
                             COALESCE(w.units, 0)::bigint AS backordered) x
  CROSS JOIN LATERAL (SELECT x.available OPERATOR(pg_catalog.-) x.backordered AS net_available,
@@ -268,8 +272,8 @@ COMMENT ON COLUMN oms.report_routing.avg_distance_km IS 'Average distance from t
 CREATE VIEW oms.report_returns AS
 SELECT a.level, a.currency, a.sku, a.reason, a.rmas, a.units_requested,
        a.units_restocked, a.units_damaged, a.units_missing, a.units_returned,
-       COALESCE(ss.units, st.units, 0)::bigint AS units_shipped,
-       pg_catalog.round(a.units_returned::numeric OPERATOR(pg_catalog./) NULLIF(COALESCE(ss.units, st.units), 0), 4) AS return_rate,
+       COALESCE(sh.units, 0)::bigint AS units_shipped,
+       pg_catalog.round(a.units_returned::numeric OPERATOR(pg_catalog./) NULLIF(sh.units, 0), 4) AS return_rate,
        pg_catalog.round(a.units_restocked::numeric OPERATOR(pg_catalog./) NULLIF(a.units_received, 0), 4) AS restocked_share,
        pg_catalog.round(a.units_damaged::numeric OPERATOR(pg_catalog./) NULLIF(a.units_received, 0), 4) AS damaged_share,
        pg_catalog.round(a.units_missing::numeric OPERATOR(pg_catalog./) NULLIF(a.units_received, 0), 4) AS missing_share,
@@ -294,20 +298,15 @@ SELECT a.level, a.currency, a.sku, a.reason, a.rmas, a.units_requested,
                   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id
                  WHERE m.status OPERATOR(pg_catalog.<>) 'rejected') r
          GROUP BY GROUPING SETS ((r.currency, r.sku, r.reason), (r.currency, r.sku), (r.currency, r.reason), (r.currency))) a
+  -- units shipped per currency and sku, and per currency (sku NULL, for the
+  -- reason and all levels), in one pass over the lines; skus are never empty
   LEFT JOIN (SELECT o.currency, p.sku, pg_catalog.sum(ol.qty_shipped) AS units
                FROM oms.order_lines ol
                JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
                JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id
               WHERE ol.qty_shipped OPERATOR(pg_catalog.>) 0 AND p.kind OPERATOR(pg_catalog.<>) 'service'
-              GROUP BY o.currency, p.sku) ss
-    ON ss.currency OPERATOR(pg_catalog.=) a.currency AND ss.sku OPERATOR(pg_catalog.=) a.sku
-  LEFT JOIN (SELECT o.currency, pg_catalog.sum(ol.qty_shipped) AS units
-               FROM oms.order_lines ol
-               JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
-               JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id
-              WHERE ol.qty_shipped OPERATOR(pg_catalog.>) 0 AND p.kind OPERATOR(pg_catalog.<>) 'service'
-              GROUP BY o.currency) st
-    ON st.currency OPERATOR(pg_catalog.=) a.currency AND a.sku IS NULL;
+              GROUP BY GROUPING SETS ((o.currency, p.sku), (o.currency))) sh
+    ON sh.currency OPERATOR(pg_catalog.=) a.currency AND COALESCE(sh.sku, '') OPERATOR(pg_catalog.=) COALESCE(a.sku, '');
 COMMENT ON VIEW oms.report_returns IS 'Returns per currency at four levels: per sku and reason, per sku (all reasons), per reason (all skus) and in all; RMAs that were rejected are left out. Only skus and reasons with returns have rows: a sku shipped and never returned has a return rate of 0. Money is the paid value of the units resolved, before restocking fees and rounding: the money actually refunded or credited is per RMA (rmas.refunded, rmas.store_credit; report_payment_reconciliation per order) and is not split over lines here';
 COMMENT ON COLUMN oms.report_returns.level IS 'sku_reason, sku (reason NULL: all reasons), reason (sku NULL: all skus) or all (both NULL)';
 COMMENT ON COLUMN oms.report_returns.currency IS 'Currency of the orders returned from';
@@ -530,10 +529,12 @@ COMMENT ON COLUMN oms.materialized_reports.as_of IS 'The contents are the live v
 COMMENT ON COLUMN oms.materialized_reports.refreshed_at IS 'When the last refresh finished (CREATE EXTENSION counts as one)';
 COMMENT ON COLUMN oms.materialized_reports.duration_ms IS 'How long the last refresh took; NULL for the one of CREATE EXTENSION';
 COMMENT ON COLUMN oms.materialized_reports.row_count IS 'Rows after the last refresh; NULL for the one of CREATE EXTENSION';
+-- every materialized view above, named after the live view it copies
 INSERT INTO oms.materialized_reports (report, source, as_of, refreshed_at)
-SELECT v || '_mv', v, pg_catalog.now(), pg_catalog.now()
-  FROM pg_catalog.unnest(ARRAY['report_sales_daily', 'report_fulfillment', 'report_routing', 'report_returns',
-                               'report_customers', 'report_channels']) AS v;
+SELECT c.relname, pg_catalog.left(c.relname, -3), pg_catalog.now(), pg_catalog.now()
+  FROM pg_catalog.pg_class c
+ WHERE c.relnamespace OPERATOR(pg_catalog.=) 'oms'::pg_catalog.regnamespace
+   AND c.relkind OPERATOR(pg_catalog.=) 'm';
 
 -- each materialized report says what it copies, and its columns carry the
 -- comments of the live view's
