@@ -16,6 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use OmsTap qw(server_log_problems);
 use Time::HiRes qw(time usleep);
 
 my $clients = 16;
@@ -264,22 +265,3 @@ cmp_ok($kit_lines, '>', 0, 'kits were reserved');
 
 $node->stop;
 done_testing();
-
-# Show deadlocks and crashed backends from the server log: pgbench only says
-# that a transaction failed or a client was aborted.
-sub server_log_problems
-{
-    my ($node) = @_;
-    my @entries = split /^(?=\d{4}-\d\d-\d\d \d)/m, slurp_file($node->logfile);
-    my @found;
-    for my $i (0 .. $#entries)
-    {
-        next unless $entries[$i] =~ /ERROR:  deadlock detected|was terminated by signal|PANIC:|TRAP:/;
-        my $text = $entries[$i];
-        $text .= $entries[ $i + 1 ] if $i < $#entries && $entries[ $i + 1 ] =~ /^\S+ \S+ \S+ \[\d+\] .*?DETAIL:/;
-        push @found, $text;
-    }
-    diag("server log:\n" . join('', grep { defined } @found[ 0 .. 3 ]) . (@found > 4 ? '... (' . scalar(@found) . " in all)\n" : ''))
-      if @found;
-    return scalar(@found);
-}

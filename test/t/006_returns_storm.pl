@@ -58,6 +58,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use OmsTap qw(server_log_problems);
 use Time::HiRes qw(time usleep);
 
 my $clients = 10;
@@ -846,25 +847,3 @@ cmp_ok($n{over_claims_refused}, '>', 5, 'claims beyond the returnable units were
 
 $node->stop;
 done_testing();
-
-# Deadlocks, crashed backends, PANICs and assertion failures in the server
-# log (pgbench retries a deadlock and only counts it): each is shown, and
-# the counts are returned.
-sub server_log_problems
-{
-    my ($node) = @_;
-    my @entries = split /^(?=\d{4}-\d\d-\d\d \d)/m, slurp_file($node->logfile);
-    my @found;
-    my ($deadlocks, $other) = (0, 0);
-    for my $i (0 .. $#entries)
-    {
-        next unless $entries[$i] =~ /deadlock detected|was terminated by signal|PANIC:|TRAP:/;
-        if ($entries[$i] =~ /deadlock detected/) { $deadlocks++ } else { $other++ }
-        my $text = $entries[$i];
-        $text .= $entries[ $i + 1 ] if $i < $#entries && $entries[ $i + 1 ] =~ /^\S+ \S+ \S+ \[\d+\] .*?DETAIL:/;
-        push @found, $text;
-    }
-    diag("server log:\n" . join('', grep { defined } @found[ 0 .. 3 ]) . (@found > 4 ? '... (' . scalar(@found) . " in all)\n" : ''))
-      if @found;
-    return ($deadlocks, $other);
-}
