@@ -58,7 +58,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OmsTap qw(server_log_problems);
+use OmsTap qw(storm_aftermath);
 use Time::HiRes qw(time usleep);
 
 my $clients = 10;
@@ -572,26 +572,8 @@ SELECT public.storm_receive((ARRAY['HOT1', 'HOT2', 'P1'])[:s], (ARRAY['WH1', 'WH
     'rstorm');
 note sprintf('storm took %.1f s', time - $t0);
 
-my ($deadlocks, $problems) = server_log_problems($node);
-is($deadlocks, 0, 'no deadlock in the server log');
-is($problems, 0, 'no crashed backend, PANIC or assertion failure in the server log');
-
-# A backend that crashes takes the node down (restart_after_crash = off).
-# Bring it back up, through crash recovery, so the data can still be judged.
-if ($node->psql('postgres', 'SELECT 1') != 0)
-{
-    diag('the server went down during the storm; starting it again to check the data');
-    my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-    usleep(100_000) while -e $node->data_dir . '/postmaster.pid' && time < $deadline;
-    $node->kill9;    # forgets the dead postmaster's pid
-    $node->start;
-}
-
-# ---- the invariants ---------------------------------------------------------
-
-my $violations = $node->safe_psql('rstorm', 'SELECT invariant, detail FROM oms.check() ORDER BY 1, 2');
-is($violations, '', 'oms.check() is empty after the storm')
-  or diag("oms.check() rows:\n$violations");
+# the server log, a restart if the node went down, and oms.check()
+storm_aftermath($node, 'rstorm');
 
 # ---- money ------------------------------------------------------------------
 
