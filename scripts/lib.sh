@@ -47,7 +47,7 @@ oms_ensure_packages() {
         # shellcheck disable=SC2086
         oms_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     fi
-    PG_CONFIG="/usr/lib/postgresql/$OMS_PG_MAJOR/bin/pg_config"
+    PG_CONFIG="${OMS_PG_CONFIG:-/usr/lib/postgresql/$OMS_PG_MAJOR/bin/pg_config}"
     [ -x "$PG_CONFIG" ] || oms_die "$PG_CONFIG not found"
     PGBIN="$("$PG_CONFIG" --bindir)"
     PGXS_DIR="$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)"

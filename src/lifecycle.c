@@ -57,6 +57,7 @@ static char **LifecycleTo = NULL;
 static int	LifecycleNStatuses = 0;
 static char **LifecycleStatuses = NULL;
 static bool *LifecycleInitial = NULL;
+static uint32 *LifecycleCaps = NULL;	/* per status: bit (1 << LifecycleCapability) */
 static char *LifecycleReason = NULL;
 
 static void LifecycleRead(void);
@@ -130,18 +131,26 @@ LifecycleRead(void)
 	}
 	MemoryContextSwitchTo(old);
 
-	if (SPI_execute("SELECT status, initial FROM oms.order_statuses ORDER BY status", true, 0) != SPI_OK_SELECT)
+	/* the capability columns, in the order of LifecycleCapability */
+	if (SPI_execute("SELECT status, initial, holds_stock, open, fulfillment_driven, payable, cancellable, "
+					"       terminal, counts_as_sale, shippable, returnable "
+					"  FROM oms.order_statuses ORDER BY status", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "oms: cannot read oms.order_statuses");
 	old = MemoryContextSwitchTo(LifecycleCxt);
 	LifecycleNStatuses = (int) SPI_processed;
 	LifecycleStatuses = palloc(sizeof(char *) * (LifecycleNStatuses + 1));
 	LifecycleInitial = palloc(sizeof(bool) * (LifecycleNStatuses + 1));
+	LifecycleCaps = palloc0(sizeof(uint32) * (LifecycleNStatuses + 1));
 	for (i = 0; i < LifecycleNStatuses; i++)
 	{
 		bool		isnull;
+		int			c;
 
 		LifecycleStatuses[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 		LifecycleInitial[i] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		for (c = 0; c < LCAP_COUNT; c++)
+			if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3 + c, &isnull)))
+				LifecycleCaps[i] |= (uint32) 1 << c;
 	}
 	MemoryContextSwitchTo(old);
 	PopActiveSnapshot();
@@ -181,6 +190,25 @@ LifecycleStatusExists(const char *status)
 	for (i = 0; i < LifecycleNStatuses; i++)
 		if (strcmp(LifecycleStatuses[i], status) == 0)
 			return true;
+	return false;
+}
+
+/*
+ * What a status means: one of its capability columns in oms.order_statuses.
+ * Every rule that depends on the meaning of a status asks this (or joins the
+ * column in SQL) instead of comparing names, so a custom status behaves by
+ * its row. An unknown status has no capability.
+ */
+bool
+LifecycleAllows(const char *status, LifecycleCapability cap)
+{
+	int			i;
+
+	Assert((int) cap < (int) LCAP_COUNT);
+	LifecycleLoad();
+	for (i = 0; i < LifecycleNStatuses; i++)
+		if (strcmp(LifecycleStatuses[i], status) == 0)
+			return (LifecycleCaps[i] & ((uint32) 1 << cap)) != 0;
 	return false;
 }
 

@@ -10,7 +10,20 @@ CREATE TABLE oms.order_statuses (
     initial      boolean NOT NULL DEFAULT false,
     final        boolean NOT NULL DEFAULT false,
     seeded       boolean NOT NULL DEFAULT false,
+    -- capabilities: what the status means. C code and SQL ask these columns
+    -- (LifecycleAllows() in src/lifecycle.c), never the status name, so a
+    -- custom status inserted with its capabilities behaves with no code change.
+    holds_stock        boolean NOT NULL DEFAULT false,
+    open               boolean NOT NULL DEFAULT false,
+    fulfillment_driven boolean NOT NULL DEFAULT false,
+    payable            boolean NOT NULL DEFAULT false,
+    cancellable        boolean NOT NULL DEFAULT false,
+    terminal           boolean NOT NULL DEFAULT false,
+    counts_as_sale     boolean NOT NULL DEFAULT false,
+    shippable          boolean NOT NULL DEFAULT false,
+    returnable         boolean NOT NULL DEFAULT false,
     CONSTRAINT order_statuses_pkey PRIMARY KEY (status),
+    CONSTRAINT order_statuses_terminal_chk CHECK (NOT (terminal AND (holds_stock OR open OR payable OR cancellable OR shippable OR counts_as_sale))),
     CONSTRAINT order_statuses_status_chk CHECK (status OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,39}$')
 );
 COMMENT ON TABLE oms.order_statuses IS 'Order statuses; add your own with INSERT (seeded rows come with the extension)';
@@ -19,6 +32,15 @@ COMMENT ON COLUMN oms.order_statuses.description IS 'What the status means';
 COMMENT ON COLUMN oms.order_statuses.initial IS 'Orders may be created in this status';
 COMMENT ON COLUMN oms.order_statuses.final IS 'No transition leaves this status (informational)';
 COMMENT ON COLUMN oms.order_statuses.seeded IS 'Row installed by the extension; not dumped, CREATE EXTENSION recreates it';
+COMMENT ON COLUMN oms.order_statuses.holds_stock IS 'Capability: the order may hold active reservations and backorders in this status; leaving for a status without it releases them';
+COMMENT ON COLUMN oms.order_statuses.open IS 'Capability: units still to be fulfilled count as open demand (backorder fills, reports)';
+COMMENT ON COLUMN oms.order_statuses.fulfillment_driven IS 'Capability: reached through shipments (ship, deliver) when the order has stock lines, not by hand';
+COMMENT ON COLUMN oms.order_statuses.payable IS 'Capability: payments may be authorized and captured';
+COMMENT ON COLUMN oms.order_statuses.cancellable IS 'Capability: oms.cancel_order may cancel the order';
+COMMENT ON COLUMN oms.order_statuses.terminal IS 'Capability: the order ended unfulfilled; nothing is held, owed or shipped (cancelled, expired)';
+COMMENT ON COLUMN oms.order_statuses.counts_as_sale IS 'Capability: the order counts as a sale in reports';
+COMMENT ON COLUMN oms.order_statuses.shippable IS 'Capability: shipments may be created and shipped';
+COMMENT ON COLUMN oms.order_statuses.returnable IS 'Capability: shipped units may be returned (RMA)';
 
 CREATE TABLE oms.order_transitions (
     from_status  text    NOT NULL,
@@ -68,20 +90,27 @@ COMMENT ON COLUMN oms.hold_rules.reason IS 'Hold reason recorded in the history'
 COMMENT ON COLUMN oms.hold_rules.active IS 'Inactive rules are ignored';
 COMMENT ON COLUMN oms.hold_rules.seeded IS 'Row installed by the extension; not dumped';
 
-INSERT INTO oms.order_statuses (status, description, initial, final, seeded) VALUES
-    ('pending_payment',    'Placed, stock reserved, waiting for payment', true, false, true),
-    ('backordered',        'Placed, some units wait for stock', false, false, true),
-    ('confirmed',          'Paid (or on payment terms); reservations no longer expire', false, false, true),
-    ('on_hold',            'Stopped for review; release returns it to where it was', false, false, true),
-    ('in_fulfillment',     'Being picked and packed', false, false, true),
-    ('partially_shipped',  'Some units shipped', false, false, true),
-    ('shipped',            'Every unit shipped', false, false, true),
-    ('delivered',          'Delivered to the customer', false, false, true),
-    ('completed',          'Closed after delivery', false, false, true),
-    ('partially_returned', 'Some shipped units returned', false, false, true),
-    ('returned',           'Every shipped unit returned', false, true, true),
-    ('cancelled',          'Cancelled; stock released, payments voided or refunded', false, true, true),
-    ('expired',            'Unpaid; reservations lapsed', false, true, true);
+-- seeded statuses and their capabilities (hs holds_stock, op open, fd
+-- fulfillment_driven, pa payable, ca cancellable, te terminal, sa
+-- counts_as_sale, sh shippable, re returnable)
+INSERT INTO oms.order_statuses (status, description, initial, final, seeded,
+        holds_stock, open, fulfillment_driven, payable, cancellable, terminal, counts_as_sale, shippable, returnable)
+SELECT s, d, i, f, true, hs, op, fd, pa, ca, te, sa, sh, re FROM (VALUES
+    --                                                                                  i      f      hs     op     fd     pa     ca     te     sa     sh     re
+    ('pending_payment',    'Placed, stock reserved, waiting for payment',                  true,  false, true,  true,  false, true,  true,  false, true,  false, false),
+    ('backordered',        'Placed, some units wait for stock',                            false, false, true,  true,  false, true,  true,  false, true,  false, false),
+    ('confirmed',          'Paid (or on payment terms); reservations no longer expire',    false, false, true,  true,  false, true,  true,  false, true,  true,  false),
+    ('on_hold',            'Stopped for review; release returns it to where it was',       false, false, true,  true,  false, true,  true,  false, true,  false, false),
+    ('in_fulfillment',     'Being picked and packed',                                      false, false, true,  true,  false, true,  true,  false, true,  true,  false),
+    ('partially_shipped',  'Some units shipped',                                           false, false, true,  true,  true,  true,  true,  false, true,  true,  true),
+    ('shipped',            'Every unit shipped',                                           false, false, false, false, true,  true,  false, false, true,  false, true),
+    ('delivered',          'Delivered to the customer',                                    false, false, false, false, true,  true,  false, false, true,  false, true),
+    ('completed',          'Closed after delivery',                                        false, false, false, false, false, false, false, false, true,  false, true),
+    ('partially_returned', 'Some shipped units returned',                                  false, false, false, false, false, true,  false, false, true,  false, true),
+    ('returned',           'Every shipped unit returned',                                  false, true,  false, false, false, false, false, false, true,  false, false),
+    ('cancelled',          'Cancelled; stock released, payments voided or refunded',       false, true,  false, false, false, false, false, true,  false, false, false),
+    ('expired',            'Unpaid; reservations lapsed',                                  false, true,  false, false, false, false, false, true,  false, false, false))
+    AS v(s, d, i, f, hs, op, fd, pa, ca, te, sa, sh, re);
 
 INSERT INTO oms.order_transitions (from_status, to_status, seeded)
 SELECT f, t, true FROM (VALUES

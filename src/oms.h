@@ -176,6 +176,24 @@ extern void EventsEmit(const char *kind, int64 order_id, const char *payload);
 extern void LifecycleInit(void);
 extern void LifecycleSetReason(const char *reason);
 extern bool LifecycleStatusExists(const char *status);
+
+/* status capabilities: the boolean columns of oms.order_statuses, in order */
+typedef enum LifecycleCapability
+{
+	LCAP_HOLDS_STOCK,			/* may hold active reservations and backorders */
+	LCAP_OPEN,					/* units still to fulfil count as open demand */
+	LCAP_FULFILLMENT_DRIVEN,	/* reached through shipments when the order has stock lines */
+	LCAP_PAYABLE,				/* payments may be authorized and captured */
+	LCAP_CANCELLABLE,			/* cancel_order may cancel it */
+	LCAP_TERMINAL,				/* ended unfulfilled: nothing held, owed or shipped */
+	LCAP_COUNTS_AS_SALE,		/* counts as a sale in reports */
+	LCAP_SHIPPABLE,				/* shipments may be created and shipped */
+	LCAP_RETURNABLE,			/* shipped units may be returned */
+	LCAP_COUNT
+} LifecycleCapability;
+
+/* does the status have the capability? (cached oms.order_statuses) */
+extern bool LifecycleAllows(const char *status, LifecycleCapability cap);
 /* lock an order row; returns its status (22023 if there is no such order) */
 extern char *LifecycleLockOrder(int64 order_id, char **held_from);
 /* write the locked order row, so RR/SERIALIZABLE races end in 40001 */
