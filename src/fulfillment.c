@@ -17,7 +17,7 @@
  *	  on shipments of one order therefore run one after the other, and a
  *	  shipment can never take units another shipment already has.
  *
- *	  Labels are rendered by FulfillmentZplLabel(), the one ZPL writer
+ *	  Labels are rendered by ZplLabel() (zpl.c), the one ZPL writer
  *	  (return labels use it too).
  *
  *-------------------------------------------------------------------------

@@ -292,12 +292,12 @@ extern void FulfillmentCancelOrder(int64 order_id);
 /* the error for a shipment id that does not exist (22023) */
 extern void FulfillmentShipmentNotFound(int64 shipment_id) pg_attribute_noreturn();
 
-/* ---- documents.c ---- */
+/* ---- zpl.c ---- */
 
 /* the one ZPL label writer (shipping and return labels) */
-extern char *FulfillmentZplLabel(const char *title, const char *from, const char *to,
-								 const char *carrier, const char *service,
-								 const char *tracking, const char *reference);
+extern char *ZplLabel(const char *title, const char *from, const char *to,
+					  const char *carrier, const char *service,
+					  const char *tracking, const char *reference);
 
 /* ---- returns.c ---- */
 

@@ -638,7 +638,7 @@ return_label(PG_FUNCTION_ARGS)
 				 errmsg("RMA " INT64_FORMAT " has no return label: it is %s", rma_id, status),
 				 errdetail("A return label is issued for an authorized RMA."),
 				 errhint(strcmp(status, "requested") == 0 ? "Authorize it first with oms.authorize_rma()." : "A rejected RMA is not sent back.")));
-	label = FulfillmentZplLabel("RETURN", SPI_getvalue(t, d, 2) ? SPI_getvalue(t, d, 2) : "",
+	label = ZplLabel("RETURN", SPI_getvalue(t, d, 2) ? SPI_getvalue(t, d, 2) : "",
 								SPI_getvalue(t, d, 3) ? SPI_getvalue(t, d, 3) : "Returns",
 								"Return", "RMA", SPI_getvalue(t, d, 4), SPI_getvalue(t, d, 5));
 	PG_RETURN_DATUM(OmsFinish(PointerGetDatum(cstring_to_text(label))));
