@@ -23,7 +23,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle payments events routing fulfillment kits_fulfillment returns returns_money reports ledger
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities payments events routing fulfillment kits_fulfillment returns returns_money reports ledger
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.
