@@ -6,7 +6,7 @@ EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
-OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o src/documents.o src/returns.o src/ledger.o
+OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/stored_value.o src/payment_authorize.o src/zpl.o src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o src/ledger.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
@@ -23,7 +23,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle payments events routing fulfillment kits_fulfillment returns returns_money reports ledger
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities payments events routing fulfillment kits_fulfillment returns returns_money reports ledger
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

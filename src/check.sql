@@ -88,13 +88,15 @@ AS $fn$
                           WHERE r.order_line_id = ol.id AND r.product_id = c.component_id AND r.status = 'active') h
      WHERE h.held <> ol.qty_reserved * c.per
     UNION ALL
-    -- orders: a closed order holds nothing
+    -- orders: a closed order (its status is terminal: it ended unfulfilled,
+    -- as cancelled and expired) holds nothing
     SELECT 'closed_order_holds_stock',
            pg_catalog.format('order %s is %s but still has %s', o.id, o.status,
                              CASE WHEN EXISTS (SELECT FROM oms.reservations r WHERE r.order_id = o.id AND r.status = 'active')
                                   THEN 'active reservations' ELSE 'backordered units' END)
       FROM oms.orders o
-     WHERE o.status IN ('cancelled', 'expired')
+      JOIN oms.order_statuses s ON s.status = o.status
+     WHERE s.terminal
        AND (EXISTS (SELECT FROM oms.reservations r WHERE r.order_id = o.id AND r.status = 'active')
             OR EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_backordered > 0))
     UNION ALL

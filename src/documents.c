@@ -2,8 +2,8 @@
  *
  * documents.c
  *	  The printable documents of a shipment: the packing slip (text) and
- *	  the shipping label (ZPL), and FulfillmentZplLabel(), the one ZPL
- *	  writer, which return labels (returns.c) use too. They only read.
+ *	  the shipping label (ZPL, written by ZplLabel() of zpl.c, which
+ *	  return labels use too). They only read.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,76 +16,6 @@
 #include "utils/builtins.h"
 
 #include "oms.h"
-
-/*
- * ZPL field data: ^ and ~ are commands and _ is the ^FH escape character,
- * so each is written as its hex escape; a newline becomes a field-block
- * line break (\&), and a backslash is escaped so that "\&" in the data
- * cannot break a line. Text is UTF-8 (^CI28).
- */
-static void
-FfZplText(StringInfo buf, const char *s)
-{
-	for (; *s; s++)
-	{
-		switch (*s)
-		{
-			case '^':
-				appendStringInfoString(buf, "_5E");
-				break;
-			case '~':
-				appendStringInfoString(buf, "_7E");
-				break;
-			case '_':
-				appendStringInfoString(buf, "_5F");
-				break;
-			case '\\':
-				appendStringInfoString(buf, "_5C");
-				break;
-			case '\n':
-				appendStringInfoString(buf, "\\&");
-				break;
-			case '\r':
-				break;
-			default:
-				appendStringInfoChar(buf, *s);
-		}
-	}
-}
-
-/*
- * The one ZPL label writer: a 4x6 in label at 203 dpi with sender,
- * recipient (multi-line text), carrier and service, a reference line, and
- * the tracking number as a Code 128 barcode with its text.
- */
-char *
-FulfillmentZplLabel(const char *title, const char *from, const char *to, const char *carrier,
-					const char *service, const char *tracking, const char *reference)
-{
-	StringInfoData z;
-
-	initStringInfo(&z);
-	appendStringInfoString(&z, "^XA\n^CI28\n^PW812\n^LL1218\n^LH0,0\n");
-	appendStringInfoString(&z, "^FO40,30^A0N,34,34^FH^FD");
-	FfZplText(&z, title);
-	appendStringInfoString(&z, "^FS\n^FO40,80^A0N,24,24^FDFROM^FS\n^FO40,110^A0N,28,28^FB730,5,4,L^FH^FD");
-	FfZplText(&z, from);
-	appendStringInfoString(&z, "^FS\n^FO30,290^GB752,4,4^FS\n^FO40,310^A0N,24,24^FDSHIP TO^FS\n");
-	appendStringInfoString(&z, "^FO40,345^A0N,38,38^FB730,7,4,L^FH^FD");
-	FfZplText(&z, to);
-	appendStringInfoString(&z, "^FS\n^FO30,650^GB752,4,4^FS\n^FO40,675^A0N,48,48^FH^FD");
-	FfZplText(&z, carrier);
-	appendStringInfoString(&z, " ");
-	FfZplText(&z, service);
-	appendStringInfoString(&z, "^FS\n^FO40,740^A0N,28,28^FH^FD");
-	FfZplText(&z, reference);
-	appendStringInfoString(&z, "^FS\n^FO60,800^BY3,3,200^BCN,200,Y,N,N^FH^FD");
-	FfZplText(&z, tracking);
-	appendStringInfoString(&z, "^FS\n^FO30,1080^GB752,4,4^FS\n^FO40,1100^A0N,28,28^FH^FDTracking: ");
-	FfZplText(&z, tracking);
-	appendStringInfoString(&z, "^FS\n^XZ\n");
-	return z.data;
-}
 
 /* ship-to lines from the order's ship_to document */
 #define FF_ADDRESS_SQL(o) \
@@ -138,13 +68,13 @@ shipping_label(PG_FUNCTION_ARGS)
 				 errmsg("shipment " INT64_FORMAT " has no label: it is %s", shipment_id, status),
 				 errdetail("A label carries the carrier's tracking number, which a shipment gets when it ships."),
 				 errhint("Call oms.ship() with the carrier, service and tracking number first; print the packing slip meanwhile.")));
-	label = FulfillmentZplLabel("SHIPMENT",
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4),
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5),
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6),
-								SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
+	label = ZplLabel("SHIPMENT",
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6),
+					 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7));
 	PG_RETURN_DATUM(OmsFinish(PointerGetDatum(cstring_to_text(label))));
 }
 

@@ -210,7 +210,7 @@ extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 extern Datum PaymentsRefundable(int64 order_id);
 /* refund an amount over a locked order's payments, stored value first; JSON */
 extern char *PaymentsRefundOrder(int64 order_id, Datum amount, const char *reason, int64 rma_id);
-/* store credit for a customer; jsonb in the caller's SPI memory */
+/* store credit for a customer (stored_value.c); jsonb in the caller's SPI memory */
 extern Datum PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason,
 									   int64 order_id, int64 rma_id);
 
@@ -292,14 +292,12 @@ extern void FulfillmentCancelOrder(int64 order_id);
 /* the error for a shipment id that does not exist (22023) */
 extern void FulfillmentShipmentNotFound(int64 shipment_id) pg_attribute_noreturn();
 
-/* ---- documents.c ---- */
+/* ---- zpl.c ---- */
 
 /* the one ZPL label writer (shipping and return labels) */
-extern char *FulfillmentZplLabel(const char *title, const char *from, const char *to,
-								 const char *carrier, const char *service,
-								 const char *tracking, const char *reference);
-
-/* ---- returns.c ---- */
+extern char *ZplLabel(const char *title, const char *from, const char *to,
+					  const char *carrier, const char *service,
+					  const char *tracking, const char *reference);
 
 /* ---- ledger.c ---- */
 

@@ -12,9 +12,15 @@
 --   * Days are UTC dates. Money is in the order's currency, and every view
 --     that adds money up groups by currency: amounts in different
 --     currencies are never summed.
---   * An order "counts as a sale" unless it is cancelled or expired, or is
---     the replacement order of an exchange (rmas.exchange_order_id: it is
---     placed at price 0 and is not a new sale). Its amounts are those it was
+--   * An order "counts as a sale" when its status has counts_as_sale (every
+--     seeded status but cancelled and expired) and it is not the
+--     replacement order of an exchange (rmas.exchange_order_id: it is
+--     placed at price 0 and is not a new sale). An order is "closed" when
+--     its status is terminal (cancelled, expired): it ended unfulfilled.
+--     What a status means is read from the capability columns of
+--     oms.order_statuses, never from its name; the two exceptions are
+--     report_channels.orders_cancelled and orders_expired, which count the
+--     statuses they are named after. Its amounts are those it was
 --     placed with (orders.subtotal, discount, tax, total).
 --   * Refunds are money paid back (oms.payment_transactions of kind refund,
 --     equal to the sum of oms.payments.refunded); store credit issued for a
@@ -61,7 +67,8 @@ SELECT f.day, c.code AS channel, f.currency,
                o.subtotal AS gross, o.discount AS discounts, o.tax, o.total AS net,
                0.0000 AS refunds
           FROM oms.orders o
-         WHERE o.status OPERATOR(pg_catalog.<>) ALL (ARRAY['cancelled', 'expired'])
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         WHERE st.counts_as_sale
            AND NOT EXISTS (SELECT FROM oms.rmas x WHERE x.exchange_order_id OPERATOR(pg_catalog.=) o.id)
         UNION ALL
         -- an exchange's replacement order is never paid, so it has no refunds
@@ -69,8 +76,9 @@ SELECT f.day, c.code AS channel, f.currency,
                0, 0, 0.0000, 0.0000, 0.0000, 0.0000, t.amount
           FROM oms.payment_transactions t
           JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) t.order_id
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
          WHERE t.kind OPERATOR(pg_catalog.=) 'refund'
-           AND o.status OPERATOR(pg_catalog.<>) ALL (ARRAY['cancelled', 'expired'])) f
+           AND st.counts_as_sale) f
   JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) f.channel_id
  GROUP BY f.day, c.code, f.currency;
 COMMENT ON VIEW oms.report_sales_daily IS 'Sales per UTC day, channel and currency: orders placed that day that count as sales (not cancelled, not expired, not an exchange''s replacement) with their amounts, and the refunds paid that day on such orders. Cancelled and expired orders are not sales: they and their refunds are left out entirely, also from the days before they were cancelled. A day with refunds and no new orders has a row with orders 0';
@@ -342,6 +350,7 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel,
        z.reasons AS mismatch_reasons
   FROM oms.orders o
   JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
+  JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
   -- per order sums as lateral subqueries: a lookup by any column of the
   -- order (external_id, status) reads only that order's rows
   CROSS JOIN LATERAL (SELECT pg_catalog.sum(authorized) AS authorized, pg_catalog.sum(captured) AS captured,
@@ -356,7 +365,7 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel,
                                              OPERATOR(pg_catalog.+) tax) OPERATOR(pg_catalog.*) qty_cancelled OPERATOR(pg_catalog./) qty, 2) END) AS value
                FROM oms.order_lines
               WHERE order_id OPERATOR(pg_catalog.=) o.id AND qty_cancelled OPERATOR(pg_catalog.>) 0) lc
- CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed,
+ CROSS JOIN LATERAL (SELECT st.terminal AS closed,
                             COALESCE(lc.value, 0.0000) AS cancelled_value,
                             COALESCE(p.authorized, 0.0000) AS authorized, COALESCE(p.captured, 0.0000) AS captured,
                             COALESCE(p.voided, 0.0000) AS voided, COALESCE(p.refunded, 0.0000) AS refunded,
@@ -368,7 +377,8 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel,
             CASE WHEN x.closed AND x.captured OPERATOR(pg_catalog.<>) x.refunded THEN 'closed_with_money_kept' END,
             CASE WHEN x.closed AND x.authorized OPERATOR(pg_catalog.>) (x.captured OPERATOR(pg_catalog.+) x.voided)
                  THEN 'closed_with_open_authorization' END,
-            CASE WHEN o.status OPERATOR(pg_catalog.=) ANY (ARRAY['shipped', 'delivered', 'completed', 'partially_returned', 'returned'])
+            -- every unit shipped: the status holds no stock and is not terminal
+            CASE WHEN NOT st.holds_stock AND NOT st.terminal
                   AND y.amount_due OPERATOR(pg_catalog.>) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'shipped_with_balance_due' END,
             CASE WHEN NOT x.closed AND y.amount_due OPERATOR(pg_catalog.<) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'overpaid' END
             ]::text[], NULL) AS reasons) z;
@@ -415,7 +425,8 @@ SELECT cu.id AS customer_id, cu.external_ref, cu.flags, f.currency,
                CASE WHEN NOT x.closed THEN o.placed_at END AS placed_at,
                0.0000 AS net_paid, 0 AS shipped, 0 AS returned
           FROM oms.orders o
-         CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed) x
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         CROSS JOIN LATERAL (SELECT st.terminal AS closed) x
          WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
         UNION ALL
         SELECT o.customer_id, o.currency, 0, 0, NULL, p.captured OPERATOR(pg_catalog.-) p.refunded, 0, 0
@@ -463,7 +474,8 @@ SELECT c.code AS channel, o.currency,
   JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
   LEFT JOIN (SELECT order_id, pg_catalog.sum(refunded) AS refunded FROM oms.payments GROUP BY order_id) p
     ON p.order_id OPERATOR(pg_catalog.=) o.id
- CROSS JOIN LATERAL (SELECT o.status OPERATOR(pg_catalog.=) ANY (ARRAY['cancelled', 'expired']) AS closed) x
+  JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+ CROSS JOIN LATERAL (SELECT st.terminal AS closed) x
  WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
  GROUP BY c.code, o.currency;
 COMMENT ON VIEW oms.report_channels IS 'Orders, revenue and cancellations per channel and currency, all time (exchange replacement orders left out). orders, revenue and refunds are the sums of report_sales_daily''s orders, net and refunds over the channel''s days';
