@@ -13,13 +13,16 @@ CREATE TABLE oms.order_statuses (
     -- capabilities: what the status means. C code and SQL ask these columns
     -- (LifecycleAllows() in src/lifecycle.c), never the status name, so a
     -- custom status inserted with its capabilities behaves with no code change.
+    -- The defaults give a status added without them the meaning custom
+    -- statuses had before capabilities existed: payable, counted as a sale,
+    -- and nothing else.
     holds_stock        boolean NOT NULL DEFAULT false,
     open               boolean NOT NULL DEFAULT false,
     fulfillment_driven boolean NOT NULL DEFAULT false,
-    payable            boolean NOT NULL DEFAULT false,
+    payable            boolean NOT NULL DEFAULT true,
     cancellable        boolean NOT NULL DEFAULT false,
     terminal           boolean NOT NULL DEFAULT false,
-    counts_as_sale     boolean NOT NULL DEFAULT false,
+    counts_as_sale     boolean NOT NULL DEFAULT true,
     shippable          boolean NOT NULL DEFAULT false,
     returnable         boolean NOT NULL DEFAULT false,
     CONSTRAINT order_statuses_pkey PRIMARY KEY (status),
