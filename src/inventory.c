@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * inventory.c
- *	  Stock balances and the movement ledger: the guard triggers, goods
- *	  receipts, cycle counts, safety stock, availability and the filling of
- *	  backorders when stock arrives.
+ *	  Stock balances and the movement ledger: the ledger triggers, goods
+ *	  receipts, cycle counts, safety stock, availability, low-stock events
+ *	  and the filling of backorders when stock arrives. The write guard of
+ *	  oms.stock_balances lives in balance_guard.c.
  *
  *	  The ledger protocol
  *	  -------------------
@@ -13,9 +14,10 @@
  *	  changes a balance writes, in the same transaction, a movement with the
  *	  same deltas; it does so with OmsExec(), which raises a backend-local
  *	  write permission for the duration of that one SQL statement. The guard
- *	  trigger on oms.stock_balances rejects every write made without it, so
- *	  an UPDATE typed in psql, even by a superuser, fails (only disabling the
- *	  trigger gets around it, and oms.check() reports what that breaks).
+ *	  trigger on oms.stock_balances (balance_guard.c) rejects every write
+ *	  made without it, so an UPDATE typed in psql, even by a superuser,
+ *	  fails (only disabling the trigger gets around it, and oms.check()
+ *	  reports what that breaks).
  *
  *	  A movement inserted from outside the oms functions (pg_restore's COPY,
  *	  a DBA's INSERT) is applied to the balances by a statement-level trigger
@@ -62,33 +64,7 @@
 static bool InventoryLockBalance(int64 product_id, int32 location_id, bool create,
 								 int32 *on_hand, int32 *reserved, int32 *safety);
 
-/* ---- guard triggers ---- */
-
-PG_FUNCTION_INFO_V1(inventory_balance_guard);
-/*
- * Trigger on oms.stock_balances: only oms functions may write it.
- */
-Datum
-inventory_balance_guard(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "inventory_balance_guard: not called by trigger manager");
-
-	if (!OmsWriteAllowed())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("direct writes to oms.stock_balances are not allowed"),
-				 errdetail("Balances change only together with a movement in oms.stock_movements."),
-				 errhint("Use oms.receive_stock(), oms.adjust_stock() or oms.set_safety_stock(), or insert a movement.")));
-
-	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		return PointerGetDatum(NULL);
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		return PointerGetDatum(trigdata->tg_newtuple);
-	return PointerGetDatum(trigdata->tg_trigtuple);
-}
+/* ---- ledger triggers ---- */
 
 PG_FUNCTION_INFO_V1(inventory_ledger_guard);
 /*
