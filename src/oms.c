@@ -23,6 +23,11 @@
 
 #include "oms.h"
 
+/* the version comes from oms.control, through the Makefile */
+#ifndef OMS_VERSION_STR
+#error "OMS_VERSION_STR is not defined: build with the Makefile (it passes default_version of oms.control)"
+#endif
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);

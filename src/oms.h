@@ -11,7 +11,11 @@
 
 #include "postgres.h"
 
-#define OMS_VERSION_STR "0.1.0"
+/*
+ * OMS_VERSION_STR, the version of the library, is not defined here: the
+ * Makefile passes default_version of oms.control (-DOMS_VERSION_STR), so the
+ * version has one source.
+ */
 
 /* ---- gtin.c ---- */
 
