@@ -390,7 +390,10 @@ InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool damaged,
  * Emit low_stock for each product whose available total over active
  * locations has just crossed its reorder point downwards: after the
  * decreases given (units of availability taken), available <= reorder_point
- * while available + decrease > reorder_point. One statement for the lot.
+ * while available + decrease > reorder_point. One statement finds the lot;
+ * each event then takes the one path of every event, EventsEmit(), so that
+ * NOTIFY (oms.notify_events) applies to it like to any other. The payloads
+ * are copied out first: EventsEmit runs its own SPI statement.
  */
 void
 InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
@@ -398,25 +401,36 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 	Datum		values[2];
+	char	  **payloads;
+	int			nevents;
+	int			i;
 
 	if (n == 0)
 		return;
 	values[0] = PointerGetDatum(OmsInt8Array(product_ids, n));
 	values[1] = PointerGetDatum(OmsInt4Array(decreases, n));
-	OmsExec(OmsPlan(&plan,
-					"INSERT INTO oms.events (kind, payload) "
-					"SELECT 'low_stock', pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
-					"       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty) "
-					"  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
-					"         GROUP BY pid) d "
-					"  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
-					" CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
-					"                     OPERATOR(pg_catalog.-) b.safety_stock), 0) AS avail "
-					"                       FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
-					"                      WHERE b.product_id OPERATOR(pg_catalog.=) p.id AND l.active) s "
-					" WHERE p.reorder_point OPERATOR(pg_catalog.>) 0 AND s.avail OPERATOR(pg_catalog.<=) p.reorder_point "
-					"   AND (s.avail OPERATOR(pg_catalog.+) d.dec) OPERATOR(pg_catalog.>) p.reorder_point",
-					2, types), values, NULL, 0);
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
+					 "       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty)::pg_catalog.text "
+					 "  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
+					 "         GROUP BY pid) d "
+					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
+					 " CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
+					 "                     OPERATOR(pg_catalog.-) b.safety_stock), 0) AS avail "
+					 "                       FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
+					 "                      WHERE b.product_id OPERATOR(pg_catalog.=) p.id AND l.active) s "
+					 " WHERE p.reorder_point OPERATOR(pg_catalog.>) 0 AND s.avail OPERATOR(pg_catalog.<=) p.reorder_point "
+					 "   AND (s.avail OPERATOR(pg_catalog.+) d.dec) OPERATOR(pg_catalog.>) p.reorder_point "
+					 " ORDER BY p.id",
+					 2, types), values, NULL, 0);
+	nevents = (int) SPI_processed;
+	if (nevents == 0)
+		return;
+	payloads = palloc(sizeof(char *) * nevents);
+	for (i = 0; i < nevents; i++)
+		payloads[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < nevents; i++)
+		EventsEmit("low_stock", 0, payloads[i]);
 }
 
 /* ---- receive_stock ---- */
