@@ -33,12 +33,16 @@
 
 /* ---- saved plans ---- */
 
-SPIPlanPtr
-OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+/*
+ * Prepare sql once per backend into *cache and keep it (SPI_keepplan);
+ * cursor_options 0 is what SPI_prepare() does.
+ */
+static SPIPlanPtr
+OmsPlanWith(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes, int cursor_options)
 {
 	if (*cache == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "oms: SPI_prepare failed (%s) for: %s",
@@ -50,6 +54,12 @@ OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 	return *cache;
 }
 
+SPIPlanPtr
+OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	return OmsPlanWith(cache, sql, nargs, argtypes, 0);
+}
+
 /*
  * Like OmsPlan, but always the generic plan: for hot statements whose
  * custom plans cost more to make than they save (routing's candidate
@@ -59,18 +69,7 @@ OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 SPIPlanPtr
 OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 {
-	if (*cache == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-		if (plan == NULL)
-			elog(ERROR, "oms: SPI_prepare failed (%s) for: %s",
-				 SPI_result_code_string(SPI_result), sql);
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "oms: SPI_keepplan failed");
-		*cache = plan;
-	}
-	return *cache;
+	return OmsPlanWith(cache, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 }
 
 int

@@ -16,7 +16,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OmsTap qw(server_log_problems storm_node storm_receive_initial storm_pgbench restart_if_down);
+use OmsTap qw(server_log_problems storm_node storm_sql storm_receive_initial storm_pgbench restart_if_down);
 
 my $clients = 16;
 my $per_client = 500;
@@ -47,19 +47,10 @@ $node->safe_psql('storm', q{
         what     text NOT NULL,
         policy   text,
         sku      text,
+        location text,
         qty      integer,
         order_id bigint
     );
-
-    CREATE FUNCTION public.storm_receive(sku text, loc text, qty integer) RETURNS jsonb
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        res jsonb;
-    BEGIN
-        res := oms.receive_stock(sku, loc, qty, 'storm');
-        INSERT INTO public.storm_log (what, sku, qty) VALUES ('receipt', sku, qty);
-        RETURN res;
-    END $$;
 
     -- s1..s3 index the sku list below (hot skus appear twice), pol the policy
     CREATE FUNCTION public.storm_place(n int, s1 int, s2 int, s3 int, q1 int, q2 int, q3 int,
@@ -125,6 +116,7 @@ $node->safe_psql('storm', q{
         RETURN oms.expire_reservations();
     END $$;
 });
+$node->safe_psql('storm', storm_sql('storm_receive'));
 
 # scarce hot skus (40 units each, spread differently), plentiful others
 my %initial = (
