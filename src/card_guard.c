@@ -7,9 +7,9 @@
  *	  the same test to CHECK constraints.
  *
  *	  oms never stores a card number: only PSP tokens, brand, last four
- *	  digits and expiry. Every area that accepts free text from a caller
- *	  (order documents, payment references, RMA notes) runs it through this
- *	  guard. Pure C over the string; it calls no other oms file.
+ *	  digits and expiry. The areas that accept free text from a caller
+ *	  (orders, status reasons, payments, shipments, returns) run it through
+ *	  this guard. Pure C over the string; it calls no other oms file.
  *
  *-------------------------------------------------------------------------
  */
