@@ -6,11 +6,21 @@ EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
-OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/stored_value.o src/payment_authorize.o src/zpl.o src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o src/ledger.o
+# objects in layer order, lowest first (README, Contributing, lists the layers)
+OBJS        = src/oms.o \
+              src/spi.o src/balance_guard.o src/card_guard.o src/zpl.o src/json.o src/gtin.o \
+              src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
+              src/routing.o src/orders.o \
+              src/payments.o src/stored_value.o src/payment_authorize.o \
+              src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
+              src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
 PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+# The version has one source, default_version in oms.control: oms.version()
+# reports it from this define.
+PG_CPPFLAGS += -DOMS_VERSION_STR=\"$(EXTVERSION)\"
 
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
@@ -30,6 +40,11 @@ REGRESS_OPTS = --inputdir=. --outputdir=.
 ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race route_error_cleanup ship_vs_cancel shipment_claims reject_vs_place rma_claim_race rma_refund_race authorize_race report_refresh
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=oms
 
+# Perl TAP clusters (PostgreSQL::Test::Cluster) live in test/t with their
+# shared helpers (test/t/OmsTap.pm).
+TAP_TESTS   = 1
+PROVE_TESTS = test/t/*.pl
+
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
@@ -38,6 +53,21 @@ $(DATA_built): $(SQL_PARTS) oms.control Makefile
 	mv $@.tmp $@
 
 all: $(DATA_built)
+
+# the TAP files load their shared helpers from test/t (PGXS resets
+# PROVE_FLAGS, so it is set after the include)
+PROVE_FLAGS += -I test/t
+
+# the library reports the version it was built with: rebuild on a new one
+src/oms.o: oms.control
+
+# .gitignore names the generated install script of this version only (not
+# the committed upgrade scripts oms--A--B.sql): keep the two in step
+$(DATA_built): | gitignore-check
+.PHONY: gitignore-check
+gitignore-check:
+	@if [ -f $(srcdir)/.gitignore ] && ! grep -qxF '/$(DATA_built)' $(srcdir)/.gitignore; then \
+		echo "error: .gitignore must list /$(DATA_built), the generated install script of version $(EXTVERSION)" >&2; exit 1; fi
 
 # print a variable, for test/run: make -s print-REGRESS
 print-%:

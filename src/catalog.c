@@ -2,12 +2,14 @@
  *
  * catalog.c
  *	  C parts of the catalog area: geographic distance between locations
- *	  and ship-to addresses.
+ *	  and ship-to addresses, and the lookups of a product by sku and of a
+ *	  location by code that every area shares.
  *
  *	  The catalog tables themselves (src/catalog.sql) are plain tables that
  *	  oms_admin maintains with SQL; their rules are named constraints and a
  *	  trigger. What lives here is the arithmetic that routing runs for every
- *	  candidate location, where a C function pays.
+ *	  candidate location, where a C function pays, and the two lookups by
+ *	  natural key (saved plans, through spi.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -15,7 +17,10 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
 
 #include "oms.h"
 
@@ -73,4 +78,48 @@ distance_km(PG_FUNCTION_ARGS)
 	CatalogCheckCoordinate(lat1, lon1);
 	CatalogCheckCoordinate(lat2, lon2);
 	PG_RETURN_FLOAT8(CatalogDistanceKm(lat1, lon1, lat2, lon2));
+}
+
+/* ---- lookups by natural key, shared by every area ---- */
+
+static SPIPlanPtr plan_lookup_product = NULL;
+static SPIPlanPtr plan_lookup_location = NULL;
+
+bool
+OmsLookupProduct(const char *sku, OmsProduct *out)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char	   *kind;
+
+	values[0] = CStringGetTextDatum(sku);
+	OmsQuery(OmsPlan(&plan_lookup_product,
+					 "SELECT id, kind, active FROM oms.products WHERE sku OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	out->id = OmsGetInt64(0, 1, NULL);
+	kind = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	out->kind = (strcmp(kind, "kit") == 0) ? OMS_KIND_KIT :
+		(strcmp(kind, "service") == 0) ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
+	out->active = DatumGetBool(OmsGetDatum(0, 3, NULL));
+	return true;
+}
+
+bool
+OmsLookupLocation(const char *code, int32 *id, bool *active)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(code);
+	OmsQuery(OmsPlan(&plan_lookup_location,
+					 "SELECT id, active FROM oms.locations WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	*id = OmsGetInt32(0, 1, NULL);
+	if (active)
+		*active = DatumGetBool(OmsGetDatum(0, 2, NULL));
+	return true;
 }

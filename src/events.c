@@ -26,6 +26,12 @@
  *	  NOTIFY oms_events (payload: the event id) is sent only when the GUC
  *	  oms.notify_events is on: NOTIFY serializes commits.
  *
+ *	  EventsEmit() is the one path that writes oms.events: no other C
+ *	  function and no SQL function inserts into it (a restore's COPY aside,
+ *	  which events_restore_guard handles). So NOTIFY, and every later rule
+ *	  about events, applies to every kind; test/t/004_notify.pl holds a
+ *	  LISTEN client to one notification per event row, for every kind.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -49,7 +55,11 @@
 bool		oms_notify_events = false;
 int			oms_event_redelivery_seconds = 300;
 
-/* Write one event; payload is a JSON object text (NULL for {}). */
+/*
+ * Write one event; payload is a JSON object text (NULL for {}). With
+ * oms.notify_events on, queue NOTIFY oms_events with the new id (sent at
+ * commit, dropped on rollback).
+ */
 void
 EventsEmit(const char *kind, int64 order_id, const char *payload)
 {

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * inventory.c
- *	  Stock balances and the movement ledger: the guard triggers, goods
- *	  receipts, cycle counts, safety stock, availability and the filling of
- *	  backorders when stock arrives.
+ *	  Stock balances and the movement ledger: the ledger triggers, goods
+ *	  receipts, cycle counts, safety stock, availability, low-stock events
+ *	  and the filling of backorders when stock arrives. The write guard of
+ *	  oms.stock_balances lives in balance_guard.c.
  *
  *	  The ledger protocol
  *	  -------------------
@@ -13,9 +14,10 @@
  *	  changes a balance writes, in the same transaction, a movement with the
  *	  same deltas; it does so with OmsExec(), which raises a backend-local
  *	  write permission for the duration of that one SQL statement. The guard
- *	  trigger on oms.stock_balances rejects every write made without it, so
- *	  an UPDATE typed in psql, even by a superuser, fails (only disabling the
- *	  trigger gets around it, and oms.check() reports what that breaks).
+ *	  trigger on oms.stock_balances (balance_guard.c) rejects every write
+ *	  made without it, so an UPDATE typed in psql, even by a superuser,
+ *	  fails (only disabling the trigger gets around it, and oms.check()
+ *	  reports what that breaks).
  *
  *	  A movement inserted from outside the oms functions (pg_restore's COPY,
  *	  a DBA's INSERT) is applied to the balances by a statement-level trigger
@@ -62,33 +64,7 @@
 static bool InventoryLockBalance(int64 product_id, int32 location_id, bool create,
 								 int32 *on_hand, int32 *reserved, int32 *safety);
 
-/* ---- guard triggers ---- */
-
-PG_FUNCTION_INFO_V1(inventory_balance_guard);
-/*
- * Trigger on oms.stock_balances: only oms functions may write it.
- */
-Datum
-inventory_balance_guard(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "inventory_balance_guard: not called by trigger manager");
-
-	if (!OmsWriteAllowed())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("direct writes to oms.stock_balances are not allowed"),
-				 errdetail("Balances change only together with a movement in oms.stock_movements."),
-				 errhint("Use oms.receive_stock(), oms.adjust_stock() or oms.set_safety_stock(), or insert a movement.")));
-
-	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		return PointerGetDatum(NULL);
-	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		return PointerGetDatum(trigdata->tg_newtuple);
-	return PointerGetDatum(trigdata->tg_trigtuple);
-}
+/* ---- ledger triggers ---- */
 
 PG_FUNCTION_INFO_V1(inventory_ledger_guard);
 /*
@@ -414,7 +390,10 @@ InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool damaged,
  * Emit low_stock for each product whose available total over active
  * locations has just crossed its reorder point downwards: after the
  * decreases given (units of availability taken), available <= reorder_point
- * while available + decrease > reorder_point. One statement for the lot.
+ * while available + decrease > reorder_point. One statement finds the lot;
+ * each event then takes the one path of every event, EventsEmit(), so that
+ * NOTIFY (oms.notify_events) applies to it like to any other. The payloads
+ * are copied out first: EventsEmit runs its own SPI statement.
  */
 void
 InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
@@ -422,25 +401,36 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	static SPIPlanPtr plan = NULL;
 	Oid			types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 	Datum		values[2];
+	char	  **payloads;
+	int			nevents;
+	int			i;
 
 	if (n == 0)
 		return;
 	values[0] = PointerGetDatum(OmsInt8Array(product_ids, n));
 	values[1] = PointerGetDatum(OmsInt4Array(decreases, n));
-	OmsExec(OmsPlan(&plan,
-					"INSERT INTO oms.events (kind, payload) "
-					"SELECT 'low_stock', pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
-					"       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty) "
-					"  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
-					"         GROUP BY pid) d "
-					"  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
-					" CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
-					"                     OPERATOR(pg_catalog.-) b.safety_stock), 0) AS avail "
-					"                       FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
-					"                      WHERE b.product_id OPERATOR(pg_catalog.=) p.id AND l.active) s "
-					" WHERE p.reorder_point OPERATOR(pg_catalog.>) 0 AND s.avail OPERATOR(pg_catalog.<=) p.reorder_point "
-					"   AND (s.avail OPERATOR(pg_catalog.+) d.dec) OPERATOR(pg_catalog.>) p.reorder_point",
-					2, types), values, NULL, 0);
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
+					 "       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty)::pg_catalog.text "
+					 "  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
+					 "         GROUP BY pid) d "
+					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
+					 " CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
+					 "                     OPERATOR(pg_catalog.-) b.safety_stock), 0) AS avail "
+					 "                       FROM oms.stock_balances b JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
+					 "                      WHERE b.product_id OPERATOR(pg_catalog.=) p.id AND l.active) s "
+					 " WHERE p.reorder_point OPERATOR(pg_catalog.>) 0 AND s.avail OPERATOR(pg_catalog.<=) p.reorder_point "
+					 "   AND (s.avail OPERATOR(pg_catalog.+) d.dec) OPERATOR(pg_catalog.>) p.reorder_point "
+					 " ORDER BY p.id",
+					 2, types), values, NULL, 0);
+	nevents = (int) SPI_processed;
+	if (nevents == 0)
+		return;
+	payloads = palloc(sizeof(char *) * nevents);
+	for (i = 0; i < nevents; i++)
+		payloads[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	for (i = 0; i < nevents; i++)
+		EventsEmit("low_stock", 0, payloads[i]);
 }
 
 /* ---- receive_stock ---- */

@@ -11,7 +11,11 @@
 
 #include "postgres.h"
 
-#define OMS_VERSION_STR "0.1.0"
+/*
+ * OMS_VERSION_STR, the version of the library, is not defined here: the
+ * Makefile passes default_version of oms.control (-DOMS_VERSION_STR), so the
+ * version has one source.
+ */
 
 /* ---- gtin.c ---- */
 
@@ -32,9 +36,7 @@ typedef int64 Gtin;
 
 extern int	GtinCheckDigit(Gtin body);
 
-/* ---- oms.c: module-wide helpers ---- */
-
-#include "executor/spi.h"
+/* ---- oms.c: the module (_PG_init, GUCs) ---- */
 
 /* oms.hold_minutes: default reservation hold for unpaid orders */
 extern int	oms_hold_minutes;
@@ -43,6 +45,8 @@ extern int	oms_hold_minutes;
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')
 #define ERRCODE_OMS_INSUFFICIENT_FUNDS	MAKE_SQLSTATE('O','M','0','0','2')
 
+/* ---- balance_guard.c: the write permission of oms.stock_balances ---- */
+
 /*
  * Balance write permission. oms.stock_balances may only change while an oms
  * C function executes its own SQL: the guard trigger checks OmsWriteAllowed().
@@ -50,9 +54,14 @@ extern int	oms_hold_minutes;
  * every (sub)transaction abort, so an error that escapes a write section
  * and is caught by a caller's savepoint cannot leave it raised.
  */
+extern void BalanceGuardInit(void);
 extern void OmsWriteBegin(void);
 extern void OmsWriteEnd(void);
 extern bool OmsWriteAllowed(void);
+
+/* ---- spi.c: SPI helpers (plans, execution, results, argument errors) ---- */
+
+#include "executor/spi.h"
 
 /* prepare once per backend, keep (SPI_keepplan) */
 extern SPIPlanPtr OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
@@ -77,21 +86,12 @@ extern int64 OmsGetInt64(int row, int col, bool *isnull);
 extern int32 OmsGetInt32(int row, int col, bool *isnull);
 extern Datum OmsGetDatum(int row, int col, bool *isnull);
 
-typedef struct OmsProduct
-{
-	int64		id;
-	char		kind;			/* 's'tock, 'k'it, 's'e'r'vice -> 'v' */
-	bool		active;
-} OmsProduct;
-
-#define OMS_KIND_STOCK		's'
-#define OMS_KIND_KIT		'k'
-#define OMS_KIND_SERVICE	'v'
-
-extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
-extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
+/* 22004 for a NULL argument of a non-STRICT function */
 extern void OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name);
+/* 22023 for an order id that does not exist */
 extern void OmsOrderNotFound(int64 order_id) pg_attribute_noreturn();
+
+/* ---- card_guard.c: the card-number (PAN) guard ---- */
 
 /* PAN guard: 13-19 digits (spaces/dashes allowed) passing Luhn */
 extern bool OmsContainsCardNumber(const char *s);
@@ -120,6 +120,21 @@ extern int	JsonOrderLine(JsonbContainer *entry, const char *path, int64 order_id
 
 extern double CatalogDistanceKm(double lat1, double lon1,
 								double lat2, double lon2);
+
+typedef struct OmsProduct
+{
+	int64		id;
+	char		kind;			/* 's'tock, 'k'it, 's'e'r'vice -> 'v' */
+	bool		active;
+} OmsProduct;
+
+#define OMS_KIND_STOCK		's'
+#define OMS_KIND_KIT		'k'
+#define OMS_KIND_SERVICE	'v'
+
+/* a product by sku, a location by code; false when there is none */
+extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
+extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
 
 /* ---- inventory.c ---- */
 

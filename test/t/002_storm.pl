@@ -16,22 +16,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OmsTap qw(server_log_problems);
-use Time::HiRes qw(time usleep);
+use OmsTap qw(server_log_problems storm_node storm_sql storm_receive_initial storm_pgbench restart_if_down);
 
 my $clients = 16;
 my $per_client = 500;
 
-my $node = PostgreSQL::Test::Cluster->new('storm');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-log_statement = none
-log_lock_waits = on
-max_connections = 60
-});
-$node->start;
-
-$node->safe_psql('postgres', 'CREATE DATABASE storm');
+my $node = storm_node('storm', 'storm');
 $node->safe_psql('storm', q{
     CREATE EXTENSION oms;
     INSERT INTO oms.channels (code, name, kind, hold_minutes) VALUES
@@ -57,19 +47,10 @@ $node->safe_psql('storm', q{
         what     text NOT NULL,
         policy   text,
         sku      text,
+        location text,
         qty      integer,
         order_id bigint
     );
-
-    CREATE FUNCTION public.storm_receive(sku text, loc text, qty integer) RETURNS jsonb
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        res jsonb;
-    BEGIN
-        res := oms.receive_stock(sku, loc, qty, 'storm');
-        INSERT INTO public.storm_log (what, sku, qty) VALUES ('receipt', sku, qty);
-        RETURN res;
-    END $$;
 
     -- s1..s3 index the sku list below (hot skus appear twice), pol the policy
     CREATE FUNCTION public.storm_place(n int, s1 int, s2 int, s3 int, q1 int, q2 int, q3 int,
@@ -135,6 +116,7 @@ $node->safe_psql('storm', q{
         RETURN oms.expire_reservations();
     END $$;
 });
+$node->safe_psql('storm', storm_sql('storm_receive'));
 
 # scarce hot skus (40 units each, spread differently), plentiful others
 my %initial = (
@@ -142,22 +124,11 @@ my %initial = (
     HOT2 => [ [ 'WH2', 40 ] ],
     HOT3 => [ [ 'WH1', 15 ], [ 'WH2', 15 ], [ 'ST1', 10 ] ],
     map { ("P$_" => [ [ 'WH1', 5000 ], [ 'WH2', 5000 ] ]) } 1 .. 5);
-my @receipts;
-for my $sku (sort keys %initial)
-{
-    push @receipts, "SELECT public.storm_receive('$sku', '$_->[0]', $_->[1]);" for @{ $initial{$sku} };
-}
-$node->safe_psql('storm', join("\n", @receipts));
+storm_receive_initial($node, 'storm', \%initial);
 is($node->safe_psql('storm', q{SELECT sum(on_hand) FROM oms.stock_balances WHERE product_id IN
         (SELECT id FROM oms.products WHERE sku LIKE 'HOT%')}), '120', 'hot skus start with 40 units each');
 
-my $t0 = time;
-$node->pgbench(
-    "-n -c $clients -j 4 -t $per_client --max-tries=10",
-    0,
-    [ qr{^number of transactions actually processed: ${\($clients * $per_client)}/${\($clients * $per_client)}$}m,
-      qr{^number of failed transactions: 0 }m ],
-    [ qr{\A(?![\s\S]*(?:error|abort))} ],
+storm_pgbench($node, 'storm', $clients, $per_client,
     'storm of orders, cancels, receipts and expiry',
     {
         'storm_place@12' => q{
@@ -186,21 +157,12 @@ SELECT public.storm_receive((ARRAY['HOT1','HOT2','HOT3','P1','P2','P3','P4','P5'
         'storm_expire@1' => q{
 SELECT public.storm_expire();
 },
-    },
-    'storm');
-note sprintf('storm took %.1f s', time - $t0);
+    });
 server_log_problems($node);
 
-# A backend that crashes takes the node down (restart_after_crash = off).
-# Bring it back up, through crash recovery, so the data can still be judged.
-if ($node->psql('postgres', 'SELECT 1') != 0)
-{
-    diag('the server went down during the storm; starting it again to check the data');
-    my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-    usleep(100_000) while -e $node->data_dir . '/postmaster.pid' && time < $deadline;
-    $node->kill9;    # forgets the dead postmaster's pid
-    $node->start;
-}
+# A backend that crashes takes the node down (restart_after_crash = off):
+# bring it back up, through crash recovery, so the data can still be judged.
+restart_if_down($node);
 
 # ---- the invariants ---------------------------------------------------------
 

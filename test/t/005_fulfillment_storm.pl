@@ -30,22 +30,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OmsTap qw(storm_aftermath);
-use Time::HiRes qw(time usleep);
+use OmsTap qw(storm_aftermath storm_node storm_sql storm_receive_initial storm_pgbench);
 
 my $clients = 12;
 my $per_client = 500;
 
-my $node = PostgreSQL::Test::Cluster->new('fstorm');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-log_statement = none
-log_lock_waits = on
-max_connections = 60
-});
-$node->start;
-
-$node->safe_psql('postgres', 'CREATE DATABASE fstorm');
+my $node = storm_node('fstorm', 'fstorm');
 $node->safe_psql('fstorm', q{
     CREATE EXTENSION oms;
     INSERT INTO oms.channels (code, name, kind, routing_strategy) VALUES
@@ -93,17 +83,6 @@ $node->safe_psql('fstorm', q{
         location text,
         qty      integer
     );
-
-    -- the business outcomes of a call are logged; anything else is raised
-    CREATE FUNCTION public.storm_caught(what text, state text, message text, allowed text[]) RETURNS boolean
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF state <> ALL (allowed) THEN
-            RETURN false;
-        END IF;
-        INSERT INTO public.storm_log (what, state, message) VALUES (what, state, message);
-        RETURN true;
-    END $$;
 
     -- s1..s3 index the sku list (hot skus twice), pol the policy, sp the
     -- split policy, ch the channel, dest: 1 click and collect at ST1,
@@ -286,17 +265,8 @@ $node->safe_psql('fstorm', q{
         END IF;
         RETURN NULL;
     END $$;
-
-    CREATE FUNCTION public.storm_receive(sku text, loc text, qty integer) RETURNS jsonb
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        res jsonb;
-    BEGIN
-        res := oms.receive_stock(sku, loc, qty, 'storm');
-        INSERT INTO public.storm_log (what, sku, location, qty) VALUES ('receipt', sku, loc, qty);
-        RETURN res;
-    END $$;
 });
+$node->safe_psql('fstorm', storm_sql(qw(storm_caught storm_receive)));
 
 # scarce hot skus spread over the locations, plentiful others
 my %initial = (
@@ -304,20 +274,9 @@ my %initial = (
     HOT2 => [ [ 'WH2', 15 ], [ 'WH3', 10 ] ],
     HOT3 => [ [ 'WH1', 8 ], [ 'WH3', 8 ], [ 'ST2', 8 ] ],
     map { ("P$_" => [ [ 'WH1', 3000 ], [ 'WH2', 3000 ], [ 'ST1', 500 ], [ 'ST3', 500 ] ]) } 1 .. 3);
-my @receipts;
-for my $sku (sort keys %initial)
-{
-    push @receipts, "SELECT public.storm_receive('$sku', '$_->[0]', $_->[1]);" for @{ $initial{$sku} };
-}
-$node->safe_psql('fstorm', join("\n", @receipts));
+storm_receive_initial($node, 'fstorm', \%initial);
 
-my $t0 = time;
-$node->pgbench(
-    "-n -c $clients -j 4 -t $per_client --max-tries=10",
-    0,
-    [ qr{^number of transactions actually processed: ${\($clients * $per_client)}/${\($clients * $per_client)}$}m,
-      qr{^number of failed transactions: 0 }m ],
-    [ qr{\A(?![\s\S]*(?:error|abort))} ],
+storm_pgbench($node, 'fstorm', $clients, $per_client,
     'storm of orders, payments, shipments, deliveries, rejections, cancels and receipts',
     {
         'fs_place@10' => q{
@@ -363,9 +322,7 @@ SELECT public.storm_cancel();
 SELECT public.storm_receive((ARRAY['HOT1','HOT2','HOT3','P1','P2','P3'])[:s],
                             (ARRAY['WH1','WH2','WH3','ST1','ST2','ST3'])[:l], :q);
 },
-    },
-    'fstorm');
-note sprintf('storm took %.1f s', time - $t0);
+    });
 
 # the server log, a restart if the node went down, and oms.check()
 storm_aftermath($node, 'fstorm');

@@ -58,24 +58,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use OmsTap qw(storm_aftermath);
-use Time::HiRes qw(time usleep);
+use OmsTap qw(storm_aftermath storm_node storm_sql storm_receive_initial storm_pgbench);
 
 my $clients = 10;
 my $per_client = 400;
 my $odd_cents = ($ENV{OMS_STORM_ODD_CENTS} // '1') ? 1 : 0;
 my $pay_clients = ($ENV{OMS_STORM_PAY_RACE} // '1') ? 1 : $clients;
 
-my $node = PostgreSQL::Test::Cluster->new('rstorm');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-log_statement = none
-log_lock_waits = on
-max_connections = 60
-});
-$node->start;
-
-$node->safe_psql('postgres', 'CREATE DATABASE rstorm');
+my $node = storm_node('rstorm', 'rstorm');
 $node->safe_psql('rstorm', q{
     CREATE EXTENSION oms;
     INSERT INTO oms.channels (code, name, kind, routing_strategy) VALUES
@@ -127,17 +117,6 @@ $node->safe_psql('rstorm', q{
         rma_line_id bigint,
         condition   text
     );
-
-    -- the business outcomes of a call are logged; anything else is raised
-    CREATE FUNCTION public.storm_caught(what text, state text, message text, allowed text[]) RETURNS boolean
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF state <> ALL (allowed) THEN
-            RETURN false;
-        END IF;
-        INSERT INTO public.storm_log (what, state, message) VALUES (what, state, message);
-        RETURN true;
-    END $$;
 
     -- s1..s3 index the sku list (hot skus twice), p1..p3 the prices, cust
     -- a customer (21..25: a guest), pol the policy
@@ -464,17 +443,8 @@ $node->safe_psql('rstorm', q{
         END IF;
         RETURN NULL;
     END $$;
-
-    CREATE FUNCTION public.storm_receive(sku text, loc text, qty integer) RETURNS jsonb
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        res jsonb;
-    BEGIN
-        res := oms.receive_stock(sku, loc, qty, 'storm');
-        INSERT INTO public.storm_log (what, sku, location, qty) VALUES ('receipt', sku, loc, qty);
-        RETURN res;
-    END $$;
 });
+$node->safe_psql('rstorm', storm_sql(qw(storm_caught storm_receive)));
 
 # whole-cent unit values (also less 10%), or with OMS_STORM_ODD_CENTS
 # whole-cent line taxes that make them fractional (1.00 over 3 units)
@@ -486,20 +456,9 @@ my %initial = (
     HOT1 => [ [ 'WH1', 60 ], [ 'ST1', 30 ] ],
     HOT2 => [ [ 'WH2', 60 ], [ 'WH1', 20 ] ],
     map { ("P$_" => [ [ 'WH1', 5000 ], [ 'WH2', 5000 ], [ 'ST1', 500 ] ]) } 1 .. 3);
-my @receipts;
-for my $sku (sort keys %initial)
-{
-    push @receipts, "SELECT public.storm_receive('$sku', '$_->[0]', $_->[1]);" for @{ $initial{$sku} };
-}
-$node->safe_psql('rstorm', join("\n", @receipts));
+storm_receive_initial($node, 'rstorm', \%initial);
 
-my $t0 = time;
-$node->pgbench(
-    "-n -c $clients -j 4 -t $per_client --max-tries=10",
-    0,
-    [ qr{^number of transactions actually processed: ${\($clients * $per_client)}/${\($clients * $per_client)}$}m,
-      qr{^number of failed transactions: 0 }m ],
-    [ qr{\A(?![\s\S]*(?:error|abort))} ],
+storm_pgbench($node, 'rstorm', $clients, $per_client,
     'storm of orders, payments, shipments, RMAs, receipts of returns, refunds, cancels and stock receipts',
     {
         'rs_place@10' => q{
@@ -568,9 +527,7 @@ SELECT public.storm_cancel();
 \set q random(1, 6)
 SELECT public.storm_receive((ARRAY['HOT1', 'HOT2', 'P1'])[:s], (ARRAY['WH1', 'WH2', 'ST1'])[:l], :q);
 },
-    },
-    'rstorm');
-note sprintf('storm took %.1f s', time - $t0);
+    });
 
 # the server log, a restart if the node went down, and oms.check()
 storm_aftermath($node, 'rstorm');

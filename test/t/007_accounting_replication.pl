@@ -39,6 +39,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use OmsTap qw(storm_sql);
 use Time::HiRes qw(time usleep);
 
 my $clients = 8;
@@ -83,16 +84,6 @@ $pub->safe_psql('shop', q{
     CREATE SEQUENCE public.storm_trk;
     CREATE SEQUENCE public.storm_gift;
     CREATE TABLE public.storm_log (what text NOT NULL, state text, message text);
-
-    CREATE FUNCTION public.storm_caught(what text, state text, message text, allowed text[]) RETURNS boolean
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF state <> ALL (allowed) THEN
-            RETURN false;
-        END IF;
-        INSERT INTO public.storm_log (what, state, message) VALUES (what, state, message);
-        RETURN true;
-    END $$;
 
     -- up to 3 lines of s1..s3 (hot skus twice, a service), whole-cent unit
     -- prices with a discount and taxes that do not divide by the quantity
@@ -303,6 +294,7 @@ $pub->safe_psql('shop', q{
         RETURN NULL;
     END $$;
 });
+$pub->safe_psql('shop', storm_sql('storm_caught'));
 is($pub->safe_psql('shop', 'SELECT oms.create_accounting_publication()'), 'publication oms_accounting created',
     'oms.create_accounting_publication() creates the publication');
 

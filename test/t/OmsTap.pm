@@ -4,11 +4,114 @@ package OmsTap;
 use strict;
 use warnings;
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils qw(slurp_file);
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT_OK = qw(server_log_problems storm_aftermath);
+our @EXPORT_OK = qw(server_log_problems storm_aftermath storm_node storm_sql storm_receive_initial
+  storm_pgbench restart_if_down);
+
+# A node for a pgbench storm, started: lock waits logged, room for the
+# clients, and an empty database $db (the test creates the extension there
+# with its fixture).
+sub storm_node
+{
+    my ($name, $db) = @_;
+    my $node = PostgreSQL::Test::Cluster->new($name);
+    $node->init;
+    $node->append_conf('postgresql.conf', q{
+log_statement = none
+log_lock_waits = on
+max_connections = 60
+});
+    $node->start;
+    $node->safe_psql('postgres', "CREATE DATABASE $db");
+    return $node;
+}
+
+# SQL helpers several storms share, by name; storm_sql(names...) returns the
+# text that creates them, in the order given. They write public.storm_log,
+# which each test creates with the columns it needs (storm_receive needs
+# what, sku, location and qty; storm_caught what, state and message).
+my %storm_sql = (
+    # the business outcomes of a call are logged; anything else is raised
+    storm_caught => q{
+    CREATE FUNCTION public.storm_caught(what text, state text, message text, allowed text[]) RETURNS boolean
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF state <> ALL (allowed) THEN
+            RETURN false;
+        END IF;
+        INSERT INTO public.storm_log (what, state, message) VALUES (what, state, message);
+        RETURN true;
+    END $$;
+},
+    # a goods receipt, logged so that the ledger can be checked against it
+    storm_receive => q{
+    CREATE FUNCTION public.storm_receive(sku text, loc text, qty integer) RETURNS jsonb
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        res jsonb;
+    BEGIN
+        res := oms.receive_stock(sku, loc, qty, 'storm');
+        INSERT INTO public.storm_log (what, sku, location, qty) VALUES ('receipt', sku, loc, qty);
+        RETURN res;
+    END $$;
+});
+
+sub storm_sql
+{
+    return join('', map { $storm_sql{$_} // die "no storm helper $_" } @_);
+}
+
+# The stock a storm starts from: { sku => [ [ location, qty ], ... ] },
+# booked through public.storm_receive, in sku order.
+sub storm_receive_initial
+{
+    my ($node, $db, $initial) = @_;
+    my @receipts;
+    for my $sku (sort keys %$initial)
+    {
+        push @receipts, "SELECT public.storm_receive('$sku', '$_->[0]', $_->[1]);" for @{ $initial->{$sku} };
+    }
+    $node->safe_psql($db, join("\n", @receipts));
+    return;
+}
+
+# The storm: pgbench with $clients clients of $per_client transactions each
+# over the weighted scripts, retrying serialization failures and deadlocks;
+# every transaction must end processed, none failed, and nothing may print
+# an error or abort (one test). Notes how long it took.
+sub storm_pgbench
+{
+    my ($node, $db, $clients, $per_client, $name, $scripts) = @_;
+    my $total = $clients * $per_client;
+    my $t0 = time;
+    $node->pgbench(
+        "-n -c $clients -j 4 -t $per_client --max-tries=10",
+        0,
+        [ qr{^number of transactions actually processed: $total/$total$}m,
+          qr{^number of failed transactions: 0 }m ],
+        [ qr{\A(?![\s\S]*(?:error|abort))} ],
+        $name, $scripts, $db);
+    note sprintf('storm took %.1f s', time - $t0);
+    return;
+}
+
+# A backend that crashes takes the node down (restart_after_crash = off).
+# Bring it back up, through crash recovery, so the data can still be judged.
+sub restart_if_down
+{
+    my ($node) = @_;
+    return if $node->psql('postgres', 'SELECT 1') == 0;
+    diag('the server went down during the storm; starting it again to check the data');
+    my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+    usleep(100_000) while -e $node->data_dir . '/postmaster.pid' && time < $deadline;
+    $node->kill9;    # forgets the dead postmaster's pid
+    $node->start;
+    return;
+}
 
 # Deadlocks, crashed backends, PANICs and assertion failures in the node's
 # server log (pgbench retries a deadlock and only counts it, and only says
@@ -43,14 +146,7 @@ sub storm_aftermath
     my ($deadlocks, $problems) = server_log_problems($node);
     is($deadlocks, 0, 'no deadlock in the server log');
     is($problems, 0, 'no crashed backend, PANIC or assertion failure in the server log');
-    if ($node->psql('postgres', 'SELECT 1') != 0)
-    {
-        diag('the server went down during the storm; starting it again to check the data');
-        my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-        usleep(100_000) while -e $node->data_dir . '/postmaster.pid' && time < $deadline;
-        $node->kill9;    # forgets the dead postmaster's pid
-        $node->start;
-    }
+    restart_if_down($node);
     my $violations = $node->safe_psql($db, 'SELECT invariant, detail FROM oms.check() ORDER BY 1, 2');
     is($violations, '', 'oms.check() is empty after the storm')
       or diag("oms.check() rows:\n$violations");

@@ -1,0 +1,211 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.c
+ *	  The SPI helpers every area uses: saved plans (OmsPlan, OmsPlanGeneric),
+ *	  running them (OmsExec with the balance write permission raised,
+ *	  OmsQuery without), reading result columns (OmsGet*), int8[] and int4[]
+ *	  parameters for set-based statements, a JSON document by id
+ *	  (OmsDocument), handing a result out of SPI memory (OmsFinish), and the
+ *	  two argument errors shared by the SQL-callable functions
+ *	  (OmsRequireArg, OmsOrderNotFound).
+ *
+ *	  This file sits at the bottom of the call graph: it calls no other oms
+ *	  file except balance_guard.c (OmsExec raises the write permission for
+ *	  the one statement it runs).
+ *
+ *	  Plans are prepared on first use and kept for the life of the backend
+ *	  (SPI_keepplan); the caller owns the static cache pointer, so each
+ *	  statement is prepared once per backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+
+#include "oms.h"
+
+/* ---- saved plans ---- */
+
+/*
+ * Prepare sql once per backend into *cache and keep it (SPI_keepplan);
+ * cursor_options 0 is what SPI_prepare() does.
+ */
+static SPIPlanPtr
+OmsPlanWith(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes, int cursor_options)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+
+		if (plan == NULL)
+			elog(ERROR, "oms: SPI_prepare failed (%s) for: %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "oms: SPI_keepplan failed");
+		*cache = plan;
+	}
+	return *cache;
+}
+
+SPIPlanPtr
+OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	return OmsPlanWith(cache, sql, nargs, argtypes, 0);
+}
+
+/*
+ * Like OmsPlan, but always the generic plan: for hot statements whose
+ * custom plans cost more to make than they save (routing's candidate
+ * query is re-planned on every call otherwise: the estimate for
+ * "= ANY ($1)" of the generic plan looks worse than it is).
+ */
+SPIPlanPtr
+OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
+{
+	return OmsPlanWith(cache, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+}
+
+int
+OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	int			rc;
+
+	OmsWriteBegin();
+	rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+	OmsWriteEnd();
+	if (rc < 0)
+		elog(ERROR, "oms: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+int
+OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, tcount);
+
+	if (rc < 0)
+		elog(ERROR, "oms: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+Datum
+OmsGetDatum(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return d;
+}
+
+int64
+OmsGetInt64(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = OmsGetDatum(row, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return n ? 0 : DatumGetInt64(d);
+}
+
+int32
+OmsGetInt32(int row, int col, bool *isnull)
+{
+	bool		n;
+	Datum		d = OmsGetDatum(row, col, &n);
+
+	if (isnull)
+		*isnull = n;
+	return n ? 0 : DatumGetInt32(d);
+}
+
+/* ---- arrays for set-based SPI statements ---- */
+
+ArrayType *
+OmsInt8Array(int64 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int64GetDatum(v[i]);
+	return construct_array(d, n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+}
+
+ArrayType *
+OmsInt4Array(int32 *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		d[i] = Int32GetDatum(v[i]);
+	return construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT);
+}
+
+/* ---- argument errors shared by the SQL-callable functions ---- */
+
+/* Raise 22004 for a NULL argument of a non-STRICT function. */
+void
+OmsRequireArg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name),
+				 errdetail("Argument %d of %s was NULL.", argno + 1,
+						   get_func_name(fcinfo->flinfo->fn_oid)),
+				 errhint("Pass a value for %s.", name)));
+}
+
+/* 22023 for an order id that does not exist. */
+void
+OmsOrderNotFound(int64 order_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("order " INT64_FORMAT " does not exist", order_id),
+			 errdetail("No row in oms.orders has id " INT64_FORMAT ".", order_id),
+			 errhint("Use the order_id returned by oms.place_order().")));
+}
+
+/* ---- documents and results ---- */
+
+/*
+ * A JSON document by id: the one-parameter query's single jsonb column,
+ * with the keys of extra_json (when given) merged in. False when there is
+ * no such row. The plan is cached by the caller.
+ */
+bool
+OmsDocument(SPIPlanPtr *plan, const char *sql, int64 id, const char *extra_json, Datum *doc)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+
+	OmsQuery(OmsPlan(plan, sql, 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	*doc = OmsGetDatum(0, 1, NULL);
+	if (extra_json)
+		*doc = DirectFunctionCall2(jsonb_concat, *doc, DirectFunctionCall1(jsonb_in, CStringGetDatum(extra_json)));
+	return true;
+}
+
+/* Move a result made in SPI memory out, and disconnect from SPI. */
+Datum
+OmsFinish(Datum result)
+{
+	Datum		out = SPI_datumTransfer(result, false, -1);
+
+	SPI_finish();
+	return out;
+}
