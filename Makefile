@@ -7,13 +7,13 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
 # objects in layer order, lowest first (README, Contributing, lists the layers)
-OBJS        = src/oms.o \
-              src/spi.o src/balance_guard.o src/card_guard.o src/zpl.o src/json.o src/gtin.o \
+OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
               src/routing.o src/orders.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
-              src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o
+              src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o \
+              src/oms.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.
