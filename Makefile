@@ -9,9 +9,11 @@ MODULE_big  = oms
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
-              src/routing.o src/orders.o \
+              src/routing.o \
+              src/order_parse.o src/order_document.o src/order_place.o src/order_reroute.o src/order_release.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
+              src/order_actions.o \
               src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o \
               src/oms.o
 PG_CONFIG  ?= pg_config

@@ -2,7 +2,7 @@
 -- fulfillment: shipments (create, ship, deliver, cancel), carriers, services
 -- and rate bands, quote_shipping, packing slips and ZPL labels, the
 -- shipment_shipped notification, and reject_fulfillment with re-routing in
--- the same transaction (src/fulfillment.c, OrdersReroute in src/orders.c).
+-- the same transaction (src/fulfillment.c, OrdersReroute in src/order_reroute.c).
 -- Every error is locked in with its SQLSTATE, message, detail and hint, and
 -- changes nothing.
 --

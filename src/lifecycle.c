@@ -3,7 +3,12 @@
  * lifecycle.c
  *	  The order state machine as data: the trigger on oms.orders that lets a
  *	  status change through only along oms.order_transitions, writing a
- *	  history row and an outbox event; holds; oms.set_order_status.
+ *	  history row and an outbox event; the cache of the transitions and of
+ *	  the status capabilities (LifecycleAllows); and the primitives the
+ *	  areas above use to change a locked order (LifecycleLockOrder,
+ *	  LifecycleTouchOrder, LifecycleChange, LifecycleHold). The order
+ *	  actions oms.set_order_status, oms.hold_order and oms.release_hold are
+ *	  in src/order_actions.c, above the areas they orchestrate.
  *
  *	  The trigger fires for every writer: the oms API, a direct UPDATE by
  *	  oms_admin, a superuser in psql. Only disabling it gets around it, and
@@ -463,152 +468,4 @@ LifecycleHold(int64 order_id, const char *reason)
 					" WHERE id OPERATOR(pg_catalog.=) $1",
 					1, types), values, NULL, 0);
 	LifecycleSetReason(NULL);
-}
-
-static Datum
-LifecycleNote(Datum doc, const char *note)
-{
-	StringInfoData s;
-
-	initStringInfo(&s);
-	appendStringInfoString(&s, "{\"note\": ");
-	escape_json(&s, note);
-	appendStringInfoChar(&s, '}');
-	return DirectFunctionCall2(jsonb_concat, doc, DirectFunctionCall1(jsonb_in, CStringGetDatum(s.data)));
-}
-
-static char *
-LifecycleReasonArg(FunctionCallInfo fcinfo, int argno, bool required)
-{
-	char	   *reason;
-
-	if (PG_ARGISNULL(argno))
-	{
-		if (required)
-			OmsRequireArg(fcinfo, argno, "reason");
-		return NULL;
-	}
-	reason = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (required && strspn(reason, " \t\r\n") == strlen(reason))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("reason must not be empty"),
-				 errdetail("A hold is recorded with its reason."),
-				 errhint("Say why the order is held, for example \"address check\".")));
-	OmsCheckNoCardNumber(reason, "reason");
-	return reason;
-}
-
-PG_FUNCTION_INFO_V1(set_order_status);
-/*
- * oms.set_order_status(order_id, status, reason): move along a transition.
- */
-Datum
-set_order_status(PG_FUNCTION_ARGS)
-{
-	int64		order_id;
-	char	   *to;
-	char	   *reason;
-	char	   *from;
-	Datum		result;
-
-	OmsRequireArg(fcinfo, 0, "order_id");
-	OmsRequireArg(fcinfo, 1, "status");
-	order_id = PG_GETARG_INT64(0);
-	to = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	reason = LifecycleReasonArg(fcinfo, 2, false);
-
-	SPI_connect();
-	if (!LifecycleStatusExists(to))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown order status \"%s\"", to),
-				 errdetail("oms.order_statuses has no status \"%s\".", to),
-				 errhint("Add it with INSERT INTO oms.order_statuses, and its transitions to oms.order_transitions.")));
-	if (strcmp(to, "expired") == 0 || strcmp(to, "backordered") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("status \"%s\" is set by oms itself", to),
-				 errdetail("%s follows from reservations and stock, not from a request.", to),
-				 errhint(strcmp(to, "expired") == 0 ? "Run oms.expire_reservations(), or cancel the order." :
-						 "Place the order with policy backorder.")));
-	from = LifecycleLockOrder(order_id, NULL);
-
-	if (strcmp(to, "cancelled") == 0)
-		result = OrdersCancel(order_id, reason);
-	else if (strcmp(from, to) == 0)
-		result = LifecycleNote(OrdersDocumentOf(order_id), psprintf("order " INT64_FORMAT " is already %s; nothing to do", order_id, to));
-	else if (strcmp(to, "on_hold") == 0)
-	{
-		LifecycleHold(order_id, reason);
-		result = OrdersDocumentOf(order_id);
-	}
-	else
-	{
-		LifecycleChange(order_id, to, reason, strcmp(to, "confirmed") == 0);
-		result = OrdersDocumentOf(order_id);
-	}
-	result = SPI_datumTransfer(result, false, -1);
-	SPI_finish();
-	PG_RETURN_DATUM(result);
-}
-
-PG_FUNCTION_INFO_V1(hold_order);
-/*
- * oms.hold_order(order_id, reason): stop an order for review.
- */
-Datum
-hold_order(PG_FUNCTION_ARGS)
-{
-	int64		order_id;
-	char	   *reason;
-	char	   *from;
-	Datum		result;
-
-	OmsRequireArg(fcinfo, 0, "order_id");
-	order_id = PG_GETARG_INT64(0);
-	reason = LifecycleReasonArg(fcinfo, 1, true);
-
-	SPI_connect();
-	from = LifecycleLockOrder(order_id, NULL);
-	if (strcmp(from, "on_hold") == 0)
-		result = LifecycleNote(OrdersDocumentOf(order_id), psprintf("order " INT64_FORMAT " is already on hold; nothing to do", order_id));
-	else
-	{
-		LifecycleHold(order_id, reason);
-		result = OrdersDocumentOf(order_id);
-	}
-	result = SPI_datumTransfer(result, false, -1);
-	SPI_finish();
-	PG_RETURN_DATUM(result);
-}
-
-PG_FUNCTION_INFO_V1(release_hold);
-/*
- * oms.release_hold(order_id): back to the status before the hold.
- */
-Datum
-release_hold(PG_FUNCTION_ARGS)
-{
-	int64		order_id;
-	char	   *from;
-	char	   *held_from = NULL;
-	Datum		result;
-
-	OmsRequireArg(fcinfo, 0, "order_id");
-	order_id = PG_GETARG_INT64(0);
-
-	SPI_connect();
-	from = LifecycleLockOrder(order_id, &held_from);
-	if (strcmp(from, "on_hold") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("order " INT64_FORMAT " is not on hold", order_id),
-				 errdetail("from %s to (release)", from),
-				 errhint("Only orders in status on_hold can be released.")));
-	LifecycleChange(order_id, held_from ? held_from : "pending_payment", "hold released",
-					held_from && strcmp(held_from, "confirmed") == 0);
-	result = SPI_datumTransfer(OrdersDocumentOf(order_id), false, -1);
-	SPI_finish();
-	PG_RETURN_DATUM(result);
 }

@@ -1,7 +1,9 @@
 
 -- ===========================================================================
 -- lifecycle: statuses and transitions as data, enforced by a C trigger on
--- oms.orders; history; holds (src/lifecycle.c)
+-- oms.orders; history; holds (src/lifecycle.c). The order actions declared
+-- here (set_order_status, hold_order, release_hold) are implemented in
+-- src/order_actions.c.
 -- ===========================================================================
 
 CREATE TABLE oms.order_statuses (

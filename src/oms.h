@@ -158,25 +158,17 @@ extern void InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
 
-/* ---- orders.c ---- */
+/* ---- orders (src/order_*.c; their private header is src/orders.h) ---- */
 
 struct RouteRequest;
 
-/*
- * Release every active reservation and backorder of the (locked) orders.
- * With filled != NULL the freed units then fill waiting backorders, and
- * *filled receives the fills as a JSON array.
- */
-extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
-						  const char *reason, const char *movement_kind, char **filled);
+/* lazy expiry: release lapsed unpaid orders holding these products (order_release.c) */
 extern int	OrdersExpireForProducts(int64 *product_ids, int nproducts);
-/* cancel a locked order: release, payments, status; returns the document */
-extern Datum OrdersCancel(int64 order_id, const char *reason);
-/* a location rejected the (locked) order: release there, re-route; JSON text */
+/* a location rejected the (locked) order: release there, re-route; JSON text (order_reroute.c) */
 extern char *OrdersReroute(int64 order_id, int32 location_id, bool adjust_stock, const char *why);
-/* parse and resolve an order document into a routing request (explain_route) */
+/* parse and resolve an order document into a routing request, for explain_route (order_place.c) */
 extern void OrdersRouteRequest(Jsonb *doc, struct RouteRequest *req);
-/* the order document (jsonb, in the caller's SPI memory) */
+/* the order document (jsonb, in the caller's SPI memory) (order_document.c) */
 extern Datum OrdersDocumentOf(int64 order_id);
 
 /* ---- events.c ---- */

@@ -1,7 +1,8 @@
 
 -- ===========================================================================
 -- orders: orders, lines, reservations; place_order, cancel_order,
--- expire_reservations (src/orders.c, location choice in src/routing.c)
+-- expire_reservations (src/order_*.c, see src/orders.h; location choice in
+-- src/routing.c)
 -- ===========================================================================
 
 CREATE TABLE oms.orders (

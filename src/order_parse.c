@@ -1,0 +1,299 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_parse.c
+ *	  The place_order document parsed and validated (PoParse), before any
+ *	  table is touched, and its SHA-256 (PoRequestHash), by which a replay
+ *	  is recognised. Every problem is a 22023 naming the field (JsonInvalid).
+ *	  Nothing here reads or writes a table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "orders.h"
+
+#define OMS_MAX_LINES		500
+#define OMS_MAX_LINE_QTY	1000000
+
+/* A coordinate in decimal degrees, within +-limit. */
+static double
+PoCoordinate(JsonbValue *v, const char *path, double limit)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
+				  "Give coordinates as decimal degrees.");
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (isnan(d) || d < -limit || d > limit)
+		JsonInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
+				  "Check that lat and lon are not swapped.");
+	return d;
+}
+
+/* A flag: a lowercase identifier of at most 63 characters. */
+static bool
+PoFlagOk(const char *f)
+{
+	const char *p;
+
+	if (*f < 'a' || *f > 'z')
+		return false;
+	for (p = f; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return p - f <= 63;
+}
+
+/* Plausibly an email address: one @, a dot in the domain, no blanks. */
+static bool
+PoEmailOk(const char *e)
+{
+	const char *at = strchr(e, '@');
+
+	if (at == NULL || at == e || strchr(at + 1, '@') != NULL)
+		return false;
+	if (strpbrk(e, " \t\r\n") != NULL)
+		return false;
+	return strchr(at + 1, '.') != NULL && at[1] != '.' && e[strlen(e) - 1] != '.';
+}
+
+/*
+ * Parse and validate the whole order document into *o (src/orders.h),
+ * with the defaults of the keys left out. Reads no table.
+ */
+void
+PoParse(Jsonb *doc, PoOrder *o)
+{
+	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
+	"lines", "flags", "notes", "policy", "split", "hold_minutes", NULL};
+	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
+	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax", NULL};
+	JsonbContainer *root = &doc->root;
+	JsonbValue	buf;
+	JsonbValue *v;
+	JsonbContainer *lines;
+	int			i;
+
+	memset(o, 0, sizeof(*o));
+	o->hold_minutes = -1;
+	JsonDocument = "order";
+
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: the document must be a JSON object"),
+				 errdetail("place_order received %s.", JB_ROOT_IS_SCALAR(doc) ? "a scalar" : "an array"),
+				 errhint("Send {\"channel\": ..., \"external_id\": ..., \"currency\": ..., \"lines\": [...]}.")));
+	JsonCheckKeys(root, top_keys, "the order");
+
+	if ((v = JsonGet(root, "channel", &buf)) == NULL)
+		JsonInvalid("channel", "The key channel is required.", "Name the channel by its code, for example \"web\".");
+	o->work.channel = JsonString(v, "channel", 32, true);
+
+	if ((v = JsonGet(root, "external_id", &buf)) == NULL)
+		JsonInvalid("external_id", "The key external_id is required.",
+				  "Send the order's id in your system; it makes retries safe.");
+	/*
+	 * Not PAN-checked: the caller's order number is often a long number
+	 * (13-digit shop ids), and one in ten of those passes the Luhn check.
+	 */
+	o->work.external_id = JsonString(v, "external_id", 200, true);
+
+	if ((v = JsonGet(root, "currency", &buf)) == NULL)
+		JsonInvalid("currency", "The key currency is required.", "Use an ISO 4217 code such as \"EUR\".");
+	o->currency = JsonString(v, "currency", 3, true);
+	if (strlen(o->currency) != 3 || strspn(o->currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3)
+		JsonInvalid("currency", psprintf("currency must be three capital letters, not \"%s\".", o->currency),
+				  "Use an ISO 4217 code such as \"EUR\".");
+
+	o->policy = "all_or_nothing";
+	o->work.shortfall = ORDER_SHORT_REFUSE;
+	if ((v = JsonGet(root, "policy", &buf)) != NULL)
+	{
+		o->policy = JsonString(v, "policy", 32, true);
+		if (strcmp(o->policy, "partial") == 0)
+			o->work.shortfall = ORDER_SHORT_CANCEL;
+		else if (strcmp(o->policy, "backorder") == 0)
+			o->work.shortfall = ORDER_SHORT_BACKORDER;
+		else if (strcmp(o->policy, "all_or_nothing") != 0)
+			JsonInvalid("policy", psprintf("policy must be all_or_nothing, partial or backorder, not \"%s\".", o->policy),
+					  "Leave it out for all_or_nothing.");
+	}
+
+	o->work.route.split = "allow";
+	if ((v = JsonGet(root, "split", &buf)) != NULL)
+	{
+		o->work.route.split = JsonString(v, "split", 32, true);
+		if (strcmp(o->work.route.split, "allow") != 0 && strcmp(o->work.route.split, "avoid") != 0 && strcmp(o->work.route.split, "forbid") != 0)
+			JsonInvalid("split", psprintf("split must be allow, avoid or forbid, not \"%s\".", o->work.route.split),
+						"Leave it out to allow splitting the order over several shipments.");
+	}
+
+	if ((v = JsonGet(root, "hold_minutes", &buf)) != NULL)
+		o->hold_minutes = JsonInt(v, "hold_minutes", 0, 525600,
+								 "Give the hold in minutes, at most 525600 (a year); 0 holds until paid or cancelled.");
+
+	if ((v = JsonGet(root, "notes", &buf)) != NULL)
+	{
+		o->notes = JsonString(v, "notes", 10000, false);
+		OmsCheckNoCardNumber(o->notes, "notes");
+	}
+
+	if ((v = JsonGet(root, "flags", &buf)) != NULL)
+	{
+		JsonbContainer *flags = JsonArray(v, "flags");
+		int			n = JsonContainerSize(flags);
+
+		o->flags = palloc(sizeof(char *) * (n + 1));
+		for (i = 0; i < n; i++)
+		{
+			JsonbValue *f = getIthJsonbValueFromContainer(flags, i);
+			char	   *path = psprintf("flags[%d]", i);
+			char	   *s = JsonString(f, path, 63, true);
+
+			if (!PoFlagOk(s))
+				JsonInvalid(path, psprintf("%s is \"%s\"; flags are lowercase letters, digits and _, starting with a letter.", path, s),
+						  "Write flags such as vip, gift or fraud_review.");
+			o->flags[o->nflags++] = s;
+		}
+	}
+
+	if ((v = JsonGet(root, "customer", &buf)) != NULL)
+	{
+		JsonbContainer *c = JsonObject(v, "customer");
+		JsonbValue	cbuf;
+		JsonbValue *cv;
+
+		JsonCheckKeys(c, customer_keys, "customer");
+		if ((cv = JsonGet(c, "external_ref", &cbuf)) != NULL)
+		{
+			o->cust_ref = JsonString(cv, "customer.external_ref", 200, true);
+			OmsCheckNoCardNumber(o->cust_ref, "customer.external_ref");
+		}
+		if ((cv = JsonGet(c, "email", &cbuf)) != NULL)
+		{
+			o->cust_email = JsonString(cv, "customer.email", 320, true);
+			if (!PoEmailOk(o->cust_email))
+				JsonInvalid("customer.email", psprintf("customer.email \"%s\" is not an email address.", o->cust_email),
+						  "Send an address such as ann@example.com, or leave email out.");
+		}
+		if ((cv = JsonGet(c, "name", &cbuf)) != NULL)
+		{
+			o->cust_name = JsonString(cv, "customer.name", 200, false);
+			OmsCheckNoCardNumber(o->cust_name, "customer.name");
+		}
+		if (o->cust_ref == NULL && o->cust_email == NULL)
+			JsonInvalid("customer", "customer needs external_ref or email to be recognised.",
+					  "Leave customer out for a guest order.");
+		o->has_customer = true;
+	}
+
+	if ((v = JsonGet(root, "ship_to", &buf)) != NULL)
+	{
+		JsonbContainer *s = JsonObject(v, "ship_to");
+		JsonbValue	sbuf;
+		JsonbValue *lat;
+		JsonbValue *lon;
+		JsonbValue *pickup;
+		StringInfoData txt;
+
+		lat = JsonGet(s, "lat", &sbuf);
+		if (lat)
+			o->work.route.lat = PoCoordinate(lat, "ship_to.lat", 90);
+		lon = JsonGet(s, "lon", &sbuf);
+		if (lon)
+			o->work.route.lon = PoCoordinate(lon, "ship_to.lon", 180);
+		if ((lat == NULL) != (lon == NULL))
+			JsonInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
+		o->work.route.has_coords = (lat != NULL);
+		if ((pickup = JsonGet(s, "pickup", &sbuf)) != NULL)
+			o->pickup = JsonString(pickup, "ship_to.pickup", 32, true);
+		initStringInfo(&txt);
+		JsonbToCString(&txt, s, -1);
+		o->ship_to = txt.data;
+		OmsCheckNoCardNumber(JsonStringsText(s), "ship_to");
+	}
+
+	if ((v = JsonGet(root, "lines", &buf)) == NULL)
+		JsonInvalid("lines", "The key lines is required.", "Send at least one line: [{\"sku\": ..., \"qty\": ..., \"unit_price\": ...}].");
+	lines = JsonArray(v, "lines");
+	o->work.nlines = JsonContainerSize(lines);
+	if (o->work.nlines == 0)
+		JsonInvalid("lines", "lines is empty.", "An order needs at least one line.");
+	if (o->work.nlines > OMS_MAX_LINES)
+		JsonInvalid("lines", psprintf("lines has %d entries; at most %d are allowed.", o->work.nlines, OMS_MAX_LINES),
+				  "Split the order.");
+	o->work.lines = palloc0(sizeof(OrderLine) * o->work.nlines);
+	o->prices = palloc0(sizeof(PoPrice) * o->work.nlines);
+	for (i = 0; i < o->work.nlines; i++)
+	{
+		JsonbValue *lv = getIthJsonbValueFromContainer(lines, i);
+		char	   *path = psprintf("lines[%d]", i);
+		JsonbContainer *l = JsonObject(lv, path);
+		JsonbValue	lbuf;
+		JsonbValue *f;
+		OrderLine  *pl = &o->work.lines[i];
+		PoPrice    *pp = &o->prices[i];
+
+		JsonCheckKeys(l, line_keys, path);
+		pl->line_no = i + 1;
+		if ((f = JsonGet(l, "sku", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the product by its sku.");
+		pl->sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+		if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
+		pl->qty = JsonInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
+						"Split very large quantities into several orders.");
+		if ((f = JsonGet(l, "unit_price", &lbuf)) == NULL)
+			JsonInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
+					  "Give the price of one unit, 0 for a free item.");
+		pp->unit_price = JsonMoney(f, psprintf("%s.unit_price", path));
+		pp->discount = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+		pp->tax = pp->discount;
+		if ((f = JsonGet(l, "discount", &lbuf)) != NULL)
+			pp->discount = JsonMoney(f, psprintf("%s.discount", path));
+		if ((f = JsonGet(l, "tax", &lbuf)) != NULL)
+			pp->tax = JsonMoney(f, psprintf("%s.tax", path));
+		{
+			Datum		gross = DirectFunctionCall2(numeric_mul, pp->unit_price,
+													DirectFunctionCall1(int4_numeric, Int32GetDatum(pl->qty)));
+
+			if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, pp->discount, gross)) > 0)
+				JsonInvalid(psprintf("%s.discount", path),
+						  psprintf("%s.discount %s exceeds the line amount %s.", path,
+								   DatumGetCString(DirectFunctionCall1(numeric_out, pp->discount)),
+								   DatumGetCString(DirectFunctionCall1(numeric_out, gross))),
+						  "The discount is for the whole line, not per unit.");
+		}
+	}
+}
+
+
+/* The SHA-256 of the document as sent (canonical jsonb text). */
+void
+PoRequestHash(Jsonb *doc, uint8 *digest)
+{
+	StringInfoData txt;
+	pg_cryptohash_ctx *ctx;
+
+	initStringInfo(&txt);
+	JsonbToCString(&txt, &doc->root, VARSIZE(doc));
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (uint8 *) txt.data, txt.len) < 0 ||
+		pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "oms: could not compute request hash");
+	pg_cryptohash_free(ctx);
+}

@@ -1,0 +1,1035 @@
+/*-------------------------------------------------------------------------
+ *
+ * order_place.c
+ *	  oms.place_order, in named steps, and the steps it shares with
+ *	  re-routing (src/order_reroute.c) through the OrderWork struct of
+ *	  src/orders.h: OrdersLoadKits, OrdersBuildDemand, OrdersReserve,
+ *	  OrdersDistribute, OrdersBookReservations. Also OrdersRouteRequest, the
+ *	  routing request place_order would make, for oms.explain_route.
+ *
+ *	  place_order, step by step
+ *	  -------------------------
+ *	   1. PoParse (src/order_parse.c): parse and validate the whole JSON
+ *	      document before touching any table; every problem is a 22023
+ *	      naming the field.
+ *	   2. PoRequestHash (src/order_parse.c): the SHA-256 of the request, by
+ *	      which a replay is told from a different document reusing the
+ *	      external_id.
+ *	   3. PoResolveChannel: the channel, whether it takes orders, and the
+ *	      payment hold it gives.
+ *	   4. PoResolvePickup: click and collect, the store named by
+ *	      ship_to.pickup, whose coordinates become the ship-to's.
+ *	   5. PoInsertOrder: the order row (and its customer), with INSERT ...
+ *	      ON CONFLICT (channel_id, external_id) DO NOTHING. That is the
+ *	      idempotency door: a concurrent duplicate waits on the first
+ *	      inserter's unique index entry before it holds any balance lock,
+ *	      then sees its committed row and returns it as a replay
+ *	      ("replayed": true). A different document reusing the external_id
+ *	      is refused (22023). Only a new order goes on, and only when its
+ *	      channel is active.
+ *	   6. PoResolveProducts: the lines' products; every unknown or inactive
+ *	      sku is reported at once.
+ *	   7. OrdersLoadKits: the components of the order's kits.
+ *	   8. OrdersBuildDemand: the demand per product: same-sku lines
+ *	      together, kits expanded into their components, one group per kit
+ *	      line (a kit ships from one place).
+ *	   9. OrdersReserve: route and reserve (src/routing.c, RouteReserve).
+ *	      The routing engine plans from the current balances (no locks); if
+ *	      the plan is short, lapsed reservations of unpaid orders on the
+ *	      short products are released first (lazy expiry) and the order
+ *	      planned again; this is done only while this call holds no balance
+ *	      lock, to keep the lock order. The plan is executed in (product_id,
+ *	      location_id) order with guarded updates: UPDATE ... SET reserved =
+ *	      reserved + q WHERE ... AND on_hand - reserved - safety_stock >= q,
+ *	      in a subtransaction. If one finds the stock gone, the
+ *	      subtransaction is rolled back and the order planned again with
+ *	      fresh numbers, a bounded number of times. The last attempt locks
+ *	      each row (SELECT ... FOR UPDATE) and takes what is there, up to
+ *	      the plan. The decision is stored in oms.routing_decisions. Under
+ *	      all_or_nothing a shortfall raises OM001 listing every short sku,
+ *	      and nothing is written.
+ *	  10. OrdersDistribute: hand what was reserved to the lines in line
+ *	      order (a kit line gets whole kits only); the rest of each line is
+ *	      backordered or cancelled according to the policy.
+ *	  11. PoBookLines: the order lines, in one set-based statement.
+ *	  12. OrdersBookReservations: give back what no line can use, write the
+ *	      reservations and their movements in one set-based statement, and
+ *	      check for low stock.
+ *	  13. PoApplyRules: the status after placement: backordered when units
+ *	      wait, confirmed for a customer on payment terms, then the hold
+ *	      rules.
+ *	  The answer is the order document (src/order_document.c).
+ *
+ *	  The locking order (orders, order lines, balance rows ascending) and
+ *	  the guarded-update protocol are described in inventory.c. Balance
+ *	  rows change only through inventory.c's primitives (InventoryReserve,
+ *	  InventoryReserveUpTo, InventoryUnreserve); the movement rows that
+ *	  belong to reservations are written here, in the same set-based
+ *	  statement as the reservation rows themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "orders.h"
+
+static int
+PoDemandCmp(const void *a, const void *b)
+{
+	const RouteDemand *x = a;
+	const RouteDemand *y = b;
+
+	if (x->product_id != y->product_id)
+		return x->product_id < y->product_id ? -1 : 1;
+	return (x->group > y->group) - (x->group < y->group);
+}
+
+/* Is any demand of demands[i]'s product short in the plan? */
+static bool
+PoDemandShort(OrderWork *w, RoutePlanOut *plan, int i)
+{
+	int			j;
+
+	for (j = 0; j < w->ndemands; j++)
+		if (w->demands[j].product_id == w->demands[i].product_id && plan->shortfall[j] > 0)
+			return true;
+	return false;
+}
+
+/*
+ * OM001 for an all_or_nothing order: every short product, asked and
+ * available (over the eligible locations). 40001 when nothing is short any
+ * more: every attempt lost a race.
+ */
+static void
+PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
+{
+	StringInfoData detail;
+	int			nshort = 0;
+	int			i,
+				j,
+				k;
+
+	initStringInfo(&detail);
+	for (i = 0; i < w->ndemands; i++)
+	{
+		char	   *sku = NULL;
+		int64		asked = 0;
+		int32		g = w->demands[i].group;
+
+		/* one entry per product: what all its demands ask together */
+		for (j = 0; j < i; j++)
+			if (w->demands[j].product_id == w->demands[i].product_id)
+				break;
+		if (j < i)
+			continue;
+		for (j = 0; j < w->ndemands; j++)
+			if (w->demands[j].product_id == w->demands[i].product_id)
+			{
+				asked += w->demands[j].qty;
+				if (plan->shortfall[j] > 0)
+					g = w->demands[j].group;
+			}
+		/* short only because a kit cannot be assembled at one place: below */
+		if (!PoDemandShort(w, plan, i) || (!plan->split_refused && plan->available[i] >= asked))
+			continue;
+		for (j = 0; j < w->nlines && g == 0 && sku == NULL; j++)
+			if (w->lines[j].product.id == w->demands[i].product_id)
+				sku = w->lines[j].sku;
+		/* a kit component: name it and its kit */
+		for (k = 0; k < w->ncomps && g > 0 && sku == NULL; k++)
+			if (w->comps[k].component_id == w->demands[i].product_id &&
+				w->comps[k].kit_id == w->lines[g - 1].product.id)
+				sku = psprintf("%s (in kit %s)", w->comps[k].sku, w->lines[g - 1].sku);
+		appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
+						 nshort ? "; " : "", sku ? sku : "?", asked, plan->available[i]);
+		nshort++;
+	}
+	for (i = 0; i < w->ndemands && nshort == 0; i++)
+		if (plan->shortfall[i] > 0 && w->demands[i].group > 0)
+		{
+			OrderLine  *kit = &w->lines[w->demands[i].group - 1];
+
+			ereport(ERROR,
+					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock: kit %s cannot be assembled at one location", kit->sku),
+					 errdetail("There are enough units of every component, but no location (or set of locations) holds the components of %d whole kit(s) together.",
+							   kit->qty),
+					 errhint("Nothing was reserved. A kit ships from one place: move stock so its components are together, or place the order with policy partial or backorder.")));
+		}
+	if (nshort == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not reserve the order: concurrent orders took the stock at every attempt"),
+				 errdetail("Every product is available on paper, but each reservation attempt lost a race for it."),
+				 errhint("Nothing was reserved. Retry the call.")));
+	if (plan->split_refused)
+		ereport(ERROR,
+				(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock at any single location for %d of the order's products", nshort),
+				 errdetail("%s; the split policy \"%s\" keeps the order from being split over locations.",
+						   detail.data, w->route.split),
+				 errhint("Nothing was reserved. Allow splitting, lower the quantities, or place the order with policy partial or backorder.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+			 errmsg("insufficient stock for %d of the order's products", nshort),
+			 errdetail("%s.", detail.data),
+			 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
+}
+
+/* ---- place_order ---- */
+
+/* The channel: its id, whether it takes orders, and the hold it gives. */
+static int32
+PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(o->work.channel)};
+	int32		channel_hold;
+	bool		channel_hold_null;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, active, hold_minutes FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: unknown channel \"%s\"", o->work.channel),
+				 errdetail("No channel in oms.channels has the code \"%s\".", o->work.channel),
+				 errhint("Channel codes are lowercase, for example \"web\".")));
+	*active = DatumGetBool(OmsGetDatum(0, 2, NULL));
+	channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
+	*hold = o->hold_minutes >= 0 ? o->hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
+	o->work.route.channel_id = OmsGetInt32(0, 1, NULL);
+	return o->work.route.channel_id;
+}
+
+/*
+ * Click and collect: ship_to.pickup names the location; it must be active
+ * and take pickups. The parcel's destination is the store: its coordinates
+ * become the ship-to's.
+ */
+static void
+PoResolvePickup(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (o->pickup == NULL)
+		return;
+	values[0] = CStringGetTextDatum(o->pickup);
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, active, pickup, latitude, longitude FROM oms.locations "
+					 " WHERE code OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		JsonInvalid("ship_to.pickup", psprintf("ship_to.pickup names location \"%s\", which does not exist.", o->pickup),
+					"Name a store by its code in oms.locations.");
+	if (!DatumGetBool(OmsGetDatum(0, 2, NULL)) || !DatumGetBool(OmsGetDatum(0, 3, NULL)))
+		JsonInvalid("ship_to.pickup", psprintf("Location \"%s\" is %s.", o->pickup,
+											  DatumGetBool(OmsGetDatum(0, 2, NULL)) ? "not a pickup location" : "inactive"),
+					"Choose an active location whose pickup flag is set, or ship the order.");
+	o->work.route.pickup_location_id = OmsGetInt32(0, 1, NULL);
+	o->work.route.has_coords = true;
+	o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 4, NULL));
+	o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
+}
+
+/* The customer: found by external_ref, else email; created when new. */
+static bool
+PoResolveCustomer(PoOrder *o, int64 *customer_id)
+{
+	static SPIPlanPtr plan_ins = NULL;
+	static SPIPlanPtr plan_get = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (!o->has_customer)
+		return false;
+	values[0] = o->cust_ref ? CStringGetTextDatum(o->cust_ref) : (Datum) 0;
+	values[1] = o->cust_email ? CStringGetTextDatum(o->cust_email) : (Datum) 0;
+	values[2] = o->cust_name ? CStringGetTextDatum(o->cust_name) : (Datum) 0;
+	nulls[0] = o->cust_ref ? ' ' : 'n';
+	nulls[1] = o->cust_email ? ' ' : 'n';
+	nulls[2] = o->cust_name ? ' ' : 'n';
+	OmsExec(OmsPlan(&plan_ins,
+					"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
+					"ON CONFLICT DO NOTHING RETURNING id",
+					3, types), values, nulls, 1);
+	if (SPI_processed == 0)
+	{
+		OmsQuery(OmsPlan(&plan_get,
+						 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
+						 "                UNION ALL "
+						 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
+						 " ORDER BY o LIMIT 1",
+						 2, types), values, nulls, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: customer vanished during lookup");
+	}
+	*customer_id = OmsGetInt64(0, 1, NULL);
+	return true;
+}
+
+/*
+ * The order row: the idempotency door. Returns false when (channel,
+ * external_id) already exists: o->order_id is then that order, after
+ * checking that the document is the same (22023 otherwise).
+ */
+static bool
+PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
+{
+	static SPIPlanPtr plan_order = NULL;
+	static SPIPlanPtr plan_existing = NULL;
+	Oid			types[18] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
+	TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID, TEXTOID, INT4OID};
+	Datum		values[18];
+	char		nulls[18];
+	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	Datum	   *f = palloc(sizeof(Datum) * (o->nflags + 1));
+	Datum		subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		discount = subtotal;
+	Datum		tax = subtotal;
+	int64		customer_id;
+	int			i;
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (i = 0; i < o->work.nlines; i++)
+	{
+		subtotal = DirectFunctionCall2(numeric_add, subtotal,
+									   DirectFunctionCall2(numeric_mul, o->prices[i].unit_price,
+														   DirectFunctionCall1(int4_numeric, Int32GetDatum(o->work.lines[i].qty))));
+		discount = DirectFunctionCall2(numeric_add, discount, o->prices[i].discount);
+		tax = DirectFunctionCall2(numeric_add, tax, o->prices[i].tax);
+	}
+	SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	memcpy(VARDATA(h), digest, PG_SHA256_DIGEST_LENGTH);
+	for (i = 0; i < o->nflags; i++)
+		f[i] = CStringGetTextDatum(o->flags[i]);
+
+	values[0] = Int32GetDatum(channel_id);
+	values[1] = CStringGetTextDatum(o->work.external_id);
+	if (PoResolveCustomer(o, &customer_id))
+		values[2] = Int64GetDatum(customer_id);
+	else
+		nulls[2] = 'n';
+	values[3] = CStringGetTextDatum(o->currency);
+	values[4] = CStringGetTextDatum(o->policy);
+	if (o->ship_to)
+		values[5] = DirectFunctionCall1(jsonb_in, CStringGetDatum(o->ship_to));
+	else
+		nulls[5] = 'n';
+	values[6] = Float8GetDatum(o->work.route.lat);
+	values[7] = Float8GetDatum(o->work.route.lon);
+	if (!o->work.route.has_coords)
+		nulls[6] = nulls[7] = 'n';
+	values[8] = PointerGetDatum(construct_array(f, o->nflags, TEXTOID, -1, false, TYPALIGN_INT));
+	if (o->notes)
+		values[9] = CStringGetTextDatum(o->notes);
+	else
+		nulls[9] = 'n';
+	values[10] = Int32GetDatum(hold);
+	values[11] = subtotal;
+	values[12] = discount;
+	values[13] = tax;
+	values[14] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
+	values[15] = PointerGetDatum(h);
+	values[16] = CStringGetTextDatum(o->work.route.split);
+	values[17] = Int32GetDatum(o->work.route.pickup_location_id);
+	if (o->work.route.pickup_location_id == 0)
+		nulls[17] = 'n';
+	OmsExec(OmsPlan(&plan_order,
+					"INSERT INTO oms.orders (channel_id, external_id, customer_id, currency, status, policy, ship_to, "
+					"       ship_lat, ship_lon, flags, notes, hold_minutes, expires_at, subtotal, discount, tax, total, request_hash, "
+					"       split_policy, pickup_location_id) "
+					"VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, "
+					"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
+					"             pg_catalog.make_interval(mins => $11) END, "
+					"        $12, $13, $14, $15, $16, $17, $18) "
+					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+					18, types), values, nulls, 1);
+	if (SPI_processed == 1)
+	{
+		o->work.order_id = OmsGetInt64(0, 1, NULL);
+		return true;
+	}
+
+	/* a retry, or a concurrent duplicate that committed first */
+	{
+		Oid			etypes[2] = {INT4OID, TEXTOID};
+		bytea	   *eh;
+		bool		isnull;
+
+		OmsQuery(OmsPlan(&plan_existing,
+						 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
+						 "   AND external_id OPERATOR(pg_catalog.=) $2",
+						 2, etypes), values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: conflicting order vanished");
+		o->work.order_id = OmsGetInt64(0, 1, NULL);
+		eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
+		if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
+			memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
+							o->work.external_id, o->work.channel),
+					 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", o->work.order_id),
+					 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
+	}
+	return false;
+}
+
+/* Products of the lines: every unknown or inactive sku is reported at once. */
+static void
+PoResolveProducts(OrderWork *w)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTARRAYOID};
+	Datum		values[1];
+	Datum	   *skus = palloc(sizeof(Datum) * w->nlines);
+	StringInfoData unknown;
+	StringInfoData inactive;
+	int			n,
+				i,
+				j;
+
+	for (i = 0; i < w->nlines; i++)
+		skus[i] = CStringGetTextDatum(w->lines[i].sku);
+	values[0] = PointerGetDatum(construct_array(skus, w->nlines, TEXTOID, -1, false, TYPALIGN_INT));
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT sku, id, kind, active, reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.products WHERE sku OPERATOR(pg_catalog.=) ANY ($1)",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	for (i = 0; i < w->nlines; i++)
+	{
+		w->lines[i].product.id = 0;
+		for (j = 0; j < n; j++)
+		{
+			char	   *sku = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 1);
+			char	   *kind;
+
+			if (strcmp(sku, w->lines[i].sku) != 0)
+				continue;
+			kind = SPI_getvalue(SPI_tuptable->vals[j], SPI_tuptable->tupdesc, 3);
+			w->lines[i].product.id = OmsGetInt64(j, 2, NULL);
+			w->lines[i].product.kind = strcmp(kind, "kit") == 0 ? OMS_KIND_KIT :
+				strcmp(kind, "service") == 0 ? OMS_KIND_SERVICE : OMS_KIND_STOCK;
+			w->lines[i].product.active = DatumGetBool(OmsGetDatum(j, 4, NULL));
+			if (DatumGetBool(OmsGetDatum(j, 5, NULL)))
+				w->any_reorder_point = true;
+		}
+	}
+	initStringInfo(&unknown);
+	initStringInfo(&inactive);
+	for (i = 0; i < w->nlines; i++)
+	{
+		if (w->lines[i].product.id == 0)
+			appendStringInfo(&unknown, "%s%s (line %d)", unknown.len ? ", " : "", w->lines[i].sku, i + 1);
+		else if (!w->lines[i].product.active)
+			appendStringInfo(&inactive, "%s%s (line %d)", inactive.len ? ", " : "", w->lines[i].sku, i + 1);
+	}
+	if (unknown.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: unknown sku"),
+				 errdetail("No product has the sku: %s.", unknown.data),
+				 errhint("Skus are case-sensitive; create missing products in oms.products first.")));
+	if (inactive.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: inactive product"),
+				 errdetail("These products are not sold any more: %s.", inactive.data),
+				 errhint("Remove the lines, or reactivate the products.")));
+}
+
+/* Components of the order's kits; a kit without components is refused. */
+void
+OrdersLoadKits(OrderWork *w)
+{
+	static SPIPlanPtr plan = NULL;
+	int64	   *kit_ids = palloc(sizeof(int64) * w->nlines);
+	int			nkits = 0;
+	int			i,
+				j;
+
+	for (i = 0; i < w->nlines; i++)
+		if (w->lines[i].product.kind == OMS_KIND_KIT)
+			kit_ids[nkits++] = w->lines[i].product.id;
+	if (nkits == 0)
+		return;
+	{
+		Oid			types[1] = {INT8ARRAYOID};
+		Datum		values[1] = {PointerGetDatum(OmsInt8Array(kit_ids, nkits))};
+
+		OmsQuery(OmsPlan(&plan,
+						 "SELECT kc.kit_id, kc.component_id, kc.qty, p.sku, p.reorder_point OPERATOR(pg_catalog.>) 0 FROM oms.kit_components kc "
+						 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) kc.component_id "
+						 " WHERE kc.kit_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY kc.kit_id, kc.component_id",
+						 1, types), values, NULL, 0);
+	}
+	w->ncomps = (int) SPI_processed;
+	w->comps = palloc(sizeof(OrderComponent) * (w->ncomps + 1));
+	for (i = 0; i < w->ncomps; i++)
+	{
+		w->comps[i].kit_id = OmsGetInt64(i, 1, NULL);
+		w->comps[i].component_id = OmsGetInt64(i, 2, NULL);
+		w->comps[i].qty = OmsGetInt32(i, 3, NULL);
+		w->comps[i].sku = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
+		if (DatumGetBool(OmsGetDatum(i, 5, NULL)))
+			w->any_reorder_point = true;
+	}
+	for (i = 0; i < w->nlines; i++)
+	{
+		bool		has = false;
+
+		if (w->lines[i].product.kind != OMS_KIND_KIT)
+			continue;
+		for (j = 0; j < w->ncomps; j++)
+			if (w->comps[j].kit_id == w->lines[i].product.id)
+				has = true;
+		if (!has)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid order: kit \"%s\" has no components", w->lines[i].sku),
+					 errdetail("A kit is reserved through its components, and this one lists none."),
+					 errhint("Add its components in oms.kit_components.")));
+	}
+}
+
+/*
+ * The stock products a line needs: itself for a stock line, its components
+ * for a kit line, nothing for a service. Fills pids/per and returns how many.
+ */
+static int
+PoLineProducts(OrderWork *w, OrderLine *l, int64 *pids, int32 *per)
+{
+	int			n = 0;
+	int			j;
+
+	if (l->product.kind == OMS_KIND_STOCK)
+	{
+		pids[0] = l->product.id;
+		per[0] = 1;
+		return 1;
+	}
+	if (l->product.kind == OMS_KIND_KIT)
+		for (j = 0; j < w->ncomps; j++)
+			if (w->comps[j].kit_id == l->product.id)
+			{
+				pids[n] = w->comps[j].component_id;
+				per[n] = w->comps[j].qty;
+				n++;
+			}
+	return n;
+}
+
+/*
+ * The demands: one per product for the stock lines (same-sku lines
+ * summed), and one per component for each kit line, in a group of its own
+ * (group = the line's index + 1) that routing keeps at one location: a kit
+ * ships from one place. Demands of one product share its stock.
+ */
+void
+OrdersBuildDemand(OrderWork *w)
+{
+	int64	   *pids = palloc(sizeof(int64) * (w->ncomps + 1));
+	int32	   *per = palloc(sizeof(int32) * (w->ncomps + 1));
+	int64	   *total = palloc0(sizeof(int64) * (w->nlines + w->ncomps + 1));
+	int			i,
+				j,
+				k,
+				n;
+
+	w->demands = palloc0(sizeof(RouteDemand) * (w->nlines + w->ncomps + 1));
+	for (i = 0; i < w->nlines; i++)
+	{
+		bool		kit = w->lines[i].product.kind == OMS_KIND_KIT;
+		int32		gid = kit ? i + 1 : 0;
+
+		n = PoLineProducts(w, &w->lines[i], pids, per);
+		for (j = 0; j < n; j++)
+		{
+			for (k = 0; k < w->ndemands; k++)
+				if (w->demands[k].product_id == pids[j] && w->demands[k].group == gid)
+					break;
+			if (k == w->ndemands)
+			{
+				w->demands[k].product_id = pids[j];
+				w->demands[k].qty = 0;
+				w->demands[k].group = gid;
+				w->demands[k].per = kit ? per[j] : 1;
+				w->ndemands++;
+			}
+			w->demands[k].qty += (int64) w->lines[i].qty * per[j];
+		}
+	}
+	/* no product may be asked for more than int4 can count */
+	for (k = 0; k < w->ndemands; k++)
+		for (j = 0; j < w->ndemands; j++)
+			if (w->demands[j].product_id == w->demands[k].product_id)
+			{
+				total[k] += w->demands[j].qty;
+				if (total[k] > PG_INT32_MAX / 2)
+					JsonInvalid("lines", "The order asks for more than 1073741823 units of one product.",
+								"Split the order.");
+			}
+	qsort(w->demands, w->ndemands, sizeof(RouteDemand), PoDemandCmp);
+}
+
+/* The routing request for this order. */
+static void
+PoRouteRequest(OrderWork *w, RouteRequest *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->order_id = w->order_id;
+	req->channel_id = w->route.channel_id;
+	req->has_coords = w->route.has_coords;
+	req->lat = w->route.lat;
+	req->lon = w->route.lon;
+	req->pickup_location_id = w->route.pickup_location_id;
+	req->split = w->route.split;
+	req->all_or_nothing = w->shortfall == ORDER_SHORT_REFUSE;
+	req->demands = w->demands;
+	req->ndemands = w->ndemands;
+}
+
+/*
+ * Route and reserve (src/routing.c: plans, guarded updates, bounded
+ * re-planning), then record the decision. An all_or_nothing order that is
+ * short raises OM001 here, holding nothing.
+ */
+void
+OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocation *release, int nrelease)
+{
+	RouteRequest req;
+	RoutePlanOut plan;
+	RouteAllocation *taken;
+	int			ntaken;
+	int			i;
+
+	w->ntaken = 0;
+	w->taken = NULL;
+	if (w->ndemands == 0)
+		return;
+	PoRouteRequest(w, &req);
+	req.lazy_expiry = !rejections;
+	req.rejections = rejections;
+	req.release = release;
+	req.nrelease = nrelease;
+	req.explain = nrelease > 0;	/* released units may sit where nothing is available */
+	if (!RouteReserve(&req, &plan, &taken, &ntaken))
+	{
+		if (!req.all_or_nothing)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not reserve the order: concurrent orders took the locations' capacity at every attempt"),
+					 errdetail("Each reservation attempt found a chosen location's daily capacity used up meanwhile."),
+					 errhint("Nothing was reserved. Retry the call.")));
+		PoRaiseInsufficient(w, &plan);
+	}
+	w->taken = palloc(sizeof(OrderTaken) * (ntaken + 1));
+	for (i = 0; i < ntaken; i++)
+	{
+		w->taken[i].product_id = taken[i].product_id;
+		w->taken[i].location_id = taken[i].location_id;
+		w->taken[i].group = taken[i].group;
+		w->taken[i].qty = taken[i].qty;
+		w->taken[i].used = 0;
+	}
+	w->ntaken = ntaken;
+	RouteRecord(&req, &plan, trigger, taken, ntaken);
+}
+
+/*
+ * Hand qty units of product (at location loc, or anywhere when loc < 0)
+ * that were routed for group from what this call reserved to line i, as
+ * reservation pieces.
+ */
+static void
+PoTakeUnits(OrderWork *w, int i, int32 group, int64 product_id, int32 loc, int32 qty)
+{
+	int			k;
+
+	for (k = 0; k < w->ntaken && qty > 0; k++)
+	{
+		OrderTaken *t = &w->taken[k];
+		int32		give;
+
+		if (t->product_id != product_id || t->group != group || t->used == t->qty ||
+			(loc >= 0 && t->location_id != loc))
+			continue;
+		give = Min(qty, t->qty - t->used);
+		t->used += give;
+		qty -= give;
+		w->pieces[w->npieces].line = i;
+		w->pieces[w->npieces].product_id = product_id;
+		w->pieces[w->npieces].location_id = t->location_id;
+		w->pieces[w->npieces].qty = give;
+		w->npieces++;
+	}
+	if (qty != 0)
+		elog(ERROR, "oms: reservation distribution came up short");
+}
+
+/*
+ * Distribute what was reserved to the lines in line order; kits get whole
+ * kits only. Each line's units are taken out of "taken" at once (used), so
+ * two lines that need the same product (repeated sku, or a kit and one of
+ * its components) share what was reserved instead of both counting it. The
+ * rest of each line is backordered or cancelled according to the policy.
+ */
+void
+OrdersDistribute(OrderWork *w)
+{
+	int64	   *pids = palloc(sizeof(int64) * (w->ncomps + 1));
+	int32	   *per = palloc(sizeof(int32) * (w->ncomps + 1));
+	int			i,
+				j,
+				k,
+				n;
+
+	w->pieces = palloc(sizeof(OrderPiece) * (w->nlines * (w->ncomps + 1) * (w->ntaken + 1) + 1));
+	for (i = 0; i < w->nlines; i++)
+	{
+		OrderLine  *l = &w->lines[i];
+		int32		units = l->qty;
+
+		if (l->product.kind == OMS_KIND_SERVICE)
+		{
+			l->reserved = l->qty;
+			continue;
+		}
+		n = PoLineProducts(w, l, pids, per);
+		if (l->product.kind == OMS_KIND_KIT)
+		{
+			/* whole kits, each from one location: a kit ships from one place */
+			int32		gid = i + 1;
+			int			t;
+
+			units = 0;
+			for (t = 0; t < w->ntaken && units < l->qty; t++)
+			{
+				int32		loc = w->taken[t].location_id;
+				int32		kits = l->qty - units;
+				bool		seen = false;
+
+				if (w->taken[t].group != gid)
+					continue;
+				for (k = 0; k < t; k++)
+					if (w->taken[k].group == gid && w->taken[k].location_id == loc)
+						seen = true;
+				if (seen)
+					continue;
+				for (j = 0; j < n; j++)
+				{
+					int64		free_units = 0;
+
+					for (k = 0; k < w->ntaken; k++)
+						if (w->taken[k].product_id == pids[j] && w->taken[k].location_id == loc &&
+							w->taken[k].group == gid)
+							free_units += w->taken[k].qty - w->taken[k].used;
+					kits = (int32) Min((int64) kits, free_units / per[j]);
+				}
+				if (kits <= 0)
+					continue;
+				for (j = 0; j < n; j++)
+					PoTakeUnits(w, i, gid, pids[j], loc, kits * per[j]);
+				units += kits;
+			}
+		}
+		else if (n > 0)
+		{
+			int64		free_units = 0;
+
+			for (k = 0; k < w->ntaken; k++)
+				if (w->taken[k].product_id == pids[0] && w->taken[k].group == 0)
+					free_units += w->taken[k].qty - w->taken[k].used;
+			units = (int32) Min((int64) units, free_units);
+			if (units > 0)
+				PoTakeUnits(w, i, 0, pids[0], -1, units);
+		}
+		l->reserved = units;
+		w->total_reserved_units += units;
+		if (l->qty > units)
+		{
+			if (w->shortfall == ORDER_SHORT_BACKORDER)
+			{
+				l->backordered = l->qty - units;
+				w->any_backorder = true;
+			}
+			else
+				l->cancelled = l->qty - units;
+		}
+	}
+
+	if (w->shortfall == ORDER_SHORT_REFUSE)
+	{
+		for (i = 0; i < w->nlines; i++)
+			if (w->lines[i].reserved != w->lines[i].qty)
+				ereport(ERROR,
+						(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+						 errmsg("insufficient stock: kit %s cannot be assembled at one location", w->lines[i].sku),
+						 errdetail("Line %d asks for %d kit(s); the reserved components make %d whole kit(s) at single locations.",
+								   w->lines[i].line_no, w->lines[i].qty, w->lines[i].reserved),
+						 errhint("Nothing was reserved. Place the order with policy partial or backorder, or move stock so the components are together.")));
+	}
+	else if (w->shortfall == ORDER_SHORT_CANCEL && w->total_reserved_units == 0)
+	{
+		bool		any_stock_line = false;
+
+		for (i = 0; i < w->nlines; i++)
+			if (w->lines[i].product.kind != OMS_KIND_SERVICE)
+				any_stock_line = true;
+		if (any_stock_line)
+			ereport(ERROR,
+					(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+					 errmsg("insufficient stock: nothing of the order is available"),
+					 errdetail("Policy partial reserves what is available, and no line can be served: its products are out of stock, or a kit's components are not together at any one location."),
+					 errhint("Nothing was reserved. Place the order with policy backorder to wait for stock.")));
+	}
+}
+
+/* The order lines, one statement; their ids go back into o->work.lines. */
+static void
+PoBookLines(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[10] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Datum		values[10];
+	int32	   *a_no = palloc(sizeof(int32) * o->work.nlines);
+	int64	   *a_pid = palloc(sizeof(int64) * o->work.nlines);
+	int32	   *a_qty = palloc(sizeof(int32) * o->work.nlines);
+	int32	   *a_res = palloc(sizeof(int32) * o->work.nlines);
+	int32	   *a_bo = palloc(sizeof(int32) * o->work.nlines);
+	int32	   *a_can = palloc(sizeof(int32) * o->work.nlines);
+	Datum	   *a_price = palloc(sizeof(Datum) * o->work.nlines);
+	Datum	   *a_disc = palloc(sizeof(Datum) * o->work.nlines);
+	Datum	   *a_tax = palloc(sizeof(Datum) * o->work.nlines);
+	int			i;
+
+	for (i = 0; i < o->work.nlines; i++)
+	{
+		a_no[i] = o->work.lines[i].line_no;
+		a_pid[i] = o->work.lines[i].product.id;
+		a_qty[i] = o->work.lines[i].qty;
+		a_res[i] = o->work.lines[i].reserved;
+		a_bo[i] = o->work.lines[i].backordered;
+		a_can[i] = o->work.lines[i].cancelled;
+		a_price[i] = o->prices[i].unit_price;
+		a_disc[i] = o->prices[i].discount;
+		a_tax[i] = o->prices[i].tax;
+	}
+	values[0] = Int64GetDatum(o->work.order_id);
+	values[1] = PointerGetDatum(OmsInt4Array(a_no, o->work.nlines));
+	values[2] = PointerGetDatum(OmsInt8Array(a_pid, o->work.nlines));
+	values[3] = PointerGetDatum(OmsInt4Array(a_qty, o->work.nlines));
+	values[4] = PointerGetDatum(construct_array(a_price, o->work.nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[5] = PointerGetDatum(construct_array(a_disc, o->work.nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[6] = PointerGetDatum(construct_array(a_tax, o->work.nlines, NUMERICOID, -1, false, TYPALIGN_INT));
+	values[7] = PointerGetDatum(OmsInt4Array(a_res, o->work.nlines));
+	values[8] = PointerGetDatum(OmsInt4Array(a_bo, o->work.nlines));
+	values[9] = PointerGetDatum(OmsInt4Array(a_can, o->work.nlines));
+	OmsExec(OmsPlan(&plan,
+					"INSERT INTO oms.order_lines (order_id, line_no, product_id, qty, unit_price, discount, tax, "
+					"       qty_reserved, qty_backordered, qty_cancelled) "
+					"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+					"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+					"       pg_catalog.unnest($9), pg_catalog.unnest($10)) "
+					"RETURNING line_no, id",
+					10, types), values, NULL, 0);
+	for (i = 0; i < (int) SPI_processed; i++)
+		o->work.lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
+}
+
+/*
+ * The reservations and their movements (one statement), the units no line
+ * could use given back, and the low-stock check.
+ */
+void
+OrdersBookReservations(OrderWork *w)
+{
+	static SPIPlanPtr plan = NULL;
+	int			i,
+				k;
+
+	/* what no line could use (a partial kit) goes back */
+	for (k = 0; k < w->ntaken; k++)
+		if (w->taken[k].used < w->taken[k].qty)
+			InventoryUnreserve(w->taken[k].product_id, w->taken[k].location_id, w->taken[k].qty - w->taken[k].used);
+
+	/* availability that fell to the reorder point (only products that have one) */
+	if (w->ntaken > 0 && w->any_reorder_point)
+	{
+		int64	   *lp = palloc(sizeof(int64) * w->ntaken);
+		int32	   *lq = palloc(sizeof(int32) * w->ntaken);
+
+		for (k = 0; k < w->ntaken; k++)
+		{
+			lp[k] = w->taken[k].product_id;
+			lq[k] = w->taken[k].used;
+		}
+		InventoryLowStock(lp, lq, w->ntaken);
+	}
+
+	if (w->npieces > 0)
+	{
+		int64	   *r_line = palloc(sizeof(int64) * w->npieces);
+		int64	   *r_pid = palloc(sizeof(int64) * w->npieces);
+		int32	   *r_loc = palloc(sizeof(int32) * w->npieces);
+		int32	   *r_qty = palloc(sizeof(int32) * w->npieces);
+		Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
+		Datum		values[6];
+
+		for (i = 0; i < w->npieces; i++)
+		{
+			r_line[i] = w->lines[w->pieces[i].line].id;
+			r_pid[i] = w->pieces[i].product_id;
+			r_loc[i] = w->pieces[i].location_id;
+			r_qty[i] = w->pieces[i].qty;
+		}
+		values[0] = Int64GetDatum(w->order_id);
+		values[1] = PointerGetDatum(OmsInt8Array(r_line, w->npieces));
+		values[2] = PointerGetDatum(OmsInt8Array(r_pid, w->npieces));
+		values[3] = PointerGetDatum(OmsInt4Array(r_loc, w->npieces));
+		values[4] = PointerGetDatum(OmsInt4Array(r_qty, w->npieces));
+		values[5] = CStringGetTextDatum(psprintf("order %s/%s", w->channel, w->external_id));
+		OmsExec(OmsPlan(&plan,
+						"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
+						"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+						"           RETURNING id, product_id, location_id, qty) "
+						"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+						"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
+						6, types), values, NULL, 0);
+	}
+}
+
+/*
+ * The status after placement: backordered when units wait; customers on
+ * payment terms are confirmed (their invoice is the payment); then the hold
+ * rules: an order or customer flag listed in oms.hold_rules puts the new
+ * order on hold, remembering its status.
+ */
+static void
+PoApplyRules(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(o->work.order_id)};
+	bool		isnull;
+	char	   *hold_reason;
+
+	if (o->work.any_backorder)
+		LifecycleChange(o->work.order_id, "backordered", "some units wait for stock", false);
+	/* a guest order without flags matches no rule */
+	if (!o->has_customer && o->nflags == 0)
+		return;
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
+					 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
+					 "           AND (r.flag OPERATOR(pg_catalog.=) ANY (o.flags) "
+					 "                OR r.flag OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) "
+					 "         ORDER BY r.flag LIMIT 1) "
+					 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
+					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	(void) OmsGetDatum(0, 2, &isnull);
+	hold_reason = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	if (DatumGetBool(OmsGetDatum(0, 1, NULL)))
+		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
+	if (hold_reason)
+		LifecycleHold(o->work.order_id, hold_reason);
+}
+
+PG_FUNCTION_INFO_V1(place_order);
+/*
+ * oms.place_order(order jsonb): validate, insert idempotently, reserve
+ * atomically, return the order document. The steps are described in the
+ * banner of this file.
+ */
+Datum
+place_order(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc;
+	PoOrder		o;
+	uint8		digest[PG_SHA256_DIGEST_LENGTH];
+	int32		channel_id;
+	bool		channel_active;
+	int32		hold;
+	Datum		result;
+
+	OmsRequireArg(fcinfo, 0, "order");
+	doc = PG_GETARG_JSONB_P(0);
+	PoParse(doc, &o);
+	PoRequestHash(doc, digest);
+
+	SPI_connect();
+	channel_id = PoResolveChannel(&o, &channel_active, &hold);
+	PoResolvePickup(&o);
+	if (!PoInsertOrder(&o, channel_id, hold, digest))
+	{
+		result = OrdersDocumentReplayed(o.work.order_id, true);
+		SPI_finish();
+		PG_RETURN_DATUM(result);
+	}
+	if (!channel_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: channel \"%s\" is inactive", o.work.channel),
+				 errdetail("Inactive channels accept no new orders."),
+				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoResolveProducts(&o.work);
+	OrdersLoadKits(&o.work);
+	OrdersBuildDemand(&o.work);
+	OrdersReserve(&o.work, false, "place_order", NULL, 0);
+	OrdersDistribute(&o.work);
+	PoBookLines(&o);
+	OrdersBookReservations(&o.work);
+	PoApplyRules(&o);
+
+	result = OrdersDocumentReplayed(o.work.order_id, false);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * For oms.explain_route: the routing request place_order would make for
+ * this document, validated the same way, without writing anything.
+ */
+void
+OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
+{
+	PoOrder    *o = palloc(sizeof(PoOrder));
+	bool		channel_active;
+	int32		hold;
+
+	PoParse(doc, o);
+	(void) PoResolveChannel(o, &channel_active, &hold);
+	if (!channel_active)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: channel \"%s\" is inactive", o->work.channel),
+				 errdetail("Inactive channels accept no new orders."),
+				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoResolvePickup(o);
+	PoResolveProducts(&o->work);
+	OrdersLoadKits(&o->work);
+	OrdersBuildDemand(&o->work);
+	PoRouteRequest(&o->work, req);
+}

@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * orders.h
+ *	  Private header of the orders subsystem (src/order_*.c): the working
+ *	  struct that the placement steps share with re-routing, the placement
+ *	  document, and the prototypes the order_*.c files call in each other.
+ *	  What other areas may call of the orders subsystem is declared in oms.h
+ *	  ("orders" section); nothing here is for them.
+ *
+ *	  The files and what each calls of the others (a layered graph, lowest
+ *	  first: each calls only files listed before it):
+ *	    order_document.c  the order document (get_order)
+ *	    order_parse.c     the place_order document parsed and validated
+ *	    order_place.c     place_order and its named steps, shared with re-routing
+ *	                      (calls order_parse.c, order_document.c)
+ *	    order_reroute.c   re-routing after a rejection (calls order_place.c)
+ *	    order_release.c   release of reservations and backorders, expiry
+ *	    order_actions.c   cancel_order, set_order_status, hold_order,
+ *	                      release_hold: the order actions that orchestrate
+ *	                      payments.c and fulfillment.c, so they sit above them
+ *	                      (calls order_release.c, order_document.c)
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef OMS_ORDERS_H
+#define OMS_ORDERS_H
+
+#include "utils/jsonb.h"
+
+#include "oms.h"
+
+/*
+ * OrderWork: an order's lines on their way through routing and reservation
+ * ----------------------------------------------------------------------
+ * The interface between the phase that asks for stock (place_order, or
+ * re-routing after a rejection) and the steps that get it, in order:
+ *
+ *	 OrdersLoadKits -> OrdersBuildDemand -> OrdersReserve -> OrdersDistribute
+ *	 -> OrdersBookReservations
+ *
+ * Between the last two the caller writes its lines from the outcome
+ * (reserved, backordered, cancelled); OrdersBookReservations needs each
+ * line's id.
+ *
+ * The caller fills the INPUT part: the order (its id, and channel and
+ * external_id for the movements' reference), its routing inputs
+ * (OrderRouteInputs, passed on in the RouteRequest), the rule
+ * for units that cannot be reserved, and the lines with the units each asks
+ * to have routed. Each step fills its part of the rest and reads what the
+ * steps before it filled; nothing else is read or written. Everything is
+ * palloc'd in the caller's (SPI procedure) memory.
+ */
+
+/* What becomes of a line's units that no location can give now. */
+typedef enum OrderShortfall
+{
+	ORDER_SHORT_REFUSE,			/* all_or_nothing: OM001, nothing is written */
+	ORDER_SHORT_CANCEL,			/* partial: cancelled; OM001 only when nothing at all is reserved */
+	ORDER_SHORT_BACKORDER		/* backordered, to be filled by a later receipt */
+} OrderShortfall;
+
+/* one order line asking for stock */
+typedef struct OrderLine
+{
+	/* input */
+	int			line_no;
+	char	   *sku;			/* for messages */
+	OmsProduct	product;		/* id and kind (stock, kit, service) */
+	int32		qty;			/* units (kits, for a kit line) to route now */
+	int64		id;				/* oms.order_lines.id, 0 until the line is written */
+
+	/* output of OrdersDistribute: qty = reserved + backordered + cancelled */
+	int32		reserved;
+	int32		backordered;
+	int32		cancelled;
+} OrderLine;
+
+/* a component of one of the order's kits (OrdersLoadKits) */
+typedef struct OrderComponent
+{
+	int64		kit_id;
+	int64		component_id;
+	int32		qty;			/* units per kit */
+	char	   *sku;
+} OrderComponent;
+
+/* units reserved in a balance row by this call (OrdersReserve) */
+typedef struct OrderTaken
+{
+	int64		product_id;
+	int32		location_id;
+	int32		group;			/* the demand group the units were routed for */
+	int32		qty;			/* reserved in the balance by this call */
+	int32		used;			/* handed to lines (OrdersDistribute) */
+} OrderTaken;
+
+/* one reservation row to write: line index, product, location, units */
+typedef struct OrderPiece
+{
+	int			line;
+	int64		product_id;
+	int32		location_id;
+	int32		qty;
+} OrderPiece;
+
+/* the order's own inputs to routing (RouteRequest): its channel and destination */
+typedef struct OrderRouteInputs
+{
+	int32		channel_id;
+	bool		has_coords;
+	double		lat;
+	double		lon;
+	int32		pickup_location_id; /* 0: ship */
+	const char *split;			/* allow, avoid or forbid */
+} OrderRouteInputs;
+
+typedef struct OrderWork
+{
+	/* input: the order */
+	int64		order_id;
+	char	   *channel;		/* code, for the movements' reference */
+	char	   *external_id;
+	/* input: where it may be served from */
+	OrderRouteInputs route;
+	OrderShortfall shortfall;
+	/* input: the lines */
+	int			nlines;
+	OrderLine  *lines;
+
+	/* OrdersLoadKits */
+	OrderComponent *comps;
+	int			ncomps;
+	bool		any_reorder_point;	/* a demanded product has a reorder point */
+	/* OrdersBuildDemand: per product, sorted by product_id */
+	RouteDemand *demands;
+	int			ndemands;
+	/* OrdersReserve */
+	OrderTaken *taken;
+	int			ntaken;
+	/* OrdersDistribute */
+	OrderPiece *pieces;
+	int			npieces;
+	bool		any_backorder;
+	int32		total_reserved_units;
+} OrderWork;
+
+/*
+ * The place_order document, parsed and validated (order_parse.c): the
+ * OrderWork inputs, and what only placement writes (the order row's own
+ * columns, and each line's prices, parallel to work.lines).
+ */
+typedef struct PoPrice
+{
+	Datum		unit_price;		/* numeric */
+	Datum		discount;		/* numeric */
+	Datum		tax;			/* numeric */
+} PoPrice;
+
+typedef struct PoOrder
+{
+	OrderWork	work;
+	char	   *currency;
+	char	   *policy;			/* all_or_nothing, partial or backorder (work.shortfall) */
+	char	   *pickup;			/* ship_to.pickup: location code, or NULL */
+	bool		has_customer;
+	char	   *cust_ref;
+	char	   *cust_email;
+	char	   *cust_name;
+	char	   *ship_to;		/* JSON text or NULL */
+	char	  **flags;
+	int			nflags;
+	char	   *notes;
+	int32		hold_minutes;	/* -1 when not given */
+	PoPrice    *prices;			/* per line */
+} PoOrder;
+
+/* ---- order_parse.c ---- */
+
+/* parse and validate the whole document; every problem is a 22023 naming the field */
+extern void PoParse(Jsonb *doc, PoOrder *o);
+/* SHA-256 of the document, the idempotency check of a replay */
+extern void PoRequestHash(Jsonb *doc, uint8 *digest);
+
+/* ---- order_place.c: the steps shared with re-routing ---- */
+
+extern void OrdersLoadKits(OrderWork *w);
+extern void OrdersBuildDemand(OrderWork *w);
+/*
+ * Route and reserve, then record the decision under trigger. rejections:
+ * exclude the locations that rejected the order, and no lazy expiry.
+ * release: balance units given back inside the routing attempt.
+ */
+extern void OrdersReserve(OrderWork *w, bool rejections, const char *trigger,
+						  RouteAllocation *release, int nrelease);
+extern void OrdersDistribute(OrderWork *w);
+extern void OrdersBookReservations(OrderWork *w);
+
+/* ---- order_document.c ---- */
+
+/* the document, with "replayed" (place_order's and cancel_order's answer) */
+extern Datum OrdersDocumentReplayed(int64 order_id, bool replayed);
+
+/* ---- order_release.c ---- */
+
+/*
+ * Release every active reservation and backorder of the (locked) orders.
+ * With filled != NULL the freed units then fill waiting backorders, and
+ * *filled receives the fills as a JSON array.
+ */
+extern int	OrdersRelease(int64 *order_ids, int norders, const char *status,
+						  const char *reason, const char *movement_kind, char **filled);
+
+#endif							/* OMS_ORDERS_H */
