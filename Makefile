@@ -6,7 +6,7 @@ EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
 MODULE_big  = oms
-OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/routing.o src/orders.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o src/documents.o src/returns.o src/ledger.o
+OBJS        = src/oms.o src/json.o src/gtin.o src/catalog.o src/inventory.o src/route_plan.o src/route_reserve.o src/route_explain.o src/orders.o src/order_explain.o src/events.o src/lifecycle.o src/payments.o src/fulfillment.o src/documents.o src/returns.o src/ledger.o
 PG_CONFIG  ?= pg_config
 # The server headers are included as system headers so that the test build's
 # -Wall -Wextra -Werror (see test/run) judges our code, not PostgreSQL's.

@@ -66,6 +66,7 @@
 #include "utils/resowner.h"
 
 #include "oms.h"
+#include "routing.h"
 
 #define OMS_MAX_LINES		500
 #define OMS_MAX_LINE_QTY	1000000
