@@ -1042,7 +1042,7 @@ PoReserve(PoOrder *o, bool rejections, const char *trigger, RouteAllocation *rel
 	if (o->ndemands == 0)
 		return;
 	PoRouteRequest(o, &req);
-	req.lazy_expiry = !rejections;
+	req.expire = rejections ? NULL : OrdersExpireForProducts;
 	req.rejections = rejections;
 	req.release = release;
 	req.nrelease = nrelease;

@@ -21,6 +21,14 @@
  *	  oversell, and locks are only ever taken in ascending order, so it
  *	  cannot deadlock.
  *
+ *	  Lazy expiry
+ *	  -----------
+ *	  When a plan is short and the caller passed an expiry callback
+ *	  (req->expire: placement passes the orders layer's expiry of lapsed
+ *	  unpaid orders), RouteReserve() calls it once, before any balance lock
+ *	  of this call is taken, and re-plans for free when it released
+ *	  something. Routing itself never calls an order function.
+ *
  *	  The record
  *	  ----------
  *	  A decision row holds the rule that decided, the chosen locations with
@@ -218,7 +226,7 @@ bool
 RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int *ntaken)
 {
 	bool		all_or_nothing = req->all_or_nothing;
-	bool		expired_once = !req->lazy_expiry;
+	bool		expired_once = (req->expire == NULL);
 	bool		done = false;
 	int			attempt;
 	int			i;
@@ -249,7 +257,7 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 			for (i = 0; i < req->ndemands; i++)
 				if (out->shortfall[i] > 0)
 					short_ids[nshort++] = req->demands[i].product_id;
-			if (OrdersExpireForProducts(short_ids, nshort) > 0)
+			if (req->expire(short_ids, nshort) > 0)
 			{
 				attempt--;		/* a free re-plan with the released stock */
 				continue;

@@ -20,7 +20,10 @@
  *	  the planner's view of the locations, which the execute, record and
  *	  explain phases read.
  *
- *	  RouteInit() is declared in oms.h, where _PG_init calls it.
+ *	  Routing sits below orders and never calls an order function. Where it
+ *	  must trigger order behaviour (lazy expiry of lapsed unpaid orders
+ *	  while it is short of stock), the caller passes a callback in the
+ *	  request. RouteInit() is declared in oms.h, where _PG_init calls it.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +58,14 @@ typedef struct RouteAllocation
 	int32		group;			/* the demand's group the units are for */
 } RouteAllocation;
 
+/*
+ * Lazy expiry, supplied by the caller: release lapsed unpaid orders that
+ * hold stock of these products; returns how many were released. Routing
+ * calls it at most once per RouteReserve, only when the plan is short and
+ * while it holds no balance lock.
+ */
+typedef int (*RouteExpireFn) (int64 *product_ids, int nproducts);
+
 struct RouteState;
 
 /* What to route: filled by the caller; the rest is loaded by RoutePlan(). */
@@ -68,7 +79,7 @@ typedef struct RouteRequest
 	int32		pickup_location_id; /* click and collect, 0 otherwise */
 	const char *split;			/* allow, avoid or forbid */
 	bool		all_or_nothing;
-	bool		lazy_expiry;	/* RouteReserve may expire lapsed holds */
+	RouteExpireFn expire;		/* lazy expiry for RouteReserve; NULL: none */
 	bool		rejections;		/* exclude locations that rejected the order */
 	bool		explain;		/* load every location (explain_route, re-route) */
 	RouteAllocation *release;	/* re-route: units this call gives back first */
