@@ -33,22 +33,6 @@ RouteNumeric(double v, int scale)
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
 
-static const char *
-RouteStrategyTerm(const char *strategy)
-{
-	switch (strategy[1])
-	{
-		case 'l':
-			return "closest";
-		case 'r':
-			return "best priority";
-		case 'a':
-			return "most stock left";
-		default:
-			return "cheapest";
-	}
-}
-
 static char *
 RouteFilterReason(RouteRequest *req, RouteSite *x)
 {

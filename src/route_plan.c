@@ -10,7 +10,10 @@
  *	  Configuration
  *	  -------------
  *	  A channel's strategy, distance limit and allowed locations are read
- *	  once per backend and channel and cached (see RouteChannelConfig).
+ *	  once per backend and channel and cached (see RouteChannelConfig). The
+ *	  strategy's name is resolved once, at that load, through the table of
+ *	  strategies below into a RouteStrategy; the CHECK constraint on
+ *	  oms.channels.routing_strategy refuses any other name.
  *
  *	  Candidates
  *	  ----------
@@ -77,6 +80,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -88,6 +92,70 @@
 const char *const RouteFilterNames[RF_COUNT] = {
 	"active", "fulfils", "channel", "distance", "capacity", "not_rejected", "stock"
 };
+
+/*
+ * The strategies: the name stored in oms.channels.routing_strategy (and
+ * in oms.routing_decisions), the enum the search switches on, and the
+ * term explain_route uses for the strategy's measure. In enum order.
+ */
+typedef struct RouteStrategyEntry
+{
+	const char *name;
+	RouteStrategy strategy;
+	const char *term;
+} RouteStrategyEntry;
+
+static const RouteStrategyEntry RouteStrategies[ROUTE_STRATEGY_COUNT] = {
+	{"closest", ROUTE_STRATEGY_CLOSEST, "closest"},
+	{"cheapest", ROUTE_STRATEGY_CHEAPEST, "cheapest"},
+	{"priority", ROUTE_STRATEGY_PRIORITY, "best priority"},
+	{"balance", ROUTE_STRATEGY_BALANCE, "most stock left"},
+};
+
+/*
+ * A stored name to its strategy. The CHECK constraint on
+ * oms.channels.routing_strategy admits only the names of the table, so an
+ * unknown one is a can't-happen (a constraint dropped or widened without
+ * teaching the engine the new strategy): never run it as another one.
+ */
+static RouteStrategy
+RouteStrategyLookup(const char *name)
+{
+	StringInfoData known;
+	int			i;
+
+	for (i = 0; i < ROUTE_STRATEGY_COUNT; i++)
+		if (strcmp(RouteStrategies[i].name, name) == 0)
+			return RouteStrategies[i].strategy;
+	initStringInfo(&known);
+	for (i = 0; i < ROUTE_STRATEGY_COUNT; i++)
+		appendStringInfo(&known, "%s%s", i ? ", " : "", RouteStrategies[i].name);
+	elog(ERROR, "oms: unknown routing strategy \"%s\" (known: %s)", name, known.data);
+	pg_unreachable();
+}
+
+static const RouteStrategyEntry *
+RouteStrategyEntryOf(RouteStrategy strategy)
+{
+	if ((int) strategy < 0 || strategy >= ROUTE_STRATEGY_COUNT)
+		elog(ERROR, "oms: invalid routing strategy %d", (int) strategy);
+	Assert(RouteStrategies[strategy].strategy == strategy);
+	return &RouteStrategies[strategy];
+}
+
+/* the strategy's name, as oms.channels and oms.routing_decisions store it */
+const char *
+RouteStrategyName(RouteStrategy strategy)
+{
+	return RouteStrategyEntryOf(strategy)->name;
+}
+
+/* what the strategy measures, in explanations ("ranks lower on ...") */
+const char *
+RouteStrategyTerm(RouteStrategy strategy)
+{
+	return RouteStrategyEntryOf(strategy)->term;
+}
 
 static RouteSite *route_cmp_sites;
 
@@ -142,12 +210,12 @@ RouteContains(int32 *ids, int n, int32 id)
  * dropped on every relcache invalidation; a statement trigger on
  * oms.channels and oms.channel_locations (routing_invalidate) sends one
  * for each change, so every backend re-reads after the change commits,
- * and the changing session at once.
+ * and the changing session at once. The strategy is kept resolved.
  */
 typedef struct RouteChannelConfig
 {
 	int32		channel_id;
-	char	   *strategy;
+	RouteStrategy strategy;
 	double		max_distance_km;
 	int32	   *allowed;
 	int			nallowed;
@@ -230,7 +298,7 @@ RouteLoadConfig(RouteRequest *req)
 		bool		isnull;
 		Datum		d;
 		MemoryContext old;
-		char	   *strategy;
+		RouteStrategy strategy;
 		double		max_km;
 		int32	   *allowed;
 		int			nallowed;
@@ -244,7 +312,7 @@ RouteLoadConfig(RouteRequest *req)
 						 1, types), values, NULL, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "oms: channel %d vanished during routing", req->channel_id);
-		strategy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		strategy = RouteStrategyLookup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 		d = OmsGetDatum(0, 2, &isnull);
 		max_km = isnull ? -1 : DatumGetFloat8(d);
 		allowed = RouteIntArray(OmsGetDatum(0, 3, NULL), &nallowed);
@@ -265,7 +333,7 @@ RouteLoadConfig(RouteRequest *req)
 		}
 		c = &RouteCache[RouteCacheN++];
 		c->channel_id = req->channel_id;
-		c->strategy = pstrdup(strategy);
+		c->strategy = strategy;
 		c->max_distance_km = max_km;
 		c->nallowed = nallowed;
 		c->allowed = palloc(sizeof(int32) * (nallowed + 1));
@@ -274,7 +342,7 @@ RouteLoadConfig(RouteRequest *req)
 		MemoryContextSwitchTo(old);
 	}
 	/* a copy: an invalidation during this call must not pull it away */
-	req->strategy = pstrdup(c->strategy);
+	req->strategy = c->strategy;
 	req->max_distance_km = c->max_distance_km;
 	req->nallowed = c->nallowed;
 	req->allowed = palloc(sizeof(int32) * (c->nallowed + 1));
@@ -421,7 +489,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 	int			s,
 				d,
 				f;
-	char		strat = req->strategy[1];	/* cLosest, cHeapest, pRiority, bAlance */
 	int64	   *total_of = palloc(sizeof(int64) * (req->ndemands + 1));
 	bool	   *first_of = palloc(sizeof(bool) * (req->ndemands + 1));
 
@@ -499,29 +566,31 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 
 			x->key[3] = 0;
 
-			switch (strat)
+			switch (req->strategy)
 			{
-				case 'l':		/* closest */
+				case ROUTE_STRATEGY_CLOSEST:
 					x->key[0] = dist;
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
 					break;
-				case 'r':		/* priority */
+				case ROUTE_STRATEGY_PRIORITY:
 					x->key[0] = x->priority;
 					x->key[1] = x->est_cost;
 					x->key[2] = dist;
 					break;
-				case 'a':		/* balance */
+				case ROUTE_STRATEGY_BALANCE:
 					x->key[0] = -(double) x->after;
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
 					x->key[3] = dist;
 					break;
-				default:		/* cheapest */
+				case ROUTE_STRATEGY_CHEAPEST:
 					x->key[0] = x->est_cost;
 					x->key[1] = x->priority;
 					x->key[2] = dist;
 					break;
+				case ROUTE_STRATEGY_COUNT:
+					elog(ERROR, "oms: invalid routing strategy %d", (int) req->strategy);
 			}
 		}
 		x->chosen = false;

@@ -434,7 +434,7 @@ RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
 
 	values[0] = Int64GetDatum(req->order_id);
 	values[1] = CStringGetTextDatum(trigger);
-	values[2] = CStringGetTextDatum(req->strategy);
+	values[2] = CStringGetTextDatum(RouteStrategyName(req->strategy));
 	values[3] = CStringGetTextDatum(req->split);
 	values[4] = CStringGetTextDatum(ncodes == 0 ? "nothing reserved" : st->rule);
 	values[5] = PointerGetDatum(construct_array(codes, ncodes, TEXTOID, -1, false, TYPALIGN_INT));

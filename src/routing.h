@@ -59,6 +59,20 @@ typedef struct RouteAllocation
 } RouteAllocation;
 
 /*
+ * A channel's routing strategy: how locations rank after the number of
+ * shipments. Resolved once from oms.channels.routing_strategy when the
+ * configuration is loaded (route_plan.c holds the table of names).
+ */
+typedef enum RouteStrategy
+{
+	ROUTE_STRATEGY_CLOSEST,		/* distance to the ship-to */
+	ROUTE_STRATEGY_CHEAPEST,	/* estimated cost: distance x cost_per_km + handling */
+	ROUTE_STRATEGY_PRIORITY,	/* the locations' priority numbers, lower first */
+	ROUTE_STRATEGY_BALANCE,		/* most stock of the demanded products left after */
+	ROUTE_STRATEGY_COUNT
+} RouteStrategy;
+
+/*
  * Lazy expiry, supplied by the caller: release lapsed unpaid orders that
  * hold stock of these products; returns how many were released. Routing
  * calls it at most once per RouteReserve, only when the plan is short and
@@ -89,7 +103,7 @@ typedef struct RouteRequest
 
 	/* loaded by the first RoutePlan() */
 	bool		config_loaded;
-	char	   *strategy;
+	RouteStrategy strategy;
 	double		max_distance_km;	/* -1: no limit */
 	int32	   *allowed;
 	int			nallowed;		/* 0: every location */
@@ -178,6 +192,10 @@ typedef struct RouteState
 	int			nplan;
 	const char *rule;
 } RouteState;
+
+/* route_plan.c: the strategy's name (as stored) and its term in explanations */
+extern const char *RouteStrategyName(RouteStrategy strategy);
+extern const char *RouteStrategyTerm(RouteStrategy strategy);
 
 /* compare two score keys (strategy measure, then tie-breakers) */
 static inline int
