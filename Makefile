@@ -9,8 +9,8 @@ MODULE_big  = oms
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
-              src/routing.o \
-              src/order_parse.o src/order_document.o src/order_place.o src/order_reroute.o src/order_release.o \
+              src/route_plan.o src/route_reserve.o src/route_explain.o \
+              src/order_parse.o src/order_document.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
               src/order_actions.o \

@@ -10,8 +10,9 @@
  *	  what belongs to the module as a whole, and is the top of the graph:
  *	  it calls each area's Init and no other file calls into it. The GUC
  *	  variables oms_notify_events and oms_event_redelivery_seconds live in
- *	  events.c, which reads them; oms_hold_minutes lives here, and the
- *	  orders area reads it.
+ *	  events.c, which reads them, and oms_hold_minutes in order_place.c:
+ *	  each GUC variable lives in the file that reads it, so no file calls
+ *	  up into this one.
  *
  *-------------------------------------------------------------------------
  */
@@ -78,6 +79,3 @@ oms_version(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(OMS_VERSION_STR));
 }
 
-/* ---- GUCs ---- */
-
-int			oms_hold_minutes = 60;

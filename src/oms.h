@@ -38,7 +38,7 @@ extern int	GtinCheckDigit(Gtin body);
 
 /* ---- oms.c: the module (_PG_init, GUCs) ---- */
 
-/* oms.hold_minutes: default reservation hold for unpaid orders */
+/* oms.hold_minutes: default reservation hold for unpaid orders (order_place.c) */
 extern int	oms_hold_minutes;
 
 /* custom SQLSTATEs (class "OM") */
@@ -221,76 +221,10 @@ extern char *PaymentsRefundOrder(int64 order_id, Datum amount, const char *reaso
 extern Datum PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, const char *reason,
 									   int64 order_id, int64 rma_id);
 
-/* ---- routing.c ---- */
+/* ---- route_plan.c (the routing subsystem: see routing.h) ---- */
 
-/*
- * One demand: a product for the stock lines (group 0), or a component of
- * one kit line (group = that line's number in the order, per = units per
- * kit). A product can appear in several demands; they share its stock.
- */
-typedef struct RouteDemand
-{
-	int64		product_id;
-	int64		qty;
-	int32		group;			/* 0: stock lines; else a kit line: kept whole at one location */
-	int32		per;			/* kit lines: units per kit */
-} RouteDemand;
-
-typedef struct RouteAllocation
-{
-	int64		product_id;
-	int32		location_id;
-	int32		qty;
-	int32		group;			/* the demand's group the units are for */
-} RouteAllocation;
-
-/* What to route: filled by the caller; the rest is loaded by routing.c. */
-typedef struct RouteRequest
-{
-	int64		order_id;		/* 0 for explain_route */
-	int32		channel_id;
-	bool		has_coords;
-	double		lat;
-	double		lon;
-	int32		pickup_location_id; /* click and collect, 0 otherwise */
-	const char *split;			/* allow, avoid or forbid */
-	bool		all_or_nothing;
-	bool		lazy_expiry;	/* RouteReserve may expire lapsed holds */
-	bool		rejections;		/* exclude locations that rejected the order */
-	bool		explain;		/* load every location (explain_route, re-route) */
-	RouteAllocation *release;	/* re-route: units this call gives back first */
-	int			nrelease;
-	RouteDemand *demands;		/* per product */
-	int			ndemands;
-
-	/* loaded by the first RoutePlan() */
-	bool		config_loaded;
-	char	   *strategy;
-	double		max_distance_km;	/* -1: no limit */
-	int32	   *allowed;
-	int			nallowed;		/* 0: every location */
-	int32	   *rejected;
-	int			nrejected;
-} RouteRequest;
-
-typedef struct RoutePlanOut
-{
-	RouteAllocation *allocs;
-	int			nallocs;
-	int64	   *shortfall;		/* per demand: units no plan location has */
-	int64	   *available;		/* per demand: over the eligible locations */
-	bool		split_refused;	/* the split policy kept a split from covering more */
-	void	   *state;			/* routing.c's view of the locations */
-} RoutePlanOut;
-
+/* register the cache invalidation of the routing configuration (_PG_init) */
 extern void RouteInit(void);
-/* The single entry point of location choice: plan from current numbers. */
-extern void RoutePlan(RouteRequest *req, RoutePlanOut *out);
-/* plan and reserve with bounded re-planning; false when short (nothing held) */
-extern bool RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int *ntaken);
-/* store the decision behind what was reserved */
-extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
-						RouteAllocation *taken, int ntaken);
 
 /* ---- fulfillment.c ---- */
 

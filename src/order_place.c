@@ -84,6 +84,9 @@
 
 #include "orders.h"
 
+/* GUC oms.hold_minutes (registered in _PG_init): default hold of an unpaid order */
+int			oms_hold_minutes = 60;
+
 static int
 PoDemandCmp(const void *a, const void *b)
 {
@@ -627,7 +630,7 @@ OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocatio
 	if (w->ndemands == 0)
 		return;
 	PoRouteRequest(w, &req);
-	req.lazy_expiry = !rejections;
+	req.expire = rejections ? NULL : OrdersExpireForProducts;
 	req.rejections = rejections;
 	req.release = release;
 	req.nrelease = nrelease;

@@ -28,6 +28,7 @@
 #include "utils/jsonb.h"
 
 #include "oms.h"
+#include "routing.h"
 
 /*
  * OrderWork: an order's lines on their way through routing and reservation

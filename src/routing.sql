@@ -1,6 +1,8 @@
 
 -- ===========================================================================
--- routing: which location(s) serve an order, and why (src/routing.c)
+-- routing: which location(s) serve an order, and why (src/route_plan.c,
+-- src/route_reserve.c, src/route_explain.c; explain_route enters through
+-- src/order_explain.c)
 --
 -- The routing engine runs inside place_order's reservation transaction and
 -- inside oms.reject_fulfillment's re-route. Its configuration is data:

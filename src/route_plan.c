@@ -1,12 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * routing.c
- *	  The routing engine: which location(s) serve an order, and why.
+ * route_plan.c
+ *	  Routing, first phase: the configuration, the candidate locations and
+ *	  the search for the plan. RoutePlan() is the single entry point of
+ *	  location choice; it reads balances without locks and reserves
+ *	  nothing (route_reserve.c executes its plan, route_explain.c explains
+ *	  it).
  *
- *	  One entry point decides, RoutePlan(); RouteReserve() executes its plan
- *	  with guarded updates and re-plans with fresh numbers when the stock
- *	  moved; RouteRecord() stores the decision; explain_route() shows the
- *	  same reasoning without reserving anything.
+ *	  Configuration
+ *	  -------------
+ *	  A channel's strategy, distance limit and allowed locations are read
+ *	  once per backend and channel and cached (see RouteChannelConfig). The
+ *	  strategy's name is resolved once, at that load, through the table of
+ *	  strategies below into a RouteStrategy; the CHECK constraint on
+ *	  oms.channels.routing_strategy refuses any other name.
  *
  *	  Candidates
  *	  ----------
@@ -65,128 +72,92 @@
  *	  are then taken from the plan's locations first and from the other
  *	  eligible locations in score order.
  *
- *	  Concurrency
- *	  -----------
- *	  RoutePlan() reads balances without locks. RouteReserve() executes the
- *	  plan in (product, location) order with guarded updates inside a
- *	  subtransaction, then takes the daily capacity of the locations used
- *	  (a guarded upsert on oms.location_daily_load, after the balance rows:
- *	  the same order everywhere). If a guarded update finds the stock gone,
- *	  or a location's capacity was used up meanwhile, the subtransaction is
- *	  rolled back, which also drops its row locks, and the order is planned
- *	  again with fresh numbers, at most ROUTE_ATTEMPTS times. The last
- *	  attempt (except under all_or_nothing) locks each row and takes what is
- *	  there. Nothing is ever reserved without the guard, so routing cannot
- *	  oversell, and locks are only ever taken in ascending order, so it
- *	  cannot deadlock.
- *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
-#include "utils/builtins.h"
+#include "utils/array.h"
 #include "utils/inval.h"
-#include "utils/json.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
-#include "utils/resowner.h"
-#include "utils/tuplestore.h"
 
-#include "oms.h"
+#include "routing.h"
 
-#define ROUTE_ATTEMPTS		4
 #define ROUTE_EXACT_MAX		8
-#define ROUTE_RUNNERS_UP	3
-#define ROUTE_EPS			1e-9
 
-/* filters, in the order they are applied */
-enum
-{
-	RF_ACTIVE, RF_FULFILS, RF_CHANNEL, RF_DISTANCE, RF_CAPACITY, RF_REJECTED, RF_STOCK, RF_COUNT
-};
-static const char *const route_filter_names[RF_COUNT] = {
+const char *const RouteFilterNames[RF_COUNT] = {
 	"active", "fulfils", "channel", "distance", "capacity", "not_rejected", "stock"
 };
 
-typedef struct RouteSite
+/*
+ * The strategies: the name stored in oms.channels.routing_strategy (and
+ * in oms.routing_decisions), the enum the search switches on, and the
+ * term explain_route uses for the strategy's measure. In enum order.
+ */
+typedef struct RouteStrategyEntry
 {
-	int32		id;
-	char	   *code;
-	int32		priority;
-	double		lat;
-	double		lon;
-	double		handling;
-	double		per_km;
-	int32		capacity;		/* -1: unlimited */
-	int32		load;			/* orders routed today */
-	bool		active;
-	bool		ships;
-	bool		pickup;
-	int64	   *avail;			/* per demand, >= 0 */
-	bool	   *fit;			/* per demand: its whole demand is here (for a kit
-								 * group: the whole group's; for a product several
-								 * demands share: all of them) */
-	int64	   *left;			/* per demand: stock not yet allocated (shared by
-								 * the demands of one product) */
+	const char *name;
+	RouteStrategy strategy;
+	const char *term;
+} RouteStrategyEntry;
 
-	double		distance;		/* -1: unknown */
-	double		ship_cost;
-	double		est_cost;
-	int			failed;			/* first failing filter, or -1 */
-	bool		pass[RF_COUNT];
-	uint32		fit_mask;		/* demands that fit (only when ndemands <= 32) */
-	int			nfit;
-	int64		units;			/* sum of min(avail, demand) */
-	int64		after;			/* stock kept of the demanded products */
-	double		key[4];			/* strategy measure, then tie-breakers */
-	bool		chosen;
-	int64		planned;		/* units allocated here by the plan */
-} RouteSite;
+static const RouteStrategyEntry RouteStrategies[ROUTE_STRATEGY_COUNT] = {
+	{"closest", ROUTE_STRATEGY_CLOSEST, "closest"},
+	{"cheapest", ROUTE_STRATEGY_CHEAPEST, "cheapest"},
+	{"priority", ROUTE_STRATEGY_PRIORITY, "best priority"},
+	{"balance", ROUTE_STRATEGY_BALANCE, "most stock left"},
+};
 
-typedef struct RouteState
+/*
+ * A stored name to its strategy. The CHECK constraint on
+ * oms.channels.routing_strategy admits only the names of the table, so an
+ * unknown one is a can't-happen (a constraint dropped or widened without
+ * teaching the engine the new strategy): never run it as another one.
+ */
+static RouteStrategy
+RouteStrategyLookup(const char *name)
 {
-	RouteSite  *sites;
-	int			nsites;
-	int		   *eligible;		/* indexes into sites, in score order */
-	int			neligible;
-	int		   *plan;			/* chosen site indexes, in score order */
-	int			nplan;
-	const char *rule;
-} RouteState;
-
-/* one balance row's work in an attempt: give back, then reserve */
-typedef struct RouteOp
-{
-	RouteAllocation a;			/* qty: units to reserve */
-	int32		release;		/* units to give back first (re-route) */
-} RouteOp;
-
-static RouteSite *route_cmp_sites;
-
-static int
-RouteKeyCmp(const double *a, const double *b)
-{
+	StringInfoData known;
 	int			i;
 
-	for (i = 0; i < 4; i++)
-	{
-		if (a[i] < b[i] - ROUTE_EPS)
-			return -1;
-		if (a[i] > b[i] + ROUTE_EPS)
-			return 1;
-	}
-	return 0;
+	for (i = 0; i < ROUTE_STRATEGY_COUNT; i++)
+		if (strcmp(RouteStrategies[i].name, name) == 0)
+			return RouteStrategies[i].strategy;
+	initStringInfo(&known);
+	for (i = 0; i < ROUTE_STRATEGY_COUNT; i++)
+		appendStringInfo(&known, "%s%s", i ? ", " : "", RouteStrategies[i].name);
+	elog(ERROR, "oms: unknown routing strategy \"%s\" (known: %s)", name, known.data);
+	pg_unreachable();
 }
+
+static const RouteStrategyEntry *
+RouteStrategyEntryOf(RouteStrategy strategy)
+{
+	if ((int) strategy < 0 || strategy >= ROUTE_STRATEGY_COUNT)
+		elog(ERROR, "oms: invalid routing strategy %d", (int) strategy);
+	Assert(RouteStrategies[strategy].strategy == strategy);
+	return &RouteStrategies[strategy];
+}
+
+/* the strategy's name, as oms.channels and oms.routing_decisions store it */
+const char *
+RouteStrategyName(RouteStrategy strategy)
+{
+	return RouteStrategyEntryOf(strategy)->name;
+}
+
+/* what the strategy measures, in explanations ("ranks lower on ...") */
+const char *
+RouteStrategyTerm(RouteStrategy strategy)
+{
+	return RouteStrategyEntryOf(strategy)->term;
+}
+
+static RouteSite *route_cmp_sites;
 
 /* eligible sites: most products in full first, then score, then id */
 static int
@@ -219,17 +190,6 @@ RouteScoreCmp(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-static int
-RouteAllocCmp(const void *a, const void *b)
-{
-	const RouteAllocation *x = a;
-	const RouteAllocation *y = b;
-
-	if (x->product_id != y->product_id)
-		return x->product_id < y->product_id ? -1 : 1;
-	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
-}
-
 static bool
 RouteContains(int32 *ids, int n, int32 id)
 {
@@ -250,12 +210,12 @@ RouteContains(int32 *ids, int n, int32 id)
  * dropped on every relcache invalidation; a statement trigger on
  * oms.channels and oms.channel_locations (routing_invalidate) sends one
  * for each change, so every backend re-reads after the change commits,
- * and the changing session at once.
+ * and the changing session at once. The strategy is kept resolved.
  */
 typedef struct RouteChannelConfig
 {
 	int32		channel_id;
-	char	   *strategy;
+	RouteStrategy strategy;
 	double		max_distance_km;
 	int32	   *allowed;
 	int			nallowed;
@@ -338,7 +298,7 @@ RouteLoadConfig(RouteRequest *req)
 		bool		isnull;
 		Datum		d;
 		MemoryContext old;
-		char	   *strategy;
+		RouteStrategy strategy;
 		double		max_km;
 		int32	   *allowed;
 		int			nallowed;
@@ -352,7 +312,7 @@ RouteLoadConfig(RouteRequest *req)
 						 1, types), values, NULL, 1);
 		if (SPI_processed != 1)
 			elog(ERROR, "oms: channel %d vanished during routing", req->channel_id);
-		strategy = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		strategy = RouteStrategyLookup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 		d = OmsGetDatum(0, 2, &isnull);
 		max_km = isnull ? -1 : DatumGetFloat8(d);
 		allowed = RouteIntArray(OmsGetDatum(0, 3, NULL), &nallowed);
@@ -373,7 +333,7 @@ RouteLoadConfig(RouteRequest *req)
 		}
 		c = &RouteCache[RouteCacheN++];
 		c->channel_id = req->channel_id;
-		c->strategy = pstrdup(strategy);
+		c->strategy = strategy;
 		c->max_distance_km = max_km;
 		c->nallowed = nallowed;
 		c->allowed = palloc(sizeof(int32) * (nallowed + 1));
@@ -382,7 +342,7 @@ RouteLoadConfig(RouteRequest *req)
 		MemoryContextSwitchTo(old);
 	}
 	/* a copy: an invalidation during this call must not pull it away */
-	req->strategy = pstrdup(c->strategy);
+	req->strategy = c->strategy;
 	req->max_distance_km = c->max_distance_km;
 	req->nallowed = c->nallowed;
 	req->allowed = palloc(sizeof(int32) * (c->nallowed + 1));
@@ -529,7 +489,6 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 	int			s,
 				d,
 				f;
-	char		strat = req->strategy[1];	/* cLosest, cHeapest, pRiority, bAlance */
 	int64	   *total_of = palloc(sizeof(int64) * (req->ndemands + 1));
 	bool	   *first_of = palloc(sizeof(bool) * (req->ndemands + 1));
 
@@ -607,29 +566,31 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 
 			x->key[3] = 0;
 
-			switch (strat)
+			switch (req->strategy)
 			{
-				case 'l':		/* closest */
+				case ROUTE_STRATEGY_CLOSEST:
 					x->key[0] = dist;
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
 					break;
-				case 'r':		/* priority */
+				case ROUTE_STRATEGY_PRIORITY:
 					x->key[0] = x->priority;
 					x->key[1] = x->est_cost;
 					x->key[2] = dist;
 					break;
-				case 'a':		/* balance */
+				case ROUTE_STRATEGY_BALANCE:
 					x->key[0] = -(double) x->after;
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
 					x->key[3] = dist;
 					break;
-				default:		/* cheapest */
+				case ROUTE_STRATEGY_CHEAPEST:
 					x->key[0] = x->est_cost;
 					x->key[1] = x->priority;
 					x->key[2] = dist;
 					break;
+				case ROUTE_STRATEGY_COUNT:
+					elog(ERROR, "oms: invalid routing strategy %d", (int) req->strategy);
 			}
 		}
 		x->chosen = false;
@@ -999,577 +960,4 @@ RoutePlan(RouteRequest *req, RoutePlanOut *out)
 			st->sites[st->eligible[e]].chosen = false;
 	route_cmp_sites = st->sites;
 	qsort(st->plan, st->nplan, sizeof(int), RouteScoreCmp);
-}
-
-/* ---- executing a plan ---- */
-
-/*
- * Count this order against the daily capacity of the capacity-limited
- * locations it was just given stock at. A guarded upsert: false when one
- * of them filled up since the plan was made.
- */
-static bool
-RouteTakeCapacity(RouteState *st, RouteAllocation *taken, int ntaken)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT4OID};
-	Datum		values[1];
-	int32	   *locs = palloc(sizeof(int32) * (st->nplan + 1));
-	int			nlocs = 0;
-	int			i,
-				j;
-
-	for (i = 0; i < st->nplan; i++)
-	{
-		RouteSite  *x = &st->sites[st->plan[i]];
-
-		if (x->capacity < 0)
-			continue;
-		for (j = 0; j < ntaken; j++)
-			if (taken[j].location_id == x->id)
-			{
-				locs[nlocs++] = x->id;
-				break;
-			}
-	}
-	/* ascending location id: one lock order */
-	for (i = 1; i < nlocs; i++)
-		for (j = i; j > 0 && locs[j - 1] > locs[j]; j--)
-		{
-			int32		t = locs[j];
-
-			locs[j] = locs[j - 1];
-			locs[j - 1] = t;
-		}
-	for (i = 0; i < nlocs; i++)
-	{
-		values[0] = Int32GetDatum(locs[i]);
-		OmsExec(OmsPlan(&plan,
-						"INSERT INTO oms.location_daily_load AS d (location_id, day, orders) "
-						"SELECT l.id, pg_catalog.timezone('UTC', pg_catalog.now())::pg_catalog.date, 1 "
-						"  FROM oms.locations l WHERE l.id OPERATOR(pg_catalog.=) $1 "
-						"   AND l.daily_capacity IS NOT NULL "
-						"ON CONFLICT (location_id, day) DO UPDATE SET orders = d.orders OPERATOR(pg_catalog.+) 1 "
-						" WHERE d.orders OPERATOR(pg_catalog.<) "
-						"       (SELECT l2.daily_capacity FROM oms.locations l2 WHERE l2.id OPERATOR(pg_catalog.=) d.location_id) "
-						"RETURNING d.orders",
-						1, types), values, NULL, 0);
-		if (SPI_processed != 1)
-			return false;
-	}
-	return true;
-}
-
-/*
- * One attempt's work, inside its subtransaction: per balance row in
- * ascending order, give back (re-route), then reserve with the guard, or
- * on the last attempt take what is there. Then the daily capacities.
- * False when the stock or a capacity moved since the plan.
- */
-static bool
-RouteExecute(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
-			 RouteAllocation *got_list, int *ngot)
-{
-	int			i;
-
-	for (i = 0; i < nops; i++)
-	{
-		RouteAllocation *a = &ops[i].a;
-		int32		got;
-
-		if (ops[i].release > 0)
-			InventoryUnreserve(a->product_id, a->location_id, ops[i].release);
-		if (a->qty == 0)
-			continue;
-		if (take_what_is_there)
-			got = InventoryReserveUpTo(a->product_id, a->location_id, a->qty);
-		else
-			got = InventoryReserve(a->product_id, a->location_id, a->qty) ? a->qty : -1;
-		if (got < 0)
-			return false;		/* the stock went away since the plan */
-		if (got > 0)
-		{
-			got_list[*ngot] = *a;
-			got_list[*ngot].qty = got;
-			(*ngot)++;
-		}
-	}
-	/* a location filled up since the plan */
-	return RouteTakeCapacity(st, got_list, *ngot);
-}
-
-/*
- * Run one attempt in a subtransaction: kept when it succeeded, rolled back
- * (with its row locks) when the stock or a capacity moved. Any error inside
- * (a lock timeout, a cancel, a constraint) also rolls it back before it
- * propagates: left open, it would strand the session in an aborted
- * subtransaction that only a FATAL ends.
- */
-static bool
-RouteAttempt(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
-			 RouteAllocation *got_list, int *ngot)
-{
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool done = false;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		done = RouteExecute(ops, nops, take_what_is_there, st, got_list, ngot);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
-	if (done)
-		ReleaseCurrentSubTransaction();
-	else
-	{
-		RollbackAndReleaseCurrentSubTransaction();
-		*ngot = 0;
-	}
-	MemoryContextSwitchTo(oldcontext);
-	CurrentResourceOwner = oldowner;
-	return done;
-}
-
-/*
- * Plan, then reserve the plan, re-planning with fresh numbers when the
- * stock or a capacity moved (see the banner). On success *taken holds what
- * was reserved, per (product, location), ascending. Returns false, holding
- * nothing, when an all_or_nothing order is short (out->shortfall says by
- * how much) or when every attempt lost a race.
- */
-bool
-RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int *ntaken)
-{
-	bool		all_or_nothing = req->all_or_nothing;
-	bool		expired_once = !req->lazy_expiry;
-	bool		done = false;
-	int			attempt;
-	int			i;
-
-	*ntaken = 0;
-	*taken = NULL;
-	for (attempt = 0; attempt < ROUTE_ATTEMPTS && !done; attempt++)
-	{
-		bool		short_any = false;
-		bool		last = (attempt == ROUTE_ATTEMPTS - 1);
-		RouteAllocation *got_list;
-		int			ngot = 0;
-		RouteOp    *ops;
-		int			nops;
-
-		RoutePlan(req, out);
-		for (i = 0; i < req->ndemands; i++)
-			if (out->shortfall[i] > 0)
-				short_any = true;
-
-		/* lazy expiry: only while no balance lock is held by this call */
-		if (short_any && !expired_once)
-		{
-			int64	   *short_ids = palloc(sizeof(int64) * req->ndemands);
-			int			nshort = 0;
-
-			expired_once = true;
-			for (i = 0; i < req->ndemands; i++)
-				if (out->shortfall[i] > 0)
-					short_ids[nshort++] = req->demands[i].product_id;
-			if (OrdersExpireForProducts(short_ids, nshort) > 0)
-			{
-				attempt--;		/* a free re-plan with the released stock */
-				continue;
-			}
-		}
-		if (short_any && all_or_nothing)
-			return false;
-
-		/* this attempt's work: releases (re-route) merged with the plan */
-		nops = 0;
-		ops = palloc(sizeof(RouteOp) * (out->nallocs + req->nrelease + 1));
-		for (i = 0; i < out->nallocs; i++)
-		{
-			ops[nops].a = out->allocs[i];
-			ops[nops].release = 0;
-			nops++;
-		}
-		for (i = 0; i < req->nrelease; i++)
-		{
-			int			k;
-
-			for (k = 0; k < nops; k++)
-				if (ops[k].a.product_id == req->release[i].product_id &&
-					ops[k].a.location_id == req->release[i].location_id)
-					break;
-			if (k == nops)
-			{
-				ops[k].a = req->release[i];
-				ops[k].a.qty = 0;
-				ops[k].release = 0;
-				nops++;
-			}
-			ops[k].release += req->release[i].qty;
-		}
-		qsort(ops, nops, sizeof(RouteOp), RouteAllocCmp);
-		got_list = palloc(sizeof(RouteAllocation) * (nops + 1));
-
-		done = RouteAttempt(ops, nops, last && !all_or_nothing, (RouteState *) out->state, got_list, &ngot);
-		if (done)
-		{
-			*taken = got_list;
-			*ntaken = ngot;
-		}
-	}
-	if (!done)
-	{
-		/* report with fresh numbers; nothing is held */
-		RoutePlan(req, out);
-		return false;
-	}
-	return true;
-}
-
-/* ---- the record of a decision ---- */
-
-static void
-RouteAppendNumber(StringInfo buf, double v)
-{
-	appendStringInfo(buf, "%.2f", v);
-}
-
-static void
-RouteAppendSiteTerms(StringInfo buf, RouteSite *x)
-{
-	appendStringInfoString(buf, "\"location\": ");
-	escape_json(buf, x->code);
-	appendStringInfoString(buf, ", \"distance_km\": ");
-	if (x->distance < 0)
-		appendStringInfoString(buf, "null");
-	else
-		appendStringInfo(buf, "%.1f", x->distance);
-	appendStringInfoString(buf, ", \"est_cost\": ");
-	RouteAppendNumber(buf, x->est_cost);
-	appendStringInfo(buf, ", \"priority\": %d, \"lines_in_full\": %d", x->priority, x->nfit);
-}
-
-/*
- * Store the decision behind what was reserved: the rule, the chosen
- * locations with their terms, the runners-up and what the filters took out.
- */
-void
-RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
-			RouteAllocation *taken, int ntaken)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[13] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID,
-	FLOAT8OID, FLOAT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[13];
-	char		nulls[13];
-	RouteState *st = (RouteState *) out->state;
-	StringInfoData chosen;
-	StringInfoData runners;
-	StringInfoData filtered;
-	Datum	   *codes = palloc(sizeof(Datum) * (st->nplan + 1));
-	int			ncodes = 0;
-	double		dist = 0;
-	double		cost = 0;
-	int64		short_units = 0;
-	int			i,
-				j,
-				nr = 0;
-	bool		first = true;
-
-	memset(nulls, ' ', sizeof(nulls));
-	initStringInfo(&chosen);
-	initStringInfo(&runners);
-	initStringInfo(&filtered);
-	appendStringInfoChar(&chosen, '[');
-	for (i = 0; i < st->nplan; i++)
-	{
-		RouteSite  *x = &st->sites[st->plan[i]];
-		int64		units = 0;
-
-		for (j = 0; j < ntaken; j++)
-			if (taken[j].location_id == x->id)
-				units += taken[j].qty;
-		if (units == 0)
-			continue;
-		codes[ncodes++] = CStringGetTextDatum(x->code);
-		dist += x->distance > 0 ? x->distance : 0;
-		cost += x->est_cost;
-		appendStringInfoString(&chosen, first ? "{" : ", {");
-		RouteAppendSiteTerms(&chosen, x);
-		appendStringInfo(&chosen, ", \"units\": " INT64_FORMAT "}", units);
-		first = false;
-	}
-	appendStringInfoChar(&chosen, ']');
-
-	appendStringInfoChar(&runners, '[');
-	for (i = 0; i < st->neligible && nr < ROUTE_RUNNERS_UP; i++)
-	{
-		RouteSite  *x = &st->sites[st->eligible[i]];
-
-		if (x->chosen)
-			continue;
-		appendStringInfoString(&runners, nr ? ", {" : "{");
-		RouteAppendSiteTerms(&runners, x);
-		appendStringInfoChar(&runners, '}');
-		nr++;
-	}
-	appendStringInfoChar(&runners, ']');
-
-	/*
-	 * What the filters took out of the active locations with stock of the
-	 * order: the locations placement reads (a re-route reads them all).
-	 */
-	{
-		int			counts[RF_COUNT];
-
-		memset(counts, 0, sizeof(counts));
-		for (i = 0; i < st->nsites; i++)
-			if (st->sites[i].failed >= 0 && st->sites[i].active && st->sites[i].units > 0)
-				counts[st->sites[i].failed]++;
-		appendStringInfoChar(&filtered, '{');
-		first = true;
-		for (i = 0; i < RF_COUNT; i++)
-			if (counts[i] > 0)
-			{
-				appendStringInfo(&filtered, "%s\"%s\": %d", first ? "" : ", ", route_filter_names[i], counts[i]);
-				first = false;
-			}
-		appendStringInfoChar(&filtered, '}');
-	}
-
-	for (i = 0; i < req->ndemands; i++)
-	{
-		int64		got = 0;
-
-		for (j = 0; j < ntaken; j++)
-			if (taken[j].product_id == req->demands[i].product_id)
-				got += taken[j].qty;
-		short_units += Max(req->demands[i].qty - got, 0);
-	}
-
-	values[0] = Int64GetDatum(req->order_id);
-	values[1] = CStringGetTextDatum(trigger);
-	values[2] = CStringGetTextDatum(req->strategy);
-	values[3] = CStringGetTextDatum(req->split);
-	values[4] = CStringGetTextDatum(ncodes == 0 ? "nothing reserved" : st->rule);
-	values[5] = PointerGetDatum(construct_array(codes, ncodes, TEXTOID, -1, false, TYPALIGN_INT));
-	values[6] = Int32GetDatum(ncodes);
-	values[7] = Float8GetDatum(dist);
-	if (!req->has_coords && req->pickup_location_id <= 0)
-		nulls[7] = 'n';
-	values[8] = Float8GetDatum(cost);
-	values[9] = Int64GetDatum(short_units);
-	values[10] = CStringGetTextDatum(chosen.data);
-	values[11] = CStringGetTextDatum(runners.data);
-	values[12] = CStringGetTextDatum(filtered.data);
-	OmsExec(OmsPlan(&plan,
-					"INSERT INTO oms.routing_decisions (order_id, trigger, strategy, split_policy, rule, locations, "
-					"       shipments, distance_km, est_cost, short_units, chosen, runners_up, filtered) "
-					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8::pg_catalog.numeric(10,1), $9::pg_catalog.numeric(14,2), "
-					"        $10, $11::pg_catalog.jsonb, $12::pg_catalog.jsonb, $13::pg_catalog.jsonb)",
-					13, types), values, nulls, 0);
-}
-
-/* ---- explain_route ---- */
-
-static Datum
-RouteNumeric(double v, int scale)
-{
-	char		buf[64];
-
-	snprintf(buf, sizeof(buf), "%.*f", scale, v);
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-static const char *
-RouteStrategyTerm(const char *strategy)
-{
-	switch (strategy[1])
-	{
-		case 'l':
-			return "closest";
-		case 'r':
-			return "best priority";
-		case 'a':
-			return "most stock left";
-		default:
-			return "cheapest";
-	}
-}
-
-static char *
-RouteFilterReason(RouteRequest *req, RouteSite *x)
-{
-	switch (x->failed)
-	{
-		case RF_ACTIVE:
-			return "filtered: location inactive";
-		case RF_FULFILS:
-			return req->pickup_location_id > 0 ? "filtered: not the pickup location" : "filtered: does not ship";
-		case RF_CHANNEL:
-			return "filtered: not a location of the channel";
-		case RF_DISTANCE:
-			return psprintf("filtered: %.1f km away, the channel allows %.1f km", x->distance, req->max_distance_km);
-		case RF_CAPACITY:
-			return psprintf("filtered: daily capacity reached (%d of %d orders today)", x->load, x->capacity);
-		case RF_REJECTED:
-			return "filtered: rejected this order before";
-		case RF_STOCK:
-			return "filtered: no stock of any line";
-	}
-	return "";
-}
-
-static char *
-RouteLinesInFull(int nfit, int n)
-{
-	if (n == 1)
-		return nfit ? "the line" : "no line";
-	if (nfit == n)
-		return psprintf("all %d lines", n);
-	return psprintf("%d of %d lines", nfit, n);
-}
-
-/* Why an eligible location is not in the plan, in words. */
-static char *
-RouteWhyNot(RouteRequest *req, RouteState *st, RouteSite *x)
-{
-	RouteSite  *worst = NULL;
-	int			min_fit = req->ndemands;
-	int			i;
-
-	if (st->nplan == 0)
-		return "no plan";
-	if (st->nplan == 1 && st->sites[st->plan[0]].nfit == req->ndemands && x->nfit < req->ndemands)
-		return psprintf("has %s in full; the chosen location has all", RouteLinesInFull(x->nfit, req->ndemands));
-	for (i = 0; i < st->nplan; i++)
-	{
-		RouteSite  *c = &st->sites[st->plan[i]];
-
-		if (worst == NULL || RouteKeyCmp(c->key, worst->key) > 0)
-			worst = c;
-		min_fit = Min(min_fit, c->nfit);
-	}
-	if (x->nfit < min_fit)
-		return psprintf("has %s in full, fewer than every chosen location", RouteLinesInFull(x->nfit, req->ndemands));
-	if (RouteKeyCmp(x->key, worst->key) < 0)
-		return psprintf("scores better on %s alone, but the best plan (%d shipment%s) does not include it",
-						RouteStrategyTerm(req->strategy), st->nplan, st->nplan == 1 ? "" : "s");
-	if (RouteKeyCmp(x->key, worst->key) == 0)
-		return "ties on every score term; the lower location id wins";
-	return psprintf("ranks lower on %s", RouteStrategyTerm(req->strategy));
-}
-
-PG_FUNCTION_INFO_V1(explain_route);
-/*
- * oms.explain_route(order jsonb): every location, ranked: the plan's
- * locations first (in score order), then the other eligible ones, then
- * the filtered ones; each with its filter verdicts and score terms.
- */
-Datum
-explain_route(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	RouteRequest req;
-	RoutePlanOut out;
-	RouteState *st;
-	int		   *order;
-	int			norder = 0;
-	int			i,
-				f,
-				rank = 0;
-
-	OmsRequireArg(fcinfo, 0, "order");
-	InitMaterializedSRF(fcinfo, 0);
-
-	SPI_connect();
-	OrdersRouteRequest(PG_GETARG_JSONB_P(0), &req);
-	req.explain = true;
-	RoutePlan(&req, &out);
-	st = (RouteState *) out.state;
-
-	order = palloc(sizeof(int) * (st->nsites + 1));
-	for (i = 0; i < st->nplan; i++)
-		order[norder++] = st->plan[i];
-	for (i = 0; i < st->neligible; i++)
-		if (!st->sites[st->eligible[i]].chosen)
-			order[norder++] = st->eligible[i];
-	for (i = 0; i < st->nsites; i++)
-		if (st->sites[i].failed >= 0)
-			order[norder++] = i;
-
-	for (i = 0; i < norder; i++)
-	{
-		RouteSite  *x = &st->sites[order[i]];
-		Datum		values[14];
-		bool		nulls[14];
-		StringInfoData verdicts;
-		char	   *role;
-		char	   *reason;
-		int64		total = 0;
-		int			d;
-
-		memset(nulls, 0, sizeof(nulls));
-		initStringInfo(&verdicts);
-		appendStringInfoChar(&verdicts, '{');
-		for (f = 0; f < RF_COUNT; f++)
-			appendStringInfo(&verdicts, "%s\"%s\": %s", f ? ", " : "", route_filter_names[f],
-							 x->pass[f] ? "true" : "false");
-		appendStringInfoChar(&verdicts, '}');
-		for (d = 0; d < req.ndemands; d++)
-			total += x->avail[d];
-
-		if (x->failed >= 0)
-		{
-			role = "filtered";
-			reason = RouteFilterReason(&req, x);
-		}
-		else if (x->chosen)
-		{
-			role = "chosen";
-			reason = psprintf("%s; %s in full, " INT64_FORMAT " unit%s planned here",
-							  st->rule, RouteLinesInFull(x->nfit, req.ndemands),
-							  x->planned, x->planned == 1 ? "" : "s");
-		}
-		else
-		{
-			role = (i < st->nplan + ROUTE_RUNNERS_UP) ? "runner_up" : "eligible";
-			reason = RouteWhyNot(&req, st, x);
-		}
-		rank++;
-		values[0] = Int32GetDatum(rank);
-		values[1] = CStringGetTextDatum(x->code);
-		values[2] = CStringGetTextDatum(role);
-		values[3] = BoolGetDatum(x->failed < 0);
-		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(verdicts.data));
-		values[5] = Int32GetDatum(x->nfit);
-		values[6] = Int64GetDatum(total);
-		if (x->distance < 0)
-			nulls[7] = true;
-		else
-			values[7] = RouteNumeric(x->distance, 1);
-		values[8] = RouteNumeric(x->ship_cost, 2);
-		values[9] = RouteNumeric(x->handling, 2);
-		values[10] = RouteNumeric(x->est_cost, 2);
-		values[11] = Int32GetDatum(x->priority);
-		values[12] = Int64GetDatum(x->after);
-		values[13] = CStringGetTextDatum(reason);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	SPI_finish();
-	return (Datum) 0;
 }
