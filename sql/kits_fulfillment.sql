@@ -1,6 +1,6 @@
 --
 -- kits_fulfillment: regressions of fixed behaviour around kits, rejections,
--- holds and ship_to (src/routing.c, src/orders.c, src/fulfillment.c,
+-- holds and ship_to (src/route_*.c, src/order_*.c, src/fulfillment*.c,
 -- src/inventory.c):
 --   1. a kit stays whole at one location: routing keeps a kit's products
 --      together, distribution forms whole kits per location, and

@@ -1,8 +1,8 @@
 --
--- routing: which location(s) serve an order, and why (src/routing.c).
+-- routing: which location(s) serve an order, and why (src/route_*.c).
 -- A fixture of ten real German / Austrian locations, every ship-to in
 -- Kassel unless a case says otherwise; each block says which location the
--- rules in the routing.c banner must pick and why, with the distances
+-- rules in the route_plan.c banner must pick and why, with the distances
 -- computed by oms.distance_km. Every bad input is locked in with its
 -- SQLSTATE, and changes nothing.
 --

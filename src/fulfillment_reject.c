@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(reject_fulfillment);
  * oms.reject_fulfillment(order_id, location, reason, note DEFAULT NULL):
  * the location's pending shipments of the order are cancelled, the
  * rejection recorded (routing never sends the order there again), and
- * orders.c releases and re-routes what the location held.
+ * order_release.c and order_reroute.c release and re-route what the location held.
  */
 Datum
 reject_fulfillment(PG_FUNCTION_ARGS)

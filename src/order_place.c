@@ -33,7 +33,7 @@
  *	   8. OrdersBuildDemand: the demand per product: same-sku lines
  *	      together, kits expanded into their components, one group per kit
  *	      line (a kit ships from one place).
- *	   9. OrdersReserve: route and reserve (src/routing.c, RouteReserve).
+ *	   9. OrdersReserve: route and reserve (src/route_reserve.c, RouteReserve).
  *	      The routing engine plans from the current balances (no locks); if
  *	      the plan is short, lapsed reservations of unpaid orders on the
  *	      short products are released first (lazy expiry) and the order
@@ -612,7 +612,7 @@ PoRouteRequest(OrderWork *w, RouteRequest *req)
 }
 
 /*
- * Route and reserve (src/routing.c: plans, guarded updates, bounded
+ * Route and reserve (src/route_reserve.c: plans, guarded updates, bounded
  * re-planning), then record the decision. An all_or_nothing order that is
  * short raises OM001 here, holding nothing.
  */

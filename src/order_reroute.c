@@ -2,7 +2,7 @@
  *
  * order_reroute.c
  *	  Re-routing after a location rejects an order (OrdersReroute, called
- *	  by oms.reject_at_location in src/fulfillment.c, which has locked the
+ *	  by oms.reject_fulfillment in src/fulfillment_reject.c, which has locked the
  *	  order and cancelled its pending shipments there): release what the
  *	  location holds for the order and route those units again, excluding
  *	  every location that rejected it, in the same transaction.

@@ -2,7 +2,7 @@
 -- ===========================================================================
 -- orders: orders, lines, reservations; place_order, cancel_order,
 -- expire_reservations (src/order_*.c, see src/orders.h; location choice in
--- src/routing.c)
+-- src/route_*.c)
 -- ===========================================================================
 
 CREATE TABLE oms.orders (
