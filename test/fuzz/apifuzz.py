@@ -508,6 +508,12 @@ def wait_for_server(dsn, user, seconds=120):
     return None
 
 
+def literal_sql(sql, args):
+    """The call with its arguments written in as literals, for psql."""
+    lits = ['NULL' if a is None else "'" + a.replace("'", "''") + "'" for a in args]
+    return sql.replace('%s', '{}').format(*lits)
+
+
 def short(v, n=160):
     if v is None:
         return 'NULL'
@@ -528,6 +534,7 @@ def main():
     ap.add_argument('--only', default=None, help='comma-separated function names (replaying)')
     ap.add_argument('--timeout', default='10s', help='statement_timeout of every call')
     ap.add_argument('--max-reports', type=int, default=3, help='reproductions shown per function and SQLSTATE')
+    ap.add_argument('--repro', default=None, help='write every failing call, arguments in full, to this SQL file')
     opts = ap.parse_args()
 
     seed = opts.seed
@@ -660,6 +667,14 @@ def main():
             failed += 1
         print('%s %d - %s' % ('ok' if ok else 'not ok', n, text), flush=True)
 
+    if opts.repro:
+        with open(opts.repro, 'w', encoding='utf-8') as fh:
+            fh.write('-- failing calls of the API fuzzer, seed %d; run each as the role named\n' % seed)
+            for f in funcs:
+                for code, msg, sql, args in bad.get(f.label, []):
+                    fh.write('-- %s %s (as %s)\n%s;\n' % (code, msg[:200], f.role, literal_sql(sql, args)))
+            for i, f, sql, args, msg in crashes:
+                fh.write('-- CRASH at call %d (as %s)\n%s;\n' % (i, f.role, literal_sql(sql, args)))
     for i, f, sql, args, msg in crashes:
         print('# CRASH at call %d (seed %d), as %s:\n#   %s\n#   args: %s\n#   %s'
               % (i, seed, f.role, sql, ', '.join(short(a) for a in args), msg))
