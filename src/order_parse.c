@@ -35,6 +35,13 @@ PoCoordinate(JsonbValue *v, const char *path, double limit)
 	if (v->type != jbvNumeric)
 		JsonInvalid(path, psprintf("%s must be a number, not %s.", path, JsonTypeName(v)),
 				  "Give coordinates as decimal degrees.");
+	/* range-check as numeric first: 1e400 does not fit a double (22003) */
+	if (numeric_is_nan(v->val.numeric) ||
+		DatumGetBool(DirectFunctionCall2(numeric_gt,
+										 DirectFunctionCall1(numeric_abs, NumericGetDatum(v->val.numeric)),
+										 DirectFunctionCall1(float8_numeric, Float8GetDatum(limit)))))
+		JsonInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
+				  "Check that lat and lon are not swapped.");
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
 	if (isnan(d) || d < -limit || d > limit)
 		JsonInvalid(path, psprintf("%s must be between %g and %g degrees.", path, -limit, limit),
