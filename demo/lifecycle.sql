@@ -16,7 +16,8 @@ SELECT p ->> 'payment_id' AS payment_id, p ->> 'status' AS payment, p ->> 'order
         'token', 'tok_1QwErTy', 'psp_reference', 'pi_3PqR', 'brand', 'visa', 'last4', '4242', 'exp_month', 11, 'exp_year', 2028)) AS p
  WHERE o.external_id = 'WEB-100234';
 SELECT c ->> 'status' AS payment, c ->> 'captured' AS captured
-  FROM oms.payments p, oms.capture_payment(p.id) AS c WHERE p.psp_reference = 'pi_3PqR';
+  FROM oms.payments_masked p, oms.capture_payment(p.id) AS c
+ WHERE p.order_id = (SELECT id FROM oms.orders WHERE external_id = 'WEB-100234');
 
 \echo '-- a card number where a token belongs is refused, whatever the spacing:'
 SELECT oms.authorize_payment(o.id, '{"method": "card", "amount": 10, "token": "4111 1111 1111 1111"}') FROM oms.orders o WHERE o.external_id = '302-5518842-1190735';

@@ -45,7 +45,7 @@ SELECT s ->> 'shipment_id' AS shipment_id, s ->> 'location' AS location, s ->> '
        s ->> 'order_status' AS order_status
   FROM oms.ship(:anna_shipment, 'dhl', 'paket', '00340434161094042601') AS s;
 SELECT p.method, c ->> 'status' AS status, c ->> 'captured' AS captured
-  FROM oms.payments p, oms.capture_payment(p.id) AS c WHERE p.order_id = :anna_order ORDER BY p.id;
+  FROM oms.payments_masked p, oms.capture_payment(p.id) AS c WHERE p.order_id = :anna_order ORDER BY p.id;
 SELECT d ->> 'status' AS shipment, d ->> 'order_status' AS order_status FROM oms.deliver(:anna_shipment) AS d;
 
 \echo
@@ -88,7 +88,7 @@ SELECT r ->> 'status' AS rma_status, r ->> 'resolved_units' AS units, r ->> 'amo
        (SELECT string_agg(format('payment %s: %s', x ->> 'payment_id', x ->> 'refunded'), ', ')
           FROM jsonb_array_elements(r -> 'result') AS x) AS refunds
   FROM oms.refund_rma(:anna_rma) AS r;
-SELECT id AS payment_id, method, captured, refunded, status FROM oms.payments WHERE order_id = :anna_order ORDER BY id;
+SELECT id AS payment_id, method, captured, refunded, status FROM oms.payments_masked WHERE order_id = :anna_order ORDER BY id;
 \echo '-- the gift card can be spent again at once:'
 SELECT oms.gift_card_balance('BDAY-2026-ANNA-77XK') AS gift_card_balance;
 
@@ -96,7 +96,7 @@ SELECT oms.gift_card_balance('BDAY-2026-ANNA-77XK') AS gift_card_balance;
 \echo '== A damaged return: Lena changed her mind about the AeroPress, but it arrives cracked =='
 \echo '-- her card payment is captured first (it was only authorized); changed_mind approves up to 50 EUR, so no review'
 SELECT p.method, c ->> 'status' AS status, c ->> 'captured' AS captured
-  FROM oms.orders o JOIN oms.payments p ON p.order_id = o.id, oms.capture_payment(p.id) AS c
+  FROM oms.orders o JOIN oms.payments_masked p ON p.order_id = o.id, oms.capture_payment(p.id) AS c
  WHERE o.external_id = 'WEB-100301';
 SELECT id AS lena_order FROM oms.orders WHERE external_id = 'WEB-100301' \gset
 SELECT r ->> 'rma_id' AS rma_id, r ->> 'status' AS status, r ->> 'value' AS value,
@@ -130,15 +130,16 @@ SELECT s ->> 'shipment_id' AS shipment_id, s ->> 'status' AS shipment, s ->> 'or
  WHERE o.external_id = 'WEB-100304' ORDER BY sh.id;
 SELECT id AS sophie_order FROM oms.orders WHERE external_id = 'WEB-100304' \gset
 SELECT p.method, c ->> 'status' AS status, c ->> 'captured' AS captured
-  FROM oms.payments p, oms.capture_payment(p.id) AS c WHERE p.order_id = :sophie_order ORDER BY p.id;
+  FROM oms.payments_masked p, oms.capture_payment(p.id) AS c WHERE p.order_id = :sophie_order ORDER BY p.id;
 \echo '-- the Lyon roaster lists its Colombia 1 kg:'
 SELECT r -> 'balance' ->> 'sku' AS sku, r -> 'balance' ->> 'location' AS location, r ->> 'received' AS received
   FROM oms.receive_stock('BEAN-COL-1K', 'DS-LYS', 30, 'roaster stock list') AS r;
-\echo '-- the RMA names what she sends back and what she wants instead (exchange.lines):'
+\echo '-- the RMA names what she sends back and what she wants instead (exchange.lines), at the shop''s price of 29.90,'
+\echo '-- the same as the Ethiopia she returns: nothing more to pay, so the replacement order has a zero total'
 SELECT r ->> 'rma_id' AS rma_id, r ->> 'status' AS status, r ->> 'resolution' AS resolution, r ->> 'value' AS value,
        r -> 'exchange_lines' AS exchange_lines
   FROM oms.create_rma(:sophie_order, '{"lines": [{"sku": "BEAN-ETH-1K", "qty": 1, "reason": "not_as_described"}],
-                                       "resolution": "exchange", "exchange": {"lines": [{"sku": "BEAN-COL-1K", "qty": 1}]},
+                                       "resolution": "exchange", "exchange": {"lines": [{"sku": "BEAN-COL-1K", "qty": 1, "unit_price": 29.90}]},
                                        "notes": "unopened, roast too light for her espresso machine"}') AS r;
 SELECT id AS sophie_rma FROM oms.rmas WHERE order_id = :sophie_order \gset
 \echo '-- the unopened bag comes back to the roaster that shipped it:'

@@ -15,7 +15,8 @@ CREATE EXTENSION oms;
 INSERT INTO oms.channels (code, name, kind) VALUES ('web', 'Web', 'web');
 INSERT INTO oms.locations (code, name, kind, latitude, longitude, priority) VALUES
     ('BER', 'Berlin', 'warehouse', 52.52, 13.40, 10);
-INSERT INTO oms.products (sku, name, kind) VALUES ('A', 'Product A', 'stock'), ('B', 'Product B', 'stock');
+INSERT INTO oms.products (sku, name, kind) VALUES ('A', 'Product A', 'stock'), ('B', 'Product B', 'stock'),
+    ('S', 'Service S', 'service');
 INSERT INTO oms.customers (external_ref, email, name, flags) VALUES
     ('plain-1', 'plain@example.com', 'Plain', '{}'),
     ('terms-1', 'terms@example.com', 'On terms', '{terms}'),
@@ -67,9 +68,12 @@ SELECT count(*) AS transitions, bool_and(seeded) AS all_seeded FROM oms.order_tr
 -- Each attempt runs in a subtransaction that is rolled back. Changes into
 -- cancelled and expired are in the table but release stock and payments, so
 -- a direct UPDATE of them is refused ("oms only": oms.cancel_order and
--- expiry make them); every other allowed change goes through.
+-- expiry make them); every other allowed change goes through. The order is
+-- of a service only: it holds no stock and ships nothing, so the status
+-- rules (sql/status_rules.sql) stay out of the way and the matrix shows the
+-- transition table alone.
 -- ---------------------------------------------------------------------------
-SELECT place('MATRIX') AS matrix_order;
+SELECT place('MATRIX', '{"lines": [{"sku": "S", "qty": 1, "unit_price": 10}]}') AS matrix_order;
 SELECT * FROM counts;
 CREATE TEMP TABLE matrix (from_status text, to_status text, outcome text);
 DO $$
@@ -168,9 +172,11 @@ SELECT * FROM counts;
 
 -- ---------------------------------------------------------------------------
 -- a custom status, added with plain INSERTs, is usable at once in the same
--- session: the transition cache is refreshed
+-- session: the transition cache is refreshed. The order is of a service
+-- only, so that the status rules (sql/status_rules.sql) let it reach
+-- delivered and completed by hand.
 -- ---------------------------------------------------------------------------
-SELECT place('PICKUP') AS pickup_order;
+SELECT place('PICKUP', '{"lines": [{"sku": "S", "qty": 1, "unit_price": 10}]}') AS pickup_order;
 SELECT oms.set_order_status(oid_of('PICKUP'), 'confirmed') ->> 'status' AS confirmed;
 -- not there yet (this also loads the cache in this session)
 SELECT oms.set_order_status(oid_of('PICKUP'), 'ready_for_pickup');

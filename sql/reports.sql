@@ -128,8 +128,8 @@ SELECT oms.expire_reservations() AS expired;
 SELECT place('O10', '[["MUG", 1, 7]]', 'ann', 'app', '{"currency": "USD"}') IS NOT NULL AS o10, pay('O10') AS status,
        send('O10', 'BER', false) AS status;
 -- O12 web, Bob: 1 TENT at 100 and 2 BOOT at 60 = 220, policy partial: the
--- boots are cancelled at placement (orders.total keeps them); the whole
--- 220 is captured; the tent is shipped and delivered
+-- boots are cancelled at placement, so orders.total is the tent's 100 (the
+-- units owed); 100 is captured; the tent is shipped and delivered
 SELECT place('O12', '[["TENT", 1, 100], ["BOOT", 2, 60]]', 'bob', 'web', '{"policy": "partial"}') IS NOT NULL AS o12,
        pay('O12') AS status, send('O12') AS status;
 -- O13 app, guest: a TREKSET kit (BOOT + LAMP) at 90, backordered as a whole
@@ -206,8 +206,8 @@ SELECT * FROM oms.check();
 --   03-02 app EUR: O4 (5 units, 150) + O5 (1, 60) = 210
 --   03-02 web EUR: O6 (3, 30) + O7 (1, 5) = 35; O9 expired
 --   03-03 app EUR: O13 (1, 90); app USD: O10 (1, 7)
---   03-03 web EUR: O12 (3 units, the 2 cancelled boots included, 220) + O14 (1, 60)
---         + O15 (1, 50): 3 orders, 5 units, 330
+--   03-03 web EUR: O12 (1 unit owed, 100; the 2 cancelled boots are not in
+--         it) + O14 (1, 60) + O15 (1, 50): 3 orders, 3 units, 210
 --   03-05 web EUR: no orders; the 104.50 refunded for O1's return
 --   the exchange's replacement order (today) is no sale: no row for today
 SET TimeZone = 'America/New_York';
@@ -226,8 +226,8 @@ RESET enable_seqscan;
 -- report_channels
 -- ---------------------------------------------------------------------------
 --   web EUR: placed O1 O2 O3 O6 O7 O9 O12 O14 O15 = 9; cancelled O3, expired
---            O9: rate 2 / 9 = 0.2222; 7 orders, revenue 214 + 80 + 30 + 5 + 220
---            + 60 + 50 = 659, refunds 104.50 (O3's 20 left out), net 554.50
+--            O9: rate 2 / 9 = 0.2222; 7 orders, revenue 214 + 80 + 30 + 5 + 100
+--            + 60 + 50 = 539, refunds 104.50 (O3's 20 left out), net 434.50
 --   app EUR: O4 O5 O13: 150 + 60 + 90 = 300; app USD: O10: 7
 SELECT * FROM oms.report_channels ORDER BY channel, currency;
 -- they are the sums of the daily report
@@ -352,8 +352,9 @@ SELECT (SELECT value_resolved FROM oms.report_returns WHERE level = 'all')
 --   O6:  due 30 (store credit of 9 for the return does not lower what is due
 --        in money), captured 20: balance 10 although shipped: flagged
 --   O7:  5 paid of 5; O9 expired: due 0; O10: 7 USD paid; O15: 50 due, unpaid
---   O12: due 220 - 120 (the 2 boots cancelled at placement, 2 x 60) = 100,
---        captured 220: balance -120, overpaid: flagged
+--   O12: total 100 (the 2 boots cancelled at placement, 2 x 60 = 120, are
+--        not in it; cancelled_value shows them), due 100, captured 100:
+--        balance 0, no flag
 --   rma-4: the replacement at price 0: nothing due
 SELECT order_id, external_id, channel, CASE WHEN day = (now() AT TIME ZONE 'UTC')::date THEN 'today' ELSE day::text END AS day, status, currency, total, cancelled_value,
        authorized, captured, voided, refunded, returns_refunded, returns_store_credit, net_paid, amount_due,
@@ -384,7 +385,7 @@ SELECT (SELECT sum(refunded) FROM oms.report_payment_reconciliation)
 --            + 20 + (20 - 20) = 129.50; shipped 2 TENT + 3 CAP = 5 (the WRAP
 --            left out), returned 1 TENT + 1 CAP = 2: 0.4
 --   Ann USD: O10: 7; 1 shipped, none back
---   Bob EUR: O2 O5 O7 O12, O9 expired; 80 + 5 + 220 = 305; shipped 1 CAMPSET
+--   Bob EUR: O2 O5 O7 O12, O9 expired; 80 + 5 + 100 = 185; shipped 1 CAMPSET
 --            + 1 TENT, the CAMPSET came back: 0.5; his exchange order is no order
 --   guests (O4, O13, O14, O15) have no row
 SELECT customer_id, external_ref, flags, currency, orders, orders_cancelled,

@@ -271,7 +271,7 @@ SELECT label, e.* FROM (SELECT oid_of('A-1') AS o) x, (VALUES
     ('exchange lines empty',   '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": []}}'),
     ('exchange an array',      '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": [{"sku": "TENT", "qty": 1}]}'),
     ('exchange unknown key',   '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "TENT", "qty": 1}], "when": "now"}}'),
-    ('exchange line key',      '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "TENT", "qty": 1, "unit_price": 0}]}}'),
+    ('exchange line key',      '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "TENT", "qty": 1, "colour": "red"}]}}'),
     ('exchange sku unknown',   '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "NOPE", "qty": 1}]}}'),
     ('exchange for a service', '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "WRAP", "qty": 1}]}}'),
     ('exchange qty 0',         '{"lines": [{"sku": "TENT", "qty": 1, "reason": "defective"}], "resolution": "exchange", "exchange": {"lines": [{"sku": "TENT", "qty": 0}]}}'),
@@ -534,13 +534,14 @@ SELECT oms.refund_rma(rma_of('N-2'));
 SELECT * FROM counts;
 
 -- ---------------------------------------------------------------------------
--- exchange: a replacement order at zero price, once every unit is back
+-- exchange: a replacement order, once every unit is back; the value of what
+-- came back pays for it (the exchange credit), here all of it
 -- ---------------------------------------------------------------------------
--- X-1: 2 lamps at 40, delivered; too small, exchanged for a boot (none in
--- stock anywhere) and a cap (one at HAM)
+-- X-1: 2 lamps at 40, delivered; too small, exchanged for a boot at 50 (none
+-- in stock anywhere) and a cap at 30 (one at HAM): worth 80, as the lamps
 SELECT place('X-1', '[["LAMP", 2, 40]]') AS x1, pay('X-1') AS x1_status, send('X-1') AS x1_status;
 SELECT rdoc(oms.create_rma(oid_of('X-1'), '{"lines": [{"sku": "LAMP", "qty": 2, "reason": "too_small"}], "resolution": "exchange",
-    "exchange": {"lines": [{"sku": "BOOT", "qty": 1}, {"sku": "CAP", "qty": 1}]}}')) - 'lines' AS rma;
+    "exchange": {"lines": [{"sku": "BOOT", "qty": 1, "unit_price": 50}, {"sku": "CAP", "qty": 1, "unit_price": 30}]}}')) - 'lines' AS rma;
 -- one lamp back: the exchange waits for the other
 SELECT rdoc(oms.receive_rma(rma_of('X-1'), 'BER', '[{"sku": "LAMP", "qty": 1, "condition": "sellable"}]')) ->> 'status' AS rma;
 SELECT oms.refund_rma(rma_of('X-1'));
@@ -552,8 +553,9 @@ SELECT oms.refund_rma(rma_of('X-1'));
 SELECT * FROM tryd($$SELECT oms.refund_rma(rma_of('X-1'))$$);
 SELECT * FROM counts;
 SELECT status, exchange_order_id FROM oms.rmas WHERE id = rma_of('X-1');
--- boots arrive at BER; now the replacement is placed: confirmed at zero
--- price, stock reserved (boot at BER, cap at HAM), linked to the RMA
+-- boots arrive at BER; now the replacement is placed at the exchange prices
+-- less the 80 of exchange credit: nothing owed, so confirmed at once, stock
+-- reserved (boot at BER, cap at HAM), linked to the RMA
 SELECT oms.receive_stock('BOOT', 'BER', 1) -> 'backorders_filled' AS filled;
 SELECT r ->> 'status' AS status, r -> 'amount' AS amount, r -> 'resolved_units' AS units,
        (r -> 'result' ->> 'exchange_order_id')::bigint = (r ->> 'exchange_order_id')::bigint AS linked
@@ -562,7 +564,7 @@ SELECT o.external_id = 'rma-' || r.id AS named_after_the_rma, o.status, o.subtot
        c.external_ref AS customer, o.ship_to ->> 'name' AS ship_to, o.policy
   FROM oms.rmas r JOIN oms.orders o ON o.id = r.exchange_order_id LEFT JOIN oms.customers c ON c.id = o.customer_id
  WHERE r.id = rma_of('X-1');
-SELECT l.line_no, p.sku, l.qty, l.unit_price, l.qty_reserved, l.qty_backordered
+SELECT l.line_no, p.sku, l.qty, l.unit_price, l.discount, l.qty_reserved, l.qty_backordered
   FROM oms.rmas r JOIN oms.order_lines l ON l.order_id = r.exchange_order_id JOIN oms.products p ON p.id = l.product_id
  WHERE r.id = rma_of('X-1') ORDER BY l.line_no;
 SELECT loc.code AS location, p.sku, res.qty, res.status FROM oms.rmas r JOIN oms.reservations res ON res.order_id = r.exchange_order_id

@@ -6,6 +6,10 @@
  *	  field that holds one (22023), and oms.contains_card_number(text) offers
  *	  the same test to CHECK constraints.
  *
+ *	  OmsCheckFreeText() bounds a free-text field (length in characters and
+ *	  the card guard), and the trigger oms.refuse_card_number(column, ...) guards
+ *	  the tables oms_admin writes with plain SQL.
+ *
  *	  oms never stores a card number: only PSP tokens, brand, last four
  *	  digits and expiry. The areas that accept free text from a caller
  *	  (orders, status reasons, payments, shipments, returns) run it through
@@ -15,23 +19,49 @@
  */
 #include "postgres.h"
 
+#include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
 #include "oms.h"
 
 /*
  * Does the text contain something that looks like a payment card number?
- * Digits are read in groups separated by up to three spaces, dashes or dots
- * ("4111 1111 1111 1111", "4111-1111-1111-1111", "4111.1111..."). A group
- * of 13 to 19 digits, or consecutive groups in a card layout (4-4-4-4 with
- * a last group of 1 to 4 digits, 4-6-5, 4-6-4), that passes the Luhn check
- * is a card number, so a PAN next to other digits ("order 2
- * 4242424242424242", "4111 1111 1111 1111 12/30") is found too. A single
- * unbroken run longer than 19 digits (a tracking number) and other
- * groupings (phone numbers, "302-5518842-1190735") are not. oms never
- * stores a card number: only PSP tokens, brand, last four digits and
- * expiry.
+ *
+ * The text is normalised while it is read, one character (code point) at a
+ * time, so that the way a number is written does not hide it:
+ *
+ *	- a digit is 0-9 or a full-width digit (U+FF10 to U+FF19);
+ *	- a blank is any white space (space, tab, newline, CR, VT, FF), a
+ *	  Unicode space (U+00A0, U+2000 to U+200A, U+202F, U+205F, U+3000) or a
+ *	  zero-width character (U+200B to U+200D, U+2060, U+FEFF); a run of
+ *	  blanks, however long, counts as one separator character, so that
+ *	  "4111    1111" and "4111 \n 1111" are one number;
+ *	- any other character that is not a letter or digit (ASCII punctuation,
+ *	  control characters, Unicode general punctuation U+2010 to U+205E such
+ *	  as dashes and bullets, full-width punctuation) is one separator
+ *	  character;
+ *	- a letter (any other character) ends the number.
+ *
+ * Digits separated by a run of at most three separator characters are one
+ * run, read as groups ("4111/1111/1111/1111", "4111, 1111, 1111, 1111",
+ * "4111_1111_1111_1111"). Any span of consecutive groups of a run that
+ * holds 13 to 19 digits and passes the Luhn check is a card number, so a
+ * PAN next to other digits ("order 2 4242424242424242", "4111 1111 1111
+ * 1111 12/30") is found too. A single unbroken group longer than 19 digits
+ * (a tracking number) is not a card number, and neither is a span of fewer
+ * than 13 digits (a 12-digit reference, a date, most phone numbers).
+ *
+ * False positives: any 13 to 19 digit span passes the Luhn check one time in
+ * ten, so a 14-digit GTIN, a 15-digit tracking number or a date with time
+ * and seconds ("2026-12-04 19:07:49") written into a scanned free-text field
+ * is refused one time in ten. The fields meant for such numbers are typed
+ * (oms.gtin) or documented exceptions (external_id), see the README.
+ *
+ * Non-UTF8 databases: bytes above 0x7F count as letters (the conservative
+ * choice, nothing but ASCII is normalised there).
  */
 static bool
 OmsLuhn(const int *digits, int n)
@@ -54,84 +84,162 @@ OmsLuhn(const int *digits, int n)
 	return sum % 10 == 0;
 }
 
-bool
-OmsContainsCardNumber(const char *s)
+/* what one character of the text is, for the scan */
+typedef enum PanChar
 {
-	const char *p = s;
+	PAN_DIGIT,					/* 0-9, full-width digits */
+	PAN_BLANK,					/* white space, Unicode spaces, zero-width */
+	PAN_PUNCT,					/* other non-alphanumeric: one separator */
+	PAN_LETTER					/* ends a number */
+} PanChar;
 
-	while (*p)
+#define PAN_MAX_DIGITS	256
+#define PAN_MAX_GROUPS	128
+
+/*
+ * Classify the character at *p, set *len to its length in bytes and *digit
+ * to its value when it is a digit.
+ */
+static PanChar
+OmsPanClassify(const unsigned char *p, bool utf8, int *len, int *digit)
+{
+	pg_wchar	c;
+
+	*len = 1;
+	if (*p < 0x80)
 	{
-		/* one run: digit groups separated by spaces, dashes or dots */
-		int			digits[256];
-		int			gstart[128];
-		int			glen[128];
-		int			ngroups = 0;
-		int			ndigits = 0;
-		int			i,
-					j;
-
-		if (*p < '0' || *p > '9')
+		if (*p >= '0' && *p <= '9')
 		{
-			p++;
-			continue;
+			*digit = *p - '0';
+			return PAN_DIGIT;
 		}
-		while (*p && ngroups < 128)
+		if (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+			return PAN_BLANK;
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+			return PAN_LETTER;
+		return PAN_PUNCT;		/* punctuation and control characters */
+	}
+	if (!utf8)
+		return PAN_LETTER;
+	*len = pg_utf_mblen(p);
+	/* a truncated sequence: count what is left as one letter */
+	for (int i = 1; i < *len; i++)
+		if (p[i] == '\0')
 		{
-			const char *q;
+			*len = i;
+			return PAN_LETTER;
+		}
+	c = utf8_to_unicode(p);
+	if (c >= 0xFF10 && c <= 0xFF19)
+	{
+		*digit = (int) (c - 0xFF10);
+		return PAN_DIGIT;
+	}
+	if (c == 0x00A0 || (c >= 0x2000 && c <= 0x200D) || c == 0x202F ||
+		c == 0x205F || c == 0x2060 || c == 0x3000 || c == 0xFEFF)
+		return PAN_BLANK;
+	if ((c >= 0x2010 && c <= 0x205E) || (c >= 0xFF01 && c <= 0xFF0F) ||
+		(c >= 0xFF1A && c <= 0xFF20) || c == 0x00B7 || c == 0x2212 ||
+		c == 0x3001 || c == 0x3002)
+		return PAN_PUNCT;
+	return PAN_LETTER;
+}
 
-			gstart[ngroups] = ndigits;
-			glen[ngroups] = 0;
-			while (*p >= '0' && *p <= '9')
-			{
-				if (ndigits < 256)
-				{
-					digits[ndigits++] = *p - '0';
-					glen[ngroups]++;
-				}
-				p++;
-			}
-			ngroups++;
-			/* a separator continues the run only if more digits follow */
-			q = p;
-			while (*q == ' ' || *q == '-' || *q == '.')
-				q++;
-			if (q == p || q - p > 3 || *q < '0' || *q > '9')
+/* a span of consecutive groups, 13 to 19 digits, passing Luhn? */
+static bool
+OmsPanRunHasCard(const int *digits, const int *gstart, const int *glen, int ngroups)
+{
+	for (int i = 0; i < ngroups; i++)
+	{
+		int			total = 0;
+
+		for (int j = i; j < ngroups; j++)
+		{
+			total += glen[j];
+			if (total > 19)
 				break;
-			p = q;
-		}
-		/*
-		 * Candidates: one unbroken group of 13 to 19 digits, or consecutive
-		 * groups laid out as cards print them: fours with a last group of 1
-		 * to 4 (4-4-4-4, 4-4-4-4-3), or 4-6-5 and 4-6-4 (Amex, Diners).
-		 * Other groupings (phone numbers, 3-7-7 marketplace order numbers)
-		 * are not card numbers.
-		 */
-		for (i = 0; i < ngroups; i++)
-		{
-			int			total = 0;
-
-			if (glen[i] >= 13 && glen[i] <= 19 && OmsLuhn(digits + gstart[i], glen[i]))
-				return true;
-			if (glen[i] != 4)
-				continue;
-			/* fours, then a last group of 1 to 4 */
-			for (j = i; j < ngroups; j++)
-			{
-				total += glen[j];
-				if (total > 19 || glen[j] > 4)
-					break;
-				if (j > i && total >= 13 && OmsLuhn(digits + gstart[i], total))
-					return true;
-				if (glen[j] != 4)
-					break;
-			}
-			/* 4-6-5 and 4-6-4 */
-			if (i + 2 < ngroups && glen[i + 1] == 6 && (glen[i + 2] == 5 || glen[i + 2] == 4) &&
-				OmsLuhn(digits + gstart[i], 10 + glen[i + 2]))
+			if (total >= 13 && OmsLuhn(digits + gstart[i], total))
 				return true;
 		}
 	}
 	return false;
+}
+
+bool
+OmsContainsCardNumber(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
+	int			digits[PAN_MAX_DIGITS];
+	int			gstart[PAN_MAX_GROUPS];
+	int			glen[PAN_MAX_GROUPS];
+	int			ngroups = 0;
+	int			ndigits = 0;
+	int			sep = 0;		/* separator characters since the last digit */
+	bool		blank = false;	/* the last character was a blank */
+	bool		skip = false;	/* in a group too long to be a card number */
+
+	for (;;)
+	{
+		int			len = 1;
+		int			digit = 0;
+		PanChar		k = *p ? OmsPanClassify(p, utf8, &len, &digit) : PAN_LETTER;
+
+		if (k == PAN_DIGIT && skip && sep == 0)
+			blank = false;	/* the rest of an over-long group */
+		else if (k == PAN_DIGIT)
+		{
+			/* a long separator, or a full buffer, ends the run */
+			if (ngroups > 0 && (sep > 3 || ndigits >= PAN_MAX_DIGITS ||
+								(sep > 0 && ngroups >= PAN_MAX_GROUPS)))
+			{
+				if (OmsPanRunHasCard(digits, gstart, glen, ngroups))
+					return true;
+				/* an unbroken group filled the buffer: skip its rest */
+				skip = (sep == 0);
+				ngroups = ndigits = 0;
+				if (skip)
+				{
+					p += len;
+					continue;
+				}
+			}
+			skip = false;
+			if (ngroups == 0 || sep > 0)
+			{
+				gstart[ngroups] = ndigits;
+				glen[ngroups++] = 0;
+			}
+			digits[ndigits++] = digit;
+			glen[ngroups - 1]++;
+			sep = 0;
+			blank = false;
+		}
+		else if (k == PAN_BLANK)
+		{
+			if (!blank)
+				sep++;
+			blank = true;
+		}
+		else if (k == PAN_PUNCT)
+		{
+			sep++;
+			blank = false;
+		}
+		else
+		{
+			/* a letter, or the end of the text, ends the run */
+			if (ngroups > 0 && OmsPanRunHasCard(digits, gstart, glen, ngroups))
+				return true;
+			if (*p == '\0')
+				return false;
+			ngroups = ndigits = 0;
+			sep = 0;
+			blank = false;
+			skip = false;
+		}
+		p += len;
+	}
 }
 
 void
@@ -155,3 +263,71 @@ contains_card_number(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(OmsContainsCardNumber(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 }
 
+
+/*
+ * The bounds every free-text field shares: at most maxchars characters
+ * (counted in characters, not bytes) and no card number. 22023 naming the
+ * field; the value is never echoed.
+ */
+void
+OmsCheckFreeText(const char *value, const char *field, int maxchars)
+{
+	int			n;
+
+	if (value == NULL)
+		return;
+	n = pg_mbstrlen(value);
+	if (n > maxchars)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is too long", field),
+				 errdetail("%s has %d characters; at most %d are allowed.", field, n, maxchars),
+				 errhint("Shorten the text; keep long documents outside oms and store a reference to them.")));
+	OmsCheckNoCardNumber(value, field);
+}
+
+PG_FUNCTION_INFO_V1(refuse_card_number);
+/*
+ * Trigger oms.refuse_card_number(column, ...): BEFORE INSERT OR UPDATE FOR
+ * EACH ROW, refuses a row whose named columns (text or text[]) hold a card
+ * number, with a clean 22023 naming table and column. Used on the tables
+ * oms_admin writes with plain SQL, where no C entry point checks first: a
+ * CHECK constraint would do the same, but its DETAIL echoes the failing
+ * row, card number included, into the client and the server log.
+ */
+Datum
+refuse_card_number(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		elog(ERROR, "refuse_card_number: must be fired BEFORE INSERT OR UPDATE FOR EACH ROW");
+	trigger = trigdata->tg_trigger;
+	tupdesc = trigdata->tg_relation->rd_att;
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+
+	for (int i = 0; i < trigger->tgnargs; i++)
+	{
+		const char *col = trigger->tgargs[i];
+		int			attnum = SPI_fnumber(tupdesc, col);
+		char	   *value;
+
+		if (attnum <= 0)
+			elog(ERROR, "refuse_card_number: no column \"%s\" in \"%s\"", col,
+				 RelationGetRelationName(trigdata->tg_relation));
+		value = SPI_getvalue(tuple, tupdesc, attnum);
+		if (value && OmsContainsCardNumber(value))
+		{
+			char	   *field = psprintf("%s.%s", RelationGetRelationName(trigdata->tg_relation), col);
+
+			OmsCheckNoCardNumber(value, field);
+		}
+	}
+	return PointerGetDatum(tuple);
+}

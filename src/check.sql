@@ -29,6 +29,27 @@ AS $fn$
      WHERE p.kind = 'kit' AND p.active
        AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
     UNION ALL
+    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
+    -- the bill of materials it was placed with, which is the kit's current
+    -- one (oms.catalog_kit_guard refuses to change the components of a kit
+    -- that open orders hold): per component, reserved kits times the
+    -- component quantity, and nothing of any product that is not a
+    -- component. The kit half of line_vs_reservations, which now covers
+    -- stock lines only, moved here.
+    SELECT 'kit_line_vs_bom',
+           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * c.per, c.product_id, c.held)
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+     CROSS JOIN LATERAL (
+          SELECT COALESCE(kc.component_id, r.product_id) AS product_id, COALESCE(kc.qty, 0) AS per,
+                 COALESCE(r.held, 0) AS held
+            FROM (SELECT component_id, qty FROM oms.kit_components WHERE kit_id = ol.product_id) kc
+            FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                        WHERE order_line_id = ol.id AND status = 'active' GROUP BY 1) r
+              ON r.product_id = kc.component_id) c
+     WHERE c.held <> ol.qty_reserved * c.per
+    UNION ALL
     -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
     SELECT 'balance_bounds',
            pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
@@ -73,32 +94,17 @@ AS $fn$
      WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
         OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
     UNION ALL
-    -- orders 3b: a line's reserved units are exactly its active reservations
-    -- (kit lines: per component, reserved kits times the component quantity)
+    -- orders 3b: a stock line's reserved units are exactly its active
+    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
     SELECT 'line_vs_reservations',
            pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
                              ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * c.per, c.component_id, h.held)
       FROM oms.order_lines ol
       JOIN oms.products p ON p.id = ol.product_id
-     CROSS JOIN LATERAL (SELECT ol.product_id AS component_id, 1 AS per WHERE p.kind = 'stock'
-                         UNION ALL
-                         SELECT kc.component_id, kc.qty FROM oms.kit_components kc
-                          WHERE kc.kit_id = ol.product_id AND p.kind = 'kit') c
+     CROSS JOIN LATERAL (SELECT ol.product_id AS component_id, 1 AS per WHERE p.kind = 'stock') c
      CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(r.qty), 0) AS held FROM oms.reservations r
                           WHERE r.order_line_id = ol.id AND r.product_id = c.component_id AND r.status = 'active') h
      WHERE h.held <> ol.qty_reserved * c.per
-    UNION ALL
-    -- orders: a closed order (its status is terminal: it ended unfulfilled,
-    -- as cancelled and expired) holds nothing
-    SELECT 'closed_order_holds_stock',
-           pg_catalog.format('order %s is %s but still has %s', o.id, o.status,
-                             CASE WHEN EXISTS (SELECT FROM oms.reservations r WHERE r.order_id = o.id AND r.status = 'active')
-                                  THEN 'active reservations' ELSE 'backordered units' END)
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status
-     WHERE s.terminal
-       AND (EXISTS (SELECT FROM oms.reservations r WHERE r.order_id = o.id AND r.status = 'active')
-            OR EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_backordered > 0))
     UNION ALL
     -- lifecycle 4: every order's status is the last one its history reached
     -- (orders created through oms; the status trigger writes the history)
@@ -108,6 +114,49 @@ AS $fn$
       LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
                           WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
      WHERE h.to_status IS DISTINCT FROM o.status
+    UNION ALL
+    -- ---- lifecycle 9 and 10: statuses mean something; history and events
+    -- ---- refer to orders (src/lifecycle.c "Status rules")
+    -- lifecycle 9: a status without holds_stock holds nothing: no active
+    -- reservations and no backordered units (generalises the former
+    -- closed_order_holds_stock, which looked at terminal statuses only)
+    SELECT 'status_holds_no_stock',
+           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
+                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
+        ON r.order_id = o.id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
+        ON b.order_id = o.id
+     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
+    UNION ALL
+    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
+    -- order with stock or kit lines (units not cancelled) in such a status
+    -- has shipped units; and an order whose every such unit is shipped is
+    -- not in a status that holds stock
+    SELECT 'status_vs_shipments',
+           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
+              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
+     WHERE (s.fulfillment_driven AND g.shipped = 0)
+        OR (s.holds_stock AND g.shipped >= g.owed)
+    UNION ALL
+    -- lifecycle 10: every history row refers to an existing order
+    SELECT 'history_orphan',
+           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
+                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
+      FROM oms.order_status_history h
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
+    UNION ALL
+    -- lifecycle 10: every event with an order_id refers to an existing order
+    SELECT 'event_orphan',
+           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
+      FROM oms.events e
+     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
     UNION ALL
     -- payments 5: captured + voided <= authorized, refunded <= captured, and
     -- the order's currency (also CHECKs, except the currency)
@@ -126,6 +175,26 @@ AS $fn$
       LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
                    FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
      WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
+    UNION ALL
+    -- coverage 8: order_total_owed. An open order's amounts count only the
+    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
+    -- unit_price, discount and tax = each line's in proportion to its units
+    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
+    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
+    -- expired) keeps the amounts it had when it closed.
+    SELECT 'order_total_owed',
+           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
+                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
+                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
+                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
+     WHERE NOT s.terminal
+       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
+            OR o.total <> l.subtotal - l.discount + l.tax)
     UNION ALL
     -- fulfillment: a stock line's shipped units are exactly the units of
     -- its shipped and delivered shipments
@@ -200,6 +269,35 @@ AS $fn$
               FROM oms.rmas GROUP BY 1) r
       LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
      WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
+    UNION ALL
+    -- payments 8: order_money_out: per order, money out never exceeds what its
+    -- payments captured: refunds to its payments + store credit issued for it
+    -- + exchange credit (returned value applied to a replacement) + exchange
+    -- value beyond that credit which the replacement order does not charge
+    -- (in cents: unit prices keep 4 decimals). The one money path
+    -- (PaymentsMoneyOut) refuses each action that would break it.
+    SELECT 'order_money_out',
+           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
+                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
+                             m.refunds, m.credit, m.exchange, m.uncharged)
+      FROM (SELECT o.id AS order_id,
+                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
+                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
+                   COALESCE(x.uncharged, 0) AS uncharged
+              FROM oms.orders o
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
+                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
+                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
+                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
+              LEFT JOIN (SELECT r.order_id,
+                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
+                           FROM oms.rmas r
+                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
+                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
+                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
+                          GROUP BY 1) x ON x.order_id = o.id) m
+     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
     UNION ALL
     -- ledger 6: every journal entry balances (the deferred trigger refuses
     -- it at commit; this catches entries written with triggers disabled)

@@ -167,3 +167,10 @@ COMMENT ON FUNCTION oms.render_notification(bigint, text)
     IS 'The customer message for an event (recipient, subject, body); no row when the event kind has no template';
 
 SELECT pg_catalog.pg_extension_config_dump('oms.message_templates', 'WHERE NOT seeded');
+
+-- Card-number guard (issue 13, breach 9). Tables that oms_admin writes with
+-- plain SQL get the trigger (a clean 22023 naming the column; a CHECK would
+-- echo the row in its DETAIL); columns that only C entry points write, which
+-- check first, get a CHECK constraint backstop.
+CREATE TRIGGER message_templates_no_card_number BEFORE INSERT OR UPDATE ON oms.message_templates
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('subject', 'body');

@@ -237,7 +237,7 @@ cancel_shipment(PG_FUNCTION_ARGS)
 				 errmsg("shipment " INT64_FORMAT " cannot be cancelled: it is %s", shipment_id, sstatus),
 				 errdetail("Only a shipment that has not shipped can be cancelled."),
 				 errhint("Shipped units come back through a return.")));
-	OmsCheckNoCardNumber(reason, "reason");
+	OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	FfCancel(shipment_id, reason);
 	{
 		StringInfoData ev;

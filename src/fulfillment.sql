@@ -289,3 +289,17 @@ SELECT pg_catalog.pg_extension_config_dump('oms.shipping_rates_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.shipments', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.shipments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.shipment_lines', '');
+
+-- Card-number guard (issue 13, breach 9). Tables that oms_admin writes with
+-- plain SQL get the trigger (a clean 22023 naming the column; a CHECK would
+-- echo the row in its DETAIL); columns that only C entry points write, which
+-- check first, get a CHECK constraint backstop.
+CREATE TRIGGER carriers_no_card_number BEFORE INSERT OR UPDATE ON oms.carriers
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name', 'tracking_url');
+CREATE TRIGGER carrier_services_no_card_number BEFORE INSERT OR UPDATE ON oms.carrier_services
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+ALTER TABLE oms.shipments ADD CONSTRAINT shipments_no_card_number_chk CHECK (
+    -- a digits-only tracking number is the carrier's (see ship.c)
+    (tracking_number IS NULL OR tracking_number OPERATOR(pg_catalog.~) '^[0-9]+$'
+     OR NOT oms.contains_card_number(tracking_number))
+    AND NOT oms.contains_card_number(COALESCE(cancel_reason, '')));

@@ -56,7 +56,7 @@ reject_fulfillment(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 	{
 		note = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		OmsCheckNoCardNumber(note, "note");
+		OmsCheckFreeText(note, "note", OMS_MAX_REASON_CHARS);
 	}
 
 	SPI_connect();

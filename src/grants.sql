@@ -32,7 +32,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     TO oms_admin;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
 -- the kit guard runs as the writer, so the writer needs to be able to run it
-GRANT EXECUTE ON FUNCTION oms.catalog_kit_guard() TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.catalog_kit_guard(), oms.catalog_kit_bom_guard() TO oms_admin;
 GRANT EXECUTE ON FUNCTION oms.check() TO oms_admin, oms_reporting;
 GRANT EXECUTE ON FUNCTION oms.contains_card_number(pg_catalog.text) TO oms_admin, oms_app, oms_reporting;
 
@@ -63,11 +63,18 @@ GRANT EXECUTE ON FUNCTION oms.available(text, text), oms.get_order(bigint) TO om
 GRANT SELECT ON oms.order_statuses, oms.order_transitions, oms.order_status_history, oms.hold_rules,
     oms.events, oms.event_consumers, oms.payments, oms.payment_transactions, oms.gift_cards
     TO oms_admin;
+-- money out of orders other than refunds (store credit, exchanges): read-only
+GRANT SELECT ON oms.money_out TO oms_admin;
 -- a business adds its own statuses, transitions and hold rules with INSERT
 GRANT INSERT, UPDATE, DELETE ON oms.order_statuses, oms.order_transitions, oms.hold_rules TO oms_admin;
 -- oms_admin may move an order's status by hand; the trigger still decides
 GRANT UPDATE (status, notes, flags) ON oms.orders TO oms_admin;
-GRANT SELECT ON oms.order_statuses, oms.order_transitions, oms.order_status_history, oms.payments TO oms_app;
+GRANT SELECT ON oms.order_statuses, oms.order_transitions, oms.order_status_history TO oms_app;
+-- applications read payments without their PSP token and reference (the
+-- table stays out of their reach; only the SECURITY DEFINER payment
+-- functions use the token); oms_admin keeps the table and gets the view too,
+-- for back-office screens that should not show tokens either
+GRANT SELECT ON oms.payments_masked TO oms_app, oms_admin;
 GRANT SELECT ON oms.events, oms.order_statuses TO oms_reporting;
 GRANT EXECUTE ON FUNCTION
     oms.set_order_status(bigint, text, text), oms.hold_order(bigint, text), oms.release_hold(bigint),

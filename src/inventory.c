@@ -466,6 +466,7 @@ receive_stock(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 		reference = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	InventoryCheckQty(qty, 1, "qty");
+	OmsCheckFreeText(reference, "reference", OMS_MAX_REASON_CHARS);
 
 	SPI_connect();
 	product_id = InventoryCheckStockSku(sku);
@@ -575,6 +576,7 @@ adjust_stock(PG_FUNCTION_ARGS)
 	counted = PG_GETARG_INT32(2);
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	InventoryCheckQty(counted, 0, "counted_on_hand");
+	OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	if (strspn(reason, " \t\r\n") == strlen(reason))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

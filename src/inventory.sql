@@ -165,3 +165,9 @@ COMMENT ON FUNCTION oms.available(text, text)
 
 SELECT pg_catalog.pg_extension_config_dump('oms.stock_movements', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.stock_movements_id_seq', '');
+
+-- Card-number guard (issue 13, breach 9): stock_movements.reference is
+-- checked where a caller writes it (receive_stock, adjust_stock); no CHECK
+-- backstop, because the order code writes the order's external_id into it,
+-- and external_id is the documented exception (marketplace order numbers
+-- are long digit runs).

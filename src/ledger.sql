@@ -207,3 +207,15 @@ SELECT pg_catalog.pg_extension_config_dump('oms.journal_entries_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.journal_lines_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.revenue_recognized', '');
+
+-- Card-number guard (issue 13, breach 9). Tables that oms_admin writes with
+-- plain SQL get the trigger (a clean 22023 naming the column; a CHECK would
+-- echo the row in its DETAIL); columns that only C entry points write, which
+-- check first, get a CHECK constraint backstop.
+CREATE TRIGGER accounts_no_card_number BEFORE INSERT OR UPDATE ON oms.accounts
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER journal_rules_no_card_number BEFORE INSERT OR UPDATE ON oms.journal_rules
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+-- journal_entries.memo has no CHECK: the journal tables replicate to
+-- accounting's own database, which has no oms functions and mirrors the
+-- publisher's CHECKs; the memo is written only by oms's ledger code.

@@ -34,6 +34,39 @@
  *	  LifecycleSetReason() around their UPDATE; it is cleared at the end of
  *	  every transaction. A direct UPDATE records no reason.
  *
+ *	  Status rules
+ *	  ------------
+ *	  A transition in the table is necessary, not sufficient: the target
+ *	  must also mean something true of the order (its capability columns,
+ *	  read through LifecycleAllows, never its name). The trigger refuses
+ *	  (55000, nothing changed) for every writer:
+ *	   - a fulfillment_driven target (partially_shipped, shipped,
+ *	     delivered, or a custom one) unless the change comes from the
+ *	     shipment path, when the order has stock or kit lines with units
+ *	     not cancelled. The shipment path (ship, deliver in src/ship.c)
+ *	     raises a backend-local flag around its status change
+ *	     (LifecycleFulfillmentBegin/End), a depth counter in a C variable
+ *	     that SQL cannot set, reset at every transaction end and
+ *	     subtransaction abort as the balance write guard is. Orders of
+ *	     services only have no shipments and may still be moved by hand.
+ *	   - a target without holds_stock while the order still has active
+ *	     reservations or backordered units. This needs no flag: the paths
+ *	     that release them (cancel, expiry, the shipment of the last unit)
+ *	     release first and change the status after, so the rule holds for
+ *	     them too, and it can never be switched on by accident.
+ *	  The rules read the order's lines and reservations only when the
+ *	  target has one of these meanings, so ordinary changes (confirm, hold)
+ *	  cost nothing more.
+ *
+ *	  History and events are written AFTER INSERT
+ *	  -------------------------------------------
+ *	  An INSERT is validated BEFORE (an initial status) and recorded AFTER
+ *	  (history row, order_placed event): place_order inserts with ON
+ *	  CONFLICT DO NOTHING, and a BEFORE trigger runs before the conflict is
+ *	  found, so a replay used to leave a history row and an event naming an
+ *	  order id that was never stored. An AFTER ROW trigger fires only for
+ *	  the row that was really inserted.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -64,6 +97,7 @@ static char **LifecycleStatuses = NULL;
 static bool *LifecycleInitial = NULL;
 static uint32 *LifecycleCaps = NULL;	/* per status: bit (1 << LifecycleCapability) */
 static char *LifecycleReason = NULL;
+static int	LifecycleFulfillmentDepth = 0;	/* > 0: the shipment path is changing a status */
 
 static void LifecycleRead(void);
 
@@ -82,6 +116,7 @@ LifecycleXactCallback(XactEvent event, void *arg)
 	(void) event;
 	(void) arg;
 	LifecycleReason = NULL;
+	LifecycleFulfillmentDepth = 0;
 }
 
 /* an error caught by a savepoint must not leave a reason for a later change */
@@ -93,7 +128,10 @@ LifecycleSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	(void) parentSubid;
 	(void) arg;
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		LifecycleReason = NULL;
+		LifecycleFulfillmentDepth = 0;
+	}
 }
 
 void
@@ -108,6 +146,24 @@ void
 LifecycleSetReason(const char *reason)
 {
 	LifecycleReason = reason ? MemoryContextStrdup(TopTransactionContext, reason) : NULL;
+}
+
+/*
+ * The shipment path (src/ship.c) raises this around the status change it
+ * makes; fulfillment_driven statuses are reached only inside it. See
+ * "Status rules" in the banner.
+ */
+void
+LifecycleFulfillmentBegin(void)
+{
+	LifecycleFulfillmentDepth++;
+}
+
+void
+LifecycleFulfillmentEnd(void)
+{
+	if (LifecycleFulfillmentDepth > 0)
+		LifecycleFulfillmentDepth--;
 }
 
 static void
@@ -217,7 +273,8 @@ LifecycleAllows(const char *status, LifecycleCapability cap)
 	return false;
 }
 
-static bool
+/* is the transition from -> to in oms.order_transitions? (cached) */
+bool
 LifecycleAllowed(const char *from, const char *to)
 {
 	int			i;
@@ -304,6 +361,63 @@ LifecycleRecord(int64 order_id, const char *from, const char *to, HeapTuple tup,
 	SPI_finish();
 }
 
+/*
+ * The status rules of the banner, for a change from -> to that the
+ * transition table allows. Reads the order only when the target is
+ * fulfillment_driven or holds no stock.
+ */
+static void
+LifecycleCheckRules(int64 order_id, const char *from, const char *to)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+	bool		driven = LifecycleAllows(to, LCAP_FULFILLMENT_DRIVEN) && LifecycleFulfillmentDepth == 0;
+	bool		holds = LifecycleAllows(to, LCAP_HOLDS_STOCK);
+	int64		goods_lines,
+				unshipped,
+				reserved,
+				backordered;
+
+	if (!driven && holds)
+		return;
+	SPI_connect();
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT pg_catalog.count(*) FILTER (WHERE p.kind OPERATOR(pg_catalog.<>) 'service' "
+					 "                                     AND l.qty OPERATOR(pg_catalog.>) l.qty_cancelled), "
+					 "       COALESCE(pg_catalog.sum(l.qty OPERATOR(pg_catalog.-) l.qty_cancelled OPERATOR(pg_catalog.-) l.qty_shipped) "
+					 "                FILTER (WHERE p.kind OPERATOR(pg_catalog.<>) 'service'), 0)::int8, "
+					 "       (SELECT COALESCE(pg_catalog.sum(r.qty), 0)::int8 FROM oms.reservations r "
+					 "         WHERE r.order_id OPERATOR(pg_catalog.=) $1 AND r.status OPERATOR(pg_catalog.=) 'active'), "
+					 "       COALESCE(pg_catalog.sum(l.qty_backordered), 0)::int8 "
+					 "  FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id "
+					 " WHERE l.order_id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	goods_lines = OmsGetInt64(0, 1, NULL);
+	unshipped = OmsGetInt64(0, 2, NULL);
+	reserved = OmsGetInt64(0, 3, NULL);
+	backordered = OmsGetInt64(0, 4, NULL);
+	SPI_finish();
+
+	if (driven && goods_lines > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " cannot change status from \"%s\" to \"%s\" by hand", order_id, from, to),
+				 unshipped > 0 ?
+				 errdetail("%s is reached through shipments: order " INT64_FORMAT " has " INT64_FORMAT " unit(s) not shipped.",
+						   to, order_id, unshipped) :
+				 errdetail("%s is reached through shipments: order " INT64_FORMAT " has stock lines.", to, order_id),
+				 unshipped > 0 ? errhint("Ship the units with oms.ship().") :
+				 errhint("Record the arrival of its shipments with oms.deliver().")));
+	if (!holds && (reserved > 0 || backordered > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " cannot change status from \"%s\" to \"%s\" while it holds stock", order_id, from, to),
+				 errdetail("%s holds no stock: order " INT64_FORMAT " still has " INT64_FORMAT " reserved and " INT64_FORMAT " backordered unit(s).",
+						   to, order_id, reserved, backordered),
+				 errhint("Cancel the order or ship it.")));
+}
+
 PG_FUNCTION_INFO_V1(lifecycle_status_guard);
 /*
  * Trigger on oms.orders: a status change must be in oms.order_transitions.
@@ -332,7 +446,13 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 
 		/* restore and other bulk loads bring their own history */
 		if (!OmsWriteAllowed())
-			return PointerGetDatum(newtup);
+			return TRIGGER_FIRED_AFTER(td->tg_event) ? PointerGetDatum(NULL) : PointerGetDatum(newtup);
+		/* AFTER: the row was really inserted (not a conflict): record it */
+		if (TRIGGER_FIRED_AFTER(td->tg_event))
+		{
+			LifecycleRecord(order_id, NULL, to, newtup, desc);
+			return PointerGetDatum(NULL);
+		}
 		LifecycleLoad();
 		for (i = 0; i < LifecycleNStatuses; i++)
 			if (strcmp(LifecycleStatuses[i], to) == 0)
@@ -343,7 +463,6 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 					 errmsg("order " INT64_FORMAT " cannot start in status \"%s\"", order_id, to),
 					 errdetail("from (new) to %s", to),
 					 errhint("Orders start in a status marked initial in oms.order_statuses.")));
-		LifecycleRecord(order_id, NULL, to, newtup, desc);
 		return PointerGetDatum(newtup);
 	}
 	else
@@ -375,6 +494,7 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 					 errhint(strcmp(to, "cancelled") == 0 ?
 							 "Use oms.cancel_order(), which also releases stock and voids or refunds payments." :
 							 "Expiry is done by oms.expire_reservations().")));
+		LifecycleCheckRules(order_id, from, to);
 		LifecycleRecord(order_id, from, to, newtup, desc);
 		return PointerGetDatum(newtup);
 	}

@@ -93,9 +93,12 @@ extern void OmsOrderNotFound(int64 order_id) pg_attribute_noreturn();
 
 /* ---- card_guard.c: the card-number (PAN) guard ---- */
 
-/* PAN guard: 13-19 digits (spaces/dashes allowed) passing Luhn */
+/* PAN guard: 13-19 digits (after normalising separators) passing Luhn */
 extern bool OmsContainsCardNumber(const char *s);
 extern void OmsCheckNoCardNumber(const char *value, const char *field);
+/* free text: at most maxchars characters, no card number (22023) */
+#define OMS_MAX_REASON_CHARS	1000
+extern void OmsCheckFreeText(const char *value, const char *field, int maxchars);
 
 /* ---- json.c: JSON document helpers (shared by every JSON API) ---- */
 
@@ -182,6 +185,9 @@ extern void EventsEmit(const char *kind, int64 order_id, const char *payload);
 
 extern void LifecycleInit(void);
 extern void LifecycleSetReason(const char *reason);
+/* raised by the shipment path around its status change (src/ship.c) */
+extern void LifecycleFulfillmentBegin(void);
+extern void LifecycleFulfillmentEnd(void);
 extern bool LifecycleStatusExists(const char *status);
 
 /* status capabilities: the boolean columns of oms.order_statuses, in order */
@@ -201,6 +207,8 @@ typedef enum LifecycleCapability
 
 /* does the status have the capability? (cached oms.order_statuses) */
 extern bool LifecycleAllows(const char *status, LifecycleCapability cap);
+/* is the transition from -> to in oms.order_transitions? (cached) */
+extern bool LifecycleAllowed(const char *from, const char *to);
 /* lock an order row; returns its status (22023 if there is no such order) */
 extern char *LifecycleLockOrder(int64 order_id, char **held_from);
 /* write the locked order row, so RR/SERIALIZABLE races end in 40001 */
@@ -210,6 +218,21 @@ extern void LifecycleChange(int64 order_id, const char *to, const char *reason, 
 extern void LifecycleHold(int64 order_id, const char *reason);
 
 /* ---- payments.c ---- */
+
+/* the kinds of money that leave an order (PaymentsMoneyOut) */
+typedef enum PaymentsMoneyKind
+{
+	PAY_OUT_REFUND,				/* a refund to one of the order's payments */
+	PAY_OUT_STORE_CREDIT,		/* store credit issued for the order */
+	PAY_OUT_EXCHANGE			/* returned value applied to an exchange */
+} PaymentsMoneyKind;
+
+/*
+ * The one money path: lock (and write) the order, check that money out so
+ * far plus amount stays within what its payments captured (22023), and
+ * record it (refunds are recorded by the refund itself)
+ */
+extern void PaymentsMoneyOut(int64 order_id, PaymentsMoneyKind kind, Datum amount, int64 rma_id);
 
 /* void open authorizations and refund captures of a cancelled order; JSON */
 extern char *PaymentsCancelOrder(int64 order_id, const char *reason);

@@ -85,4 +85,13 @@ CREATE FUNCTION oms.contains_card_number(pg_catalog.text) RETURNS pg_catalog.boo
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'contains_card_number';
 COMMENT ON FUNCTION oms.contains_card_number(pg_catalog.text)
-    IS 'True when the text holds a run of 13 to 19 digits (spaces or dashes allowed) that passes the Luhn check';
+    IS 'True when the text holds 13 to 19 digits passing the Luhn check, after normalisation: runs of up to three separators (punctuation, any white space, Unicode and zero-width spaces) between digit groups are ignored and full-width digits count as digits';
+
+-- The same guard as a trigger, for the tables oms_admin writes with plain
+-- SQL: a clean 22023 naming table and column, where a CHECK constraint's
+-- DETAIL would echo the row, card number included.
+CREATE FUNCTION oms.refuse_card_number() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'refuse_card_number';
+COMMENT ON FUNCTION oms.refuse_card_number()
+    IS 'Trigger: refuses a row whose named text columns hold a card number (22023, the value is not echoed)';

@@ -109,7 +109,7 @@ cancel_order(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(1))
 	{
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		OmsCheckNoCardNumber(reason, "reason");
+		OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	}
 	SPI_connect();
 	result = SPI_datumTransfer(OrdersCancel(order_id, reason), false, -1);
@@ -149,7 +149,7 @@ OrdersReasonArg(FunctionCallInfo fcinfo, int argno, bool required)
 				 errmsg("reason must not be empty"),
 				 errdetail("A hold is recorded with its reason."),
 				 errhint("Say why the order is held, for example \"address check\".")));
-	OmsCheckNoCardNumber(reason, "reason");
+	OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	return reason;
 }
 

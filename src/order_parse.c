@@ -288,13 +288,39 @@ PoParse(Jsonb *doc, PoOrder *o)
 }
 
 
-/* The SHA-256 of the document as sent (canonical jsonb text). */
+/*
+ * The document with every number in its shortest form (trailing zeros of
+ * the fraction removed: 10, 10.0000 and 1e1 are all 10; -0 is 0), so that
+ * numerically equal documents hash alike. jsonb already orders keys and
+ * drops duplicates and whitespace; numbers keep the scale they were sent
+ * with, hence this walk.
+ */
+static Jsonb *
+PoCanonical(Jsonb *doc)
+{
+	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvNumeric)
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, NumericGetDatum(v.val.numeric)));
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
+	return JsonbValueToJsonb(res);
+}
+
+/* The SHA-256 of the document in canonical form (jsonb text, numbers trimmed). */
 void
 PoRequestHash(Jsonb *doc, uint8 *digest)
 {
 	StringInfoData txt;
 	pg_cryptohash_ctx *ctx;
 
+	doc = PoCanonical(doc);
 	initStringInfo(&txt);
 	JsonbToCString(&txt, &doc->root, VARSIZE(doc));
 	ctx = pg_cryptohash_create(PG_SHA256);

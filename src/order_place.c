@@ -12,14 +12,18 @@
  *	   1. PoParse (src/order_parse.c): parse and validate the whole JSON
  *	      document before touching any table; every problem is a 22023
  *	      naming the field.
- *	   2. PoRequestHash (src/order_parse.c): the SHA-256 of the request, by
+ *	   2. PoRequestHash (src/order_parse.c): the SHA-256 of the request,
+ *	      numbers canonicalised (10, 10.0000 and 1e1 are one request), by
  *	      which a replay is told from a different document reusing the
  *	      external_id.
  *	   3. PoResolveChannel: the channel, whether it takes orders, and the
  *	      payment hold it gives.
  *	   4. PoResolvePickup: click and collect, the store named by
  *	      ship_to.pickup, whose coordinates become the ship-to's.
- *	   5. PoInsertOrder: the order row (and its customer), with INSERT ...
+ *	   5. PoInsertOrder: a committed order with the same (channel,
+ *	      external_id) is looked up first (PoFindExisting): a replay
+ *	      writes nothing at all, not even a customer or a sequence number.
+ *	      Otherwise the order row (and its customer), with INSERT ...
  *	      ON CONFLICT (channel_id, external_id) DO NOTHING. That is the
  *	      idempotency door: a concurrent duplicate waits on the first
  *	      inserter's unique index entry before it holds any balance lock,
@@ -29,7 +33,12 @@
  *	      channel is active.
  *	   6. PoResolveProducts: the lines' products; every unknown or inactive
  *	      sku is reported at once.
- *	   7. OrdersLoadKits: the components of the order's kits.
+ *	   7. PoLockKits, OrdersLoadKits: the components of the order's kits,
+ *	      read after the kit rows are locked FOR SHARE (orders without kits
+ *	      skip both), so that a concurrent change of a kit's components
+ *	      either waits for this order (and is then refused while the order
+ *	      holds the kit) or is read in full (src/catalog.sql,
+ *	      oms.catalog_kit_guard).
  *	   8. OrdersBuildDemand: the demand per product: same-sku lines
  *	      together, kits expanded into their components, one group per kit
  *	      line (a kit ships from one place).
@@ -51,7 +60,9 @@
  *	  10. OrdersDistribute: hand what was reserved to the lines in line
  *	      order (a kit line gets whole kits only); the rest of each line is
  *	      backordered or cancelled according to the policy.
- *	  11. PoBookLines: the order lines, in one set-based statement.
+ *	  11. PoBookLines: the order lines, in one set-based statement; then
+ *	      PoOwedTotals: when units were cancelled (policy partial), the
+ *	      order's totals count only the units owed.
  *	  12. OrdersBookReservations: give back what no line can use, write the
  *	      reservations and their movements in one set-based statement, and
  *	      check for low stock.
@@ -60,7 +71,8 @@
  *	      rules.
  *	  The answer is the order document (src/order_document.c).
  *
- *	  The locking order (orders, order lines, balance rows ascending) and
+ *	  The locking order (orders, order lines, kit product rows ascending,
+ *	  balance rows ascending) and
  *	  the guarded-update protocol are described in inventory.c. Balance
  *	  rows change only through inventory.c's primitives (InventoryReserve,
  *	  InventoryReserveUpTo, InventoryUnreserve); the movement rows that
@@ -289,6 +301,42 @@ PoResolveCustomer(PoOrder *o, int64 *customer_id)
 }
 
 /*
+ * The order already placed with this channel and external_id, if any: a
+ * replay when the request hash matches (o->work.order_id is set and true
+ * returned), 22023 when a different document reuses the external_id.
+ * Looked up before the INSERT, so a replay writes nothing at all: no
+ * customer, no history row, no event, no updated_at, not even a sequence
+ * number; and again after an ON CONFLICT (a concurrent duplicate).
+ */
+static bool
+PoFindExisting(PoOrder *o, int32 channel_id, const uint8 *digest)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(channel_id), CStringGetTextDatum(o->work.external_id)};
+	bytea	   *eh;
+	bool		isnull;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
+					 "   AND external_id OPERATOR(pg_catalog.=) $2",
+					 2, types), values, NULL, 1);
+	if (SPI_processed == 0)
+		return false;
+	o->work.order_id = OmsGetInt64(0, 1, NULL);
+	eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
+	if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
+		memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
+						o->work.external_id, o->work.channel),
+				 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", o->work.order_id),
+				 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
+	return true;
+}
+
+/*
  * The order row: the idempotency door. Returns false when (channel,
  * external_id) already exists: o->order_id is then that order, after
  * checking that the document is the same (22023 otherwise).
@@ -297,7 +345,6 @@ static bool
 PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 {
 	static SPIPlanPtr plan_order = NULL;
-	static SPIPlanPtr plan_existing = NULL;
 	Oid			types[18] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
 	TEXTARRAYOID, TEXTOID, INT4OID, NUMERICOID, NUMERICOID, NUMERICOID, NUMERICOID, BYTEAOID, TEXTOID, INT4OID};
 	Datum		values[18];
@@ -310,6 +357,9 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	int64		customer_id;
 	int			i;
 
+	/* a retry of a committed order: nothing is written */
+	if (PoFindExisting(o, channel_id, digest))
+		return false;
 	memset(nulls, ' ', sizeof(nulls));
 	for (i = 0; i < o->work.nlines; i++)
 	{
@@ -371,29 +421,9 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 		return true;
 	}
 
-	/* a retry, or a concurrent duplicate that committed first */
-	{
-		Oid			etypes[2] = {INT4OID, TEXTOID};
-		bytea	   *eh;
-		bool		isnull;
-
-		OmsQuery(OmsPlan(&plan_existing,
-						 "SELECT id, request_hash FROM oms.orders WHERE channel_id OPERATOR(pg_catalog.=) $1 "
-						 "   AND external_id OPERATOR(pg_catalog.=) $2",
-						 2, etypes), values, NULL, 1);
-		if (SPI_processed == 0)
-			elog(ERROR, "oms: conflicting order vanished");
-		o->work.order_id = OmsGetInt64(0, 1, NULL);
-		eh = DatumGetByteaPP(OmsGetDatum(0, 2, &isnull));
-		if (VARSIZE_ANY_EXHDR(eh) != PG_SHA256_DIGEST_LENGTH ||
-			memcmp(VARDATA_ANY(eh), digest, PG_SHA256_DIGEST_LENGTH) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid order: external_id \"%s\" of channel \"%s\" belongs to another order",
-							o->work.external_id, o->work.channel),
-					 errdetail("Order " INT64_FORMAT " was placed with this external_id and a different document.", o->work.order_id),
-					 errhint("A retry must resend the identical document; a new order needs a new external_id.")));
-	}
+	/* a concurrent duplicate that committed first */
+	if (!PoFindExisting(o, channel_id, digest))
+		elog(ERROR, "oms: conflicting order vanished");
 	return false;
 }
 
@@ -458,6 +488,40 @@ PoResolveProducts(OrderWork *w)
 				 errmsg("invalid order: inactive product"),
 				 errdetail("These products are not sold any more: %s.", inactive.data),
 				 errhint("Remove the lines, or reactivate the products.")));
+}
+
+/*
+ * Lock the rows of the order's kit products FOR SHARE, in id order, before
+ * OrdersLoadKits reads their components in a statement of its own. This is
+ * place_order's half of the bill-of-materials protocol written at
+ * oms.catalog_kit_guard (src/catalog.sql): a change of a kit's components
+ * UPDATEs the kit's row first, so it waits for every place_order of the kit
+ * in flight (and then sees its order and is refused while the order holds
+ * the kit), and a place_order that comes second waits for the change and
+ * then, under READ COMMITTED, reads the new components with the next
+ * statement's snapshot; under REPEATABLE READ the updated row gives 40001.
+ * Several place_orders of one kit share the lock and do not wait for each
+ * other. An order without kits does nothing here.
+ */
+static void
+PoLockKits(OrderWork *w)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1];
+	int64	   *kit_ids = palloc(sizeof(int64) * w->nlines);
+	int			nkits = 0;
+	int			i;
+
+	for (i = 0; i < w->nlines; i++)
+		if (w->lines[i].product.kind == OMS_KIND_KIT)
+			kit_ids[nkits++] = w->lines[i].product.id;
+	if (nkits == 0)
+		return;
+	values[0] = PointerGetDatum(OmsInt8Array(kit_ids, nkits));
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id FROM oms.products WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR SHARE",
+					 1, types), values, NULL, 0);
 }
 
 /* Components of the order's kits; a kit without components is refused. */
@@ -861,6 +925,40 @@ PoBookLines(PoOrder *o)
 }
 
 /*
+ * Totals follow the units owed: when placement cancelled units (policy
+ * partial), the order's subtotal, discount, tax and total count only the
+ * units not cancelled. A line's discount and tax are for the whole line,
+ * so they shrink in proportion, rounded per line to the columns' 4
+ * decimals: a line with nothing cancelled keeps its amounts exactly.
+ * oms.check() (order_total_owed) recomputes the same expression.
+ */
+static void
+PoOwedTotals(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(o->work.order_id)};
+	int			i;
+
+	for (i = 0; i < o->work.nlines; i++)
+		if (o->work.lines[i].cancelled > 0)
+			break;
+	if (i == o->work.nlines)
+		return;					/* the totals of PoInsertOrder stand */
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders o SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, "
+					"       total = l.subtotal OPERATOR(pg_catalog.-) l.discount OPERATOR(pg_catalog.+) l.tax "
+					"  FROM (SELECT pg_catalog.sum((qty OPERATOR(pg_catalog.-) qty_cancelled) OPERATOR(pg_catalog.*) unit_price) AS subtotal, "
+					"               pg_catalog.sum(pg_catalog.round(discount OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
+					"                              OPERATOR(pg_catalog./) qty, 4)) AS discount, "
+					"               pg_catalog.sum(pg_catalog.round(tax OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
+					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax "
+					"          FROM oms.order_lines WHERE order_id OPERATOR(pg_catalog.=) $1) l "
+					" WHERE o.id OPERATOR(pg_catalog.=) $1",
+					1, types), values, NULL, 0);
+}
+
+/*
  * The reservations and their movements (one statement), the units no line
  * could use given back, and the low-stock check.
  */
@@ -998,11 +1096,13 @@ place_order(PG_FUNCTION_ARGS)
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
 	PoResolveProducts(&o.work);
+	PoLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);
 	OrdersReserve(&o.work, false, "place_order", NULL, 0);
 	OrdersDistribute(&o.work);
 	PoBookLines(&o);
+	PoOwedTotals(&o);
 	OrdersBookReservations(&o.work);
 	PoApplyRules(&o);
 

@@ -69,10 +69,10 @@ COMMENT ON COLUMN oms.orders.flags IS 'Order flags such as vip, gift or fraud_re
 COMMENT ON COLUMN oms.orders.notes IS 'Free notes';
 COMMENT ON COLUMN oms.orders.hold_minutes IS 'Reservation hold while unpaid, in minutes; 0 holds until paid or cancelled';
 COMMENT ON COLUMN oms.orders.expires_at IS 'When unpaid reservations lapse; NULL when they do not';
-COMMENT ON COLUMN oms.orders.subtotal IS 'Sum of qty * unit_price over the lines';
-COMMENT ON COLUMN oms.orders.discount IS 'Sum of line discounts';
-COMMENT ON COLUMN oms.orders.tax IS 'Sum of line taxes';
-COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax';
+COMMENT ON COLUMN oms.orders.subtotal IS 'Sum of (qty - qty_cancelled) * unit_price over the lines: the units owed (placement cancels units under policy partial)';
+COMMENT ON COLUMN oms.orders.discount IS 'Sum of line discounts, each in proportion to the line''s units owed, rounded to 4 decimals';
+COMMENT ON COLUMN oms.orders.tax IS 'Sum of line taxes, each in proportion to the line''s units owed, rounded to 4 decimals';
+COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax: what the units owed cost (oms.check(): order_total_owed)';
 COMMENT ON COLUMN oms.orders.request_hash IS 'SHA-256 of the placing request, to tell a retry from a different order reusing the external_id';
 COMMENT ON COLUMN oms.orders.placed_at IS 'When the order was placed';
 COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';

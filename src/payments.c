@@ -23,6 +23,12 @@
  *	  even from paths that do not take the order lock first. The CHECK
  *	  constraints on oms.payments and oms.gift_cards state the same rules.
  *
+ *	  One money path: every refund-like action of an order (a refund to any
+ *	  payment, store credit issued for it, returned value applied to an
+ *	  exchange) passes PaymentsMoneyOut, which locks and writes the order
+ *	  row and refuses (22023) when refunds + store credit + exchange credit
+ *	  would exceed what the order's payments captured.
+ *
  *	  Only the SHA-256 of a gift card code is stored (stored_value.c). Card
  *	  numbers are never stored: token, reference and brand pass the PAN
  *	  guard, and so do reasons.
@@ -266,7 +272,94 @@ PayVoid(int64 payment_id, int64 order_id, Datum *amt, const char *reason)
 	return true;
 }
 
-/* Refund amount of a locked payment (already checked against captured). */
+/* ---- the one money path ---- */
+
+static const char *const pay_out_names[] = {"refund", "store credit", "exchange credit"};
+static const char *const pay_out_kinds[] = {NULL, "store_credit", "exchange"};
+
+/*
+ * The one money path. Every refund-like action of an order passes here
+ * before it moves anything: a refund to any of its payments (PayRefund:
+ * refund_payment, the refunds of a cancellation and of refund_rma), store
+ * credit issued for it (PaymentsIssueStoreCredit with an order), and the
+ * value of returned units applied to an exchange (refund_rma). It
+ *   1. locks the order row, and writes it (LifecycleTouchOrder): the order
+ *      is the serialisation point, taken before payment rows and stored
+ *      value accounts (the lock order of the banner); the write makes a
+ *      REPEATABLE READ or SERIALIZABLE caller whose snapshot predates
+ *      another money-out of the order fail with 40001 instead of deciding
+ *      from stale sums;
+ *   2. sums what the order captured and what already left it: refunds
+ *      (payments.refunded) plus store credit and exchange credit
+ *      (oms.money_out);
+ *   3. refuses (22023, naming the order, with the three numbers) when
+ *      already out + amount > captured;
+ *   4. records the money-out in oms.money_out (refunds are recorded by the
+ *      refund itself: payments.refunded and a payment_transactions row).
+ * oms.check() states the same bound per order (order_money_out).
+ */
+void
+PaymentsMoneyOut(int64 order_id, PaymentsMoneyKind kind, Datum amount, int64 rma_id)
+{
+	static SPIPlanPtr plan_sum = NULL;
+	static SPIPlanPtr plan_rec = NULL;
+	Datum		captured;
+	Datum		refunds;
+	Datum		credit;
+	Datum		exchange;
+	Datum		out;
+
+	(void) LifecycleLockOrder(order_id, NULL);
+	LifecycleTouchOrder(order_id);
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(order_id)};
+
+		OmsQuery(OmsPlan(&plan_sum,
+						 "SELECT COALESCE((SELECT pg_catalog.sum(p.captured) FROM oms.payments p WHERE p.order_id OPERATOR(pg_catalog.=) $1), 0), "
+						 "       COALESCE((SELECT pg_catalog.sum(p.refunded) FROM oms.payments p WHERE p.order_id OPERATOR(pg_catalog.=) $1), 0), "
+						 "       COALESCE((SELECT pg_catalog.sum(m.amount) FROM oms.money_out m "
+						 "                  WHERE m.order_id OPERATOR(pg_catalog.=) $1 AND m.kind OPERATOR(pg_catalog.=) 'store_credit'), 0), "
+						 "       COALESCE((SELECT pg_catalog.sum(m.amount) FROM oms.money_out m "
+						 "                  WHERE m.order_id OPERATOR(pg_catalog.=) $1 AND m.kind OPERATOR(pg_catalog.=) 'exchange'), 0)",
+						 1, types), values, NULL, 1);
+	}
+	captured = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	refunds = SPI_datumTransfer(OmsGetDatum(0, 2, NULL), false, -1);
+	credit = SPI_datumTransfer(OmsGetDatum(0, 3, NULL), false, -1);
+	exchange = SPI_datumTransfer(OmsGetDatum(0, 4, NULL), false, -1);
+	out = DirectFunctionCall2(numeric_add, refunds, DirectFunctionCall2(numeric_add, credit, exchange));
+	if (PayCmp(DirectFunctionCall2(numeric_add, out, amount), captured) > 0)
+	{
+		Datum		left = DirectFunctionCall2(numeric_sub, captured, out);
+
+		if (PayCmp(left, PayZero()) < 0)
+			left = PayZero();
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s of %s exceeds the %s order " INT64_FORMAT " can still pay out",
+						pay_out_names[kind], PayNum(amount), PayNum(left), order_id),
+				 errdetail("Order " INT64_FORMAT " captured %s and %s is already out (refunds %s, store credit %s, exchange credit %s); %s was asked. "
+						   "Refunds, store credit and exchange credit of an order together never exceed what its payments captured.",
+						   order_id, PayNum(captured), PayNum(out), PayNum(refunds), PayNum(credit), PayNum(exchange), PayNum(amount)),
+				 errhint("Pay out at most what is left, or capture more first.")));
+	}
+	if (kind != PAY_OUT_REFUND)
+	{
+		Oid			types[4] = {INT8OID, TEXTOID, NUMERICOID, INT8OID};
+		Datum		values[4] = {Int64GetDatum(order_id), CStringGetTextDatum(pay_out_kinds[kind]), amount, Int64GetDatum(rma_id)};
+		char		nulls[4] = {' ', ' ', ' ', rma_id ? ' ' : 'n'};
+
+		OmsExec(OmsPlan(&plan_rec,
+						"INSERT INTO oms.money_out (order_id, kind, amount, rma_id) VALUES ($1, $2, $3, $4)",
+						4, types), values, nulls, 0);
+	}
+}
+
+/*
+ * Refund amount of a locked payment (already checked against captured),
+ * through the one money path (PaymentsMoneyOut).
+ */
 static void
 PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, int64 rma_id)
 {
@@ -274,6 +367,7 @@ PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, in
 	Oid			types[2] = {INT8OID, NUMERICOID};
 	Datum		values[2] = {Int64GetDatum(payment_id), amount};
 
+	PaymentsMoneyOut(order_id, PAY_OUT_REFUND, amount, rma_id);
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.payments SET refunded = refunded OPERATOR(pg_catalog.+) $2, updated_at = pg_catalog.now() "
 					" WHERE id OPERATOR(pg_catalog.=) $1 AND refunded OPERATOR(pg_catalog.+) $2 OPERATOR(pg_catalog.<=) captured",
@@ -284,9 +378,148 @@ PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, in
 	PayBook(payment_id, order_id, "refund", amount, reason, rma_id);
 }
 
+/*
+ * Coverage of a void
+ * ------------------
+ * An order is covered when its payments' open authorizations plus captures
+ * (authorized - voided, summed: the measure authorize_payment confirms by)
+ * reach its total, or its customer is on payment terms. A status that may
+ * ship (LCAP_SHIPPABLE: confirmed, in_fulfillment, partially_shipped) is
+ * reached by payment, so it promises coverage; for a held order the status
+ * it returns to (held_from) is the one that counts. A void that leaves such
+ * an order uncovered, decided under the order lock before anything is
+ * written:
+ *   - moves it back to awaiting payment: pending_payment, or backordered
+ *     when units wait for stock (placement's rule), through the status
+ *     trigger with the reason "payment N voided: no longer covered"; a held
+ *     order keeps its hold and returns to that status on release. Its
+ *     reservations expire again after the order's hold_minutes, as a new
+ *     unpaid order's do.
+ *   - is refused (55000) when no transition leads there from the status,
+ *     or when units have shipped (whatever the status, unless terminal):
+ *     in the seeded lifecycle that is an order in fulfillment or shipped
+ *     (in_fulfillment, partially_shipped, shipped, delivered, ...). The
+ *     warehouse picks, and the goods leave, on the promise of payment;
+ *     cancel the order (which cancels its pending shipments and voids
+ *     everything), or capture the payment.
+ */
+typedef struct PayCoverage
+{
+	char	   *status;
+	char	   *held_from;		/* NULL: not on hold */
+	Datum		total;
+	Datum		held;			/* sum of authorized - voided */
+	bool		terms;
+	bool		waits;			/* some units are backordered */
+	bool		shipped;		/* some units have shipped */
+} PayCoverage;
+
+/* the coverage of a locked order */
+static void
+PayCoverageOf(int64 order_id, PayCoverage *c)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+	bool		isnull;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT o.status, o.held_from, o.total, "
+					 "       COALESCE((SELECT pg_catalog.sum(p.authorized OPERATOR(pg_catalog.-) p.voided) FROM oms.payments p "
+					 "                  WHERE p.order_id OPERATOR(pg_catalog.=) o.id), 0), "
+					 "       COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
+					 "       EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id "
+					 "                  AND l.qty_backordered OPERATOR(pg_catalog.>) 0), "
+					 "       EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id "
+					 "                  AND l.qty_shipped OPERATOR(pg_catalog.>) 0) "
+					 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
+					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	c->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	c->held_from = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	c->total = SPI_datumTransfer(OmsGetDatum(0, 3, NULL), false, -1);
+	c->held = SPI_datumTransfer(OmsGetDatum(0, 4, NULL), false, -1);
+	c->terms = DatumGetBool(OmsGetDatum(0, 5, &isnull));
+	c->waits = DatumGetBool(OmsGetDatum(0, 6, NULL));
+	c->shipped = DatumGetBool(OmsGetDatum(0, 7, NULL));
+}
+
+/*
+ * Before voiding amount of payment_id: the status the order must go back
+ * to (NULL: none, it stays covered or does not promise coverage), or 55000
+ * when it cannot go back. The banner above gives the rule.
+ */
+static const char *
+PayVoidTarget(int64 order_id, int64 payment_id, Datum amount, PayCoverage *c)
+{
+	const char *promise;
+	const char *target;
+	Datum		after;
+
+	PayCoverageOf(order_id, c);
+	promise = c->held_from ? c->held_from : c->status;
+	if (c->terms || LifecycleAllows(promise, LCAP_TERMINAL) ||
+		(!LifecycleAllows(promise, LCAP_SHIPPABLE) && !c->shipped))
+		return NULL;
+	after = DirectFunctionCall2(numeric_sub, c->held, amount);
+	if (PayCmp(after, c->total) >= 0)
+		return NULL;
+	target = c->waits ? "backordered" : "pending_payment";
+	if (c->shipped || !LifecycleAllowed(promise, target))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("payment " INT64_FORMAT " cannot be voided: order " INT64_FORMAT " is %s and would no longer be covered",
+						payment_id, order_id, promise),
+				 errdetail("The order total is %s; its payments hold %s, and %s after this void. %s",
+						   PayNum(c->total), PayNum(c->held), PayNum(after),
+						   c->shipped ? "Units of the order have shipped." :
+						   psprintf("No transition leads from %s back to %s.", promise, target)),
+				 errhint("Capture the payment to go on fulfilling the order, or cancel the order with oms.cancel_order().")));
+	return target;
+}
+
+/*
+ * After the void: move the (locked) order back to target, or for a held
+ * order the status its release returns to; its reservations expire again.
+ */
+static void
+PayUncover(int64 order_id, int64 payment_id, const char *target, PayCoverage *c)
+{
+	static SPIPlanPtr plan_expiry = NULL;
+	static SPIPlanPtr plan_held = NULL;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(order_id), CStringGetTextDatum(target)};
+	char	   *reason = psprintf("payment " INT64_FORMAT " voided: no longer covered", payment_id);
+
+	if (c->held_from == NULL)
+		LifecycleChange(order_id, target, reason, false);
+	else
+	{
+		StringInfoData payload;
+
+		OmsExec(OmsPlan(&plan_held,
+						"UPDATE oms.orders SET held_from = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+						2, types), values, NULL, 0);
+		/* the status is unchanged (on_hold): the trigger writes nothing, so say it */
+		initStringInfo(&payload);
+		appendStringInfo(&payload, "{\"from\": \"on_hold\", \"to\": \"on_hold\", \"held_from\": \"%s\", \"reason\": ", target);
+		escape_json(&payload, reason);
+		appendStringInfoChar(&payload, '}');
+		EventsEmit("order_unconfirmed", order_id, payload.data);
+	}
+	/* as placement sets it for a new unpaid order */
+	OmsExec(OmsPlan(&plan_expiry,
+					"UPDATE oms.orders SET expires_at = CASE WHEN hold_minutes OPERATOR(pg_catalog.>) 0 "
+					"       THEN pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(mins => hold_minutes) END "
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					1, types), values, NULL, 0);
+}
+
 PG_FUNCTION_INFO_V1(void_payment);
 /*
- * oms.void_payment(payment_id): release what is not captured.
+ * oms.void_payment(payment_id): release what is not captured; an order the
+ * void leaves uncovered goes back to awaiting payment (see "Coverage of a
+ * void" above).
  */
 Datum
 void_payment(PG_FUNCTION_ARGS)
@@ -313,7 +546,12 @@ void_payment(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		PayCoverage cov;
+		const char *target = PayVoidTarget(order_id, payment_id, amt[4], &cov);
+
 		PayVoid(payment_id, order_id, amt, NULL);
+		if (target)
+			PayUncover(order_id, payment_id, target, &cov);
 		result = PayDocument(payment_id, NULL);
 	}
 	SPI_finish();
@@ -341,7 +579,7 @@ refund_payment(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(2));
-		OmsCheckNoCardNumber(reason, "reason");
+		OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	}
 	SPI_connect();
 	order_id = PayLock(payment_id);

@@ -133,6 +133,75 @@ COMMENT ON COLUMN oms.payment_transactions.at IS 'Transaction time';
 COMMENT ON COLUMN oms.payment_transactions.actor IS 'Login role';
 COMMENT ON COLUMN oms.payment_transactions.reason IS 'Reason (refunds, voids)';
 
+-- Applications read payments through this view; the table itself is out of
+-- their reach (src/grants.sql). The PSP token is a bearer credential: with
+-- the merchant's API key it charges the card again, so no application needs
+-- it and none gets any part of it: the view shows '****' when there is one.
+-- The PSP reference is not a credential, but it is the key to the payment
+-- at the provider: the view keeps its last four characters after '****'
+-- (only when it is at least 12 characters long, so that at most a third of
+-- it shows), which is what support staff match against the provider's
+-- dashboard. Every other column is shown as it is. Only the SECURITY
+-- DEFINER payment functions (and oms_admin, and superusers) read the
+-- table. The view runs with its owner's rights (security_invoker is off),
+-- so it needs no grant on the table.
+CREATE VIEW oms.payments_masked AS
+SELECT p.id, p.order_id, p.method, p.currency, p.authorized, p.captured, p.voided, p.refunded, p.status,
+       CASE WHEN p.token IS NULL THEN NULL ELSE '****'::text END AS token,
+       CASE WHEN p.psp_reference IS NULL THEN NULL
+            WHEN pg_catalog.char_length(p.psp_reference) OPERATOR(pg_catalog.>=) 12
+            THEN '****'::text OPERATOR(pg_catalog.||) pg_catalog."right"(p.psp_reference, 4)
+            ELSE '****'::text END AS psp_reference,
+       p.card_brand, p.card_last4, p.card_exp_month, p.card_exp_year, p.gift_card_id, p.created_at, p.updated_at
+  FROM oms.payments p;
+COMMENT ON VIEW oms.payments_masked IS 'oms.payments as applications see it: the PSP token and reference masked, every other column as it is';
+COMMENT ON COLUMN oms.payments_masked.id IS 'Payment id';
+COMMENT ON COLUMN oms.payments_masked.order_id IS 'The order';
+COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check or cash';
+COMMENT ON COLUMN oms.payments_masked.currency IS 'Always the order''s currency';
+COMMENT ON COLUMN oms.payments_masked.authorized IS 'Amount authorized';
+COMMENT ON COLUMN oms.payments_masked.captured IS 'Amount captured; captured + voided <= authorized';
+COMMENT ON COLUMN oms.payments_masked.voided IS 'Authorized amount released without capture';
+COMMENT ON COLUMN oms.payments_masked.refunded IS 'Amount refunded; never above captured';
+COMMENT ON COLUMN oms.payments_masked.status IS 'authorized, partially_captured, captured, voided, partially_refunded or refunded (derived from the amounts)';
+COMMENT ON COLUMN oms.payments_masked.token IS 'Masked: **** when the payment has a PSP token, NULL when not; the token itself is never shown';
+COMMENT ON COLUMN oms.payments_masked.psp_reference IS 'Masked: **** followed by the last 4 characters of the PSP reference when it has at least 12, else ****; NULL when there is none';
+COMMENT ON COLUMN oms.payments_masked.card_brand IS 'Card brand, for display';
+COMMENT ON COLUMN oms.payments_masked.card_last4 IS 'Last four digits of the card, for display';
+COMMENT ON COLUMN oms.payments_masked.card_exp_month IS 'Card expiry month';
+COMMENT ON COLUMN oms.payments_masked.card_exp_year IS 'Card expiry year';
+COMMENT ON COLUMN oms.payments_masked.gift_card_id IS 'Gift card or store credit account spent';
+COMMENT ON COLUMN oms.payments_masked.created_at IS 'When the payment was authorized';
+COMMENT ON COLUMN oms.payments_masked.updated_at IS 'Last change';
+-- The one money path (PaymentsMoneyOut, src/payments.c): every refund-like
+-- action of an order is bounded by what its payments captured. Refunds to
+-- the order's payments are recorded as payment_transactions of kind refund;
+-- the money that leaves an order any other way (store credit issued for it,
+-- the value of returned units applied to an exchange) is recorded here, so
+-- that oms.check() (order_money_out) can sum both per order.
+CREATE TABLE oms.money_out (
+    id            bigserial     NOT NULL,
+    order_id      bigint        NOT NULL,
+    kind          text          NOT NULL,
+    amount        numeric(16,4) NOT NULL,
+    rma_id        bigint,
+    at            timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    actor         text          NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT money_out_pkey PRIMARY KEY (id),
+    CONSTRAINT money_out_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT money_out_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['store_credit', 'exchange'])),
+    CONSTRAINT money_out_amount_chk CHECK (amount OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX money_out_order_idx ON oms.money_out (order_id);
+COMMENT ON TABLE oms.money_out IS 'Money that left an order other than as a refund to its payments: store credit issued for it, returned value applied to an exchange';
+COMMENT ON COLUMN oms.money_out.id IS 'Sequence number';
+COMMENT ON COLUMN oms.money_out.order_id IS 'The order the money came from';
+COMMENT ON COLUMN oms.money_out.kind IS 'store_credit or exchange';
+COMMENT ON COLUMN oms.money_out.amount IS 'Amount, in the order''s currency';
+COMMENT ON COLUMN oms.money_out.rma_id IS 'The RMA it resolved, if any';
+COMMENT ON COLUMN oms.money_out.at IS 'When';
+COMMENT ON COLUMN oms.money_out.actor IS 'Login role';
+
 CREATE FUNCTION oms.authorize_payment(order_id bigint, payment jsonb)
     RETURNS jsonb LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'authorize_payment';
@@ -169,3 +238,5 @@ SELECT pg_catalog.pg_extension_config_dump('oms.payments', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.payments_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.money_out', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.money_out_id_seq', '');

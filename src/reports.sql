@@ -20,8 +20,9 @@
 --     What a status means is read from the capability columns of
 --     oms.order_statuses, never from its name; the two exceptions are
 --     report_channels.orders_cancelled and orders_expired, which count the
---     statuses they are named after. Its amounts are those it was
---     placed with (orders.subtotal, discount, tax, total).
+--     statuses they are named after. Its amounts are those of the units
+--     it owes (orders.subtotal, discount, tax, total: units cancelled at
+--     placement are not in them).
 --   * Refunds are money paid back (oms.payment_transactions of kind refund,
 --     equal to the sum of oms.payments.refunded); store credit issued for a
 --     return is not a refund of money.
@@ -62,7 +63,7 @@ SELECT f.day, c.code AS channel, f.currency,
        pg_catalog.sum(f.net) OPERATOR(pg_catalog.-) pg_catalog.sum(f.refunds) AS net_after_refunds
   FROM (SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, o.channel_id, o.currency,
                1 AS orders,
-               (SELECT COALESCE(pg_catalog.sum(l.qty), 0) FROM oms.order_lines l
+               (SELECT COALESCE(pg_catalog.sum(l.qty OPERATOR(pg_catalog.-) l.qty_cancelled), 0) FROM oms.order_lines l
                  WHERE l.order_id OPERATOR(pg_catalog.=) o.id) AS units,
                o.subtotal AS gross, o.discount AS discounts, o.tax, o.total AS net,
                0.0000 AS refunds
@@ -86,8 +87,8 @@ COMMENT ON COLUMN oms.report_sales_daily.day IS 'UTC date: placed_at for the ord
 COMMENT ON COLUMN oms.report_sales_daily.channel IS 'Channel code';
 COMMENT ON COLUMN oms.report_sales_daily.currency IS 'ISO 4217 currency of the amounts';
 COMMENT ON COLUMN oms.report_sales_daily.orders IS 'Orders placed that day that count as sales';
-COMMENT ON COLUMN oms.report_sales_daily.units IS 'Units ordered on those orders, every line (a kit counts as one unit, services count); units cancelled at placement under policy partial included, as they are in the order''s amounts';
-COMMENT ON COLUMN oms.report_sales_daily.gross IS 'Sum of orders.subtotal (qty x unit_price over the lines)';
+COMMENT ON COLUMN oms.report_sales_daily.units IS 'Units owed on those orders, every line (a kit counts as one unit, services count); units cancelled at placement under policy partial are left out, as they are from the order''s amounts';
+COMMENT ON COLUMN oms.report_sales_daily.gross IS 'Sum of orders.subtotal ((qty - qty_cancelled) x unit_price over the lines)';
 COMMENT ON COLUMN oms.report_sales_daily.discounts IS 'Sum of orders.discount';
 COMMENT ON COLUMN oms.report_sales_daily.tax IS 'Sum of orders.tax';
 COMMENT ON COLUMN oms.report_sales_daily.net IS 'gross - discounts + tax = sum of orders.total: what customers were charged, tax included so that refunds (which pay tax back too) can be subtracted';
@@ -371,7 +372,7 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel,
                             COALESCE(p.voided, 0.0000) AS voided, COALESCE(p.refunded, 0.0000) AS refunded,
                             COALESCE(r.refunded, 0.0000) AS returns_refunded, COALESCE(r.store_credit, 0.0000) AS returns_store_credit) x
  CROSS JOIN LATERAL (SELECT CASE WHEN x.closed THEN 0.0000
-                                 ELSE o.total OPERATOR(pg_catalog.-) x.cancelled_value OPERATOR(pg_catalog.-) x.returns_refunded END AS amount_due) y
+                                 ELSE o.total OPERATOR(pg_catalog.-) x.returns_refunded END AS amount_due) y
  CROSS JOIN LATERAL (SELECT pg_catalog.array_remove(ARRAY[
             CASE WHEN x.captured OPERATOR(pg_catalog.>) o.total THEN 'captured_over_total' END,
             CASE WHEN x.closed AND x.captured OPERATOR(pg_catalog.<>) x.refunded THEN 'closed_with_money_kept' END,
@@ -382,15 +383,15 @@ SELECT o.id AS order_id, o.external_id, c.code AS channel,
                   AND y.amount_due OPERATOR(pg_catalog.>) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'shipped_with_balance_due' END,
             CASE WHEN NOT x.closed AND y.amount_due OPERATOR(pg_catalog.<) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'overpaid' END
             ]::text[], NULL) AS reasons) z;
-COMMENT ON VIEW oms.report_payment_reconciliation IS 'Every order with its payments and what is still owed. amount_due is what the customer owes in money for what they keep: 0 for a cancelled or expired order, else total less the value of units cancelled at placement (policy partial: orders.total still includes them) less the money refunded for returns. A return settled in store credit does not lower it: the customer traded the goods for credit, and the money paid stays due. A goodwill refund outside an RMA raises balance_due: oms cannot tell it from a mistake, so it shows';
+COMMENT ON VIEW oms.report_payment_reconciliation IS 'Every order with its payments and what is still owed. amount_due is what the customer owes in money for what they keep: 0 for a cancelled or expired order, else total (which counts only the units owed: units cancelled at placement are not in it) less the money refunded for returns. A return settled in store credit does not lower it: the customer traded the goods for credit, and the money paid stays due. A goodwill refund outside an RMA raises balance_due: oms cannot tell it from a mistake, so it shows';
 COMMENT ON COLUMN oms.report_payment_reconciliation.order_id IS 'Order id';
 COMMENT ON COLUMN oms.report_payment_reconciliation.external_id IS 'The order''s id in the calling system';
 COMMENT ON COLUMN oms.report_payment_reconciliation.channel IS 'Channel code';
 COMMENT ON COLUMN oms.report_payment_reconciliation.day IS 'UTC date the order was placed (as report_sales_daily.day): a filter such as day >= current_date - 7 reads only those days (orders_placed_day_idx)';
 COMMENT ON COLUMN oms.report_payment_reconciliation.status IS 'Order status';
 COMMENT ON COLUMN oms.report_payment_reconciliation.currency IS 'Currency of every amount of the row';
-COMMENT ON COLUMN oms.report_payment_reconciliation.total IS 'orders.total as placed';
-COMMENT ON COLUMN oms.report_payment_reconciliation.cancelled_value IS 'Paid value of the units cancelled on the order''s lines: (unit_price x qty - discount + tax) x qty_cancelled / qty per line, rounded to 2 decimals unless the whole line is cancelled';
+COMMENT ON COLUMN oms.report_payment_reconciliation.total IS 'orders.total: the units owed (not cancelled at placement) at their price, less discount, plus tax';
+COMMENT ON COLUMN oms.report_payment_reconciliation.cancelled_value IS 'Value of the units cancelled on the order''s lines: (unit_price x qty - discount + tax) x qty_cancelled / qty per line, rounded to 2 decimals unless the whole line is cancelled. Informational: orders.total no longer counts units cancelled while the order is open, so amount_due does not subtract it';
 COMMENT ON COLUMN oms.report_payment_reconciliation.authorized IS 'Sum of payments.authorized';
 COMMENT ON COLUMN oms.report_payment_reconciliation.captured IS 'Sum of payments.captured';
 COMMENT ON COLUMN oms.report_payment_reconciliation.voided IS 'Sum of payments.voided';
@@ -398,7 +399,7 @@ COMMENT ON COLUMN oms.report_payment_reconciliation.refunded IS 'Sum of payments
 COMMENT ON COLUMN oms.report_payment_reconciliation.returns_refunded IS 'Of refunded, the money refunded for returns (sum of rmas.refunded)';
 COMMENT ON COLUMN oms.report_payment_reconciliation.returns_store_credit IS 'Store credit issued for returns of the order (sum of rmas.store_credit); not money';
 COMMENT ON COLUMN oms.report_payment_reconciliation.net_paid IS 'captured - refunded: money kept';
-COMMENT ON COLUMN oms.report_payment_reconciliation.amount_due IS 'What the customer owes in money: 0 when cancelled or expired, else total - cancelled_value - returns_refunded';
+COMMENT ON COLUMN oms.report_payment_reconciliation.amount_due IS 'What the customer owes in money: 0 when cancelled or expired, else total - returns_refunded';
 COMMENT ON COLUMN oms.report_payment_reconciliation.balance_due IS 'amount_due - net_paid: positive = still to be paid (or captured), negative = to be paid back';
 COMMENT ON COLUMN oms.report_payment_reconciliation.mismatch IS 'True when mismatch_reasons is not empty';
 COMMENT ON COLUMN oms.report_payment_reconciliation.mismatch_reasons IS 'captured_over_total; closed_with_money_kept (cancelled or expired, captured <> refunded); closed_with_open_authorization (cancelled or expired, authorized beyond captured + voided); shipped_with_balance_due (shipped, delivered, completed or returned, balance_due > 0); overpaid (not cancelled or expired, balance_due < 0)';

@@ -35,10 +35,17 @@
  *	    refund        through the payments area's refund path, stored value
  *	                  (gift cards, store credit) first, then cards;
  *	    store_credit  credited to the customer;
- *	    exchange      a replacement order at zero price, placed through
- *	                  place_order (stock reserved, or OM001 and nothing done).
- *	  Refunds and credit together never exceed what the order's payments
- *	  captured less what they refunded.
+ *	    exchange      a replacement order placed through place_order (stock
+ *	                  reserved, or OM001 and nothing done), its lines at the
+ *	                  exchange prices (create_rma); the refundable value of
+ *	                  what came back is applied to it as a discount (the
+ *	                  exchange credit), and what the exchange is worth above
+ *	                  that is owed: the replacement waits in pending_payment
+ *	                  with that total. Only a replacement with nothing owed
+ *	                  is confirmed at once.
+ *	  Refunds, store credit and exchange credit of an order together never
+ *	  exceed what its payments captured: each passes the payments area's
+ *	  one money path (PaymentsMoneyOut), which locks the order and checks.
  *
  *-------------------------------------------------------------------------
  */
@@ -243,7 +250,7 @@ reject_rma(PG_FUNCTION_ARGS)
 				 errmsg("reason must not be empty"),
 				 errdetail("A rejection tells the customer why."),
 				 errhint("Pass a short reason, for example \"outside policy\".")));
-	OmsCheckNoCardNumber(reason, "reason");
+	OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	SPI_connect();
 	order_id = RmaLock(rma_id, &status, NULL);
 	if (strcmp(status, "rejected") == 0)

@@ -19,12 +19,19 @@
  *	     and fits in the line's claimable units (the claim rule of
  *	     returns.c).
  *	  5. RmaCreateCheckCustomer: store credit needs a customer to credit.
- *	  6. RmaCreateInsert: the RMA row.
- *	  7. RmaCreateInsertLines: its lines with the value of a unit, and the
+ *	  6. RmaCreateValueExchange: each exchange line gets its unit price:
+ *	     the price paid per unit of the returned line of the same sku
+ *	     (the lowest, when several lines return it), where its quantity is
+ *	     at most the units of that sku coming back; otherwise the price
+ *	     the document gives (required). The exchange value is the sum.
+ *	  7. RmaCreateInsert: the RMA row, with the priced exchange lines.
+ *	  8. RmaCreateInsertLines: its lines with the value of a unit, and the
  *	     RMA's value.
- *	  8. RmaCreateAutoApprove: authorized at once when every reason allows
- *	     it for this value.
- *	  9. RmaCreateEmitEvents: rma_requested, and rma_authorized when
+ *	  9. RmaCreateAutoApprove: authorized at once when every reason allows
+ *	     it for the larger of the RMA's value and the exchange value (an
+ *	     exchange for something dearer than what comes back is judged by
+ *	     what goes out).
+ *	  10. RmaCreateEmitEvents: rma_requested, and rma_authorized when
  *	     approved.
  *	  It returns the RMA document.
  *
@@ -37,8 +44,10 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 
 #include "oms.h"
 #include "returns.h"
@@ -50,7 +59,12 @@ typedef struct RmaRequest
 	int64		order_id;
 	char	   *resolution;
 	char	   *notes;			/* NULL: none */
-	char	   *exchange_json;	/* the replacement items as a JSON array; NULL: none */
+	char	   *exchange_json;	/* the priced replacement items as a JSON array; NULL: none */
+	int			nex;			/* the replacement items, as parsed */
+	char	  **ex_sku;
+	int32	   *ex_qty;
+	Datum	   *ex_price;		/* numeric; (Datum) 0: not given */
+	Datum		exchange_value; /* numeric; RmaCreateValueExchange */
 	JsonbContainer *reqlines;	/* the requested lines */
 	int			nreq;
 	/* RmaCreateClaimLines */
@@ -66,6 +80,7 @@ static void RmaCreateLockAndCheck(RmaRequest *r);
 static void RmaCreateCheckWindow(RmaRequest *r);
 static void RmaCreateClaimLines(RmaRequest *r);
 static void RmaCreateCheckCustomer(RmaRequest *r);
+static void RmaCreateValueExchange(RmaRequest *r);
 static void RmaCreateInsert(RmaRequest *r);
 static void RmaCreateInsertLines(RmaRequest *r);
 static void RmaCreateAutoApprove(RmaRequest *r);
@@ -88,6 +103,7 @@ create_rma(PG_FUNCTION_ARGS)
 	RmaCreateCheckWindow(&r);
 	RmaCreateClaimLines(&r);
 	RmaCreateCheckCustomer(&r);
+	RmaCreateValueExchange(&r);
 	RmaCreateInsert(&r);
 	RmaCreateInsertLines(&r);
 	RmaCreateAutoApprove(&r);
@@ -95,17 +111,22 @@ create_rma(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(OmsFinish(RmaDocument(r.rma_id, NULL)));
 }
 
-/* the exchange items: [{"sku": ..., "qty": ...}] as JSON text */
-static char *
-RmaCreateParseExchange(JsonbValue *v)
+/*
+ * The most units of one sku an exchange line may ask for when that sku is
+ * not coming back (when it is, the units coming back are the limit).
+ */
+#define RMA_EXCHANGE_MAX_QTY 1000
+
+/* the exchange items [{"sku", "qty", "unit_price"}] into r->ex_* */
+static void
+RmaCreateParseExchange(JsonbValue *v, RmaRequest *r)
 {
 	static const char *const exchange_keys[] = {"lines", NULL};
-	static const char *const exline_keys[] = {"sku", "qty", NULL};
+	static const char *const exline_keys[] = {"sku", "qty", "unit_price", NULL};
 	JsonbContainer *ex = JsonObject(v, "exchange");
 	JsonbValue	ebuf;
 	JsonbValue *el;
 	JsonbContainer *exlines;
-	StringInfoData out;
 	int			n;
 	int			i;
 
@@ -116,8 +137,10 @@ RmaCreateParseExchange(JsonbValue *v)
 	n = JsonContainerSize(exlines);
 	if (n == 0 || n > 100)
 		JsonInvalid("exchange.lines", "exchange.lines needs 1 to 100 entries.", "List the replacement items.");
-	initStringInfo(&out);
-	appendStringInfoChar(&out, '[');
+	r->nex = n;
+	r->ex_sku = palloc(sizeof(char *) * n);
+	r->ex_qty = palloc(sizeof(int32) * n);
+	r->ex_price = palloc0(sizeof(Datum) * n);
 	for (i = 0; i < n; i++)
 	{
 		char	   *path = psprintf("exchange.lines[%d]", i);
@@ -125,8 +148,8 @@ RmaCreateParseExchange(JsonbValue *v)
 		JsonbValue	lbuf;
 		JsonbValue *f;
 		char	   *sku;
-		int32		qty;
 		OmsProduct	p;
+		int			k;
 
 		JsonCheckKeys(l, exline_keys, path);
 		if ((f = JsonGet(l, "sku", &lbuf)) == NULL)
@@ -134,17 +157,26 @@ RmaCreateParseExchange(JsonbValue *v)
 		sku = JsonString(f, psprintf("%s.sku", path), 64, true);
 		if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
 			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
-		qty = JsonInt(f, psprintf("%s.qty", path), 1, 1000000, "Give the number of units, at least 1.");
+		r->ex_qty[i] = JsonInt(f, psprintf("%s.qty", path), 1, RMA_EXCHANGE_MAX_QTY,
+							   "Give the number of units, 1 to 1000 (for an item that comes back, at most the units coming back).");
+		if ((f = JsonGet(l, "unit_price", &lbuf)) != NULL)
+		{
+			r->ex_price[i] = JsonMoney(f, psprintf("%s.unit_price", path));
+			if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, r->ex_price[i],
+												  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) <= 0)
+				JsonInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price must be greater than 0.", path),
+							"Give the price of one replacement unit in the order's currency.");
+		}
 		if (!OmsLookupProduct(sku, &p) || !p.active || p.kind == OMS_KIND_SERVICE)
 			JsonInvalid(psprintf("%s.sku", path),
 						psprintf("%s.sku \"%s\" is not an active stock product or kit.", path, sku),
 						"Exchange for a product that can ship.");
-		appendStringInfo(&out, "%s{\"sku\": ", i ? ", " : "");
-		escape_json(&out, sku);
-		appendStringInfo(&out, ", \"qty\": %d}", qty);
+		for (k = 0; k < i; k++)
+			if (strcmp(r->ex_sku[k], sku) == 0)
+				JsonInvalid(psprintf("%s.sku", path), psprintf("%s.sku \"%s\" is listed twice.", path, sku),
+							"List each replacement sku once, with the total quantity.");
+		r->ex_sku[i] = sku;
 	}
-	appendStringInfoChar(&out, ']');
-	return out.data;
 }
 
 /* 1. the document, before any lock */
@@ -175,14 +207,14 @@ RmaCreateParse(FunctionCallInfo fcinfo, RmaRequest *r)
 	if ((v = JsonGet(&doc->root, "notes", &buf)) != NULL)
 	{
 		r->notes = JsonString(v, "notes", 10000, false);
-		OmsCheckNoCardNumber(r->notes, "notes");
+		OmsCheckFreeText(r->notes, "notes", OMS_MAX_REASON_CHARS);
 	}
 	if ((v = JsonGet(&doc->root, "exchange", &buf)) != NULL)
 	{
 		(void) JsonObject(v, "exchange");
 		if (strcmp(r->resolution, "exchange") != 0)
 			JsonInvalid("exchange", "exchange is only for resolution exchange.", "Leave it out, or set resolution to exchange.");
-		r->exchange_json = RmaCreateParseExchange(v);
+		RmaCreateParseExchange(v, r);
 	}
 	else if (strcmp(r->resolution, "exchange") == 0)
 		JsonInvalid("exchange", "resolution exchange needs exchange.lines, the replacement items.",
@@ -327,15 +359,99 @@ RmaCreateCheckCustomer(RmaRequest *r)
 					"Resolve with refund or exchange.");
 }
 
-/* 6. the RMA row */
+/*
+ * 6. The exchange lines priced, and the exchange value (see the banner).
+ * A replacement of a returned sku is exchanged at the price paid for it,
+ * so an even swap costs nothing more; anything else carries the price the
+ * document gives. Each exchange line is a 22023 naming the field.
+ */
+static void
+RmaCreateValueExchange(RmaRequest *r)
+{
+	static SPIPlanPtr plan = NULL;
+	int64	   *ids;
+	int			k = 0;
+	int			i;
+	Datum		total = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000)));
+	StringInfoData out;
+
+	if (r->nex == 0)
+		return;
+	ids = palloc(sizeof(int64) * (r->nlines + 1));
+	for (i = 0; i < r->nlines; i++)
+		if (r->lines[i].qty > 0)
+			ids[k++] = r->lines[i].id;
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '[');
+	for (i = 0; i < r->nex; i++)
+	{
+		char	   *path = psprintf("exchange.lines[%d]", i);
+		int32		back = 0;
+		Datum		price;
+		int			j;
+
+		for (j = 0; j < r->nlines; j++)
+			if (r->lines[j].qty > 0 && strcmp(r->lines[j].sku, r->ex_sku[i]) == 0)
+				back += r->lines[j].qty;
+		if (back > 0)
+		{
+			Oid			types[2] = {INT8ARRAYOID, TEXTOID};
+			Datum		values[2] = {PointerGetDatum(OmsInt8Array(ids, k)), CStringGetTextDatum(r->ex_sku[i])};
+
+			if (r->ex_qty[i] > back)
+				JsonInvalid(psprintf("%s.qty", path),
+							psprintf("%s.qty %d exceeds the %d unit(s) of %s coming back.", path, r->ex_qty[i], back, r->ex_sku[i]),
+							"Exchange a returned item for at most as many units as come back; order more with a new order.");
+			/* the price paid per unit, as the RMA lines value it */
+			OmsQuery(OmsPlan(&plan,
+							 "SELECT pg_catalog.min(pg_catalog.round((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount "
+							 "                  OPERATOR(pg_catalog.+) ol.tax) OPERATOR(pg_catalog./) ol.qty, 4)) "
+							 "  FROM oms.order_lines ol JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id "
+							 " WHERE ol.id OPERATOR(pg_catalog.=) ANY ($1) AND p.sku OPERATOR(pg_catalog.=) $2",
+							 2, types), values, NULL, 1);
+			price = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+			if (r->ex_price[i] != (Datum) 0 &&
+				DatumGetInt32(DirectFunctionCall2(numeric_cmp, r->ex_price[i], price)) != 0)
+				JsonInvalid(psprintf("%s.unit_price", path),
+							psprintf("%s.unit_price %s differs from the %s paid per unit of the returned %s.", path,
+									 DatumGetCString(DirectFunctionCall1(numeric_out, r->ex_price[i])),
+									 DatumGetCString(DirectFunctionCall1(numeric_out, price)), r->ex_sku[i]),
+							"Leave unit_price out for an item that comes back: it is exchanged at the price paid.");
+		}
+		else
+		{
+			if (r->ex_price[i] == (Datum) 0)
+				JsonInvalid(psprintf("%s.unit_price", path),
+							psprintf("%s.unit_price is required: %s is not among the items coming back.", path, r->ex_sku[i]),
+							"Give the price of one replacement unit; the value above what comes back is paid on the replacement order.");
+			price = r->ex_price[i];
+		}
+		total = DirectFunctionCall2(numeric_add, total,
+									DirectFunctionCall2(numeric_mul, price, DirectFunctionCall1(int4_numeric, Int32GetDatum(r->ex_qty[i]))));
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, total, limit)) >= 0)
+			JsonInvalid("exchange.lines", "The exchange is worth 1000000000000 or more.",
+						"Exchange for less, or place an order for the rest.");
+		appendStringInfo(&out, "%s{\"sku\": ", i ? ", " : "");
+		escape_json(&out, r->ex_sku[i]);
+		appendStringInfo(&out, ", \"qty\": %d, \"unit_price\": %s}", r->ex_qty[i],
+						 DatumGetCString(DirectFunctionCall1(numeric_out, price)));
+	}
+	appendStringInfoChar(&out, ']');
+	r->exchange_json = out.data;
+	r->exchange_value = total;
+}
+
+/* 7. the RMA row */
 static void
 RmaCreateInsert(RmaRequest *r)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = "    ";
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID};
+	Datum		values[5];
+	char		nulls[5] = "     ";
 
+	values[4] = r->exchange_json ? r->exchange_value : DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 	values[0] = Int64GetDatum(r->order_id);
 	values[1] = CStringGetTextDatum(r->resolution);
 	if (r->exchange_json)
@@ -347,13 +463,13 @@ RmaCreateInsert(RmaRequest *r)
 	else
 		nulls[3] = 'n';
 	OmsExec(OmsPlan(&plan,
-					"INSERT INTO oms.rmas (order_id, resolution, value, exchange_lines, notes) "
-					"VALUES ($1, $2, 0, $3::pg_catalog.jsonb, $4) RETURNING id",
-					4, types), values, nulls, 1);
+					"INSERT INTO oms.rmas (order_id, resolution, value, exchange_lines, notes, exchange_value) "
+					"VALUES ($1, $2, 0, $3::pg_catalog.jsonb, $4, $5) RETURNING id",
+					5, types), values, nulls, 1);
 	r->rma_id = OmsGetInt64(0, 1, NULL);
 }
 
-/* 7. the RMA lines with the value of a unit, and the RMA's value */
+/* 8. the RMA lines with the value of a unit, and the RMA's value */
 static void
 RmaCreateInsertLines(RmaRequest *r)
 {
@@ -391,7 +507,10 @@ RmaCreateInsertLines(RmaRequest *r)
 					4, types), values, NULL, 0);
 }
 
-/* 8. authorized at once when every reason allows it for this value */
+/*
+ * 9. authorized at once when every reason allows it for the larger of the
+ * RMA's value and its exchange value
+ */
 static void
 RmaCreateAutoApprove(RmaRequest *r)
 {
@@ -402,7 +521,7 @@ RmaCreateAutoApprove(RmaRequest *r)
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.rmas r SET status = 'authorized', authorized_at = pg_catalog.now() "
 					" WHERE r.id OPERATOR(pg_catalog.=) $1 "
-					"   AND r.value OPERATOR(pg_catalog.<=) (SELECT pg_catalog.min(rr.auto_approve_max) FROM oms.rma_lines rl "
+					"   AND GREATEST(r.value, r.exchange_value) OPERATOR(pg_catalog.<=) (SELECT pg_catalog.min(rr.auto_approve_max) FROM oms.rma_lines rl "
 					"                     JOIN oms.return_reasons rr ON rr.code OPERATOR(pg_catalog.=) rl.reason "
 					"                    WHERE rl.rma_id OPERATOR(pg_catalog.=) r.id) "
 					"   AND NOT EXISTS (SELECT FROM oms.rma_lines rl JOIN oms.return_reasons rr ON rr.code OPERATOR(pg_catalog.=) rl.reason "
@@ -411,7 +530,7 @@ RmaCreateAutoApprove(RmaRequest *r)
 	r->authorized = SPI_processed == 1;
 }
 
-/* 9. the events */
+/* 10. the events */
 static void
 RmaCreateEmitEvents(RmaRequest *r)
 {

@@ -4,8 +4,20 @@
  *	  oms.refund_rma: the resolution of the received units of an RMA, by
  *	  the money rules in the banner of returns.c: a refund through the
  *	  payments area (PaymentsRefundOrder), store credit
- *	  (PaymentsIssueStoreCredit), or an exchange, a replacement order at
- *	  zero price placed through place_order.
+ *	  (PaymentsIssueStoreCredit), or an exchange, a replacement order placed
+ *	  through place_order at the exchange prices, less the exchange credit
+ *	  (the refundable value of what came back, at most the exchange value).
+ *	  Each passes the one money path of payments (PaymentsMoneyOut: refunds
+ *	  and store credit inside the payments functions, the exchange credit
+ *	  here), so refunds, credit and exchange credit of the order together
+ *	  stay within what it captured. What the exchange is worth above the
+ *	  credit is owed: the replacement then waits in pending_payment with
+ *	  that total, like any unpaid order, instead of being confirmed at zero
+ *	  price; the customer pays it with oms.authorize_payment. (Refusing such
+ *	  an RMA instead would turn away the common "a bigger size, I pay the
+ *	  difference" exchange.) When the exchange is worth less than what came
+ *	  back, the rest is not paid out automatically: it stays within the
+ *	  order's bound and can be refunded with oms.refund_payment.
  *
  *	  Locking: the order row, then the RMA (RmaLock, returns.c); payments
  *	  and stored-value accounts after them, in the order of payments.c.
@@ -144,27 +156,67 @@ refund_rma(PG_FUNCTION_ARGS)
 
 	if (strcmp(resolution, "exchange") == 0)
 	{
+		static SPIPlanPtr plan_value = NULL;
 		Datum		order_doc;
 		Datum		new_order;
+		Datum		exchange_value;
+		Datum		credit;
+		Datum		owed;
+		Datum		discount;
 
-		/* the replacement order, at zero price, through place_order */
+		/*
+		 * The exchange credit: the refundable value of what came back, at
+		 * most what the exchange is worth; it leaves the order through the
+		 * one money path. The rest of the exchange value is owed.
+		 */
 		values[0] = Int64GetDatum(rma_id);
-		OmsQuery(OmsPlan(&plan_order,
-						 "SELECT pg_catalog.jsonb_build_object('channel', c.code, 'external_id', 'rma-' OPERATOR(pg_catalog.||) r.id, "
-						 "         'currency', o.currency, 'policy', 'all_or_nothing', 'hold_minutes', 0, "
-						 "         'notes', 'exchange for RMA ' OPERATOR(pg_catalog.||) r.id OPERATOR(pg_catalog.||) ' of order ' OPERATOR(pg_catalog.||) o.external_id, "
-						 "         'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('sku', x ->> 'sku', 'qty', (x ->> 'qty')::int4, 'unit_price', 0)) "
-						 "                     FROM pg_catalog.jsonb_array_elements(r.exchange_lines) x)) "
-						 "       OPERATOR(pg_catalog.||) CASE WHEN o.ship_to IS NULL THEN '{}'::pg_catalog.jsonb "
-						 "            ELSE pg_catalog.jsonb_build_object('ship_to', o.ship_to) END "
-						 "       OPERATOR(pg_catalog.||) CASE WHEN cu.id IS NULL THEN '{}'::pg_catalog.jsonb "
-						 "            ELSE pg_catalog.jsonb_build_object('customer', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
-						 "                 'external_ref', cu.external_ref, 'email', cu.email, 'name', cu.name))) END "
-						 "  FROM oms.rmas r JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) r.order_id "
-						 "  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id "
-						 "  LEFT JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) o.customer_id "
-						 " WHERE r.id OPERATOR(pg_catalog.=) $1",
+		OmsQuery(OmsPlan(&plan_value, "SELECT exchange_value FROM oms.rmas WHERE id OPERATOR(pg_catalog.=) $1",
 						 1, types), values, NULL, 1);
+		exchange_value = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+		credit = DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, exchange_value)) < 0 ? amount : exchange_value;
+		/*
+		 * owed in cents: unit prices keep 4 decimals, refunds 2, so an even
+		 * swap of 3 units paid 29.00 together (9.6667 each) owes nothing
+		 */
+		owed = DirectFunctionCall2(numeric_round, DirectFunctionCall2(numeric_sub, exchange_value, credit), Int32GetDatum(2));
+		discount = DirectFunctionCall2(numeric_sub, exchange_value, owed);
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, credit, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) > 0)
+			PaymentsMoneyOut(order_id, PAY_OUT_EXCHANGE, credit, rma_id);
+
+		/*
+		 * The replacement order, through place_order: the exchange lines at
+		 * their prices, the credit spread over them as line discounts in
+		 * order (each line at most its own amount), so its total is what is
+		 * owed.
+		 */
+		{
+			Oid			t2[2] = {INT8OID, NUMERICOID};
+			Datum		v2[2] = {Int64GetDatum(rma_id), discount};
+
+			OmsQuery(OmsPlan(&plan_order,
+							 "SELECT pg_catalog.jsonb_build_object('channel', c.code, 'external_id', 'rma-' OPERATOR(pg_catalog.||) r.id, "
+							 "         'currency', o.currency, 'policy', 'all_or_nothing', 'hold_minutes', 0, "
+							 "         'notes', 'exchange for RMA ' OPERATOR(pg_catalog.||) r.id OPERATOR(pg_catalog.||) ' of order ' OPERATOR(pg_catalog.||) o.external_id, "
+							 "         'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('sku', x.sku, 'qty', x.qty, "
+							 "                          'unit_price', x.unit_price, "
+							 "                          'discount', LEAST(x.gross, GREATEST($2 OPERATOR(pg_catalog.-) x.before, 0))) ORDER BY x.n) "
+							 "                     FROM (SELECT e.n, e.x ->> 'sku' AS sku, (e.x ->> 'qty')::int4 AS qty, "
+							 "                                  (e.x ->> 'unit_price')::numeric AS unit_price, "
+							 "                                  (e.x ->> 'unit_price')::numeric OPERATOR(pg_catalog.*) (e.x ->> 'qty')::int4 AS gross, "
+							 "                                  COALESCE(pg_catalog.sum((e.x ->> 'unit_price')::numeric OPERATOR(pg_catalog.*) (e.x ->> 'qty')::int4) "
+							 "                                    OVER (ORDER BY e.n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before "
+							 "                             FROM pg_catalog.jsonb_array_elements(r.exchange_lines) WITH ORDINALITY AS e(x, n)) x)) "
+							 "       OPERATOR(pg_catalog.||) CASE WHEN o.ship_to IS NULL THEN '{}'::pg_catalog.jsonb "
+							 "            ELSE pg_catalog.jsonb_build_object('ship_to', o.ship_to) END "
+							 "       OPERATOR(pg_catalog.||) CASE WHEN cu.id IS NULL THEN '{}'::pg_catalog.jsonb "
+							 "            ELSE pg_catalog.jsonb_build_object('customer', pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
+							 "                 'external_ref', cu.external_ref, 'email', cu.email, 'name', cu.name))) END "
+							 "  FROM oms.rmas r JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) r.order_id "
+							 "  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id "
+							 "  LEFT JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) o.customer_id "
+							 " WHERE r.id OPERATOR(pg_catalog.=) $1",
+							 2, t2), v2, NULL, 1);
+		}
 		order_doc = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
 		new_order = DirectFunctionCall1(place_order, order_doc);
 		{
@@ -180,10 +232,23 @@ refund_rma(PG_FUNCTION_ARGS)
 							" WHERE id OPERATOR(pg_catalog.=) $1 RETURNING exchange_order_id",
 							2, t2), v2, NULL, 1);
 			new_id = OmsGetInt64(0, 1, NULL);
-			/* nothing to pay: the replacement is confirmed at once */
-			LifecycleChange(new_id, "confirmed", psprintf("exchange for RMA " INT64_FORMAT, rma_id), true);
-			result_json = psprintf("{\"exchange_order_id\": " INT64_FORMAT "}", new_id);
-			summary = psprintf("replacement order " INT64_FORMAT " at no charge", new_id);
+			if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, owed, DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) == 0)
+			{
+				/* nothing owed: the replacement is confirmed at once */
+				LifecycleChange(new_id, "confirmed", psprintf("exchange for RMA " INT64_FORMAT, rma_id), true);
+				result_json = psprintf("{\"exchange_order_id\": " INT64_FORMAT ", \"exchange_credit\": %s, \"owed\": 0}",
+									   new_id, DatumGetCString(DirectFunctionCall1(numeric_out, credit)));
+				summary = psprintf("replacement order " INT64_FORMAT " at no charge", new_id);
+			}
+			else
+			{
+				/* the excess is owed: the replacement waits for its payment */
+				result_json = psprintf("{\"exchange_order_id\": " INT64_FORMAT ", \"exchange_credit\": %s, \"owed\": %s}",
+									   new_id, DatumGetCString(DirectFunctionCall1(numeric_out, credit)),
+									   DatumGetCString(DirectFunctionCall1(numeric_out, owed)));
+				summary = psprintf("replacement order " INT64_FORMAT ", %s %s to pay", new_id,
+								   DatumGetCString(DirectFunctionCall1(numeric_out, owed)), currency);
+			}
 		}
 	}
 	else if (strcmp(resolution, "store_credit") == 0)

@@ -148,3 +148,12 @@ SELECT pg_catalog.pg_extension_config_dump('oms.fulfillment_rejections', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.fulfillment_rejections_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.routing_decisions', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.routing_decisions_id_seq', '');
+
+-- Card-number guard (issue 13, breach 9). Tables that oms_admin writes with
+-- plain SQL get the trigger (a clean 22023 naming the column; a CHECK would
+-- echo the row in its DETAIL); columns that only C entry points write, which
+-- check first, get a CHECK constraint backstop.
+CREATE TRIGGER rejection_reasons_no_card_number BEFORE INSERT OR UPDATE ON oms.rejection_reasons
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+ALTER TABLE oms.fulfillment_rejections ADD CONSTRAINT fulfillment_rejections_no_card_number_chk CHECK (
+    NOT oms.contains_card_number(COALESCE(note, '')));

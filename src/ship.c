@@ -143,8 +143,7 @@ ShipParse(FunctionCallInfo fcinfo, ShipState *s)
 	s->tracking = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	/*
 	 * Letters, digits and dashes: what carriers print, and what a Code 128
-	 * barcode carries without escaping. Not checked for card numbers: long
-	 * digit-only tracking numbers are common and some pass the Luhn check.
+	 * barcode carries without escaping.
 	 */
 	for (p = s->tracking; *p; p++)
 		if (!isalnum((unsigned char) *p) && *p != '-')
@@ -155,6 +154,16 @@ ShipParse(FunctionCallInfo fcinfo, ShipState *s)
 				 errmsg("invalid tracking number \"%s\"", s->tracking),
 				 errdetail("A tracking number has 1 to 40 letters, digits or dashes."),
 				 errhint("Pass the number as the carrier issued it, without spaces.")));
+	/*
+	 * The card guard reads a tracking number unless it is digits only: an
+	 * unbroken run of digits is what carriers issue (FedEx Ground has 15,
+	 * USPS 20 to 22), and one in ten 13 to 19 digit runs passes the Luhn
+	 * check, so scanning them would refuse one parcel in ten. This is the
+	 * external_id exception again; a card number written in groups
+	 * ("4111-1111-1111-1111") or next to letters is refused.
+	 */
+	if (strspn(s->tracking, "0123456789") != strlen(s->tracking))
+		OmsCheckNoCardNumber(s->tracking, "tracking_number");
 }
 
 /* 2. the carrier and its service, both active */
@@ -490,10 +499,13 @@ ShipAdvanceStatus(ShipState *s)
 {
 	char	   *why = psprintf("shipment " INT64_FORMAT " shipped", s->shipment_id);
 
+	/* fulfillment_driven statuses are reached only here and in deliver */
+	LifecycleFulfillmentBegin();
 	if (s->complete)
 		LifecycleChange(s->order_id, "shipped", why, false);
 	else if (strcmp(s->order_status, "partially_shipped") != 0)
 		LifecycleChange(s->order_id, "partially_shipped", why, false);
+	LifecycleFulfillmentEnd();
 }
 
 /* 13. the event carries what the "your order has shipped" message needs */
@@ -580,7 +592,11 @@ deliver(PG_FUNCTION_ARGS)
 						 "                    AND status OPERATOR(pg_catalog.=) ANY ('{pending,shipped}'::text[]))",
 						 1, t1), values, NULL, 1);
 		if (DatumGetBool(OmsGetDatum(0, 1, NULL)))
+		{
+			LifecycleFulfillmentBegin();
 			LifecycleChange(order_id, "delivered", psprintf("shipment " INT64_FORMAT " delivered", shipment_id), false);
+			LifecycleFulfillmentEnd();
+		}
 	}
 	PG_RETURN_DATUM(OmsFinish(FfDocument(shipment_id, NULL)));
 }

@@ -3,7 +3,8 @@
  * stored_value.c
  *	  Stored value: gift cards (oms.issue_gift_card, oms.gift_card_balance)
  *	  and store credit (oms.issue_store_credit, and PaymentsIssueStoreCredit
- *	  for returns). Spending either is a payment method of
+ *	  for returns, which passes the one money path, PaymentsMoneyOut, when
+ *	  the credit is issued for an order). Spending either is a payment method of
  *	  payment_authorize.c, through a guarded update of the balance.
  *
  *	  The gift card code is normalized (spaces and dashes removed, upper
@@ -192,6 +193,9 @@ PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, 
 					 errdetail("No row in oms.customers has id " INT64_FORMAT ".", customer_id),
 					 errhint("Store credit belongs to a known customer.")));
 	}
+	/* credit for an order leaves that order: the one money path */
+	if (order_id != 0)
+		PaymentsMoneyOut(order_id, PAY_OUT_STORE_CREDIT, amount, rma_id);
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, NUMERICOID};
 		Datum		values[3] = {Int64GetDatum(customer_id), CStringGetTextDatum(currency), amount};
@@ -251,7 +255,7 @@ issue_store_credit(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 	{
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
-		OmsCheckNoCardNumber(reason, "reason");
+		OmsCheckFreeText(reason, "reason", OMS_MAX_REASON_CHARS);
 	}
 	amount = PayCheckAmount(amount, "amount");
 	PayCheckCurrency(currency);

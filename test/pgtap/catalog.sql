@@ -7,7 +7,7 @@ SELECT has_schema('oms');
 SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers',
                          'stock_balances', 'stock_movements', 'orders', 'order_lines', 'reservations',
                          'events', 'event_consumers', 'order_statuses', 'order_transitions',
-                         'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions',
+                         'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions', 'money_out',
                          'message_templates', 'channel_locations', 'location_daily_load', 'rejection_reasons',
                          'fulfillment_rejections', 'routing_decisions', 'carriers', 'carrier_services',
                          'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized',

@@ -6,7 +6,7 @@
 -- may move an order's status by hand, but never touches money; PUBLIC gets
 -- nothing at all.
 BEGIN;
-SELECT plan(225);
+SELECT plan(231);
 
 -- ---- oms_app: the API ---------------------------------------------------------
 SELECT function_privs_are('oms', f, a, 'oms_app', ARRAY['EXECUTE'], 'oms_app can execute oms.' || f || '(' || array_to_string(a, ', ') || ')')
@@ -53,7 +53,14 @@ SELECT table_privs_are('oms', 'orders', 'oms_app', ARRAY['SELECT'], 'oms_app onl
 SELECT column_privs_are('oms', 'orders', 'status', 'oms_app', ARRAY['SELECT'], 'oms_app cannot update oms.orders.status');
 SELECT table_privs_are('oms', 'order_lines', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.order_lines');
 SELECT table_privs_are('oms', 'reservations', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.reservations');
-SELECT table_privs_are('oms', 'payments', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.payments');
+-- payments: through oms.payments_masked only; reading the table (and with it
+-- every PSP token and reference) was breach 8 of issue 13
+SELECT table_privs_are('oms', 'payments', 'oms_app', ARRAY[]::name[], 'oms_app has no privilege on oms.payments');
+SELECT ok(NOT has_column_privilege('oms_app', 'oms.payments', 'token', 'SELECT'),
+          'oms_app cannot read oms.payments.token');
+SELECT ok(NOT has_column_privilege('oms_app', 'oms.payments', 'psp_reference', 'SELECT'),
+          'oms_app cannot read oms.payments.psp_reference');
+SELECT table_privs_are('oms', 'payments_masked', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.payments_masked');
 SELECT table_privs_are('oms', 'order_statuses', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.order_statuses');
 SELECT table_privs_are('oms', 'order_transitions', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.order_transitions');
 SELECT table_privs_are('oms', 'order_status_history', 'oms_app', ARRAY['SELECT'], 'oms_app only reads oms.order_status_history');
@@ -244,7 +251,15 @@ SELECT results_eq($$ SELECT status, total FROM oms.orders WHERE external_id = 't
 SELECT lives_ok($$ SELECT oms.authorize_payment((SELECT id FROM oms.orders WHERE external_id = 'tap-1'),
                                                 '{"method": "card", "amount": 10, "token": "tok_tap"}') $$,
                 'an app authorizes a payment through oms.authorize_payment');
-SELECT lives_ok($$ SELECT oms.capture_payment((SELECT p.id FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
+SELECT throws_ok($$ SELECT token FROM oms.payments $$, '42501', NULL,
+                 'an app cannot read payment tokens from oms.payments');
+SELECT throws_ok($$ SELECT psp_reference FROM oms.payments $$, '42501', NULL,
+                 'an app cannot read PSP references from oms.payments');
+SELECT results_eq($$ SELECT p.method, p.token, p.authorized FROM oms.payments_masked p JOIN oms.orders o ON o.id = p.order_id
+                      WHERE o.external_id = 'tap-1' $$,
+                  $$ VALUES ('card'::text, '****'::text, 10::numeric(16,4)) $$,
+                  'an app reads its payment through oms.payments_masked, the token masked');
+SELECT lives_ok($$ SELECT oms.capture_payment((SELECT p.id FROM oms.payments_masked p JOIN oms.orders o ON o.id = p.order_id
                                                 WHERE o.external_id = 'tap-1')) $$,
                 'an app captures it through oms.capture_payment');
 -- the capture's journal entry is checked by a deferred trigger that runs as
@@ -277,7 +292,7 @@ RESET ROLE;
 
 -- an admin login
 SET LOCAL ROLE oms_tap_admin;
-SELECT lives_ok($$ INSERT INTO oms.order_statuses (status, description) VALUES ('tap_packed', 'Packed (pgTAP)') $$,
+SELECT lives_ok($$ INSERT INTO oms.order_statuses (status, description, holds_stock) VALUES ('tap_packed', 'Packed (pgTAP)', true) $$,
                 'an admin adds a status');
 SELECT lives_ok($$ INSERT INTO oms.order_transitions (from_status, to_status) VALUES ('in_fulfillment', 'tap_packed') $$,
                 'an admin adds a transition');

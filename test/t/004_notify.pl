@@ -38,7 +38,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM oms.events WHERE kind = '
 # kind named literally in src/*.c, and order_<status> for each status a
 # transition leads to, must be in it.
 my @kinds = qw(
-  order_placed order_backordered order_pending_payment order_confirmed order_on_hold order_hold_released
+  order_placed order_backordered order_pending_payment order_confirmed order_unconfirmed order_on_hold order_hold_released
   order_in_fulfillment order_partially_shipped order_shipped order_delivered order_completed
   order_partially_returned order_returned order_cancelled order_expired
   payment_authorized payment_captured payment_voided payment_refunded
@@ -147,6 +147,11 @@ $node->safe_psql('shop', q{
     SELECT pay('N-3', false);
     SELECT oms.create_shipment(oid_of('N-3'), 'BER') ->> 'shipment_id' IS NOT NULL;
     SELECT oms.cancel_order(oid_of('N-3'), 'customer changed their mind') ->> 'status';
+    -- a held confirmed order whose only authorization is voided: no longer covered
+    SELECT place('N-9', 'MUG', 1);
+    SELECT pay('N-9', false);
+    SELECT oms.hold_order(oid_of('N-9'), 'address check') ->> 'status';
+    SELECT oms.void_payment(p.id) ->> 'order_status' FROM oms.payments p WHERE p.order_id = oid_of('N-9');
     -- expiry of an unpaid order
     SELECT place('N-4', 'MUG', 1);
     UPDATE oms.orders SET expires_at = now() - interval '1 minute' WHERE external_id = 'N-4';

@@ -24,8 +24,9 @@
 #     round(sum(resolved units x unit_value x (100 - fee) / 100), 2), also
 #     when received and refunded in parts; the store credit issued is the
 #     RMAs' store credit; refund_rma was never refused for exceeding what
-#     the payments hold; an exchange with every unit back is a zero-priced
-#     replacement order rma-<id> and moves no money, one with units missing
+#     the payments hold; an exchange with every unit back is a priced
+#     replacement order rma-<id> (its total the exchange value less the
+#     exchange credit) and moves no money, one with units missing
 #     is refunded like a refund RMA;
 #   - stock: on_hand and damaged never negative; the ledger's
 #     return_restock / return_damaged units are, per RMA and product, the
@@ -278,6 +279,8 @@ $node->safe_psql('rstorm', q{
         lines jsonb := '[]';
         resolution text;
         doc jsonb;
+        returned text[] := '{}';
+        exsku text := (ARRAY['P1', 'P2', 'HOT1', 'KIT1'])[ex];
     BEGIN
         SELECT o.id, o.customer_id INTO oid, cust
           FROM oms.orders o
@@ -293,7 +296,7 @@ $node->safe_psql('rstorm', q{
         END IF;
         FOR l IN
             SELECT * FROM (
-                SELECT ol.line_no,
+                SELECT ol.line_no, p.sku,
                        ol.qty_shipped - COALESCE((SELECT sum(rl.qty - rl.qty_missing) FROM oms.rma_lines rl JOIN oms.rmas x ON x.id = rl.rma_id
                                                    WHERE rl.order_line_id = ol.id AND x.status <> 'rejected'), 0) AS returnable
                   FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id
@@ -301,6 +304,7 @@ $node->safe_psql('rstorm', q{
              WHERE returnable > 0 ORDER BY random() LIMIT nl
         LOOP
             i := i + 1;
+            returned := returned || l.sku;
             lines := lines || jsonb_build_array(jsonb_build_object(
                 'line_no', l.line_no,
                 'qty', CASE WHEN over = 1 THEN l.returnable + 1 ELSE 1 + q[i] % l.returnable END,
@@ -312,8 +316,11 @@ $node->safe_psql('rstorm', q{
         resolution := CASE WHEN res = 3 AND cust IS NOT NULL THEN 'store_credit' WHEN res = 4 THEN 'exchange' ELSE 'refund' END;
         doc := jsonb_build_object('resolution', resolution, 'lines', lines, 'notes', 'storm');
         IF resolution = 'exchange' THEN
+            -- a returned sku is exchanged at the price paid; another needs
+            -- its price (a cent: the credit of what comes back covers it)
             doc := doc || jsonb_build_object('exchange', jsonb_build_object('lines', jsonb_build_array(
-                               jsonb_build_object('sku', (ARRAY['P1', 'P2', 'HOT1', 'KIT1'])[ex], 'qty', 1))));
+                               jsonb_build_object('sku', exsku, 'qty', 1)
+                               || CASE WHEN exsku = ANY (returned) THEN '{}'::jsonb ELSE '{"unit_price": 0.01}'::jsonb END)));
         END IF;
         RETURN oms.create_rma(oid, doc);
     EXCEPTION WHEN OTHERS THEN
@@ -627,9 +634,11 @@ is($node->safe_psql('rstorm', q{
      WHERE r.resolution = 'exchange'
        AND ((r.exchange_order_id IS NOT NULL) <> (r.status = 'resolved' AND m.missing = 0)
             OR (m.missing = 0 AND r.refunded <> 0)
-            OR (o.id IS NOT NULL AND (o.total <> 0 OR o.external_id <> 'rma-' || r.id)))}), '',
-    'an exchange RMA resolved with every unit back has its zero-priced replacement order rma-<id> and moved no money; '
-    . 'with units missing it has no replacement');
+            OR (o.id IS NOT NULL AND (o.total <> round(r.exchange_value - COALESCE((SELECT sum(m.amount) FROM oms.money_out m
+                                                                                  WHERE m.rma_id = r.id AND m.kind = 'exchange'), 0), 2)
+                                      OR o.external_id <> 'rma-' || r.id)))}), '',
+    'an exchange RMA resolved with every unit back has its replacement order rma-<id>, whose total is the exchange value '
+    . 'less the exchange credit, and moved no money to payments or store credit; with units missing it has no replacement');
 
 # ---- stock ------------------------------------------------------------------
 
