@@ -194,4 +194,94 @@ ROLLBACK;
 SELECT oms.cancel_order(oid_of('P-3')) ->> 'status' AS cancelled;
 SELECT total FROM oms.orders WHERE id = oid_of('P-3');
 SELECT * FROM oms.check();
+
+-- ---------------------------------------------------------------------
+-- A status that may ship promises coverage (src/lifecycle.c,
+-- "Coverage"): payments (authorized - voided) reach the total, or the
+-- customer is on terms. Entering such a status uncovered is refused with
+-- 55000 for every writer, and changes nothing.
+-- ---------------------------------------------------------------------
+CREATE VIEW cv_counts AS
+SELECT (SELECT count(*) FROM oms.order_status_history) AS history, (SELECT count(*) FROM oms.events) AS events,
+       (SELECT count(*) FROM oms.payments) AS payments,
+       (SELECT string_agg(external_id || '=' || status, ' ' ORDER BY id) FROM oms.orders WHERE external_id LIKE 'CV-%') AS orders;
+SELECT place('CV-1', 10) AS cv1;
+SELECT * FROM cv_counts;
+-- by hand, unpaid: refused, in full
+SELECT oms.set_order_status(oid_of('CV-1'), 'confirmed', 'paid by bank transfer');
+-- the same by a direct UPDATE of an oms_admin login, and partly paid
+SELECT oms.authorize_payment(oid_of('CV-1'), card(6)) ->> 'order_status' AS six_of_ten;
+CREATE ROLE regress_coverage_admin IN ROLE oms_admin;
+SET ROLE regress_coverage_admin;
+SELECT try($$UPDATE oms.orders SET status = 'confirmed' WHERE external_id = 'CV-1'$$) AS admin_update;
+RESET ROLE;
+SELECT * FROM cv_counts;
+-- a hold does not launder it: on_hold -> confirmed and -> in_fulfillment
+-- are refused the same way
+SELECT oms.hold_order(oid_of('CV-1'), 'address check') ->> 'status' AS held;
+SELECT try($$SELECT oms.set_order_status(oid_of('CV-1'), 'confirmed')$$) AS held_to_confirmed,
+       try($$SELECT oms.set_order_status(oid_of('CV-1'), 'in_fulfillment')$$) AS held_to_in_fulfillment;
+SELECT oms.release_hold(oid_of('CV-1')) ->> 'status' AS released;
+-- the rest paid: the authorization confirms it
+SELECT oms.authorize_payment(oid_of('CV-1'), '{"method": "cash", "amount": 4}') ->> 'order_status' AS paid;
+-- a zero total is covered: confirmed by hand
+SELECT place('CV-2', 0) AS cv2;
+SELECT oms.set_order_status(oid_of('CV-2'), 'confirmed', 'free sample') ->> 'status' AS free_sample;
+-- a customer who gets terms after placing: confirmed by hand
+SELECT place('CV-3', 10, '{"customer": {"external_ref": "ann"}}') AS cv3;
+UPDATE oms.customers SET flags = '{terms}' WHERE external_ref = 'ann';
+SELECT oms.set_order_status(oid_of('CV-3'), 'confirmed', 'account opened') ->> 'status' AS on_terms;
+SELECT * FROM cv_counts;
+SELECT * FROM oms.check();
+
+-- ---------------------------------------------------------------------
+-- The terms flag cannot be removed while confirmed orders of the
+-- customer rely on it (oms.customers_terms_guard, 55000), nor under
+-- REPEATABLE READ, where its check could miss orders committed
+-- meanwhile. Adding other flags is unaffected.
+-- ---------------------------------------------------------------------
+UPDATE oms.customers SET flags = '{}' WHERE external_ref = 'ann';
+UPDATE oms.customers SET flags = '{terms,vip}' WHERE external_ref = 'ann';
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+UPDATE oms.customers SET flags = '{}' WHERE external_ref = 'ann';
+ROLLBACK;
+SELECT external_ref, flags FROM oms.customers WHERE external_ref = 'ann';
+-- once the order is paid (an invoice needs the flag: record it first), the
+-- flag can go
+SELECT oms.authorize_payment(oid_of('CV-3'), '{"method": "invoice", "amount": 10}') ->> 'order_status' AS invoiced;
+UPDATE oms.customers SET flags = '{vip}' WHERE external_ref = 'ann';
+SELECT external_ref, flags FROM oms.customers WHERE external_ref = 'ann';
+SELECT * FROM oms.check();
+
+-- ---------------------------------------------------------------------
+-- create_shipment checks coverage once more where goods would leave. The
+-- rules above keep a shippable order covered, so the breach is planted
+-- (an unpaid order put into confirmed with the guards aside), rolled back.
+-- The oracle sees it too: order_coverage.
+-- ---------------------------------------------------------------------
+SELECT place('CV-4', 10) AS cv4;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE oms.orders SET status = 'confirmed' WHERE id = oid_of('CV-4');
+SET LOCAL session_replication_role = origin;
+SELECT invariant, detail FROM oms.check();
+SAVEPOINT s;
+SELECT oms.create_shipment(oid_of('CV-4'), 'BER');
+ROLLBACK TO SAVEPOINT s;
+-- held, with confirmed as the status it returns to: the same
+SET LOCAL session_replication_role = replica;
+UPDATE oms.orders SET status = 'on_hold', held_from = 'confirmed' WHERE id = oid_of('CV-4');
+SET LOCAL session_replication_role = origin;
+SELECT invariant, detail FROM oms.check();
+ROLLBACK;
+-- a void planted on a confirmed order (the void path would have moved it
+-- back): the oracle reports it
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE oms.payments SET voided = authorized WHERE order_id = oid_of('CV-1');
+SELECT invariant, detail FROM oms.check();
+ROLLBACK;
+SELECT * FROM oms.check();
+DROP VIEW cv_counts;
+DROP ROLE regress_coverage_admin;
 DROP FUNCTION place(text, numeric, jsonb), oid_of(text), pay_of(text, int), card(numeric), try(text), state(text);

@@ -2,7 +2,7 @@
 -- kit_bom: a kit's bill of materials cannot change under open orders
 -- (issue 13, breach 7), and oms.check() sees a kit line whose reservations
 -- do not match its kit's components (kit_line_vs_bom)
--- (src/catalog.sql oms.catalog_kit_guard, src/check.sql).
+-- (src/catalog.sql oms.catalog_kit_bom_guard, src/check.sql).
 --   1. INSERT, UPDATE and DELETE of kit_components are refused (55000, with
 --      a hint) while order lines of the kit hold reserved or backordered
 --      units, whoever writes (oms_admin, superuser), and change nothing

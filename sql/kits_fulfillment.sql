@@ -61,6 +61,10 @@ $$ SELECT (oms.place_order(jsonb_build_object('channel', 'web', 'external_id', e
                    FROM jsonb_array_elements(lines) l)) || extra) ->> 'order_id')::bigint $$;
 CREATE FUNCTION oid_of(ext text) RETURNS bigint LANGUAGE sql AS
 $$ SELECT id FROM oms.orders WHERE external_id = ext $$;
+-- pay an order in full in cash: the authorization confirms it
+CREATE FUNCTION confirm(ext text) RETURNS text LANGUAGE sql AS
+$$ SELECT oms.authorize_payment(oid_of(ext), jsonb_build_object('method', 'cash',
+       'amount', (SELECT total FROM oms.orders WHERE external_id = ext))) ->> 'order_status' $$;
 -- the n-th shipment of an order
 CREATE FUNCTION sh(ext text, n int DEFAULT 1) RETURNS bigint LANGUAGE sql AS
 $$ SELECT s.id FROM oms.shipments s JOIN oms.orders o ON o.id = s.order_id WHERE o.external_id = ext ORDER BY s.id OFFSET n - 1 LIMIT 1 $$;
@@ -197,7 +201,7 @@ SELECT place('K-6', '[["DUO", 2]]') AS k6;
 SELECT * FROM kits_of('K-6');
 SELECT oms.available('DUO') AS duo;
 -- K-4 ships from A and from B: each parcel has whole kits
-SELECT oms.set_order_status(oid_of('K-4'), 'confirmed') ->> 'status' AS k4_status;
+SELECT confirm('K-4') AS k4_status;
 SELECT oms.create_shipment(oid_of('K-4'), 'A') ->> 'order_status' AS created_at_a;
 SELECT oms.create_shipment(oid_of('K-4'), 'B') ->> 'order_status' AS created_at_b;
 SELECT * FROM ships_of('K-4');
@@ -249,7 +253,7 @@ SELECT products('[["MUG", "stock"], ["SAUCER", "stock"], ["PAIR", "kit"]]', '[["
 SELECT receive('[["MUG", "B", 1], ["SAUCER", "B", 1], ["MUG", "C", 1], ["SAUCER", "C", 1]]') AS filled;
 SELECT place('P-1', '[["PAIR", 2]]') AS p1;
 SELECT * FROM kits_of('P-1');
-SELECT oms.set_order_status(oid_of('P-1'), 'confirmed') ->> 'status' AS p1_status;
+SELECT confirm('P-1') AS p1_status;
 -- A gets the stock for both kits later; the C kit goes into a shipment
 SELECT receive('[["MUG", "A", 2], ["SAUCER", "A", 2]]') AS filled;
 SELECT oms.create_shipment(oid_of('P-1'), 'C') ->> 'order_status' AS p1_status;
@@ -283,7 +287,7 @@ SELECT products('[["VASE", "stock"]]') AS products;
 SELECT receive('[["VASE", "A", 4]]') AS filled;
 -- V-1 unpaid, V-2 confirmed; 2 vases each, both at A
 SELECT place('V-1', '[["VASE", 2]]') AS v1, place('V-2', '[["VASE", 2]]') AS v2;
-SELECT oms.set_order_status(oid_of('V-2'), 'confirmed') ->> 'status' AS v2_status;
+SELECT confirm('V-2') AS v2_status;
 -- A rejects both; no other location has vases: the units are backordered
 SELECT r -> 'rejection' AS rejection, r ->> 'status' AS status
   FROM oms.reject_fulfillment(oid_of('V-1'), 'A', 'damaged') AS r;
@@ -312,7 +316,7 @@ SELECT * FROM oms.check();
 SELECT products('[["LAMP", "stock"]]') AS products;
 SELECT receive('[["LAMP", "A", 3]]') AS filled;
 SELECT place('H-1', '[["LAMP", 1]]') AS h1;
-SELECT oms.set_order_status(oid_of('H-1'), 'confirmed') ->> 'status' AS h1_status;
+SELECT confirm('H-1') AS h1_status;
 SELECT oms.create_shipment(oid_of('H-1'), 'A') ->> 'order_status' AS h1_status;
 SELECT oms.hold_order(oid_of('H-1'), 'address check') ->> 'status' AS held;
 SELECT status, held_from FROM oms.orders WHERE external_id = 'H-1';
@@ -402,6 +406,6 @@ SELECT o.external_id, d.rule, d.locations FROM oms.routing_decisions d JOIN oms.
 SELECT * FROM oms.check();
 
 DROP VIEW counts;
-DROP FUNCTION products(jsonb, jsonb), receive(jsonb), place(text, jsonb, jsonb), oid_of(text), sh(text, int), locs(text),
+DROP FUNCTION products(jsonb, jsonb), receive(jsonb), place(text, jsonb, jsonb), oid_of(text), confirm(text), sh(text, int), locs(text),
     kits_of(text), stock(text[]), ships_of(text), try(text), lamp_order(text, jsonb);
 SELECT * FROM oms.check();

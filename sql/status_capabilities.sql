@@ -73,16 +73,19 @@ SELECT status, holds_stock, open, fulfillment_driven, payable, cancellable, term
   FROM oms.order_statuses WHERE NOT seeded ORDER BY status;
 
 -- ---------------------------------------------------------------------------
--- awaiting_pickup: paid in part, confirmed by hand, moved there
+-- awaiting_pickup: paid in part, the rest authorized, moved there
 -- ---------------------------------------------------------------------------
 SELECT place('P-1') AS p1, pay('P-1', 15) AS after_part_payment;
+-- confirming by hand is refused while the payments do not cover the total
+-- (sql/coverage.sql)
 SELECT oms.set_order_status(oid_of('P-1'), 'confirmed', 'rest paid at the counter') ->> 'status' AS confirmed;
+SELECT oms.authorize_payment(oid_of('P-1'), '{"method": "check", "amount": 5}') ->> 'order_status' AS rest_authorized;
 SELECT oms.set_order_status(oid_of('P-1'), 'awaiting_pickup', 'customer collects') ->> 'status' AS moved;
 SELECT * FROM held('P-1');
 
--- payable: the rest is authorized and captured there; the order stays
--- where it is (it is already past payment: shippable)
-SELECT pay('P-1', 5) AS after_full_payment;
+-- payable: the rest is captured there; the order stays where it is (it is
+-- already past payment: shippable)
+SELECT oms.capture_payment((SELECT max(id) FROM oms.payments WHERE order_id = oid_of('P-1'))) ->> 'order_status' AS after_full_payment;
 SELECT oms.authorize_payment(oid_of('P-1'), '{"method": "card", "amount": 1, "token": "tok_more"}');
 SELECT :'LAST_ERROR_SQLSTATE' AS nothing_left_to_authorize;
 

@@ -31,7 +31,7 @@ AS $fn$
     UNION ALL
     -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
     -- the bill of materials it was placed with, which is the kit's current
-    -- one (oms.catalog_kit_guard refuses to change the components of a kit
+    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
     -- that open orders hold): per component, reserved kits times the
     -- component quantity, and nothing of any product that is not a
     -- component. The kit half of line_vs_reservations, which now covers
@@ -195,6 +195,22 @@ AS $fn$
      WHERE NOT s.terminal
        AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
             OR o.total <> l.subtotal - l.discount + l.tax)
+    UNION ALL
+    -- coverage 8: order_coverage. A status that may ship (shippable; on
+    -- hold: the status the order returns to) promises payment: the order's
+    -- payments, authorized less voided, reach its total, or its customer is
+    -- on payment terms (src/lifecycle.c, "Coverage")
+    SELECT 'order_coverage',
+           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
+                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
+      LEFT JOIN oms.customers c ON c.id = o.customer_id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
+             ON p.order_id = o.id
+     WHERE s.shippable AND NOT s.terminal
+       AND COALESCE(p.held, 0) < o.total
+       AND NOT COALESCE('terms' = ANY (c.flags), false)
     UNION ALL
     -- fulfillment: a stock line's shipped units are exactly the units of
     -- its shipped and delivered shipments

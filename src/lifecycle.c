@@ -58,6 +58,26 @@
  *	  target has one of these meanings, so ordinary changes (confirm, hold)
  *	  cost nothing more.
  *
+ *	  Coverage
+ *	  --------
+ *	  A shippable status (confirmed, in_fulfillment, partially_shipped)
+ *	  promises payment: the order is covered when its payments' open
+ *	  authorizations and captures (authorized - voided, summed: the measure
+ *	  authorize_payment confirms by) reach its total, or its customer is
+ *	  flagged terms (LifecycleCovered). The trigger refuses (55000) a
+ *	  change into a shippable status from one that is not (a manual
+ *	  confirmation, a release of a hold, a custom transition), and an
+ *	  INSERT in a shippable status, when the order is not covered; a void
+ *	  that would uncover a shippable order moves it back first (src/
+ *	  payments.c). Refunds do not count against coverage: a refund before
+ *	  shipping is a goodwill adjustment, which the money path bounds by
+ *	  what was captured.
+ *
+ *	  Terms are read with the customer row locked FOR SHARE, and only when
+ *	  payments alone do not cover the order: removing the flag
+ *	  (oms.customers_terms_guard, an UPDATE of that row) then waits for
+ *	  every transaction that relies on it, and sees the orders they commit.
+ *
  *	  History and events are written AFTER INSERT
  *	  -------------------------------------------
  *	  An INSERT is validated BEFORE (an initial status) and recorded AFTER
@@ -362,6 +382,86 @@ LifecycleRecord(int64 order_id, const char *from, const char *to, HeapTuple tup,
 }
 
 /*
+ * Is the customer (0: a guest) flagged terms? Read with the customer row
+ * locked FOR SHARE, so that removing the flag waits for this transaction
+ * (banner, "Coverage").
+ */
+bool
+LifecycleOnTerms(int64 customer_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(customer_id)};
+	bool		terms;
+
+	if (customer_id <= 0)
+		return false;
+	SPI_connect();
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT 'terms' OPERATOR(pg_catalog.=) ANY (flags) FROM oms.customers "
+					 " WHERE id OPERATOR(pg_catalog.=) $1 FOR SHARE",
+					 1, types), values, NULL, 1);
+	terms = SPI_processed > 0 && DatumGetBool(OmsGetDatum(0, 1, NULL));
+	SPI_finish();
+	return terms;
+}
+
+/*
+ * Is the order covered (banner, "Coverage")? total and customer_id are the
+ * order's (customer_id 0: a guest); *held, when not NULL, gets what its
+ * payments hold (authorized - voided), as text.
+ */
+bool
+LifecycleCovered(int64 order_id, Datum total, int64 customer_id, char **held)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, NUMERICOID};
+	Datum		values[2] = {Int64GetDatum(order_id), total};
+	MemoryContext caller = CurrentMemoryContext;
+	bool		covered;
+
+	SPI_connect();
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT h OPERATOR(pg_catalog.>=) $2, h::text "
+					 "  FROM (SELECT COALESCE(pg_catalog.sum(authorized OPERATOR(pg_catalog.-) voided), 0) AS h "
+					 "          FROM oms.payments WHERE order_id OPERATOR(pg_catalog.=) $1) p",
+					 2, types), values, NULL, 1);
+	covered = DatumGetBool(OmsGetDatum(0, 1, NULL));
+	if (held)
+		*held = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	SPI_finish();
+	return covered || LifecycleOnTerms(customer_id);
+}
+
+/*
+ * The coverage rule of the banner for a row entering status to (from: NULL
+ * for an INSERT).
+ */
+static void
+LifecycleCheckCoverage(int64 order_id, const char *from, const char *to, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		total;
+	Datum		cust;
+	char	   *held;
+
+	if (!LifecycleAllows(to, LCAP_SHIPPABLE) || (from && LifecycleAllows(from, LCAP_SHIPPABLE)))
+		return;
+	total = SPI_getbinval(tup, desc, SPI_fnumber(desc, "total"), &isnull);
+	cust = SPI_getbinval(tup, desc, SPI_fnumber(desc, "customer_id"), &isnull);
+	if (LifecycleCovered(order_id, total, isnull ? 0 : DatumGetInt64(cust), &held))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 from ?
+			 errmsg("order " INT64_FORMAT " cannot change status from \"%s\" to \"%s\": it is not covered", order_id, from, to) :
+			 errmsg("order " INT64_FORMAT " cannot start in status \"%s\": it is not covered", order_id, to),
+			 errdetail("%s promises payment: the order total is %s, its payments hold %s (authorized less voided), and its customer is not on payment terms.",
+					   to, DatumGetCString(DirectFunctionCall1(numeric_out, total)), held),
+			 errhint("Record the payment with oms.authorize_payment() (card, gift_card, store_credit, check or cash), which confirms the order once it is covered, or flag the customer terms.")));
+}
+
+/*
  * The status rules of the banner, for a change from -> to that the
  * transition table allows. Reads the order only when the target is
  * fulfillment_driven or holds no stock.
@@ -463,6 +563,7 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 					 errmsg("order " INT64_FORMAT " cannot start in status \"%s\"", order_id, to),
 					 errdetail("from (new) to %s", to),
 					 errhint("Orders start in a status marked initial in oms.order_statuses.")));
+		LifecycleCheckCoverage(order_id, NULL, to, newtup, desc);
 		return PointerGetDatum(newtup);
 	}
 	else
@@ -495,6 +596,7 @@ lifecycle_status_guard(PG_FUNCTION_ARGS)
 							 "Use oms.cancel_order(), which also releases stock and voids or refunds payments." :
 							 "Expiry is done by oms.expire_reservations().")));
 		LifecycleCheckRules(order_id, from, to);
+		LifecycleCheckCoverage(order_id, from, to, newtup, desc);
 		LifecycleRecord(order_id, from, to, newtup, desc);
 		return PointerGetDatum(newtup);
 	}

@@ -216,6 +216,10 @@ extern void LifecycleTouchOrder(int64 order_id);
 /* change a locked order's status (validated by the trigger) */
 extern void LifecycleChange(int64 order_id, const char *to, const char *reason, bool confirm);
 extern void LifecycleHold(int64 order_id, const char *reason);
+/* coverage (lifecycle.c banner): is the customer (0: guest) on terms, read under a share lock */
+extern bool LifecycleOnTerms(int64 customer_id);
+/* do the order's payments (authorized - voided) reach total, or is its customer on terms? */
+extern bool LifecycleCovered(int64 order_id, Datum total, int64 customer_id, char **held);
 
 /* ---- payments.c ---- */
 

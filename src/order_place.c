@@ -38,7 +38,7 @@
  *	      skip both), so that a concurrent change of a kit's components
  *	      either waits for this order (and is then refused while the order
  *	      holds the kit) or is read in full (src/catalog.sql,
- *	      oms.catalog_kit_guard).
+ *	      oms.catalog_kit_bom_guard).
  *	   8. OrdersBuildDemand: the demand per product: same-sku lines
  *	      together, kits expanded into their components, one group per kit
  *	      line (a kit ships from one place).
@@ -494,7 +494,7 @@ PoResolveProducts(OrderWork *w)
  * Lock the rows of the order's kit products FOR SHARE, in id order, before
  * OrdersLoadKits reads their components in a statement of its own. This is
  * place_order's half of the bill-of-materials protocol written at
- * oms.catalog_kit_guard (src/catalog.sql): a change of a kit's components
+ * oms.catalog_kit_bom_guard (src/catalog.sql): a change of a kit's components
  * UPDATEs the kit's row first, so it waits for every place_order of the kit
  * in flight (and then sees its order and is refused while the order holds
  * the kit), and a place_order that comes second waits for the change and
@@ -1035,6 +1035,7 @@ PoApplyRules(PoOrder *o)
 	Datum		values[1] = {Int64GetDatum(o->work.order_id)};
 	bool		isnull;
 	char	   *hold_reason;
+	int64		customer_id;
 
 	if (o->work.any_backorder)
 		LifecycleChange(o->work.order_id, "backordered", "some units wait for stock", false);
@@ -1046,13 +1047,16 @@ PoApplyRules(PoOrder *o)
 					 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
 					 "           AND (r.flag OPERATOR(pg_catalog.=) ANY (o.flags) "
 					 "                OR r.flag OPERATOR(pg_catalog.=) ANY (COALESCE(c.flags, '{}'))) "
-					 "         ORDER BY r.flag LIMIT 1) "
+					 "         ORDER BY r.flag LIMIT 1), "
+					 "       COALESCE(o.customer_id, 0) "
 					 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
 					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	(void) OmsGetDatum(0, 2, &isnull);
 	hold_reason = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	if (DatumGetBool(OmsGetDatum(0, 1, NULL)))
+	customer_id = OmsGetInt64(0, 3, NULL);
+	/* terms are confirmed under the customer row's share lock (coverage) */
+	if (DatumGetBool(OmsGetDatum(0, 1, NULL)) && LifecycleOnTerms(customer_id))
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
 	if (hold_reason)
 		LifecycleHold(o->work.order_id, hold_reason);

@@ -381,12 +381,13 @@ PayRefund(int64 payment_id, int64 order_id, Datum amount, const char *reason, in
 /*
  * Coverage of a void
  * ------------------
- * An order is covered when its payments' open authorizations plus captures
- * (authorized - voided, summed: the measure authorize_payment confirms by)
- * reach its total, or its customer is on payment terms. A status that may
- * ship (LCAP_SHIPPABLE: confirmed, in_fulfillment, partially_shipped) is
- * reached by payment, so it promises coverage; for a held order the status
- * it returns to (held_from) is the one that counts. A void that leaves such
+ * Coverage is defined in src/lifecycle.c (banner, "Coverage"): a status
+ * that may ship (LCAP_SHIPPABLE: confirmed, in_fulfillment,
+ * partially_shipped) promises that the order's payments (authorized -
+ * voided) reach its total, or that its customer is on payment terms; for a
+ * held order the status it returns to (held_from) is the one that counts.
+ * Terms are read (under the customer row's share lock) only when the void
+ * would leave the payments short. A void that leaves such
  * an order uncovered, decided under the order lock before anything is
  * written:
  *   - moves it back to awaiting payment: pending_payment, or backordered
@@ -409,7 +410,7 @@ typedef struct PayCoverage
 	char	   *held_from;		/* NULL: not on hold */
 	Datum		total;
 	Datum		held;			/* sum of authorized - voided */
-	bool		terms;
+	int64		customer_id;	/* 0: a guest */
 	bool		waits;			/* some units are backordered */
 	bool		shipped;		/* some units have shipped */
 } PayCoverage;
@@ -427,19 +428,18 @@ PayCoverageOf(int64 order_id, PayCoverage *c)
 					 "SELECT o.status, o.held_from, o.total, "
 					 "       COALESCE((SELECT pg_catalog.sum(p.authorized OPERATOR(pg_catalog.-) p.voided) FROM oms.payments p "
 					 "                  WHERE p.order_id OPERATOR(pg_catalog.=) o.id), 0), "
-					 "       COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
+					 "       COALESCE(o.customer_id, 0), "
 					 "       EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id "
 					 "                  AND l.qty_backordered OPERATOR(pg_catalog.>) 0), "
 					 "       EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id "
 					 "                  AND l.qty_shipped OPERATOR(pg_catalog.>) 0) "
-					 "  FROM oms.orders o LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
-					 " WHERE o.id OPERATOR(pg_catalog.=) $1",
+					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	c->status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	c->held_from = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	c->total = SPI_datumTransfer(OmsGetDatum(0, 3, NULL), false, -1);
 	c->held = SPI_datumTransfer(OmsGetDatum(0, 4, NULL), false, -1);
-	c->terms = DatumGetBool(OmsGetDatum(0, 5, &isnull));
+	c->customer_id = OmsGetInt64(0, 5, &isnull);
 	c->waits = DatumGetBool(OmsGetDatum(0, 6, NULL));
 	c->shipped = DatumGetBool(OmsGetDatum(0, 7, NULL));
 }
@@ -458,11 +458,11 @@ PayVoidTarget(int64 order_id, int64 payment_id, Datum amount, PayCoverage *c)
 
 	PayCoverageOf(order_id, c);
 	promise = c->held_from ? c->held_from : c->status;
-	if (c->terms || LifecycleAllows(promise, LCAP_TERMINAL) ||
+	if (LifecycleAllows(promise, LCAP_TERMINAL) ||
 		(!LifecycleAllows(promise, LCAP_SHIPPABLE) && !c->shipped))
 		return NULL;
 	after = DirectFunctionCall2(numeric_sub, c->held, amount);
-	if (PayCmp(after, c->total) >= 0)
+	if (PayCmp(after, c->total) >= 0 || LifecycleOnTerms(c->customer_id))
 		return NULL;
 	target = c->waits ? "backordered" : "pending_payment";
 	if (c->shipped || !LifecycleAllowed(promise, target))

@@ -240,3 +240,54 @@ SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.payment_transactions_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.money_out', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.money_out_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- Coverage and payment terms (src/lifecycle.c, "Coverage"): an order in a
+-- shippable status whose payments do not reach its total is covered by its
+-- customer's terms flag. Removing the flag is refused while such an open
+-- order relies on it. Every transaction that relies on the flag reads it
+-- with the customer row locked FOR SHARE (LifecycleOnTerms); this trigger
+-- runs once the UPDATE holds that row, so it waits for them, and its
+-- query, a new statement under READ COMMITTED, sees the orders they
+-- committed.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION oms.customers_terms_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_orders bigint[];
+BEGIN
+    IF NOT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (OLD.flags), false)
+       OR COALESCE('terms' OPERATOR(pg_catalog.=) ANY (NEW.flags), false) THEN
+        RETURN NEW;
+    END IF;
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION 'the terms flag cannot be removed under % isolation', pg_catalog.current_setting('transaction_isolation')
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The check for orders of customer %s that rely on payment terms must see the orders committed while it waits, which a transaction snapshot does not.', OLD.id),
+                  HINT = 'Remove the flag in a READ COMMITTED transaction (the default).';
+    END IF;
+    SELECT pg_catalog.array_agg(o.id ORDER BY o.id) INTO v_orders
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) COALESCE(o.held_from, o.status)
+     WHERE o.customer_id OPERATOR(pg_catalog.=) OLD.id
+       AND s.shippable AND NOT s.terminal
+       AND o.total OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.sum(p.authorized OPERATOR(pg_catalog.-) p.voided)
+                                                      FROM oms.payments p WHERE p.order_id OPERATOR(pg_catalog.=) o.id), 0);
+    IF v_orders IS NOT NULL THEN
+        RAISE EXCEPTION 'customer % cannot lose the terms flag: % open order(s) rely on it', OLD.id, pg_catalog.cardinality(v_orders)
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('Orders %s are in a status that may ship, and their payments do not reach their totals.',
+                                             pg_catalog.array_to_string(v_orders[1:20], ', ')
+                                             OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.cardinality(v_orders) OPERATOR(pg_catalog.>) 20 THEN ', ...' ELSE '' END),
+                  HINT = 'Record their payments with oms.authorize_payment() (an invoice payment needs the flag, so record it first), or cancel them, then remove the flag.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.customers_terms_guard() IS 'Trigger: the terms flag cannot be removed while open confirmed orders of the customer rely on it';
+
+CREATE TRIGGER customers_terms_guard
+    BEFORE UPDATE OF flags ON oms.customers
+    FOR EACH ROW EXECUTE FUNCTION oms.customers_terms_guard();

@@ -44,6 +44,36 @@ CreateAwaitsPayment(int64 order_id, const char *status)
 }
 
 /*
+ * A shippable status promises coverage (src/lifecycle.c, "Coverage"); the
+ * status rules keep that promise, and this checks it once more where goods
+ * would leave: no shipment for an order that is not covered.
+ */
+static void
+CreateCheckCovered(int64 order_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+	Datum		total;
+	int64		customer_id;
+	char	   *held;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT total, COALESCE(customer_id, 0) FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	total = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	customer_id = OmsGetInt64(0, 2, NULL);
+	if (LifecycleCovered(order_id, total, customer_id, &held))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("order " INT64_FORMAT " cannot be shipped: it is not covered", order_id),
+			 errdetail("The order total is %s, its payments hold %s (authorized less voided), and its customer is not on payment terms.",
+					   DatumGetCString(DirectFunctionCall1(numeric_out, total)), held),
+			 errhint("Record the payment with oms.authorize_payment() first.")));
+}
+
+/*
  * May the (locked) order get a shipment? Only in a status with
  * LCAP_SHIPPABLE. The hint tells what would make it shippable: a held
  * order (held_from set: the hold is a mechanism of its own, not a
@@ -58,7 +88,10 @@ CreateCheckShippable(int64 order_id, const char *status, const char *held_from)
 	const char *hint;
 
 	if (LifecycleAllows(status, LCAP_SHIPPABLE))
+	{
+		CreateCheckCovered(order_id);
 		return;
+	}
 	if (held_from != NULL)
 		hint = "Release the hold first.";
 	else if (CreateAwaitsPayment(order_id, status))

@@ -143,7 +143,9 @@ $node->safe_psql('fstorm', q{
             RETURN NULL;
         END IF;
         IF how = 1 THEN
-            RETURN oms.set_order_status(oid, 'confirmed', 'storm: bank transfer received');
+            -- a cheque received: authorized, not captured (a confirmation by
+            -- hand without a payment is refused: the order is not covered)
+            RETURN oms.authorize_payment(oid, jsonb_build_object('method', 'check', 'amount', amount));
         END IF;
         pay := oms.authorize_payment(oid, jsonb_build_object('method', 'cash', 'amount', amount));
         RETURN oms.capture_payment((pay ->> 'payment_id')::bigint);
