@@ -31,7 +31,7 @@ SELECT count(oms.receive_stock(sku, 'BER', qty)) AS receipts FROM (VALUES ('A', 
 
 -- a paid, shipped order of 2 A (for refunds, RMAs and receipts), and a paid
 -- order of 1001 heavy presses (for its shipment)
-CREATE FUNCTION paid(ext text, sku text, qty int) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE FUNCTION overflow_paid(ext text, sku text, qty int) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE id bigint;
 BEGIN
   id := (oms.place_order(jsonb_build_object('channel', 'web', 'external_id', ext, 'currency', 'EUR',
@@ -41,14 +41,14 @@ BEGIN
                                ->> 'payment_id')::bigint);
   RETURN id;
 END $$;
-SELECT paid('S-1', 'A', 2) AS s1 \gset
-SELECT paid('P-1', 'H', 1001) AS p1 \gset
+SELECT overflow_paid('S-1', 'A', 2) AS s1 \gset
+SELECT overflow_paid('P-1', 'H', 1001) AS p1 \gset
 SELECT oms.ship((oms.create_shipment(:s1, 'BER') ->> 'shipment_id')::bigint, 'dhl', 'std', 'T1') ->> 'status' AS shipped;
 SELECT (oms.create_rma(:s1, '{"lines": [{"sku": "A", "qty": 1, "reason": "defective"}], "resolution": "refund"}') ->> 'rma_id')::bigint AS r1 \gset
 SELECT id AS pay1 FROM oms.payments WHERE order_id = :s1 \gset
 
 -- run a statement; its SQLSTATE and message, or ok
-CREATE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     st text;
     msg text;
@@ -73,31 +73,31 @@ SELECT (SELECT count(*) FROM oms.orders) AS orders,
        (SELECT count(*) FROM oms.events) AS events;
 -- an order document with one line; the line's extra keys and the
 -- document's are merged in
-CREATE FUNCTION doc(line jsonb, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION overflow_doc(line jsonb, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
     SELECT (jsonb_build_object('channel', 'web', 'external_id', 'X-1', 'currency', 'EUR',
             'lines', jsonb_build_array(jsonb_build_object('sku', 'A', 'qty', 1, 'unit_price', 10) || line)) || extra)::text $$;
 
 SELECT * FROM counts;
-CREATE TABLE calls (n serial, field text, stmt text);
-INSERT INTO calls (field, stmt) VALUES
+CREATE TABLE overflow_calls (n serial, field text, stmt text);
+INSERT INTO overflow_calls (field, stmt) VALUES
     -- place_order: each amount and number of the document
-    ('place_order lines[0].unit_price 1e20',        format('SELECT oms.place_order(%L)', doc('{"unit_price": 1e20}'))),
-    ('place_order lines[0].unit_price 1e400',       format('SELECT oms.place_order(%L)', doc('{"unit_price": 1e400}'))),
-    ('place_order lines[0].discount 1e20',          format('SELECT oms.place_order(%L)', doc('{"discount": 1e20}'))),
-    ('place_order lines[0].tax 1e400',              format('SELECT oms.place_order(%L)', doc('{"tax": 1e400}'))),
-    ('place_order lines[0].qty 1e400',              format('SELECT oms.place_order(%L)', doc('{"qty": 1e400}'))),
-    ('place_order subtotal (was 22003)',            format('SELECT oms.place_order(%L)', doc('{"qty": 1000000, "unit_price": 999999999999}'))),
+    ('place_order lines[0].unit_price 1e20',        format('SELECT oms.place_order(%L)', overflow_doc('{"unit_price": 1e20}'))),
+    ('place_order lines[0].unit_price 1e400',       format('SELECT oms.place_order(%L)', overflow_doc('{"unit_price": 1e400}'))),
+    ('place_order lines[0].discount 1e20',          format('SELECT oms.place_order(%L)', overflow_doc('{"discount": 1e20}'))),
+    ('place_order lines[0].tax 1e400',              format('SELECT oms.place_order(%L)', overflow_doc('{"tax": 1e400}'))),
+    ('place_order lines[0].qty 1e400',              format('SELECT oms.place_order(%L)', overflow_doc('{"qty": 1e400}'))),
+    ('place_order subtotal (was 22003)',            format('SELECT oms.place_order(%L)', overflow_doc('{"qty": 1000000, "unit_price": 999999999999}'))),
     ('place_order subtotal of two lines (was 22003)',
-        format('SELECT oms.place_order(%L)', doc('{"unit_price": 999999999999}',
+        format('SELECT oms.place_order(%L)', overflow_doc('{"unit_price": 999999999999}',
                '{"lines": [{"sku": "A", "qty": 1, "unit_price": 999999999999}, {"sku": "A", "qty": 1, "unit_price": 999999999999}]}'))),
     ('place_order tax of two lines (was 22003)',
-        format('SELECT oms.place_order(%L)', doc('{}',
+        format('SELECT oms.place_order(%L)', overflow_doc('{}',
                '{"lines": [{"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}, {"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}]}'))),
-    ('place_order total (was 22003)',               format('SELECT oms.place_order(%L)', doc('{"unit_price": 600000000000, "tax": 600000000000}'))),
-    ('place_order hold_minutes 1e400',              format('SELECT oms.place_order(%L)', doc('{}', '{"hold_minutes": 1e400}'))),
-    ('place_order ship_to.lat 1e400',               format('SELECT oms.place_order(%L)', doc('{}', '{"ship_to": {"lat": 1e400, "lon": 13}}'))),
-    ('place_order ship_to.lon -1e20',               format('SELECT oms.place_order(%L)', doc('{}', '{"ship_to": {"lat": 52, "lon": -1e20}}'))),
-    ('explain_route subtotal',                      format('SELECT * FROM oms.explain_route(%L)', doc('{"qty": 1000000, "unit_price": 999999999999}'))),
+    ('place_order total (was 22003)',               format('SELECT oms.place_order(%L)', overflow_doc('{"unit_price": 600000000000, "tax": 600000000000}'))),
+    ('place_order hold_minutes 1e400',              format('SELECT oms.place_order(%L)', overflow_doc('{}', '{"hold_minutes": 1e400}'))),
+    ('place_order ship_to.lat 1e400',               format('SELECT oms.place_order(%L)', overflow_doc('{}', '{"ship_to": {"lat": 1e400, "lon": 13}}'))),
+    ('place_order ship_to.lon -1e20',               format('SELECT oms.place_order(%L)', overflow_doc('{}', '{"ship_to": {"lat": 52, "lon": -1e20}}'))),
+    ('explain_route subtotal',                      format('SELECT * FROM oms.explain_route(%L)', overflow_doc('{"qty": 1000000, "unit_price": 999999999999}'))),
     -- payments
     ('authorize_payment amount 1e20',               format($$SELECT oms.authorize_payment(%s, '{"method": "cash", "amount": 1e20}')$$, :s1)),
     ('authorize_payment amount 1e400',              format($$SELECT oms.authorize_payment(%s, '{"method": "cash", "amount": 1e400}')$$, :s1)),
@@ -124,7 +124,7 @@ INSERT INTO calls (field, stmt) VALUES
     ('adjust_stock counted_on_hand 2147483647',     $$SELECT oms.adjust_stock('A', 'BER', 2147483647, 'count')$$),
     ('set_safety_stock qty 2147483647',             $$SELECT oms.set_safety_stock('A', 'BER', 2147483647)$$),
     ('read_events max 2147483647',                  $$SELECT * FROM oms.read_events('overflow', 2147483647)$$);
-SELECT field, try(stmt) AS result FROM calls ORDER BY n;
+SELECT field, try(stmt) AS result FROM overflow_calls ORDER BY n;
 SELECT * FROM counts;
 
 -- sums: a receipt that takes on_hand past 2^31 - 1 (was 22003 "integer out
@@ -138,19 +138,21 @@ SELECT try($$SELECT oms.receive_stock('A', 'BER', 1000000000)$$) AS third_receip
 SELECT * FROM counts;
 
 -- in full, once each: message, detail and hint
-SELECT oms.place_order(doc('{"qty": 1000000, "unit_price": 999999999999}')::jsonb);
-SELECT oms.place_order(doc('{}', '{"lines": [{"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}, {"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}]}')::jsonb);
-SELECT oms.place_order(doc('{"unit_price": 600000000000, "tax": 600000000000}')::jsonb);
-SELECT oms.place_order(doc('{"unit_price": 1e400}')::jsonb);
+SELECT oms.place_order(overflow_doc('{"qty": 1000000, "unit_price": 999999999999}')::jsonb);
+SELECT oms.place_order(overflow_doc('{}', '{"lines": [{"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}, {"sku": "A", "qty": 1, "unit_price": 1, "tax": 999999999999}]}')::jsonb);
+SELECT oms.place_order(overflow_doc('{"unit_price": 600000000000, "tax": 600000000000}')::jsonb);
+SELECT oms.place_order(overflow_doc('{"unit_price": 1e400}')::jsonb);
 SELECT oms.capture_payment(:pay1, 1e400);
 SELECT oms.create_shipment(:p1, 'BER');
 SELECT oms.receive_stock('A', 'BER', 1000000000);
 SELECT oms.issue_store_credit((SELECT id FROM oms.customers WHERE external_ref = 'ann'), 1, 'EUR');
 
 -- at the bounds: accepted
-SELECT oms.place_order(doc('{"unit_price": 999999999999.9999}')::jsonb) ->> 'total' AS total_at_the_bound;
-SELECT oms.place_order(doc('{"unit_price": 500000000000, "tax": 499999999999.9999}', '{"external_id": "X-2"}')::jsonb) ->> 'total' AS total_with_tax;
+SELECT oms.place_order(overflow_doc('{"unit_price": 999999999999.9999}')::jsonb) ->> 'total' AS total_at_the_bound;
+SELECT oms.place_order(overflow_doc('{"unit_price": 500000000000, "tax": 499999999999.9999}', '{"external_id": "X-2"}')::jsonb) ->> 'total' AS total_with_tax;
 SELECT oms.receive_stock('A', 'BER', 2147483647 - (SELECT b.on_hand FROM oms.stock_balances b JOIN oms.products p ON p.id = b.product_id
                                                     WHERE p.sku = 'A')) -> 'balance' ->> 'on_hand' AS on_hand_at_the_bound;
 SELECT oms.create_shipment(:p1, 'BER', '[{"sku": "H", "qty": 1000}]') ->> 'weight_kg' AS weight_below_the_bound;
 SELECT * FROM oms.check();
+DROP TABLE overflow_calls;
+DROP FUNCTION overflow_paid(text, text, int), overflow_doc(jsonb, jsonb), try(text);
