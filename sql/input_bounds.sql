@@ -120,6 +120,14 @@ SELECT left(external_id, 8) AS external_id, length(external_id) AS id_chars, oct
  WHERE external_id LIKE 'IB-OK-%' OR external_id LIKE U&'\20AC%'
  GROUP BY id ORDER BY id;
 SELECT try(format('SELECT oms.place_order(%L)', bounds_doc(repeat(U&'\20AC', 201), '{}'))) AS external_id_201_chars;
+-- a customer's flags (written by oms_admin with SQL) have the same bounds,
+-- as a CHECK: 32 flags of at most 32 characters
+SELECT label, try(format('INSERT INTO oms.customers (external_ref, flags) VALUES (%L, %L)', 'flags-' || n, flags)) AS result FROM (VALUES
+    (1, '32 flags',                (SELECT array_agg('f' || i) FROM generate_series(1, 32) i)),
+    (2, '33 flags',                (SELECT array_agg('f' || i) FROM generate_series(1, 33) i)),
+    (3, 'a flag of 32 characters', ARRAY[repeat('a', 32)]),
+    (4, 'a flag of 33 characters', ARRAY[repeat('a', 33)])) AS t(n, label, flags) ORDER BY n;
+DELETE FROM oms.customers WHERE external_ref LIKE 'flags-%';
 -- in full
 SELECT oms.place_order(bounds_doc('IB-F-1', jsonb_build_object('notes', repeat(U&'\20AC', 1001))));
 SELECT oms.place_order(bounds_doc('IB-F-2', jsonb_build_object('ship_to', jsonb_build_object('name', repeat(U&'\20AC', 5461)))));
