@@ -82,18 +82,19 @@ PoEmailOk(const char *e)
 
 /*
  * The order's amounts from its lines' prices: subtotal (the units at their
- * unit prices), discount and tax, and the total they make. Each is below
- * 10^12, like every amount of oms (the columns keep 12 digits before the
- * point), or the order is refused naming lines: a 22023, never the bare
- * 22003 of the INSERT. The discount of a line is at most its amount, so
- * the discount is at most the subtotal.
+ * unit prices), discount and tax, and the total they make. Each follows the
+ * money rule of every amount (OmsMoneyRound: below 10^12, as the columns
+ * keep 12 digits before the point), or the order is refused naming lines: a
+ * 22023, never the bare 22003 of the INSERT. The discount of a line is at
+ * most its amount, so the discount is at most the subtotal and the total
+ * is not negative.
  */
 static void
 PoAmounts(PoOrder *o)
 {
-	Datum		limit = DirectFunctionCall1(int8_numeric, Int64GetDatum(INT64CONST(1000000000000)));
 	const char *names[3] = {"subtotal", "tax", "total"};
 	Datum		amounts[3];
+	Datum		rounded;
 	int			i;
 
 	o->subtotal = o->discount = o->tax = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
@@ -109,7 +110,7 @@ PoAmounts(PoOrder *o)
 	amounts[1] = o->tax;
 	amounts[2] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, o->subtotal, o->discount), o->tax);
 	for (i = 0; i < 3; i++)
-		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amounts[i], limit)) >= 0)
+		if (!OmsMoneyRound(amounts[i], false, &rounded))
 			JsonInvalid("lines", psprintf("The lines make an order %s of %s; an order's subtotal, tax and total are below 1000000000000.",
 										  names[i], OmsNumericText(amounts[i])),
 						"Split the order into several orders.");
