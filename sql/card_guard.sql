@@ -172,8 +172,51 @@ SELECT 'G-' || g, 'GTIN product', 'stock', g FROM gtins WHERE oms.contains_card_
 SELECT count(*) AS stored_in_gtin_column FROM oms.products WHERE sku LIKE 'G-%';
 
 -- tracking numbers: scanned unless digits only (the carrier's own numbers,
--- see the README); a card number with dashes is refused by ship()
+-- see the README); a card number with dashes or spaces is refused by ship()
+-- as a card number, never echoed (the format check, whose message echoes
+-- the value, comes after the scan)
 SELECT try($$SELECT oms.ship(1, 'dhl', 'standard', '4111-1111-1111-1111')$$) AS dashed_pan_as_tracking;
+SELECT try($$SELECT oms.ship(1, 'dhl', 'standard', '4111 1111 1111 1111')$$) AS spaced_pan_as_tracking;
+SELECT oms.ship(1, 'dhl', 'standard', '5555 5555 5555 4444');
+
+-- ship_to: numbers are scanned too, at any depth (a card number sent as a
+-- JSON number); only the coordinates lat and lon are not, whose decimals
+-- are a long digit run that passes the Luhn check one time in ten
+SELECT count(*) AS orders FROM oms.orders;
+SELECT label, try(format('SELECT oms.place_order(%L)', jsonb_build_object('channel', 'web', 'external_id', 'CG-S-' || n, 'currency', 'EUR',
+           'ship_to', ship_to, 'lines', '[{"sku": "A", "qty": 1, "unit_price": 10}]'::jsonb))) AS result FROM (VALUES
+    (1, 'a number',                '{"name": "Ann", "phone": 4111111111111111}'::jsonb),
+    (2, 'in a nested object',      '{"name": "Ann", "contact": {"mobile": {"number": 5555555555554444}}}'),
+    (3, 'in an array',             '{"name": "Ann", "phones": [30123456, 378282246310005]}'),
+    (4, 'with a fraction',         '{"name": "Ann", "ref": 4111111111111111.00}'),
+    (5, 'in exponent notation',    '{"name": "Ann", "ref": 4.111111111111111e15}'),
+    (6, 'negative',                '{"name": "Ann", "ref": -4111111111111111}'),
+    (7, 'a coordinate elsewhere',  '{"name": "Ann", "geo": {"lat": 52.520008143442}}'),
+    (8, 'as a key',                '{"name": "Ann", "4111111111111111": true}')) AS t(n, label, ship_to) ORDER BY n;
+-- what passes: the coordinates themselves (52.520008143442 passes Luhn as a
+-- digit run, but it is lat), house numbers, postal codes, a phone number
+SELECT oms.contains_card_number('52.520008143442') AS lat_looks_like_a_card;
+SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', 'CG-S-OK', 'currency', 'EUR',
+           'ship_to', '{"name": "Ann", "line1": "Hauptstr.", "number": 12, "postal_code": 10115, "phone": 4930123456,
+                        "lat": 52.520008143442, "lon": 13.404950123400}'::jsonb,
+           'lines', '[{"sku": "A", "qty": 1, "unit_price": 10}]'::jsonb)) ->> 'status' AS placed;
+SELECT ship_to FROM oms.orders WHERE external_id = 'CG-S-OK';
+SELECT count(*) AS orders FROM oms.orders;
+-- in full
+SELECT oms.place_order('{"channel": "web", "external_id": "CG-S-9", "currency": "EUR",
+    "ship_to": {"name": "Ann", "phone": 4111111111111111}, "lines": [{"sku": "A", "qty": 1, "unit_price": 10}]}');
+-- a direct write meets the CHECK constraint, which scans numbers the same way
+SELECT try($$UPDATE oms.orders SET ship_to = '{"name": "Ann", "phone": 4111111111111111}' WHERE external_id = 'CG-S-OK'$$) AS direct_write;
+SELECT try($$UPDATE oms.orders SET ship_to = ship_to || '{"box": [1, {"no": 5555555555554444}]}' WHERE external_id = 'CG-S-OK'$$) AS direct_write_nested;
+SELECT try($$UPDATE oms.orders SET ship_to = ship_to || '{"lat": 52.520008143442}' WHERE external_id = 'CG-S-OK'$$) AS direct_write_lat;
+
+-- customer.email: scanned before the email check, whose message echoes it
+-- (and before the customers CHECK, whose detail would echo the row)
+SELECT try($$SELECT oms.place_order('{"channel": "web", "external_id": "CG-E-1", "currency": "EUR",
+    "customer": {"email": "4111111111111111@example.com"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 10}]}')$$) AS pan_in_email;
+SELECT try($$SELECT oms.place_order('{"channel": "web", "external_id": "CG-E-2", "currency": "EUR",
+    "customer": {"email": "4111 1111 1111 1111"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 10}]}')$$) AS pan_as_email;
+SELECT count(*) AS customers FROM oms.customers;
 
 -- an admin-written table refuses through the trigger, with a clean message
 -- that names the column and does not echo the row

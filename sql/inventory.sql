@@ -100,20 +100,35 @@ TRUNCATE oms.stock_movements;
 SELECT * FROM counts;
 
 -- an error inside an oms write, caught by the caller's savepoint, does not
--- leave the write permission raised: the direct UPDATE after it still fails
+-- leave the write permission raised: the direct UPDATE after it still fails.
+-- The error is planted by a trigger that fails the balance update of a big
+-- receipt (an on_hand past 2^31 - 1 used to fail there; receive_stock now
+-- refuses it before writing, 22023 naming qty: see input_overflow)
 SELECT oms.receive_stock('SPOON', 'WH1', 1000000000) IS NOT NULL AS big_receipt,
        oms.receive_stock('SPOON', 'WH1', 1000000000) IS NOT NULL AS bigger_receipt;
+CREATE FUNCTION public.fail_big_balance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.on_hand > 2000000100 THEN
+        RAISE EXCEPTION 'planted failure';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER fail_big_balance BEFORE UPDATE ON oms.stock_balances
+    FOR EACH ROW EXECUTE FUNCTION public.fail_big_balance();
 DO $$
 BEGIN
     BEGIN
-        -- on_hand would pass 2^31 - 1: the upsert fails inside the write section
-        PERFORM oms.receive_stock('SPOON', 'WH1', 1000000000);
-    EXCEPTION WHEN numeric_value_out_of_range THEN
-        RAISE WARNING 'overflow caught inside the write section';
+        -- the upsert fails inside the write section
+        PERFORM oms.receive_stock('SPOON', 'WH1', 100000000);
+    EXCEPTION WHEN raise_exception THEN
+        RAISE WARNING 'planted failure caught inside the write section';
     END;
     UPDATE oms.stock_balances SET on_hand = 0;
 END
 $$;
+DROP TRIGGER fail_big_balance ON oms.stock_balances;
+DROP FUNCTION public.fail_big_balance();
 SELECT oms.adjust_stock('SPOON', 'WH1', 15, 'undo the big receipt') ->> 'delta' AS undone;
 
 -- a movement inserted by hand (what pg_restore does) moves its balance

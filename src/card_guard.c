@@ -6,14 +6,15 @@
  *	  field that holds one (22023), and oms.contains_card_number(text) offers
  *	  the same test to CHECK constraints.
  *
- *	  OmsCheckFreeText() bounds a free-text field (length in characters and
- *	  the card guard), and the trigger oms.refuse_card_number(column, ...) guards
- *	  the tables oms_admin writes with plain SQL.
+ *	  The trigger oms.refuse_card_number(column, ...) guards the tables
+ *	  oms_admin writes with plain SQL. The bounds of free text (its length
+ *	  and this guard together) are in text_bounds.c.
  *
  *	  oms never stores a card number: only PSP tokens, brand, last four
  *	  digits and expiry. The areas that accept free text from a caller
  *	  (orders, status reasons, payments, shipments, returns) run it through
  *	  this guard. Pure C over the string; it calls no other oms file.
+ *	  Refusals name the field and never echo the value.
  *
  *-------------------------------------------------------------------------
  */
@@ -261,29 +262,6 @@ Datum
 contains_card_number(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(OmsContainsCardNumber(text_to_cstring(PG_GETARG_TEXT_PP(0))));
-}
-
-
-/*
- * The bounds every free-text field shares: at most maxchars characters
- * (counted in characters, not bytes) and no card number. 22023 naming the
- * field; the value is never echoed.
- */
-void
-OmsCheckFreeText(const char *value, const char *field, int maxchars)
-{
-	int			n;
-
-	if (value == NULL)
-		return;
-	n = pg_mbstrlen(value);
-	if (n > maxchars)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is too long", field),
-				 errdetail("%s has %d characters; at most %d are allowed.", field, n, maxchars),
-				 errhint("Shorten the text; keep long documents outside oms and store a reference to them.")));
-	OmsCheckNoCardNumber(value, field);
 }
 
 PG_FUNCTION_INFO_V1(refuse_card_number);

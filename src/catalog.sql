@@ -152,12 +152,14 @@ CREATE TABLE oms.customers (
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
     CONSTRAINT customers_email_chk CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
-    CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(
-        COALESCE(external_ref, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(email, '')
-        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(name, ''))),
+    -- each field on its own, as the API scans them: joined, the digits at
+    -- the end of one and the start of the next could read as one number
+    CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(external_ref, ''))
+        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))),
+    -- at most 32 flags of at most 32 characters, as place_order takes them
     CONSTRAINT customers_flags_chk CHECK (
-        pg_catalog.array_position(flags, NULL) IS NULL
-        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]*(,|$))*$')
+        pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
+        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]{0,31}(,|$))*$')
 );
 CREATE UNIQUE INDEX customers_email_key ON oms.customers (pg_catalog.lower(email));
 COMMENT ON TABLE oms.customers IS 'People and businesses that place orders';

@@ -90,8 +90,7 @@ EventsCheckConsumer(FunctionCallInfo fcinfo, const char **consumer)
 	const char *p;
 	bool		ok;
 
-	OmsRequireArg(fcinfo, 0, "consumer");
-	c = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	c = OmsIdentifierArg(fcinfo, 0, "consumer", 64);
 	ok = strlen(c) >= 1 && strlen(c) <= 64 && isalnum((unsigned char) c[0]);
 	for (p = c; ok && *p; p++)
 		if (!isalnum((unsigned char) *p) && *p != '_' && *p != '.' && *p != '-')

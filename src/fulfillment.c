@@ -60,12 +60,11 @@ FfTextArg(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen)
 {
 	char	   *s;
 
-	OmsRequireArg(fcinfo, argno, name);
-	s = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (strlen(s) == 0 || (int) strlen(s) > maxlen)
+	s = OmsIdentifierArg(fcinfo, argno, name, maxlen);
+	if (strlen(s) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s \"%s\"", name, s),
+				 errmsg("invalid %s \"\"", name),
 				 errdetail("%s must have 1 to %d characters.", name, maxlen),
 				 errhint("Pass the %s as it is stored in its table.", name)));
 	return s;

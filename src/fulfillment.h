@@ -19,7 +19,7 @@
 
 #include "fmgr.h"
 
-/* a text argument of 1 to maxlen characters (22023 otherwise) */
+/* an identifier argument: 1 to maxlen characters, no control character (22023) */
 extern char *FfTextArg(FunctionCallInfo fcinfo, int argno, const char *name, int maxlen);
 /* a location by code; 22023 when there is no such location */
 extern int32 FfLocation(const char *location);

@@ -51,7 +51,7 @@ reject_fulfillment(PG_FUNCTION_ARGS)
 
 	OmsRequireArg(fcinfo, 0, "order_id");
 	order_id = PG_GETARG_INT64(0);
-	location = FfTextArg(fcinfo, 1, "location", 32);
+	location = FfTextArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
 	reason = FfTextArg(fcinfo, 2, "reason", 63);
 	if (!PG_ARGISNULL(3))
 	{

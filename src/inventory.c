@@ -181,6 +181,22 @@ InventoryCheckQty(int32 qty, int32 min, const char *what)
 						 "Quantities are whole units, zero or more.")));
 }
 
+/* on_hand of the balance row (slot 0, where receipts go), as text */
+static char *
+InventoryBalanceOnHand(int64 product_id, int32 location_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT on_hand::text FROM oms.stock_balances "
+					 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					 "   AND slot OPERATOR(pg_catalog.=) 0",
+					 2, types), values, NULL, 1);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
 static char *
 InventoryBalanceJson(int64 product_id, int32 location_id)
 {
@@ -457,11 +473,9 @@ receive_stock(PG_FUNCTION_ARGS)
 	StringInfoData out;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "sku");
-	OmsRequireArg(fcinfo, 1, "location");
+	sku = OmsIdentifierArg(fcinfo, 0, "sku", OMS_MAX_SKU_CHARS);
+	loc = OmsIdentifierArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
 	OmsRequireArg(fcinfo, 2, "qty");
-	sku = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	loc = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	qty = PG_GETARG_INT32(2);
 	if (!PG_ARGISNULL(3))
 		reference = text_to_cstring(PG_GETARG_TEXT_PP(3));
@@ -475,11 +489,25 @@ receive_stock(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(product_id);
 	values[1] = Int32GetDatum(location_id);
 	values[2] = Int32GetDatum(qty);
+	/*
+	 * on_hand is an integer: a receipt that would take it past 2147483647
+	 * is refused naming qty, not with the bare 22003 of the addition. The
+	 * row stays locked by ON CONFLICT when the WHERE refuses it.
+	 */
 	OmsExec(OmsPlan(&plan,
 					"INSERT INTO oms.stock_balances AS b (product_id, location_id, on_hand) VALUES ($1, $2, $3) "
 					"ON CONFLICT (product_id, location_id, slot) DO UPDATE "
-					"   SET on_hand = b.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now()",
+					"   SET on_hand = b.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now() "
+					" WHERE b.on_hand OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) excluded.on_hand) "
+					"RETURNING on_hand",
 					3, types), values, NULL, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("qty %d would take the stock of %s at %s past 2147483647 units", qty, sku, loc),
+				 errdetail("on_hand is %s; a balance holds at most 2147483647 units.",
+						   InventoryBalanceOnHand(product_id, location_id)),
+				 errhint("Check the quantity received; it counts units, not cases or grams.")));
 	InventoryMovement(product_id, location_id, "receipt", qty, 0, 0, 0, reference);
 
 	filled = InventoryFillBackorders(product_id, location_id);
@@ -567,12 +595,10 @@ adjust_stock(PG_FUNCTION_ARGS)
 	StringInfoData out;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "sku");
-	OmsRequireArg(fcinfo, 1, "location");
+	sku = OmsIdentifierArg(fcinfo, 0, "sku", OMS_MAX_SKU_CHARS);
+	loc = OmsIdentifierArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
 	OmsRequireArg(fcinfo, 2, "counted_on_hand");
 	OmsRequireArg(fcinfo, 3, "reason");
-	sku = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	loc = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	counted = PG_GETARG_INT32(2);
 	reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	InventoryCheckQty(counted, 0, "counted_on_hand");
@@ -652,11 +678,9 @@ set_safety_stock(PG_FUNCTION_ARGS)
 	StringInfoData out;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "sku");
-	OmsRequireArg(fcinfo, 1, "location");
+	sku = OmsIdentifierArg(fcinfo, 0, "sku", OMS_MAX_SKU_CHARS);
+	loc = OmsIdentifierArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
 	OmsRequireArg(fcinfo, 2, "qty");
-	sku = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	loc = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	qty = PG_GETARG_INT32(2);
 	InventoryCheckQty(qty, 0, "qty");
 
@@ -714,8 +738,7 @@ available(PG_FUNCTION_ARGS)
 	int64		result;
 	bool		isnull;
 
-	OmsRequireArg(fcinfo, 0, "sku");
-	sku = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	sku = OmsIdentifierArg(fcinfo, 0, "sku", OMS_MAX_SKU_CHARS);
 
 	SPI_connect();
 	if (!OmsLookupProduct(sku, &p))
@@ -725,7 +748,7 @@ available(PG_FUNCTION_ARGS)
 				 errdetail("No product in oms.products has this sku."),
 				 errhint("Skus are case-sensitive.")));
 	if (!PG_ARGISNULL(1))
-		location_id = InventoryCheckLocation(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+		location_id = InventoryCheckLocation(OmsIdentifierArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS));
 	else
 		nulls[1] = 'n';
 

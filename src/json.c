@@ -4,6 +4,8 @@
  *	  Validation of the JSON documents the API takes (orders, payments):
  *	  typed getters that raise 22023 naming the field, a check for unknown
  *	  keys, and the money and whole-number rules shared by every document.
+ *	  A string is an identifier (JsonString) or free text (JsonText), with
+ *	  the bounds of text_bounds.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -82,6 +84,8 @@ JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where
 		{
 			StringInfoData keys;
 
+			/* the key is echoed below: short and printable only */
+			OmsCheckIdentifier(pnstrdup(v.val.string.val, v.val.string.len), psprintf("a key of %s", where), 64);
 			initStringInfo(&keys);
 			for (a = allowed; *a; a++)
 				appendStringInfo(&keys, "%s%s", a == allowed ? "" : ", ", *a);
@@ -95,21 +99,39 @@ JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where
 	}
 }
 
-char *
-JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
+/* the string of v, or 22023 naming the field when v is not a string */
+static char *
+JsonStringValue(JsonbValue *v, const char *path)
 {
-	char	   *s;
-
 	if (v->type != jbvString)
 		JsonInvalid(path, psprintf("%s must be a string, not %s.", path, JsonTypeName(v)),
 				  "Quote the value.");
-	s = pnstrdup(v->val.string.val, v->val.string.len);
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * An identifier (a code, sku, reference, email ...): a string of at most
+ * maxlen characters without control characters (OmsCheckIdentifier), and
+ * with nonempty not blank.
+ */
+char *
+JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty)
+{
+	char	   *s = JsonStringValue(v, path);
+
 	if (nonempty && strspn(s, " \t\r\n") == strlen(s))
 		JsonInvalid(path, psprintf("%s must not be empty.", path), "Give a value.");
-	if (v->val.string.len > maxlen)
-		JsonInvalid(path, psprintf("%s is %d characters long; at most %d are allowed.",
-								 path, v->val.string.len, maxlen),
-				  "Shorten the value.");
+	OmsCheckIdentifier(s, path, maxlen);
+	return s;
+}
+
+/* Free text (notes, names): a string within OmsCheckFreeText's bounds. */
+char *
+JsonText(JsonbValue *v, const char *path, int maxchars)
+{
+	char	   *s = JsonStringValue(v, path);
+
+	OmsCheckFreeText(s, path, maxchars);
 	return s;
 }
 
@@ -134,6 +156,21 @@ JsonArray(JsonbValue *v, const char *path)
 /* which document the JSON helpers are validating, for their messages */
 const char *JsonDocument = "order";
 
+/*
+ * A number for a message: as numeric_out writes it, or in scientific
+ * notation when that is longer than 40 characters (1e400 is 1.000000e+400,
+ * not 401 digits).
+ */
+char *
+OmsNumericText(Datum n)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, n));
+
+	if (strlen(s) > 40)
+		s = numeric_out_sci(DatumGetNumeric(n), 6);
+	return s;
+}
+
 static bool
 JsonNumericIsIntegral(Numeric n)
 {
@@ -154,13 +191,12 @@ JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint)
 				  "Write the number without quotes.");
 	n = v->val.numeric;
 	if (numeric_is_nan(n) || numeric_is_inf(n) || !JsonNumericIsIntegral(n))
-		JsonInvalid(path, psprintf("%s must be a whole number, not %s.", path,
-								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+		JsonInvalid(path, psprintf("%s must be a whole number, not %s.", path, OmsNumericText(NumericGetDatum(n))),
 				  "Quantities and minutes are whole numbers.");
 	r = numeric_int4_opt_error(n, &err);
 	if (err || r < min || r > max)
 		JsonInvalid(path, psprintf("%s must be between %d and %d, not %s.", path, min, max,
-								 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)))),
+								   OmsNumericText(NumericGetDatum(n))),
 				  hint);
 	return r;
 }
@@ -197,32 +233,70 @@ JsonMoney(JsonbValue *v, const char *path)
 					"Write amounts as JSON numbers, for example 12.50.");
 	if (!OmsMoneyRound(NumericGetDatum(v->val.numeric), false, &rounded))
 		JsonInvalid(path, psprintf("%s must be at least 0 and below 1000000000000, not %s.", path,
-								   DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)))),
+								   OmsNumericText(NumericGetDatum(v->val.numeric))),
 					"Amounts are in the order's currency, never negative.");
 	return rounded;
 }
 
 /*
- * The keys and string values of a JSON document, one per line: what the
- * card-number guard scans in free-form documents such as ship_to. Numbers
- * are left out: a coordinate's decimals are a long digit run that passes
- * the Luhn check one time in ten.
+ * The keys, strings and numbers of a JSON document, one per line: what the
+ * card-number guard scans in free-form documents such as ship_to, so that
+ * 4111111111111111 sent as a number, at any depth, is found like the
+ * string. A number is written as numeric_out writes it. The values of the
+ * top-level keys in skip (NULL-terminated) are left out: ship_to's lat and
+ * lon, whose decimals are a long digit run that passes the Luhn check one
+ * time in ten.
  */
 char *
-JsonStringsText(JsonbContainer *c)
+JsonScanText(JsonbContainer *c, const char *const *skip)
 {
 	StringInfoData out;
 	JsonbIterator *it = JsonbIteratorInit(c);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
+	int			depth = 0;
+	int			skip_depth = 0; /* > 0: inside the value of a skipped key */
+	bool		skip_next = false;	/* the next value belongs to a skipped key */
 
 	initStringInfo(&out);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-		if ((tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvString)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
 		{
-			appendBinaryStringInfo(&out, v.val.string.val, v.val.string.len);
-			appendStringInfoChar(&out, '\n');
+			depth++;
+			if (skip_next)
+				skip_depth = depth;
+			skip_next = false;
+			continue;
 		}
+		if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+		{
+			if (depth == skip_depth)
+				skip_depth = 0;
+			depth--;
+			continue;
+		}
+		if (skip_depth > 0)
+			continue;
+		if (tok == WJB_VALUE && skip_next)
+		{
+			skip_next = false;
+			continue;
+		}
+		if (tok == WJB_KEY && depth == 1 && skip)
+			for (const char *const *k = skip; *k; k++)
+				if (strlen(*k) == (size_t) v.val.string.len &&
+					strncmp(*k, v.val.string.val, v.val.string.len) == 0)
+					skip_next = true;
+		if (v.type == jbvString)
+			appendBinaryStringInfo(&out, v.val.string.val, v.val.string.len);
+		else if (v.type == jbvNumeric)
+			appendStringInfoString(&out, DatumGetCString(DirectFunctionCall1(numeric_out,
+																			 NumericGetDatum(v.val.numeric))));
+		else
+			continue;
+		appendStringInfoChar(&out, '\n');
+	}
 	return out.data;
 }
 
@@ -253,7 +327,7 @@ JsonOrderLine(JsonbContainer *entry, const char *path, int64 order_id, int n,
 	}
 	else if ((f = JsonGet(entry, "sku", &buf)) != NULL)
 	{
-		char	   *sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+		char	   *sku = JsonString(f, psprintf("%s.sku", path), OMS_MAX_SKU_CHARS, true);
 
 		for (j = 0; j < n; j++)
 			if (strcmp(skus[j], sku) == 0)

@@ -96,9 +96,20 @@ extern void OmsOrderNotFound(int64 order_id) pg_attribute_noreturn();
 /* PAN guard: 13-19 digits (after normalising separators) passing Luhn */
 extern bool OmsContainsCardNumber(const char *s);
 extern void OmsCheckNoCardNumber(const char *value, const char *field);
-/* free text: at most maxchars characters, no card number (22023) */
+
+/* ---- text_bounds.c: the bounds of free text and identifiers ---- */
+
+/* reasons and notes: at most this many characters */
 #define OMS_MAX_REASON_CHARS	1000
+/* skus, and the codes of locations, channels, carriers and services */
+#define OMS_MAX_SKU_CHARS		64
+#define OMS_MAX_CODE_CHARS		32
+/* free text: at most maxchars characters, no card number (22023) */
 extern void OmsCheckFreeText(const char *value, const char *field, int maxchars);
+/* an identifier: at most maxchars characters, no control character (22023) */
+extern void OmsCheckIdentifier(const char *value, const char *field, int maxchars);
+/* a text argument that is an identifier: not NULL (22004), then as above */
+extern char *OmsIdentifierArg(FunctionCallInfo fcinfo, int argno, const char *field, int maxchars);
 
 /* ---- json.c: JSON document helpers (shared by every JSON API) ---- */
 
@@ -109,13 +120,19 @@ extern const char *JsonTypeName(JsonbValue *v);
 extern void JsonInvalid(const char *path, const char *detail, const char *hint);
 extern JsonbValue *JsonGet(JsonbContainer *obj, const char *key, JsonbValue *buf);
 extern void JsonCheckKeys(JsonbContainer *obj, const char *const *allowed, const char *where);
+/* an identifier: a string of at most maxlen characters, no control character */
 extern char *JsonString(JsonbValue *v, const char *path, int maxlen, bool nonempty);
+/* free text: a string within OmsCheckFreeText's bounds */
+extern char *JsonText(JsonbValue *v, const char *path, int maxchars);
 extern JsonbContainer *JsonObject(JsonbValue *v, const char *path);
 extern JsonbContainer *JsonArray(JsonbValue *v, const char *path);
 extern int32 JsonInt(JsonbValue *v, const char *path, int32 min, int32 max, const char *hint);
 extern bool OmsMoneyRound(Datum amount, bool positive, Datum *rounded);
+/* a numeric for a message, in scientific notation when it is long */
+extern char *OmsNumericText(Datum n);
 extern Datum JsonMoney(JsonbValue *v, const char *path);
-extern char *JsonStringsText(JsonbContainer *c);
+/* keys, strings and numbers, one per line, for the card guard; skip: top-level keys left out */
+extern char *JsonScanText(JsonbContainer *c, const char *const *skip);
 extern int	JsonOrderLine(JsonbContainer *entry, const char *path, int64 order_id, int n,
 						  const int32 *line_nos, char *const *skus);
 

@@ -177,9 +177,9 @@ set_order_status(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	OmsRequireArg(fcinfo, 0, "order_id");
-	OmsRequireArg(fcinfo, 1, "status");
 	order_id = PG_GETARG_INT64(0);
-	to = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* a status name has at most 40 characters (order_statuses_status_chk) */
+	to = OmsIdentifierArg(fcinfo, 1, "status", 40);
 	reason = OrdersReasonArg(fcinfo, 2, false);
 
 	SPI_connect();

@@ -25,6 +25,10 @@
 
 #define OMS_MAX_LINES		500
 #define OMS_MAX_LINE_QTY	1000000
+#define OMS_MAX_FLAGS		32
+#define OMS_MAX_FLAG_CHARS	32
+/* ship_to, as JSON text (jsonb's output, as ship_to::text prints it) */
+#define OMS_MAX_SHIP_TO_BYTES	16384
 
 /* A coordinate in decimal degrees, within +-limit. */
 static double
@@ -49,7 +53,7 @@ PoCoordinate(JsonbValue *v, const char *path, double limit)
 	return d;
 }
 
-/* A flag: a lowercase identifier of at most 63 characters. */
+/* A flag: a lowercase identifier (its length is bounded by JsonString). */
 static bool
 PoFlagOk(const char *f)
 {
@@ -60,7 +64,7 @@ PoFlagOk(const char *f)
 	for (p = f; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
 			return false;
-	return p - f <= 63;
+	return true;
 }
 
 /* Plausibly an email address: one @, a dot in the domain, no blanks. */
@@ -74,6 +78,42 @@ PoEmailOk(const char *e)
 	if (strpbrk(e, " \t\r\n") != NULL)
 		return false;
 	return strchr(at + 1, '.') != NULL && at[1] != '.' && e[strlen(e) - 1] != '.';
+}
+
+/*
+ * The order's amounts from its lines' prices: subtotal (the units at their
+ * unit prices), discount and tax, and the total they make. Each follows the
+ * money rule of every amount (OmsMoneyRound: below 10^12, as the columns
+ * keep 12 digits before the point), or the order is refused naming lines: a
+ * 22023, never the bare 22003 of the INSERT. The discount of a line is at
+ * most its amount, so the discount is at most the subtotal and the total
+ * is not negative.
+ */
+static void
+PoAmounts(PoOrder *o)
+{
+	const char *names[3] = {"subtotal", "tax", "total"};
+	Datum		amounts[3];
+	Datum		rounded;
+	int			i;
+
+	o->subtotal = o->discount = o->tax = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
+	for (i = 0; i < o->work.nlines; i++)
+	{
+		o->subtotal = DirectFunctionCall2(numeric_add, o->subtotal,
+										  DirectFunctionCall2(numeric_mul, o->prices[i].unit_price,
+															  DirectFunctionCall1(int4_numeric, Int32GetDatum(o->work.lines[i].qty))));
+		o->discount = DirectFunctionCall2(numeric_add, o->discount, o->prices[i].discount);
+		o->tax = DirectFunctionCall2(numeric_add, o->tax, o->prices[i].tax);
+	}
+	amounts[0] = o->subtotal;
+	amounts[1] = o->tax;
+	amounts[2] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, o->subtotal, o->discount), o->tax);
+	for (i = 0; i < 3; i++)
+		if (!OmsMoneyRound(amounts[i], false, &rounded))
+			JsonInvalid("lines", psprintf("The lines make an order %s of %s; an order's subtotal, tax and total are below 1000000000000.",
+										  names[i], OmsNumericText(amounts[i])),
+						"Split the order into several orders.");
 }
 
 /*
@@ -107,7 +147,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 
 	if ((v = JsonGet(root, "channel", &buf)) == NULL)
 		JsonInvalid("channel", "The key channel is required.", "Name the channel by its code, for example \"web\".");
-	o->work.channel = JsonString(v, "channel", 32, true);
+	o->work.channel = JsonString(v, "channel", OMS_MAX_CODE_CHARS, true);
 
 	if ((v = JsonGet(root, "external_id", &buf)) == NULL)
 		JsonInvalid("external_id", "The key external_id is required.",
@@ -153,22 +193,22 @@ PoParse(Jsonb *doc, PoOrder *o)
 								 "Give the hold in minutes, at most 525600 (a year); 0 holds until paid or cancelled.");
 
 	if ((v = JsonGet(root, "notes", &buf)) != NULL)
-	{
-		o->notes = JsonString(v, "notes", 10000, false);
-		OmsCheckNoCardNumber(o->notes, "notes");
-	}
+		o->notes = JsonText(v, "notes", OMS_MAX_REASON_CHARS);
 
 	if ((v = JsonGet(root, "flags", &buf)) != NULL)
 	{
 		JsonbContainer *flags = JsonArray(v, "flags");
 		int			n = JsonContainerSize(flags);
 
+		if (n > OMS_MAX_FLAGS)
+			JsonInvalid("flags", psprintf("flags has %d entries; at most %d are allowed.", n, OMS_MAX_FLAGS),
+						"Flags are for what rules act on (vip, gift, fraud_review); write the rest in notes.");
 		o->flags = palloc(sizeof(char *) * (n + 1));
 		for (i = 0; i < n; i++)
 		{
 			JsonbValue *f = getIthJsonbValueFromContainer(flags, i);
 			char	   *path = psprintf("flags[%d]", i);
-			char	   *s = JsonString(f, path, 63, true);
+			char	   *s = JsonString(f, path, OMS_MAX_FLAG_CHARS, true);
 
 			if (!PoFlagOk(s))
 				JsonInvalid(path, psprintf("%s is \"%s\"; flags are lowercase letters, digits and _, starting with a letter.", path, s),
@@ -192,15 +232,14 @@ PoParse(Jsonb *doc, PoOrder *o)
 		if ((cv = JsonGet(c, "email", &cbuf)) != NULL)
 		{
 			o->cust_email = JsonString(cv, "customer.email", 320, true);
+			/* before the message below echoes it */
+			OmsCheckNoCardNumber(o->cust_email, "customer.email");
 			if (!PoEmailOk(o->cust_email))
 				JsonInvalid("customer.email", psprintf("customer.email \"%s\" is not an email address.", o->cust_email),
 						  "Send an address such as ann@example.com, or leave email out.");
 		}
 		if ((cv = JsonGet(c, "name", &cbuf)) != NULL)
-		{
-			o->cust_name = JsonString(cv, "customer.name", 200, false);
-			OmsCheckNoCardNumber(o->cust_name, "customer.name");
-		}
+			o->cust_name = JsonText(cv, "customer.name", 200);
 		if (o->cust_ref == NULL && o->cust_email == NULL)
 			JsonInvalid("customer", "customer needs external_ref or email to be recognised.",
 					  "Leave customer out for a guest order.");
@@ -209,6 +248,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 
 	if ((v = JsonGet(root, "ship_to", &buf)) != NULL)
 	{
+		static const char *const coordinates[] = {"lat", "lon", NULL};
 		JsonbContainer *s = JsonObject(v, "ship_to");
 		JsonbValue	sbuf;
 		JsonbValue *lat;
@@ -216,6 +256,13 @@ PoParse(Jsonb *doc, PoOrder *o)
 		JsonbValue *pickup;
 		StringInfoData txt;
 
+		initStringInfo(&txt);
+		JsonbToCString(&txt, s, -1);
+		if (txt.len > OMS_MAX_SHIP_TO_BYTES)
+			JsonInvalid("ship_to", psprintf("ship_to is %d bytes as JSON text; at most %d bytes (16 KB) are allowed.",
+											txt.len, OMS_MAX_SHIP_TO_BYTES),
+						"Send the address, contact and delivery instructions; keep other data outside oms.");
+		o->ship_to = txt.data;
 		lat = JsonGet(s, "lat", &sbuf);
 		if (lat)
 			o->work.route.lat = PoCoordinate(lat, "ship_to.lat", 90);
@@ -226,11 +273,9 @@ PoParse(Jsonb *doc, PoOrder *o)
 			JsonInvalid("ship_to", "ship_to has only one of lat and lon.", "Give both coordinates or neither.");
 		o->work.route.has_coords = (lat != NULL);
 		if ((pickup = JsonGet(s, "pickup", &sbuf)) != NULL)
-			o->pickup = JsonString(pickup, "ship_to.pickup", 32, true);
-		initStringInfo(&txt);
-		JsonbToCString(&txt, s, -1);
-		o->ship_to = txt.data;
-		OmsCheckNoCardNumber(JsonStringsText(s), "ship_to");
+			o->pickup = JsonString(pickup, "ship_to.pickup", OMS_MAX_CODE_CHARS, true);
+		/* every key, string and number, the coordinates excepted */
+		OmsCheckNoCardNumber(JsonScanText(s, coordinates), "ship_to");
 	}
 
 	if ((v = JsonGet(root, "lines", &buf)) == NULL)
@@ -258,7 +303,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 		pl->line_no = i + 1;
 		if ((f = JsonGet(l, "sku", &lbuf)) == NULL)
 			JsonInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the product by its sku.");
-		pl->sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+		pl->sku = JsonString(f, psprintf("%s.sku", path), OMS_MAX_SKU_CHARS, true);
 		if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
 			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
 		pl->qty = JsonInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
@@ -285,6 +330,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 						  "The discount is for the whole line, not per unit.");
 		}
 	}
+	PoAmounts(o);
 }
 
 

@@ -351,9 +351,6 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	char		nulls[18];
 	bytea	   *h = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	Datum	   *f = palloc(sizeof(Datum) * (o->nflags + 1));
-	Datum		subtotal = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
-	Datum		discount = subtotal;
-	Datum		tax = subtotal;
 	int64		customer_id;
 	int			i;
 
@@ -361,14 +358,6 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	if (PoFindExisting(o, channel_id, digest))
 		return false;
 	memset(nulls, ' ', sizeof(nulls));
-	for (i = 0; i < o->work.nlines; i++)
-	{
-		subtotal = DirectFunctionCall2(numeric_add, subtotal,
-									   DirectFunctionCall2(numeric_mul, o->prices[i].unit_price,
-														   DirectFunctionCall1(int4_numeric, Int32GetDatum(o->work.lines[i].qty))));
-		discount = DirectFunctionCall2(numeric_add, discount, o->prices[i].discount);
-		tax = DirectFunctionCall2(numeric_add, tax, o->prices[i].tax);
-	}
 	SET_VARSIZE(h, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
 	memcpy(VARDATA(h), digest, PG_SHA256_DIGEST_LENGTH);
 	for (i = 0; i < o->nflags; i++)
@@ -396,10 +385,11 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	else
 		nulls[9] = 'n';
 	values[10] = Int32GetDatum(hold);
-	values[11] = subtotal;
-	values[12] = discount;
-	values[13] = tax;
-	values[14] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, subtotal, discount), tax);
+	/* the amounts of PoParse, each checked below 10^12 there */
+	values[11] = o->subtotal;
+	values[12] = o->discount;
+	values[13] = o->tax;
+	values[14] = DirectFunctionCall2(numeric_add, DirectFunctionCall2(numeric_sub, o->subtotal, o->discount), o->tax);
 	values[15] = PointerGetDatum(h);
 	values[16] = CStringGetTextDatum(o->work.route.split);
 	values[17] = Int32GetDatum(o->work.route.pickup_location_id);

@@ -173,6 +173,9 @@ typedef struct PoOrder
 	char	   *notes;
 	int32		hold_minutes;	/* -1 when not given */
 	PoPrice    *prices;			/* per line */
+	Datum		subtotal;		/* numeric: the lines' units at their prices */
+	Datum		discount;		/* numeric: the lines' discounts */
+	Datum		tax;			/* numeric: the lines' tax */
 } PoOrder;
 
 /* ---- order_parse.c ---- */

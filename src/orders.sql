@@ -42,11 +42,18 @@ CREATE TABLE oms.orders (
     CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
     CONSTRAINT orders_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0),
-    -- ship_to: its strings only; a coordinate's decimals are a long digit
-    -- run that passes the Luhn check one time in ten
-    CONSTRAINT orders_no_card_number_chk CHECK (NOT oms.contains_card_number(
-        COALESCE(notes, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||)
-        COALESCE(pg_catalog.jsonb_path_query_array(ship_to, 'strict $.** ? (@.type() == "string")'::pg_catalog.jsonpath)::text, ''))),
+    -- ship_to: its strings and numbers at any depth, as place_order scans
+    -- them, except the coordinates lat and lon, whose decimals are a long
+    -- digit run that passes the Luhn check one time in ten
+    CONSTRAINT orders_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(notes, ''))
+        AND NOT oms.contains_card_number(COALESCE(pg_catalog.jsonb_path_query_array(
+            CASE WHEN pg_catalog.jsonb_typeof(ship_to) OPERATOR(pg_catalog.=) 'object'
+                 THEN ship_to OPERATOR(pg_catalog.-) '{lat,lon}'::pg_catalog.text[] ELSE ship_to END,
+            'strict $.** ? (@.type() == "string" || @.type() == "number")'::pg_catalog.jsonpath)::text, ''))),
+    -- at most 32 flags of at most 32 characters (place_order)
+    CONSTRAINT orders_flags_chk CHECK (
+        pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
+        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]{0,31}(,|$))*$'),
     CONSTRAINT orders_amounts_chk CHECK (subtotal OPERATOR(pg_catalog.>=) 0 AND discount OPERATOR(pg_catalog.>=) 0
         AND tax OPERATOR(pg_catalog.>=) 0 AND total OPERATOR(pg_catalog.>=) 0)
 );

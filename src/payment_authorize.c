@@ -169,7 +169,7 @@ PayAuthParse(FunctionCallInfo fcinfo, PayAuth *a)
 	if ((v = JsonGet(root, "exp_year", &buf)) != NULL)
 		a->exp_year = JsonInt(v, "exp_year", 2000, 2100, "Give the four-digit year.");
 	if ((v = JsonGet(root, "gift_card_code", &buf)) != NULL)
-		a->code = JsonString(v, "gift_card_code", 100, true);
+		a->code = JsonString(v, "gift_card_code", OMS_MAX_GIFT_CARD_CODE_CHARS, true);
 	if (strcmp(a->method, "card") == 0 && a->token == NULL)
 		JsonInvalid("token", "A card payment needs the payment provider's token.",
 					"Tokenize the card with your payment provider and send the token; never the card number.");

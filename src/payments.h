@@ -44,13 +44,15 @@ PayCheckAmount(Datum amount, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be greater than 0 and below 1000000000000", name),
-				 errdetail("The value given was %s; amounts keep 4 decimals.", DatumGetCString(DirectFunctionCall1(numeric_out, amount))),
+				 errdetail("The value given was %s; amounts keep 4 decimals.", OmsNumericText(amount)),
 				 errhint("Amounts are positive, in the order's currency.")));
 	return rounded;
 }
 
 /* ---- stored_value.c ---- */
 
+/* a gift card code as typed (with spaces or dashes): at most this many characters */
+#define OMS_MAX_GIFT_CARD_CODE_CHARS	100
 /* SHA-256 of a normalized gift card code; *last4 (if not NULL) its last 4 */
 extern bytea *PayCodeHash(const char *code, char **last4);
 

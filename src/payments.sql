@@ -82,9 +82,8 @@ CREATE TABLE oms.payments (
     CONSTRAINT payments_last4_chk CHECK (card_last4 OPERATOR(pg_catalog.~) '^[0-9]{4}$'),
     CONSTRAINT payments_exp_month_chk CHECK (card_exp_month OPERATOR(pg_catalog.>=) 1 AND card_exp_month OPERATOR(pg_catalog.<=) 12),
     CONSTRAINT payments_exp_year_chk CHECK (card_exp_year OPERATOR(pg_catalog.>=) 2000 AND card_exp_year OPERATOR(pg_catalog.<=) 2100),
-    CONSTRAINT payments_no_card_number_chk CHECK (NOT oms.contains_card_number(
-        COALESCE(token, '') OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(psp_reference, '')
-        OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) COALESCE(card_brand, '')))
+    CONSTRAINT payments_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(token, ''))
+        AND NOT oms.contains_card_number(COALESCE(psp_reference, '')) AND NOT oms.contains_card_number(COALESCE(card_brand, '')))
 );
 CREATE INDEX payments_order_idx ON oms.payments (order_id);
 COMMENT ON TABLE oms.payments IS 'Payments of orders: amounts authorized, captured, voided and refunded; PSP tokens only, never card numbers';

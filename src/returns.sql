@@ -64,8 +64,8 @@ CREATE TABLE oms.rmas (
     CONSTRAINT rmas_exchange_chk CHECK ((resolution OPERATOR(pg_catalog.=) 'exchange') OPERATOR(pg_catalog.=) (exchange_lines IS NOT NULL)),
     CONSTRAINT rmas_amounts_chk CHECK (value OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.>=) 0 AND store_credit OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT rmas_exchange_value_chk CHECK (exchange_value OPERATOR(pg_catalog.>=) 0),
-    CONSTRAINT rmas_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(notes, '') OPERATOR(pg_catalog.||) E'\n'
-        OPERATOR(pg_catalog.||) COALESCE(reject_reason, '')))
+    CONSTRAINT rmas_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(notes, ''))
+        AND NOT oms.contains_card_number(COALESCE(reject_reason, '')))
 );
 CREATE INDEX rmas_order_idx ON oms.rmas (order_id);
 COMMENT ON TABLE oms.rmas IS 'Return merchandise authorizations: what a customer sends back, and how it is resolved';

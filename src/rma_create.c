@@ -154,7 +154,7 @@ RmaCreateParseExchange(JsonbValue *v, RmaRequest *r)
 		JsonCheckKeys(l, exline_keys, path);
 		if ((f = JsonGet(l, "sku", &lbuf)) == NULL)
 			JsonInvalid(psprintf("%s.sku", path), psprintf("%s.sku is required.", path), "Name the replacement by its sku.");
-		sku = JsonString(f, psprintf("%s.sku", path), 64, true);
+		sku = JsonString(f, psprintf("%s.sku", path), OMS_MAX_SKU_CHARS, true);
 		if ((f = JsonGet(l, "qty", &lbuf)) == NULL)
 			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
 		r->ex_qty[i] = JsonInt(f, psprintf("%s.qty", path), 1, RMA_EXCHANGE_MAX_QTY,
@@ -205,10 +205,7 @@ RmaCreateParse(FunctionCallInfo fcinfo, RmaRequest *r)
 		JsonInvalid("resolution", psprintf("resolution must be refund, exchange or store_credit, not \"%s\".", r->resolution),
 					"Use refund, exchange or store_credit.");
 	if ((v = JsonGet(&doc->root, "notes", &buf)) != NULL)
-	{
-		r->notes = JsonString(v, "notes", 10000, false);
-		OmsCheckFreeText(r->notes, "notes", OMS_MAX_REASON_CHARS);
-	}
+		r->notes = JsonText(v, "notes", OMS_MAX_REASON_CHARS);
 	if ((v = JsonGet(&doc->root, "exchange", &buf)) != NULL)
 	{
 		(void) JsonObject(v, "exchange");

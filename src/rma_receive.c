@@ -76,10 +76,9 @@ receive_rma(PG_FUNCTION_ARGS)
 	char	   *ref;
 
 	OmsRequireArg(fcinfo, 0, "rma_id");
-	OmsRequireArg(fcinfo, 1, "location");
-	OmsRequireArg(fcinfo, 2, "lines");
 	rma_id = PG_GETARG_INT64(0);
-	location = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	location = OmsIdentifierArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
+	OmsRequireArg(fcinfo, 2, "lines");
 	doc = PG_GETARG_JSONB_P(2);
 	JsonDocument = "receipt";
 	if (!JB_ROOT_IS_ARRAY(doc) || JB_ROOT_IS_SCALAR(doc))

@@ -137,10 +137,21 @@ ShipParse(FunctionCallInfo fcinfo, ShipState *s)
 
 	OmsRequireArg(fcinfo, 0, "shipment_id");
 	s->shipment_id = PG_GETARG_INT64(0);
-	s->carrier = FfTextArg(fcinfo, 1, "carrier", 32);
-	s->service = FfTextArg(fcinfo, 2, "service", 32);
-	OmsRequireArg(fcinfo, 3, "tracking_number");
-	s->tracking = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	s->carrier = FfTextArg(fcinfo, 1, "carrier", OMS_MAX_CODE_CHARS);
+	s->service = FfTextArg(fcinfo, 2, "service", OMS_MAX_CODE_CHARS);
+	s->tracking = OmsIdentifierArg(fcinfo, 3, "tracking_number", 40);
+	/*
+	 * The card guard reads a tracking number unless it is digits only: an
+	 * unbroken run of digits is what carriers issue (FedEx Ground has 15,
+	 * USPS 20 to 22), and one in ten 13 to 19 digit runs passes the Luhn
+	 * check, so scanning them would refuse one parcel in ten. This is the
+	 * external_id exception again; a card number written in groups
+	 * ("4111-1111-1111-1111", "4111 1111 1111 1111") or next to letters is
+	 * refused. It runs before the format check, whose message echoes the
+	 * value.
+	 */
+	if (strspn(s->tracking, "0123456789") != strlen(s->tracking))
+		OmsCheckNoCardNumber(s->tracking, "tracking_number");
 	/*
 	 * Letters, digits and dashes: what carriers print, and what a Code 128
 	 * barcode carries without escaping.
@@ -148,22 +159,12 @@ ShipParse(FunctionCallInfo fcinfo, ShipState *s)
 	for (p = s->tracking; *p; p++)
 		if (!isalnum((unsigned char) *p) && *p != '-')
 			break;
-	if (strlen(s->tracking) == 0 || strlen(s->tracking) > 40 || *p != '\0')
+	if (strlen(s->tracking) == 0 || *p != '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid tracking number \"%s\"", s->tracking),
 				 errdetail("A tracking number has 1 to 40 letters, digits or dashes."),
 				 errhint("Pass the number as the carrier issued it, without spaces.")));
-	/*
-	 * The card guard reads a tracking number unless it is digits only: an
-	 * unbroken run of digits is what carriers issue (FedEx Ground has 15,
-	 * USPS 20 to 22), and one in ten 13 to 19 digit runs passes the Luhn
-	 * check, so scanning them would refuse one parcel in ten. This is the
-	 * external_id exception again; a card number written in groups
-	 * ("4111-1111-1111-1111") or next to letters is refused.
-	 */
-	if (strspn(s->tracking, "0123456789") != strlen(s->tracking))
-		OmsCheckNoCardNumber(s->tracking, "tracking_number");
 }
 
 /* 2. the carrier and its service, both active */

@@ -17,6 +17,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 
 #include "oms.h"
@@ -127,6 +128,7 @@ Datum
 create_shipment(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan_open = NULL;
+	static SPIPlanPtr plan_weight = NULL;
 	static SPIPlanPtr plan_ship = NULL;
 	static SPIPlanPtr plan_lines = NULL;
 	int64		order_id;
@@ -145,7 +147,7 @@ create_shipment(PG_FUNCTION_ARGS)
 
 	OmsRequireArg(fcinfo, 0, "order_id");
 	order_id = PG_GETARG_INT64(0);
-	location = FfTextArg(fcinfo, 1, "location", 32);
+	location = FfTextArg(fcinfo, 1, "location", OMS_MAX_CODE_CHARS);
 
 	SPI_connect();
 	location_id = FfLocation(location);
@@ -253,11 +255,13 @@ create_shipment(PG_FUNCTION_ARGS)
 
 	/* the shipment and its lines */
 	{
-		Oid			t3[3] = {INT8OID, INT4OID, INT8ARRAYOID};
 		int64	   *ids = palloc(sizeof(int64) * (nlines + 1));
 		int32	   *qtys = palloc(sizeof(int32) * (nlines + 1));
 		int			k = 0;
+		Oid			tw[2] = {INT8ARRAYOID, INT4ARRAYOID};
+		Oid			ts[3] = {INT8OID, INT4OID, NUMERICOID};
 		Oid			tl[3] = {INT8OID, INT8ARRAYOID, INT4ARRAYOID};
+		Datum		weight;
 
 		for (i = 0; i < nlines; i++)
 			if (lines[i].want > 0)
@@ -266,34 +270,47 @@ create_shipment(PG_FUNCTION_ARGS)
 				qtys[k] = lines[i].want;
 				k++;
 			}
+		/* the weight: the stock items' weight (a kit weighs its components) */
+		values[0] = PointerGetDatum(OmsInt8Array(ids, k));
+		values[1] = PointerGetDatum(OmsInt4Array(qtys, k));
+		OmsQuery(OmsPlan(&plan_weight,
+						 "SELECT COALESCE(pg_catalog.sum(x.qty OPERATOR(pg_catalog.*) COALESCE(( "
+						 "           SELECT pg_catalog.sum(kc.qty OPERATOR(pg_catalog.*) cp.weight_kg) "
+						 "             FROM oms.kit_components kc JOIN oms.products cp ON cp.id OPERATOR(pg_catalog.=) kc.component_id "
+						 "            WHERE kc.kit_id OPERATOR(pg_catalog.=) p.id AND p.kind OPERATOR(pg_catalog.=) 'kit'), p.weight_kg)), 0) "
+						 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(line_id, qty) "
+						 "  JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) x.line_id "
+						 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id",
+						 2, tw), values, NULL, 1);
+		weight = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+		/* weight_kg is numeric(10,3): the bare 22003 of the INSERT, told as what it is */
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, weight,
+											  DirectFunctionCall1(int4_numeric, Int32GetDatum(10000000)))) >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid shipment: lines"),
+					 errdetail("The units to ship from %s weigh %s kg; a shipment's weight_kg is below 10000000 kg.",
+							   location, OmsNumericText(weight)),
+					 errhint("Ship the units in several shipments: pass lines with part of the quantities, or check the products' weight_kg.")));
 		values[0] = Int64GetDatum(order_id);
 		values[1] = Int32GetDatum(location_id);
+		values[2] = weight;
 		OmsExec(OmsPlan(&plan_ship,
 						"INSERT INTO oms.shipments (order_id, location_id, currency, weight_kg, distance_km) "
-						"SELECT o.id, l.id, o.currency, 0, "
+						"SELECT o.id, l.id, o.currency, $3, "
 						"       CASE WHEN o.ship_lat IS NOT NULL THEN "
 						"         pg_catalog.round(oms.distance_km(l.latitude, l.longitude, o.ship_lat, o.ship_lon)::pg_catalog.numeric, 1) END "
 						"  FROM oms.orders o, oms.locations l "
 						" WHERE o.id OPERATOR(pg_catalog.=) $1 AND l.id OPERATOR(pg_catalog.=) $2 "
 						"RETURNING id",
-						2, t3), values, NULL, 1);
+						3, ts), values, NULL, 1);
 		shipment_id = OmsGetInt64(0, 1, NULL);
 		values[0] = Int64GetDatum(shipment_id);
 		values[1] = PointerGetDatum(OmsInt8Array(ids, k));
 		values[2] = PointerGetDatum(OmsInt4Array(qtys, k));
-		/* weight: the stock items' weight (a kit weighs its components) */
 		OmsExec(OmsPlan(&plan_lines,
-						"WITH sl AS (INSERT INTO oms.shipment_lines (shipment_id, order_line_id, qty) "
-						"            SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) "
-						"            RETURNING order_line_id, qty) "
-						"UPDATE oms.shipments s SET weight_kg = COALESCE(( "
-						"  SELECT pg_catalog.sum(sl.qty OPERATOR(pg_catalog.*) COALESCE(( "
-						"           SELECT pg_catalog.sum(kc.qty OPERATOR(pg_catalog.*) cp.weight_kg) "
-						"             FROM oms.kit_components kc JOIN oms.products cp ON cp.id OPERATOR(pg_catalog.=) kc.component_id "
-						"            WHERE kc.kit_id OPERATOR(pg_catalog.=) p.id AND p.kind OPERATOR(pg_catalog.=) 'kit'), p.weight_kg)) "
-						"    FROM sl JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) sl.order_line_id "
-						"    JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id), 0) "
-						" WHERE s.id OPERATOR(pg_catalog.=) $1",
+						"INSERT INTO oms.shipment_lines (shipment_id, order_line_id, qty) "
+						"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3))",
 						3, tl), values, NULL, 0);
 	}
 	/* the first shipment puts the order in fulfillment */

@@ -96,12 +96,10 @@ issue_gift_card(PG_FUNCTION_ARGS)
 	int64		id;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "code");
+	code = OmsIdentifierArg(fcinfo, 0, "code", OMS_MAX_GIFT_CARD_CODE_CHARS);
 	OmsRequireArg(fcinfo, 1, "amount");
-	OmsRequireArg(fcinfo, 2, "currency");
-	code = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	amount = PayCheckAmount(PG_GETARG_DATUM(1), "amount");
-	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	currency = OmsIdentifierArg(fcinfo, 2, "currency", 3);
 	PayCheckCurrency(currency);
 	hash = PayCodeHash(code, &last4);
 
@@ -146,7 +144,7 @@ Datum
 gift_card_balance(PG_FUNCTION_ARGS)
 {
 	static SPIPlanPtr plan = NULL;
-	bytea	   *hash = PayCodeHash(text_to_cstring(PG_GETARG_TEXT_PP(0)), NULL);
+	bytea	   *hash = PayCodeHash(OmsIdentifierArg(fcinfo, 0, "code", OMS_MAX_GIFT_CARD_CODE_CHARS), NULL);
 	Oid			types[1] = {BYTEAOID};
 	Datum		values[1] = {PointerGetDatum(hash)};
 	Datum		result;
@@ -196,6 +194,13 @@ PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, 
 	/* credit for an order leaves that order: the one money path */
 	if (order_id != 0)
 		PaymentsMoneyOut(order_id, PAY_OUT_STORE_CREDIT, amount, rma_id);
+	/*
+	 * The account adds up what is issued to it: an account, like every
+	 * amount, stays below 10^12 (its columns keep 12 digits before the
+	 * point), or the credit is refused naming amount instead of the bare
+	 * 22003 of the addition. The row stays locked by ON CONFLICT when the
+	 * WHERE refuses it.
+	 */
 	{
 		Oid			types[3] = {INT8OID, TEXTOID, NUMERICOID};
 		Datum		values[3] = {Int64GetDatum(customer_id), CStringGetTextDatum(currency), amount};
@@ -206,9 +211,29 @@ PaymentsIssueStoreCredit(int64 customer_id, Datum amount, const char *currency, 
 						"ON CONFLICT (customer_id, currency) WHERE kind OPERATOR(pg_catalog.=) 'store_credit' "
 						"DO UPDATE SET issued = g.issued OPERATOR(pg_catalog.+) excluded.issued, "
 						"              balance = g.balance OPERATOR(pg_catalog.+) excluded.balance "
+						" WHERE (g.issued OPERATOR(pg_catalog.+) excluded.issued) OPERATOR(pg_catalog.<) 1000000000000 "
+						"   AND (g.balance OPERATOR(pg_catalog.+) excluded.balance) OPERATOR(pg_catalog.<) 1000000000000 "
 						"RETURNING pg_catalog.jsonb_build_object('store_credit_id', g.id, 'customer_id', g.customer_id, "
 						"          'currency', g.currency, 'balance', g.balance)",
 						3, types), values, NULL, 1);
+		if (SPI_processed == 0)
+		{
+			static SPIPlanPtr plan_acct = NULL;
+
+			OmsQuery(OmsPlan(&plan_acct,
+							 "SELECT issued::text, balance::text FROM oms.gift_cards "
+							 " WHERE kind OPERATOR(pg_catalog.=) 'store_credit' AND customer_id OPERATOR(pg_catalog.=) $1 "
+							 "   AND currency OPERATOR(pg_catalog.=) $2",
+							 2, types), values, NULL, 1);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("amount %s would take the store credit of customer " INT64_FORMAT " in %s to 1000000000000 or more",
+							PayNum(amount), customer_id, currency),
+					 errdetail("The account was issued %s and holds %s; both stay below 1000000000000.",
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2)),
+					 errhint("Check the amount: store credit is given in units of the currency, not cents.")));
+		}
 	}
 	/* a copy: the event below runs another statement */
 	result = PointerGetDatum(PG_DETOAST_DATUM_COPY(OmsGetDatum(0, 1, &isnull)));
@@ -248,10 +273,9 @@ issue_store_credit(PG_FUNCTION_ARGS)
 
 	OmsRequireArg(fcinfo, 0, "customer_id");
 	OmsRequireArg(fcinfo, 1, "amount");
-	OmsRequireArg(fcinfo, 2, "currency");
 	customer_id = PG_GETARG_INT64(0);
 	amount = PG_GETARG_DATUM(1);
-	currency = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	currency = OmsIdentifierArg(fcinfo, 2, "currency", 3);
 	if (!PG_ARGISNULL(3))
 	{
 		reason = text_to_cstring(PG_GETARG_TEXT_PP(3));
