@@ -24,24 +24,38 @@
 #include "fulfillment.h"
 
 /*
- * Does the order still wait for an authorization that covers its total?
- * Asked only to word the hint below.
+ * Is the order covered (src/lifecycle.c, "Coverage")? *total and *held
+ * (what its payments hold) are set for the messages.
  */
 static bool
-CreateAwaitsPayment(int64 order_id, const char *status)
+CreateCovered(int64 order_id, Datum *total, char **held)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(order_id)};
+	int64		customer_id;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT total, COALESCE(customer_id, 0) FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	*total = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	customer_id = OmsGetInt64(0, 2, NULL);
+	return LifecycleCovered(order_id, *total, customer_id, held);
+}
+
+/*
+ * Does the order still wait for the payment that covers it? Asked only to
+ * word the hint below.
+ */
+static bool
+CreateAwaitsPayment(int64 order_id, const char *status)
+{
+	Datum		total;
+	char	   *held;
 
 	if (!LifecycleAllows(status, LCAP_HOLDS_STOCK) || !LifecycleAllows(status, LCAP_PAYABLE))
 		return false;
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT o.total OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.sum(p.authorized OPERATOR(pg_catalog.-) p.voided) "
-					 "         FROM oms.payments p WHERE p.order_id OPERATOR(pg_catalog.=) o.id), 0) "
-					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1",
-					 1, types), values, NULL, 1);
-	return DatumGetBool(OmsGetDatum(0, 1, NULL));
+	return !CreateCovered(order_id, &total, &held);
 }
 
 /*
@@ -52,19 +66,10 @@ CreateAwaitsPayment(int64 order_id, const char *status)
 static void
 CreateCheckCovered(int64 order_id)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(order_id)};
 	Datum		total;
-	int64		customer_id;
 	char	   *held;
 
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT total, COALESCE(customer_id, 0) FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
-					 1, types), values, NULL, 1);
-	total = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
-	customer_id = OmsGetInt64(0, 2, NULL);
-	if (LifecycleCovered(order_id, total, customer_id, &held))
+	if (CreateCovered(order_id, &total, &held))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
