@@ -91,9 +91,15 @@ COMMENT ON COLUMN oms.stock_movements.actor IS 'Login role that caused the movem
 CREATE FUNCTION oms.inventory_balance_guard() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'inventory_balance_guard';
 COMMENT ON FUNCTION oms.inventory_balance_guard() IS 'Trigger: rejects writes to oms.stock_balances that do not come from oms functions';
+-- Statement level on purpose: the guard asks one backend-local question per
+-- statement (did an oms function raise the write permission?). A row-level
+-- BEFORE UPDATE trigger would also make the executor lock each balance row
+-- before updating it; inside place_order's per-attempt subtransactions those
+-- locks pile up as multixacts on the row, which made a long transaction of
+-- many orders quadratic.
 CREATE TRIGGER stock_balances_guard
     BEFORE INSERT OR UPDATE OR DELETE ON oms.stock_balances
-    FOR EACH ROW EXECUTE FUNCTION oms.inventory_balance_guard();
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.inventory_balance_guard();
 CREATE TRIGGER stock_balances_guard_truncate
     BEFORE TRUNCATE ON oms.stock_balances
     FOR EACH STATEMENT EXECUTE FUNCTION oms.inventory_balance_guard();

@@ -67,6 +67,8 @@ extern bool OmsWriteAllowed(void);
 extern SPIPlanPtr OmsPlan(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
 /* the same, always with the generic plan */
 extern SPIPlanPtr OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes);
+extern int	OmsKeyLookupsBegin(void);
+extern void OmsKeyLookupsEnd(int nest);
 /* run a saved plan with balance writes allowed; errors on SPI failure */
 extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
 /* run a saved plan read-only-ish (no balance write permission) */

@@ -1067,6 +1067,7 @@ place_order(PG_FUNCTION_ARGS)
 	int32		channel_id;
 	bool		channel_active;
 	int32		hold;
+	int			nest;
 	Datum		result;
 
 	OmsRequireArg(fcinfo, 0, "order");
@@ -1075,11 +1076,13 @@ place_order(PG_FUNCTION_ARGS)
 	PoRequestHash(doc, digest);
 
 	SPI_connect();
+	nest = OmsKeyLookupsBegin();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
 	PoResolvePickup(&o);
 	if (!PoInsertOrder(&o, channel_id, hold, digest))
 	{
 		result = OrdersDocumentReplayed(o.work.order_id, true);
+		OmsKeyLookupsEnd(nest);
 		SPI_finish();
 		PG_RETURN_DATUM(result);
 	}
@@ -1101,6 +1104,7 @@ place_order(PG_FUNCTION_ARGS)
 	PoApplyRules(&o);
 
 	result = OrdersDocumentReplayed(o.work.order_id, false);
+	OmsKeyLookupsEnd(nest);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

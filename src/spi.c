@@ -26,6 +26,7 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 
@@ -70,6 +71,34 @@ SPIPlanPtr
 OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
 {
 	return OmsPlanWith(cache, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+}
+
+/*
+ * Key lookups only: between OmsKeyLookupsBegin() and OmsKeyLookupsEnd()
+ * the planner does not choose sequential scans (enable_seqscan is off, as
+ * a function's SET clause would set it, and restored the same way, also
+ * on error). Every statement of an order's placement finds its rows by a
+ * key. On a small table whose statistics say "two pages" the planner
+ * prefers a sequential scan for those lookups, and the saved plan keeps
+ * it; in a long transaction that places many orders, every version of a
+ * hot balance row that the transaction itself wrote stays in the table
+ * until it commits, so each such scan reads all of them and a bulk import
+ * became quadratic. An index lookup follows only the one row's versions.
+ */
+int
+OmsKeyLookupsBegin(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+void
+OmsKeyLookupsEnd(int nest)
+{
+	AtEOXact_GUC(true, nest);
 }
 
 int
