@@ -4,15 +4,23 @@
  *	  The order document: the order with its lines and where each line's
  *	  units are reserved, as jsonb. One saved plan serves oms.get_order and
  *	  the answers of place_order, cancel_order, set_order_status,
- *	  hold_order, release_hold and reject_at_location. Reads only.
+ *	  hold_order, release_hold and reject_at_location. Reads only. A new
+ *	  order's document is built in memory from what place_order holds
+ *	  (OrdersDocumentPlaced): the same document without reading back what
+ *	  the call has just written.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/numeric.h"
+#include "utils/varlena.h"
 
 #include "orders.h"
 
@@ -104,4 +112,186 @@ get_order(PG_FUNCTION_ARGS)
 	if (!found)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(d);
+}
+
+/* ---- a new order's document, from what place_order holds ---- */
+
+static void
+DocPush(JsonbParseState **st, JsonbIteratorToken tok, JsonbValue *v)
+{
+	(void) pushJsonbValue(st, tok, v);
+}
+
+static void
+DocKey(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	DocPush(st, WJB_KEY, &v);
+}
+
+static void
+DocString(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	DocKey(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	DocPush(st, WJB_VALUE, &v);
+}
+
+static void
+DocNumeric(JsonbParseState **st, const char *key, Numeric n)
+{
+	JsonbValue	v;
+
+	DocKey(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = n;
+	DocPush(st, WJB_VALUE, &v);
+}
+
+static void
+DocInt(JsonbParseState **st, const char *key, int64 i)
+{
+	DocNumeric(st, key, int64_to_numeric(i));
+}
+
+/* a timestamptz as jsonb_build_object shows it (JsonEncodeDateTime), or null */
+static void
+DocTimestamp(JsonbParseState **st, const char *key, Datum ts, bool isnull)
+{
+	JsonbValue	v;
+
+	if (!isnull)
+	{
+		DocString(st, key, JsonEncodeDateTime(NULL, ts, TIMESTAMPTZOID, NULL));
+		return;
+	}
+	DocKey(st, key);
+	v.type = jbvNull;
+	DocPush(st, WJB_VALUE, &v);
+}
+
+/* the sku of a piece: its line's product, or one of the line's kit's components */
+static const char *
+DocPieceSku(OrderWork *w, OrderPiece *p)
+{
+	OrderLine  *l = &w->lines[p->line];
+	int			k;
+
+	if (l->product.id == p->product_id)
+		return l->sku;
+	for (k = 0; k < w->ncomps; k++)
+		if (w->comps[k].kit_id == l->product.id && w->comps[k].component_id == p->product_id)
+			return w->comps[k].sku;
+	elog(ERROR, "oms: reservation of product " INT64_FORMAT " belongs to no product of line %d",
+		 p->product_id, l->line_no);
+	return NULL;				/* keep the compiler quiet */
+}
+
+static int
+DocTextCmp(const char *a, const char *b)
+{
+	return varstr_cmp(a, strlen(a), b, strlen(b), DEFAULT_COLLATION_OID);
+}
+
+/*
+ * The document of an order place_order has just written, the same as
+ * ORDERS_DOCUMENT_SQL with "replayed": false would read back: the caller
+ * passes the order row's columns as it wrote them (h) and the lines and
+ * reservation pieces it wrote (w). Each line's locations are in the
+ * query's order: location code, then sku, in the database collation.
+ */
+Datum
+OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
+	int		   *order = palloc(sizeof(int) * (w->npieces + 1));
+	int			i,
+				j,
+				k,
+				n;
+
+	DocPush(&st, WJB_BEGIN_OBJECT, NULL);
+	DocInt(&st, "order_id", h->order_id);
+	DocString(&st, "channel", w->channel);
+	DocString(&st, "external_id", w->external_id);
+	DocString(&st, "status", h->status);
+	DocString(&st, "policy", h->policy);
+	DocString(&st, "currency", h->currency);
+	if (h->customer_id > 0)
+		DocInt(&st, "customer_id", h->customer_id);
+	else
+	{
+		DocKey(&st, "customer_id");
+		v.type = jbvNull;
+		DocPush(&st, WJB_VALUE, &v);
+	}
+	DocNumeric(&st, "total", DatumGetNumeric(h->total));
+	DocTimestamp(&st, "placed_at", h->placed_at, false);
+	DocTimestamp(&st, "expires_at", h->expires_at, h->expires_at == (Datum) 0);
+	DocKey(&st, "lines");
+	DocPush(&st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < w->nlines; i++)
+	{
+		OrderLine  *l = &w->lines[i];
+
+		DocPush(&st, WJB_BEGIN_OBJECT, NULL);
+		DocInt(&st, "line_no", l->line_no);
+		DocString(&st, "sku", l->sku);
+		DocInt(&st, "qty", l->qty);
+		DocInt(&st, "reserved", l->reserved);
+		DocInt(&st, "backordered", l->backordered);
+		DocInt(&st, "shipped", 0);
+		DocInt(&st, "cancelled", l->cancelled);
+		/* this line's pieces, by location code, then sku */
+		n = 0;
+		for (j = 0; j < w->npieces; j++)
+		{
+			if (w->pieces[j].line != i)
+				continue;
+			for (k = n; k > 0; k--)
+			{
+				OrderPiece *a = &w->pieces[order[k - 1]];
+				OrderPiece *b = &w->pieces[j];
+				int			c = DocTextCmp(a->location_code, b->location_code);
+
+				if (c < 0 || (c == 0 && DocTextCmp(DocPieceSku(w, a), DocPieceSku(w, b)) <= 0))
+					break;
+				order[k] = order[k - 1];
+			}
+			order[k] = j;
+			n++;
+		}
+		DocKey(&st, "locations");
+		DocPush(&st, WJB_BEGIN_ARRAY, NULL);
+		for (j = 0; j < n; j++)
+		{
+			OrderPiece *p = &w->pieces[order[j]];
+
+			DocPush(&st, WJB_BEGIN_OBJECT, NULL);
+			DocString(&st, "location", p->location_code);
+			DocString(&st, "sku", DocPieceSku(w, p));
+			DocInt(&st, "qty", p->qty);
+			DocPush(&st, WJB_END_OBJECT, NULL);
+		}
+		DocPush(&st, WJB_END_ARRAY, NULL);
+		DocPush(&st, WJB_END_OBJECT, NULL);
+	}
+	DocPush(&st, WJB_END_ARRAY, NULL);
+	DocKey(&st, "replayed");
+	v.type = jbvBool;
+	v.val.boolean = false;
+	DocPush(&st, WJB_VALUE, &v);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	/* out of the SPI procedure's memory, which SPI_finish frees */
+	return SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(res)), false, -1);
 }

@@ -69,7 +69,9 @@
  *	  13. PoApplyRules: the status after placement: backordered when units
  *	      wait, confirmed for a customer on payment terms, then the hold
  *	      rules.
- *	  The answer is the order document (src/order_document.c).
+ *	  The answer is the order document (src/order_document.c), built
+ *	  from what the call holds (OrdersDocumentPlaced); only when the rules
+ *	  of step 13 changed the status is it read back.
  *
  *	  The locking order (orders, order lines, kit product rows ascending,
  *	  balance rows ascending) and
@@ -90,6 +92,7 @@
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -342,7 +345,7 @@ PoFindExisting(PoOrder *o, int32 channel_id, const uint8 *digest)
  * checking that the document is the same (22023 otherwise).
  */
 static bool
-PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
+PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest, OrderDocHead *head)
 {
 	static SPIPlanPtr plan_order = NULL;
 	Oid			types[18] = {INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID, JSONBOID, FLOAT8OID, FLOAT8OID,
@@ -368,7 +371,10 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 	if (PoResolveCustomer(o, &customer_id))
 		values[2] = Int64GetDatum(customer_id);
 	else
+	{
+		customer_id = 0;
 		nulls[2] = 'n';
+	}
 	values[3] = CStringGetTextDatum(o->currency);
 	values[4] = CStringGetTextDatum(o->policy);
 	if (o->ship_to)
@@ -403,11 +409,23 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest)
 					"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
 					"             pg_catalog.make_interval(mins => $11) END, "
 					"        $12, $13, $14, $15, $16, $17, $18) "
-					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id",
+					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id, placed_at, expires_at, total",
 					18, types), values, nulls, 1);
 	if (SPI_processed == 1)
 	{
+		bool		isnull;
+
 		o->work.order_id = OmsGetInt64(0, 1, NULL);
+		head->order_id = o->work.order_id;
+		head->status = "pending_payment";
+		head->policy = o->policy;
+		head->currency = o->currency;
+		head->customer_id = customer_id;
+		head->placed_at = OmsGetDatum(0, 2, NULL);
+		head->expires_at = OmsGetDatum(0, 3, &isnull);
+		if (isnull)
+			head->expires_at = (Datum) 0;
+		head->total = datumCopy(OmsGetDatum(0, 4, NULL), false, -1);
 		return true;
 	}
 
@@ -677,7 +695,8 @@ OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocatio
 	RoutePlanOut plan;
 	RouteAllocation *taken;
 	int			ntaken;
-	int			i;
+	int			i,
+				j;
 
 	w->ntaken = 0;
 	w->taken = NULL;
@@ -707,6 +726,10 @@ OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocatio
 		w->taken[i].group = taken[i].group;
 		w->taken[i].qty = taken[i].qty;
 		w->taken[i].used = 0;
+		w->taken[i].location_code = NULL;
+		for (j = 0; j < plan.state->nsites; j++)
+			if (plan.state->sites[j].id == taken[i].location_id)
+				w->taken[i].location_code = plan.state->sites[j].code;
 	}
 	w->ntaken = ntaken;
 	RouteRecord(&req, &plan, trigger, taken, ntaken);
@@ -737,6 +760,7 @@ PoTakeUnits(OrderWork *w, int i, int32 group, int64 product_id, int32 loc, int32
 		w->pieces[w->npieces].product_id = product_id;
 		w->pieces[w->npieces].location_id = t->location_id;
 		w->pieces[w->npieces].qty = give;
+		w->pieces[w->npieces].location_code = t->location_code;
 		w->npieces++;
 	}
 	if (qty != 0)
@@ -923,7 +947,7 @@ PoBookLines(PoOrder *o)
  * oms.check() (order_total_owed) recomputes the same expression.
  */
 static void
-PoOwedTotals(PoOrder *o)
+PoOwedTotals(PoOrder *o, OrderDocHead *head)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
@@ -944,8 +968,9 @@ PoOwedTotals(PoOrder *o)
 					"               pg_catalog.sum(pg_catalog.round(tax OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
 					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax "
 					"          FROM oms.order_lines WHERE order_id OPERATOR(pg_catalog.=) $1) l "
-					" WHERE o.id OPERATOR(pg_catalog.=) $1",
+					" WHERE o.id OPERATOR(pg_catalog.=) $1 RETURNING o.total",
 					1, types), values, NULL, 0);
+	head->total = datumCopy(OmsGetDatum(0, 1, NULL), false, -1);
 }
 
 /*
@@ -1017,7 +1042,7 @@ OrdersBookReservations(OrderWork *w)
  * rules: an order or customer flag listed in oms.hold_rules puts the new
  * order on hold, remembering its status.
  */
-static void
+static bool
 PoApplyRules(PoOrder *o)
 {
 	static SPIPlanPtr plan = NULL;
@@ -1026,12 +1051,16 @@ PoApplyRules(PoOrder *o)
 	bool		isnull;
 	char	   *hold_reason;
 	int64		customer_id;
+	bool		changed = false;
 
 	if (o->work.any_backorder)
+	{
 		LifecycleChange(o->work.order_id, "backordered", "some units wait for stock", false);
+		changed = true;
+	}
 	/* a guest order without flags matches no rule */
 	if (!o->has_customer && o->nflags == 0)
-		return;
+		return changed;
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (c.flags), false), "
 					 "       (SELECT r.reason FROM oms.hold_rules r WHERE r.active "
@@ -1047,9 +1076,16 @@ PoApplyRules(PoOrder *o)
 	customer_id = OmsGetInt64(0, 3, NULL);
 	/* terms are confirmed under the customer row's share lock (coverage) */
 	if (DatumGetBool(OmsGetDatum(0, 1, NULL)) && LifecycleOnTerms(customer_id))
+	{
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
+		changed = true;
+	}
 	if (hold_reason)
+	{
 		LifecycleHold(o->work.order_id, hold_reason);
+		changed = true;
+	}
+	return changed;
 }
 
 PG_FUNCTION_INFO_V1(place_order);
@@ -1068,6 +1104,7 @@ place_order(PG_FUNCTION_ARGS)
 	bool		channel_active;
 	int32		hold;
 	int			nest;
+	OrderDocHead head;
 	Datum		result;
 
 	OmsRequireArg(fcinfo, 0, "order");
@@ -1079,7 +1116,7 @@ place_order(PG_FUNCTION_ARGS)
 	nest = OmsKeyLookupsBegin();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
 	PoResolvePickup(&o);
-	if (!PoInsertOrder(&o, channel_id, hold, digest))
+	if (!PoInsertOrder(&o, channel_id, hold, digest, &head))
 	{
 		result = OrdersDocumentReplayed(o.work.order_id, true);
 		OmsKeyLookupsEnd(nest);
@@ -1099,11 +1136,13 @@ place_order(PG_FUNCTION_ARGS)
 	OrdersReserve(&o.work, false, "place_order", NULL, 0);
 	OrdersDistribute(&o.work);
 	PoBookLines(&o);
-	PoOwedTotals(&o);
+	PoOwedTotals(&o, &head);
 	OrdersBookReservations(&o.work);
-	PoApplyRules(&o);
-
-	result = OrdersDocumentReplayed(o.work.order_id, false);
+	/* a status the rules changed is read back; otherwise no read-back */
+	if (PoApplyRules(&o))
+		result = OrdersDocumentReplayed(o.work.order_id, false);
+	else
+		result = OrdersDocumentPlaced(&head, &o.work);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
 	PG_RETURN_DATUM(result);

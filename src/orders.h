@@ -93,6 +93,7 @@ typedef struct OrderTaken
 	int32		group;			/* the demand group the units were routed for */
 	int32		qty;			/* reserved in the balance by this call */
 	int32		used;			/* handed to lines (OrdersDistribute) */
+	const char *location_code;	/* the location's code, for the document */
 } OrderTaken;
 
 /* one reservation row to write: line index, product, location, units */
@@ -102,6 +103,7 @@ typedef struct OrderPiece
 	int64		product_id;
 	int32		location_id;
 	int32		qty;
+	const char *location_code;	/* for the document */
 } OrderPiece;
 
 /* the order's own inputs to routing (RouteRequest): its channel and destination */
@@ -178,6 +180,22 @@ typedef struct PoOrder
 	Datum		tax;			/* numeric: the lines' tax */
 } PoOrder;
 
+/*
+ * The order row's columns in the document, as placement wrote them (the
+ * lines and their reservations come from the OrderWork).
+ */
+typedef struct OrderDocHead
+{
+	int64		order_id;
+	const char *status;
+	const char *policy;
+	const char *currency;
+	int64		customer_id;	/* 0: a guest order */
+	Datum		total;			/* numeric, as stored */
+	Datum		placed_at;		/* timestamptz */
+	Datum		expires_at;		/* timestamptz, or (Datum) 0 for none */
+} OrderDocHead;
+
 /* ---- order_parse.c ---- */
 
 /* parse and validate the whole document; every problem is a 22023 naming the field */
@@ -203,6 +221,8 @@ extern void OrdersBookReservations(OrderWork *w);
 
 /* the document, with "replayed" (place_order's and cancel_order's answer) */
 extern Datum OrdersDocumentReplayed(int64 order_id, bool replayed);
+/* a new order's document built from what place_order holds: no read-back */
+extern Datum OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w);
 
 /* ---- order_release.c ---- */
 
