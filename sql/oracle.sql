@@ -8,7 +8,8 @@
 --   balance_bounds, balance_vs_ledger, reserved_vs_reservations,
 --   line_accounting, line_vs_reservations, payment_amounts,
 --   stored_value_balance, shipped_vs_shipments, pending_shipment_vs_reserved,
---   rma_claims, rma_received, returned_vs_rmas, rma_money, journal_balance.
+--   rma_claims, rma_received, returned_vs_rmas, rma_money, journal_balance,
+--   reference_orphan.
 -- (The other invariants are planted beside their features:
 -- kit_component_kind and kit_without_components in catalog,
 -- kit_line_vs_bom in kit_bom, status_vs_history in lifecycle,
@@ -22,7 +23,7 @@
 -- append-only and status guards) stand aside with session_replication_role
 -- = replica, which turns off every trigger of oms (none is ENABLE ALWAYS),
 -- including the ledger apply trigger on oms.stock_movements and the FK
--- triggers.
+-- triggers (reservations, movements and routing decisions have none).
 --
 SET client_min_messages = warning;
 SET search_path = public, oms;
@@ -206,6 +207,34 @@ UPDATE oms.stock_balances SET reserved = reserved + 1 WHERE product_id = sku_id(
 INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, reference)
 VALUES (sku_id('TENT'), loc_id('BER'), 'reservation', 1, 'held by hand');
 SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+
+-- ---------------------------------------------------------------------------
+-- reference_orphan: reservations, movements and routing decisions have no
+-- foreign keys (src/orders.sql says why); the oracle checks what the keys
+-- would. Three plants, each alone in its transaction:
+--   1. B-1's tent reservation pointed at an order that does not exist
+--      (its line stays B-1's)
+--   2. a reservation and its release booked at a new location DUS where MUG
+--      has no balance row: the ledger sums to zero there, so
+--      balance_vs_ledger is silent and reference_orphan alone reports both
+--   3. A-1's routing decision pointed at an order that does not exist
+-- ---------------------------------------------------------------------------
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE oms.reservations SET order_id = order_id + 1000000 WHERE order_line_id = line_of('B-1', 'TENT');
+SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO oms.locations (code, name, kind, latitude, longitude) VALUES ('DUS', 'Dusseldorf store', 'store', 51.22, 6.78);
+INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, reference)
+VALUES (sku_id('MUG'), loc_id('DUS'), 'reservation', 1, 'planted'), (sku_id('MUG'), loc_id('DUS'), 'release', -1, 'planted');
+SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+UPDATE oms.routing_decisions SET order_id = order_id + 1000000 WHERE order_id = oid_of('A-1');
+SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM oms.check() ORDER BY 1, 2;
 ROLLBACK;
 
 -- ---------------------------------------------------------------------------

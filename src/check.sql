@@ -85,6 +85,28 @@ AS $fn$
         ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
      WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
     UNION ALL
+    -- inventory 2c: reference_orphan. Reservations, movements and routing
+    -- decisions have no foreign keys (src/orders.sql says why): every
+    -- reservation belongs to a line of its order, every reservation and
+    -- movement to an existing balance row, every decision to an order.
+    SELECT 'reference_orphan',
+           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
+      FROM oms.reservations r
+     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
+    UNION ALL
+    SELECT 'reference_orphan',
+           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
+                             x.what, x.id, x.product_id, x.location_id, x.slot)
+      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
+            UNION ALL
+            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
+     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
+                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
+    UNION ALL
+    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
+      FROM oms.routing_decisions d
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
+    UNION ALL
     -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
     SELECT 'line_accounting',
            pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',

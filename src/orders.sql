@@ -140,10 +140,17 @@ CREATE TABLE oms.reservations (
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
     ended_at      timestamptz,
     CONSTRAINT reservations_pkey PRIMARY KEY (id),
-    CONSTRAINT reservations_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
-    CONSTRAINT reservations_line_fkey FOREIGN KEY (order_line_id) REFERENCES oms.order_lines (id),
-    CONSTRAINT reservations_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
-    CONSTRAINT reservations_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
+    -- No foreign keys, deliberately (the same for oms.stock_movements and
+    -- oms.routing_decisions). Only oms functions write these rows (no role
+    -- has INSERT), and they write them next to rows they have just written
+    -- or locked in the same transaction: the order and its lines, inserted
+    -- by the same call, and the balance row of (product, location), updated
+    -- under its row lock (the balance has the foreign keys to products and
+    -- locations, and the balance guard refuses its deletion). A key check
+    -- there costs a statement per row and proves nothing new: a 3-line
+    -- order paid 19 of them. What a key would still catch, a superuser
+    -- deleting an order or line underneath, oms.check() reports as
+    -- reference_orphan.
     CONSTRAINT reservations_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
     CONSTRAINT reservations_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'released', 'expired', 'consumed'])),
     CONSTRAINT reservations_ended_chk CHECK ((status OPERATOR(pg_catalog.=) 'active') OPERATOR(pg_catalog.=) (ended_at IS NULL))

@@ -109,7 +109,7 @@ CREATE TABLE oms.routing_decisions (
     runners_up   jsonb       NOT NULL,
     filtered     jsonb       NOT NULL,
     CONSTRAINT routing_decisions_pkey PRIMARY KEY (id),
-    CONSTRAINT routing_decisions_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    -- no foreign key: why at oms.reservations (src/orders.sql)
     CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['place_order', 'reroute']))
 );
 CREATE INDEX routing_decisions_order_idx ON oms.routing_decisions (order_id);
