@@ -20,11 +20,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "oms.h"
 
@@ -262,6 +267,52 @@ Datum
 contains_card_number(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(OmsContainsCardNumber(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+}
+
+PG_FUNCTION_INFO_V1(ship_to_contains_card_number);
+/*
+ * oms.ship_to_contains_card_number(jsonb): the PAN guard over an order's
+ * ship_to, for orders_no_card_number_chk. Exactly what the SQL expression
+ *   oms.contains_card_number(COALESCE(jsonb_path_query_array(
+ *       CASE WHEN jsonb_typeof(ship_to) = 'object' THEN ship_to - '{lat,lon}'
+ *            ELSE ship_to END,
+ *       'strict $.** ? (@.type() == "string" || @.type() == "number")')::text, ''))
+ * computes (every string and number at any depth, except the top-level
+ * coordinates), with the path parsed once per backend: as a CHECK written
+ * in SQL, that expression was parsed and planned again by every statement
+ * that inserts an order. NULL is false.
+ */
+Datum
+ship_to_contains_card_number(PG_FUNCTION_ARGS)
+{
+	static Datum path = (Datum) 0;
+	static Datum no_vars = (Datum) 0;
+	Jsonb	   *ship_to;
+	Datum		target;
+	Datum		found;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	if (path == (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		no_vars = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+		path = DirectFunctionCall1(jsonpath_in,
+								   CStringGetDatum("strict $.** ? (@.type() == \"string\" || @.type() == \"number\")"));
+		MemoryContextSwitchTo(old);
+	}
+	ship_to = PG_GETARG_JSONB_P(0);
+	target = JsonbPGetDatum(ship_to);
+	if (JB_ROOT_IS_OBJECT(ship_to))
+	{
+		Datum		coords[2] = {CStringGetTextDatum("lat"), CStringGetTextDatum("lon")};
+
+		target = DirectFunctionCall2(jsonb_delete_array, target,
+									 PointerGetDatum(construct_array(coords, 2, TEXTOID, -1, false, TYPALIGN_INT)));
+	}
+	found = DirectFunctionCall4(jsonb_path_query_array, target, path, no_vars, BoolGetDatum(false));
+	PG_RETURN_BOOL(OmsContainsCardNumber(DatumGetCString(DirectFunctionCall1(jsonb_out, found))));
 }
 
 PG_FUNCTION_INFO_V1(refuse_card_number);

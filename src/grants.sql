@@ -34,7 +34,8 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
 -- the kit guard runs as the writer, so the writer needs to be able to run it
 GRANT EXECUTE ON FUNCTION oms.catalog_kit_guard(), oms.catalog_kit_bom_guard() TO oms_admin;
 GRANT EXECUTE ON FUNCTION oms.check() TO oms_admin, oms_reporting;
-GRANT EXECUTE ON FUNCTION oms.contains_card_number(pg_catalog.text) TO oms_admin, oms_app, oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.contains_card_number(pg_catalog.text), oms.ship_to_contains_card_number(pg_catalog.jsonb)
+    TO oms_admin, oms_app, oms_reporting;
 
 -- Applications read the catalog; they write only through oms.* functions.
 GRANT SELECT ON oms.channels, oms.locations, oms.products, oms.kit_components

@@ -87,6 +87,14 @@ CREATE FUNCTION oms.contains_card_number(pg_catalog.text) RETURNS pg_catalog.boo
 COMMENT ON FUNCTION oms.contains_card_number(pg_catalog.text)
     IS 'True when the text holds 13 to 19 digits passing the Luhn check, after normalisation: runs of up to three separators (punctuation, any white space, Unicode and zero-width spaces) between digit groups are ignored and full-width digits count as digits';
 
+-- The same guard over an order's ship_to: every string and number at any
+-- depth except the top-level coordinates lat and lon (orders_no_card_number_chk)
+CREATE FUNCTION oms.ship_to_contains_card_number(pg_catalog.jsonb) RETURNS pg_catalog.bool
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ship_to_contains_card_number';
+COMMENT ON FUNCTION oms.ship_to_contains_card_number(pg_catalog.jsonb)
+    IS 'True when a string or number of the ship-to document, at any depth except the top-level lat and lon, holds a card number as oms.contains_card_number sees it; false for NULL';
+
 -- The same guard as a trigger, for the tables oms_admin writes with plain
 -- SQL: a clean 22023 naming table and column, where a CHECK constraint's
 -- DETAIL would echo the row, card number included.
