@@ -13,10 +13,12 @@
 # and the settings on stdin, and starts the server. Sets TREE, WORK and
 # PSQL (superuser psql on the bench socket). On exit the server stops and
 # the folder goes, unless KEEP=1 or the runner failed: then it is kept and
-# its path printed.
+# its path printed. A runner that set up more (network namespaces) defines
+# oms_bench_teardown, which is called first.
 
 oms_bench_cleanup() {
     local rc=$?
+    if declare -F oms_bench_teardown >/dev/null; then oms_bench_teardown || true; fi
     if [ -n "${WORK:-}" ] && [ -f "$WORK/data/postmaster.pid" ]; then
         oms_as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 \
             || oms_as_pg "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
@@ -54,6 +56,20 @@ oms_bench_cluster() {
         || { cat "$WORK/logs/server.log" >&2; oms_die "the bench cluster did not start"; }
     # shellcheck disable=SC2034  # used by the runners
     PSQL=(oms_as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$WORK" -p "$port" -U postgres)
+}
+
+# oms_bench_vacuum_analyze DB: VACUUM ANALYZE the tables of schemas oms and
+# appside (if present) in DB. Tables that were never analyzed are left
+# alone until they have some size, for the reason given at the end of
+# setup.sql.
+oms_bench_vacuum_analyze() {
+    "${PSQL[@]}" -d "$1" -At >/dev/null <<'SQL'
+SELECT format('VACUUM ANALYZE %s', c.oid::regclass)
+  FROM pg_class c
+ WHERE c.relnamespace IN (SELECT oid FROM pg_namespace WHERE nspname IN ('oms', 'appside'))
+   AND c.relkind = 'r' AND (c.reltuples >= 0 OR pg_relation_size(c.oid) >= 131072)
+ ORDER BY 1 \gexec
+SQL
 }
 
 # oms_ratio A B: A / B with 2 decimals; "-" when either is missing or B is 0
