@@ -42,7 +42,14 @@
  *	   8. OrdersBuildDemand: the demand per product: same-sku lines
  *	      together, kits expanded into their components, one group per kit
  *	      line (a kit ships from one place).
- *	   9. OrdersReserve: route and reserve (src/route_reserve.c, RouteReserve).
+ *	   9. PoReserveLast: when the routing engine's plan from the current
+ *	      balances covers every demand (the usual case), steps 10 to 12
+ *	      are written first and the plan's guarded updates run last, in
+ *	      one subtransaction (src/route_reserve.c, RouteReserveLate): the
+ *	      balance rows then stay locked only from there to the commit.
+ *	      If the stock moved meanwhile, all of it is rolled back and the
+ *	      order takes the way below.
+ *	      OrdersReserve: route and reserve (src/route_reserve.c, RouteReserve).
  *	      The routing engine plans from the current balances (no locks); if
  *	      the plan is short, lapsed reservations of unpaid orders on the
  *	      short products are released first (lazy expiry) and the order
@@ -683,6 +690,29 @@ PoRouteRequest(OrderWork *w, RouteRequest *req)
 	req->ndemands = w->ndemands;
 }
 
+/* What this call reserved, per balance row, with the location codes of the plan. */
+static void
+PoTakenFrom(OrderWork *w, RoutePlanOut *plan, RouteAllocation *taken, int ntaken)
+{
+	int			i,
+				j;
+
+	w->taken = palloc(sizeof(OrderTaken) * (ntaken + 1));
+	for (i = 0; i < ntaken; i++)
+	{
+		w->taken[i].product_id = taken[i].product_id;
+		w->taken[i].location_id = taken[i].location_id;
+		w->taken[i].group = taken[i].group;
+		w->taken[i].qty = taken[i].qty;
+		w->taken[i].used = 0;
+		w->taken[i].location_code = NULL;
+		for (j = 0; j < plan->state->nsites; j++)
+			if (plan->state->sites[j].id == taken[i].location_id)
+				w->taken[i].location_code = plan->state->sites[j].code;
+	}
+	w->ntaken = ntaken;
+}
+
 /*
  * Route and reserve (src/route_reserve.c: plans, guarded updates, bounded
  * re-planning), then record the decision. An all_or_nothing order that is
@@ -695,8 +725,6 @@ OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocatio
 	RoutePlanOut plan;
 	RouteAllocation *taken;
 	int			ntaken;
-	int			i,
-				j;
 
 	w->ntaken = 0;
 	w->taken = NULL;
@@ -718,20 +746,7 @@ OrdersReserve(OrderWork *w, bool rejections, const char *trigger, RouteAllocatio
 					 errhint("Nothing was reserved. Retry the call.")));
 		PoRaiseInsufficient(w, &plan);
 	}
-	w->taken = palloc(sizeof(OrderTaken) * (ntaken + 1));
-	for (i = 0; i < ntaken; i++)
-	{
-		w->taken[i].product_id = taken[i].product_id;
-		w->taken[i].location_id = taken[i].location_id;
-		w->taken[i].group = taken[i].group;
-		w->taken[i].qty = taken[i].qty;
-		w->taken[i].used = 0;
-		w->taken[i].location_code = NULL;
-		for (j = 0; j < plan.state->nsites; j++)
-			if (plan.state->sites[j].id == taken[i].location_id)
-				w->taken[i].location_code = plan.state->sites[j].code;
-	}
-	w->ntaken = ntaken;
+	PoTakenFrom(w, &plan, taken, ntaken);
 	RouteRecord(&req, &plan, trigger, taken, ntaken);
 }
 
@@ -974,15 +989,13 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 }
 
 /*
- * The reservations and their movements (one statement), the units no line
- * could use given back, and the low-stock check.
+ * The units no line could use given back, and the low-stock check: after
+ * the balance rows are reserved.
  */
-void
-OrdersBookReservations(OrderWork *w)
+static void
+PoGiveBackUnused(OrderWork *w)
 {
-	static SPIPlanPtr plan = NULL;
-	int			i,
-				k;
+	int			k;
 
 	/* what no line could use (a partial kit) goes back */
 	for (k = 0; k < w->ntaken; k++)
@@ -1002,6 +1015,14 @@ OrdersBookReservations(OrderWork *w)
 		}
 		InventoryLowStock(lp, lq, w->ntaken);
 	}
+}
+
+/* The reservation rows and their movements, one statement. */
+static void
+PoWriteReservations(OrderWork *w)
+{
+	static SPIPlanPtr plan = NULL;
+	int			i;
 
 	if (w->npieces > 0)
 	{
@@ -1034,6 +1055,106 @@ OrdersBookReservations(OrderWork *w)
 						"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
 						6, types), values, NULL, 0);
 	}
+}
+
+/*
+ * The reservations and their movements (one statement), the units no line
+ * could use given back, and the low-stock check.
+ */
+void
+OrdersBookReservations(OrderWork *w)
+{
+	PoGiveBackUnused(w);
+	PoWriteReservations(w);
+}
+
+/* ---- reserving last ---- */
+
+typedef struct PoLate
+{
+	PoOrder    *o;
+	OrderDocHead *head;
+	RouteRequest *req;
+	RoutePlanOut *plan;
+} PoLate;
+
+/*
+ * The writes that follow from a plan covering the order, inside
+ * RouteReserveLate's subtransaction, before the balance rows are locked:
+ * the decision, the lines and the reservations with their movements, as
+ * if the plan had been reserved (the guarded updates that follow make it
+ * so, or roll all of it back).
+ */
+static void
+PoLateWrites(void *arg, RouteAllocation *planned, int nplanned)
+{
+	PoLate	   *l = arg;
+	OrderWork  *w = &l->o->work;
+
+	PoTakenFrom(w, l->plan, planned, nplanned);
+	RouteRecord(l->req, l->plan, "place_order", planned, nplanned);
+	OrdersDistribute(w);
+	PoBookLines(l->o);
+	PoOwedTotals(l->o, l->head);
+	PoWriteReservations(w);
+}
+
+/* Forget the outcome of a late attempt that was rolled back. */
+static void
+PoResetOutcome(OrderWork *w)
+{
+	int			i;
+
+	for (i = 0; i < w->nlines; i++)
+	{
+		w->lines[i].id = 0;
+		w->lines[i].reserved = w->lines[i].backordered = w->lines[i].cancelled = 0;
+	}
+	w->taken = NULL;
+	w->ntaken = 0;
+	w->pieces = NULL;
+	w->npieces = 0;
+	w->any_backorder = false;
+	w->total_reserved_units = 0;
+}
+
+/*
+ * Steps 9 to 12 with the stock reserved last: when a plan made from the
+ * current balances covers every demand, the decision, lines and
+ * reservations are written first and the guarded updates run after them,
+ * in one subtransaction, so that the balance rows stay locked only from
+ * there to the commit (the rules and the document follow). False, with
+ * nothing written or held, when the plan is short (then the lazy expiry,
+ * the policies and the re-planning of OrdersReserve apply) or when the
+ * stock moved before the guarded updates (then OrdersReserve plans again).
+ */
+static bool
+PoReserveLast(PoOrder *o, OrderDocHead *head)
+{
+	OrderWork  *w = &o->work;
+	RouteRequest req;
+	RoutePlanOut plan;
+	PoLate		late;
+	int			i;
+
+	if (w->ndemands == 0)
+		return false;
+	PoRouteRequest(w, &req);
+	RoutePlan(&req, &plan);
+	for (i = 0; i < w->ndemands; i++)
+		if (plan.shortfall[i] > 0)
+			return false;
+	late.o = o;
+	late.head = head;
+	late.req = &req;
+	late.plan = &plan;
+	if (RouteReserveLate(&plan, PoLateWrites, &late))
+	{
+		PoGiveBackUnused(w);
+		return true;
+	}
+	PoResetOutcome(w);
+	return false;
 }
 
 /*
@@ -1133,11 +1254,14 @@ place_order(PG_FUNCTION_ARGS)
 	PoLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);
-	OrdersReserve(&o.work, false, "place_order", NULL, 0);
-	OrdersDistribute(&o.work);
-	PoBookLines(&o);
-	PoOwedTotals(&o, &head);
-	OrdersBookReservations(&o.work);
+	if (!PoReserveLast(&o, &head))
+	{
+		OrdersReserve(&o.work, false, "place_order", NULL, 0);
+		OrdersDistribute(&o.work);
+		PoBookLines(&o);
+		PoOwedTotals(&o, &head);
+		OrdersBookReservations(&o.work);
+	}
 	/* a status the rules changed is read back; otherwise no read-back */
 	if (PoApplyRules(&o))
 		result = OrdersDocumentReplayed(o.work.order_id, false);

@@ -3,8 +3,10 @@
  * route_reserve.c
  *	  Routing, second phase: executing a plan and recording the decision.
  *	  RouteReserve() reserves what RoutePlan() (route_plan.c) planned, with
- *	  guarded updates and bounded re-planning; RouteRecord() stores the
- *	  decision behind what was reserved in oms.routing_decisions.
+ *	  guarded updates and bounded re-planning; RouteReserveLate() reserves a
+ *	  plan that covers the order in one attempt, after the caller's writes;
+ *	  RouteRecord() stores the decision behind what was reserved in
+ *	  oms.routing_decisions.
  *
  *	  Locking protocol
  *	  ----------------
@@ -178,7 +180,7 @@ RouteExecute(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
  */
 static bool
 RouteAttempt(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
-			 RouteAllocation *got_list, int *ngot)
+			 RouteAllocation *got_list, int *ngot, RouteLateWrites before, void *arg)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -188,6 +190,15 @@ RouteAttempt(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
+		if (before)
+		{
+			RouteAllocation *planned = palloc(sizeof(RouteAllocation) * (nops + 1));
+			int			i;
+
+			for (i = 0; i < nops; i++)
+				planned[i] = ops[i].a;
+			before(arg, planned, nops);
+		}
 		done = RouteExecute(ops, nops, take_what_is_there, st, got_list, ngot);
 	}
 	PG_CATCH();
@@ -295,7 +306,7 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 		qsort(ops, nops, sizeof(RouteOp), RouteAllocCmp);
 		got_list = palloc(sizeof(RouteAllocation) * (nops + 1));
 
-		done = RouteAttempt(ops, nops, last && !all_or_nothing, out->state, got_list, &ngot);
+		done = RouteAttempt(ops, nops, last && !all_or_nothing, out->state, got_list, &ngot, NULL, NULL);
 		if (done)
 		{
 			*taken = got_list;
@@ -309,6 +320,36 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Reserve exactly what a plan that covers every demand allocates, in one
+ * attempt whose subtransaction first runs before(arg, planned, n): the
+ * caller's writes that follow from the plan (placement writes the
+ * decision, the lines and the reservations there). The balance rows are
+ * then locked last, just before the caller goes on to commit, instead of
+ * staying locked while those rows are written. True when every guarded
+ * update and capacity held: the writes and the reservations stand. False
+ * when the stock or a capacity moved since the plan: the subtransaction is
+ * rolled back, the writes and the row locks with it, and nothing is held;
+ * the caller then takes the way of RouteReserve(). An error raised by
+ * before() rolls the subtransaction back and propagates.
+ */
+bool
+RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg)
+{
+	RouteOp    *ops = palloc(sizeof(RouteOp) * (plan->nallocs + 1));
+	RouteAllocation *got_list = palloc(sizeof(RouteAllocation) * (plan->nallocs + 1));
+	int			ngot = 0;
+	int			i;
+
+	for (i = 0; i < plan->nallocs; i++)
+	{
+		ops[i].a = plan->allocs[i];
+		ops[i].release = 0;
+	}
+	qsort(ops, plan->nallocs, sizeof(RouteOp), RouteAllocCmp);
+	return RouteAttempt(ops, plan->nallocs, false, plan->state, got_list, &ngot, before, arg);
 }
 
 /* ---- the record of a decision ---- */

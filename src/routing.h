@@ -126,6 +126,14 @@ extern void RoutePlan(RouteRequest *req, RoutePlanOut *out);
 
 /* route_reserve.c: plan and reserve with bounded re-planning; false when short (nothing held) */
 extern bool RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int *ntaken);
+/*
+ * route_reserve.c: reserve a plan that covers every demand in one attempt,
+ * after the caller's writes (before), in one subtransaction; false, holding
+ * and keeping nothing, when the stock moved since the plan. planned: the
+ * plan's allocations in lock order.
+ */
+typedef void (*RouteLateWrites) (void *arg, RouteAllocation *planned, int nplanned);
+extern bool RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg);
 /* route_reserve.c: store the decision behind what was reserved */
 extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
 						RouteAllocation *taken, int ntaken);
