@@ -36,9 +36,10 @@ CREATE TABLE oms.orders (
     CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
     CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
     CONSTRAINT orders_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
-    CONSTRAINT orders_split_policy_chk CHECK (split_policy OPERATOR(pg_catalog.=) ANY (ARRAY['allow', 'avoid', 'forbid'])),
+    -- anchored patterns for the closed sets: see stock_movements_kind_chk
+    CONSTRAINT orders_split_policy_chk CHECK (split_policy OPERATOR(pg_catalog.~) '^(allow|avoid|forbid)$'),
     CONSTRAINT orders_pickup_location_fkey FOREIGN KEY (pickup_location_id) REFERENCES oms.locations (id),
-    CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.=) ANY (ARRAY['all_or_nothing', 'partial', 'backorder'])),
+    CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.~) '^(all_or_nothing|partial|backorder)$'),
     CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
     CONSTRAINT orders_hold_minutes_chk CHECK (hold_minutes OPERATOR(pg_catalog.>=) 0),
@@ -152,7 +153,7 @@ CREATE TABLE oms.reservations (
     -- deleting an order or line underneath, oms.check() reports as
     -- reference_orphan.
     CONSTRAINT reservations_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
-    CONSTRAINT reservations_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'released', 'expired', 'consumed'])),
+    CONSTRAINT reservations_status_chk CHECK (status OPERATOR(pg_catalog.~) '^(active|released|expired|consumed)$'),
     CONSTRAINT reservations_ended_chk CHECK ((status OPERATOR(pg_catalog.=) 'active') OPERATOR(pg_catalog.=) (ended_at IS NULL))
 );
 CREATE INDEX reservations_order_idx ON oms.reservations (order_id);

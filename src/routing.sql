@@ -110,7 +110,7 @@ CREATE TABLE oms.routing_decisions (
     filtered     jsonb       NOT NULL,
     CONSTRAINT routing_decisions_pkey PRIMARY KEY (id),
     -- no foreign key: why at oms.reservations (src/orders.sql)
-    CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['place_order', 'reroute']))
+    CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.~) '^(place_order|reroute)$')
 );
 CREATE INDEX routing_decisions_order_idx ON oms.routing_decisions (order_id);
 COMMENT ON TABLE oms.routing_decisions IS 'Every routing decision: which rule chose which locations, at what distance and cost, and the runners-up';
