@@ -73,6 +73,10 @@ extern void OmsKeyLookupsEnd(int nest);
 extern int	OmsExec(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
 /* run a saved plan read-only-ish (no balance write permission) */
 extern int	OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount);
+/* a row of OmsQueryEach: its columns, valid only during the call */
+typedef void (*OmsRowFn) (Datum *values, bool *isnull, void *arg);
+/* like OmsQuery, each row handed to fn as it comes instead of into SPI_tuptable; returns the count */
+extern uint64 OmsQueryEach(SPIPlanPtr plan, Datum *values, const char *nulls, OmsRowFn fn, void *arg);
 
 /* a jsonb document by id (one-parameter query), extra keys merged; false: no row */
 extern bool OmsDocument(SPIPlanPtr *plan, const char *sql, int64 id, const char *extra_json, Datum *doc);

@@ -76,12 +76,14 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
@@ -365,47 +367,201 @@ RouteLoadConfig(RouteRequest *req)
 	req->config_loaded = true;
 }
 
-#define ROUTE_SITE_COLUMNS \
+#define ROUTE_LOCATION_COLUMNS \
 	"SELECT l.id, l.code, l.priority, l.latitude, l.longitude, " \
 	"       l.handling_cost::pg_catalog.float8, l.cost_per_km::pg_catalog.float8, " \
-	"       COALESCE(l.daily_capacity, -1), COALESCE(d.orders, 0), l.active, l.ships, l.pickup, " \
-	"       b.product_id, GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) "
+	"       COALESCE(l.daily_capacity, -1), COALESCE(d.orders, 0), l.active, l.ships, l.pickup "
+#define ROUTE_LOCATION_NCOLUMNS 12
+#define ROUTE_SITE_COLUMNS \
+	ROUTE_LOCATION_COLUMNS \
+	"     , b.product_id, GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) "
 #define ROUTE_SITE_LOAD_JOIN \
 	"  LEFT JOIN oms.location_daily_load d ON l.daily_capacity IS NOT NULL " \
 	"       AND d.location_id OPERATOR(pg_catalog.=) l.id " \
 	"       AND d.day OPERATOR(pg_catalog.=) pg_catalog.timezone('UTC', pg_catalog.now())::pg_catalog.date "
 
 /*
+ * Columns 1-12 of a result row (ROUTE_LOCATION_COLUMNS, deformed into v,
+ * none of them null) into site x, whose availability per demand is avail
+ * (zeroed, ndemands long: a slice of one array for all sites; NULL when
+ * the caller assigns it later).
+ */
+static void
+RouteSiteFromRow(RouteSite *x, Datum *v, int64 *avail)
+{
+	x->id = DatumGetInt32(v[0]);
+	x->code = TextDatumGetCString(v[1]);
+	x->priority = DatumGetInt32(v[2]);
+	x->lat = DatumGetFloat8(v[3]);
+	x->lon = DatumGetFloat8(v[4]);
+	x->handling = DatumGetFloat8(v[5]);
+	x->per_km = DatumGetFloat8(v[6]);
+	x->capacity = DatumGetInt32(v[7]);
+	x->load = DatumGetInt32(v[8]);
+	x->active = DatumGetBool(v[9]);
+	x->ships = DatumGetBool(v[10]);
+	x->pickup = DatumGetBool(v[11]);
+	x->avail = avail;
+}
+
+/* The index of id in ids (n ids, ascending), by binary search; -1 if absent. */
+static int
+RouteIdIndex(const int32 *ids, int n, int32 id)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (ids[mid] == id)
+			return mid;
+		if (ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* The available units of product pid at site x, for every demand of it. */
+static void
+RouteSiteAvail(RouteRequest *req, RouteSite *x, int64 pid, int32 avail)
+{
+	int			d;
+
+	for (d = 0; d < req->ndemands; d++)
+		if (req->demands[d].product_id == pid)
+			x->avail[d] = avail;
+}
+
+/* RouteLoadSites for explain_route: the state of its two row-by-row queries */
+typedef struct RouteLoad
+{
+	RouteRequest *req;
+	RouteState *st;
+	int			size;			/* sites allocated */
+	int32	   *ids;			/* the sites' ids, ascending */
+	int		   *index_of;		/* when the ids are dense: site of id ids[0] + i, or -1 */
+	int32		span;			/* entries of index_of */
+} RouteLoad;
+
+/* A row of the locations query (ascending id): one more site. */
+static void
+RouteLocationRow(Datum *values, bool *isnull, void *arg)
+{
+	RouteLoad  *load = (RouteLoad *) arg;
+	RouteState *st = load->st;
+
+	(void) isnull;
+	if (st->nsites == load->size)
+	{
+		load->size *= 2;
+		st->sites = repalloc(st->sites, sizeof(RouteSite) * load->size);
+	}
+	memset(&st->sites[st->nsites], 0, sizeof(RouteSite));
+	RouteSiteFromRow(&st->sites[st->nsites], values, NULL);
+	st->nsites++;
+}
+
+/* A row of the balances query: a demanded product's stock at a site. */
+static void
+RouteBalanceRow(Datum *values, bool *isnull, void *arg)
+{
+	RouteLoad  *load = (RouteLoad *) arg;
+	int32		id = DatumGetInt32(values[0]);
+	int			s;
+
+	(void) isnull;
+	if (load->index_of == NULL)
+		s = RouteIdIndex(load->ids, load->st->nsites, id);
+	else if (id < load->ids[0] || id - load->ids[0] >= load->span)
+		s = -1;
+	else
+		s = load->index_of[id - load->ids[0]];
+	if (s >= 0)
+		RouteSiteAvail(load->req, &load->st->sites[s], DatumGetInt64(values[1]), DatumGetInt32(values[2]));
+}
+
+/*
  * The sites with their availability per demand. For placement only the
- * active locations with stock of a demanded product; for explain_route
- * every location.
+ * active locations with stock of a demanded product (one query, locations
+ * joined with the balances); for explain_route every location. That one
+ * reads the locations and the balances of the demanded products in two
+ * queries, row by row as the executor produces them (no copy of the rows
+ * into SPI_tuptable), and matches them here by location id: joining every
+ * location with the balances, sorting the joined rows and copying them
+ * cost several times as much at 1,000 locations. A balance of a location
+ * the first query did not see (one created between the two) is left out,
+ * as if read a moment earlier.
  */
 static void
 RouteLoadSites(RouteRequest *req, RouteState *st)
 {
 	static SPIPlanPtr plan_stock = NULL;
-	static SPIPlanPtr plan_all = NULL;
+	static SPIPlanPtr plan_locations = NULL;
+	static SPIPlanPtr plan_balances = NULL;
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
+	Datum		row[ROUTE_LOCATION_NCOLUMNS + 2];
+	bool		nulls[ROUTE_LOCATION_NCOLUMNS + 2];
 	int64	   *ids = palloc(sizeof(int64) * (req->ndemands + 1));
+	int64	   *avail;
 	int			i,
 				n,
 				d;
 	RouteSite  *cur = NULL;
+	MemoryContext mcxt = CurrentMemoryContext;
 
 	for (i = 0; i < req->ndemands; i++)
 		ids[i] = req->demands[i].product_id;
 	values[0] = PointerGetDatum(OmsInt8Array(ids, req->ndemands));
 	if (req->explain)
-		OmsQuery(OmsPlan(&plan_all,
-						 ROUTE_SITE_COLUMNS
-						 "  FROM oms.locations l "
-						 "  LEFT JOIN oms.stock_balances b ON b.location_id OPERATOR(pg_catalog.=) l.id "
-						 "       AND b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0 "
-						 ROUTE_SITE_LOAD_JOIN
-						 " ORDER BY l.id",
-						 1, types), values, NULL, 0);
+	{
+		RouteLoad	load;
+
+		load.req = req;
+		load.st = st;
+		load.size = 64;
+		st->sites = palloc(sizeof(RouteSite) * load.size);
+		st->nsites = 0;
+		OmsQueryEach(OmsPlan(&plan_locations,
+							 ROUTE_LOCATION_COLUMNS
+							 "  FROM oms.locations l "
+							 ROUTE_SITE_LOAD_JOIN
+							 " ORDER BY l.id",
+							 0, NULL), NULL, NULL, RouteLocationRow, &load);
+		MemoryContextSwitchTo(mcxt);	/* SPI left its own context current */
+		avail = palloc0(sizeof(int64) * ((Size) st->nsites * req->ndemands + 1));
+		load.ids = palloc(sizeof(int32) * (st->nsites + 1));
+		for (i = 0; i < st->nsites; i++)
+		{
+			st->sites[i].avail = avail + (Size) i * req->ndemands;
+			load.ids[i] = st->sites[i].id;
+		}
+		/* ids from a sequence are dense: then a table from id to site */
+		load.index_of = NULL;
+		load.span = 0;
+		if (st->nsites > 0 && (int64) load.ids[st->nsites - 1] - load.ids[0] < 4 * (int64) st->nsites + 1024)
+		{
+			load.span = load.ids[st->nsites - 1] - load.ids[0] + 1;
+			load.index_of = palloc(sizeof(int) * load.span);
+			for (i = 0; i < load.span; i++)
+				load.index_of[i] = -1;
+			for (i = 0; i < st->nsites; i++)
+				load.index_of[load.ids[i] - load.ids[0]] = i;
+		}
+		OmsQueryEach(OmsPlanGeneric(&plan_balances,
+									"SELECT b.location_id, b.product_id, "
+									"       GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) "
+									"  FROM oms.stock_balances b "
+									" WHERE b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0",
+									1, types), values, NULL, RouteBalanceRow, &load);
+		MemoryContextSwitchTo(mcxt);
+	}
 	else
+	{
 		OmsQuery(OmsPlanGeneric(&plan_stock,
 						 ROUTE_SITE_COLUMNS
 						 "  FROM oms.stock_balances b "
@@ -416,38 +572,23 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 						 "   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>) 0 "
 						 " ORDER BY l.id",
 						 1, types), values, NULL, 0);
-	n = (int) SPI_processed;
-	st->sites = palloc0(sizeof(RouteSite) * (n + 1));
-	st->nsites = 0;
-	for (i = 0; i < n; i++)
-	{
-		int32		id = OmsGetInt32(i, 1, NULL);
-		bool		isnull;
-		int64		pid;
-
-		if (cur == NULL || cur->id != id)
+		MemoryContextSwitchTo(mcxt);
+		n = (int) SPI_processed;
+		st->sites = palloc0(sizeof(RouteSite) * (n + 1));
+		avail = palloc0(sizeof(int64) * ((Size) n * req->ndemands + 1));
+		st->nsites = 0;
+		for (i = 0; i < n; i++)
 		{
-			cur = &st->sites[st->nsites++];
-			cur->id = id;
-			cur->code = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
-			cur->priority = OmsGetInt32(i, 3, NULL);
-			cur->lat = DatumGetFloat8(OmsGetDatum(i, 4, NULL));
-			cur->lon = DatumGetFloat8(OmsGetDatum(i, 5, NULL));
-			cur->handling = DatumGetFloat8(OmsGetDatum(i, 6, NULL));
-			cur->per_km = DatumGetFloat8(OmsGetDatum(i, 7, NULL));
-			cur->capacity = OmsGetInt32(i, 8, NULL);
-			cur->load = OmsGetInt32(i, 9, NULL);
-			cur->active = DatumGetBool(OmsGetDatum(i, 10, NULL));
-			cur->ships = DatumGetBool(OmsGetDatum(i, 11, NULL));
-			cur->pickup = DatumGetBool(OmsGetDatum(i, 12, NULL));
-			cur->avail = palloc0(sizeof(int64) * (req->ndemands + 1));
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, row, nulls);
+			if (cur == NULL || cur->id != DatumGetInt32(row[0]))
+			{
+				cur = &st->sites[st->nsites];
+				RouteSiteFromRow(cur, row, avail + (Size) st->nsites * req->ndemands);
+				st->nsites++;
+			}
+			RouteSiteAvail(req, cur, DatumGetInt64(row[ROUTE_LOCATION_NCOLUMNS]),
+						   DatumGetInt32(row[ROUTE_LOCATION_NCOLUMNS + 1]));
 		}
-		pid = OmsGetInt64(i, 13, &isnull);
-		if (isnull)
-			continue;
-		for (d = 0; d < req->ndemands; d++)
-			if (req->demands[d].product_id == pid)
-				cur->avail[d] = OmsGetInt32(i, 14, NULL);
 	}
 	/* units a re-route gives back are available to it */
 	for (i = 0; i < req->nrelease; i++)
@@ -491,6 +632,7 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 				f;
 	int64	   *total_of = palloc(sizeof(int64) * (req->ndemands + 1));
 	bool	   *first_of = palloc(sizeof(bool) * (req->ndemands + 1));
+	bool	   *fit = palloc(sizeof(bool) * ((Size) st->nsites * req->ndemands + 1));
 
 	/* per demand, once: what all demands of its product ask together */
 	for (d = 0; d < req->ndemands; d++)
@@ -514,8 +656,7 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 		x->after = 0;
 		x->nfit = 0;
 		x->fit_mask = 0;
-		if (x->fit == NULL)
-			x->fit = palloc(sizeof(bool) * (req->ndemands + 1));
+		x->fit = fit + (Size) s * req->ndemands;
 		for (d = 0; d < req->ndemands; d++)
 		{
 			int64		total = total_of[d];
@@ -755,6 +896,7 @@ static int
 RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add)
 {
 	int		   *order = palloc(sizeof(int) * (st->neligible + 1));
+	int64	   *left = palloc(sizeof(int64) * ((Size) st->neligible * req->ndemands + 1));
 	int			norder = 0;
 	int			nallocs = 0;
 	int			d,
@@ -766,7 +908,7 @@ RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add
 	{
 		RouteSite  *x = &st->sites[st->eligible[e]];
 
-		x->left = palloc(sizeof(int64) * (req->ndemands + 1));
+		x->left = left + (Size) e * req->ndemands;
 		for (d = 0; d < req->ndemands; d++)
 			x->left[d] = x->avail[d];
 		if (x->chosen)
@@ -864,11 +1006,14 @@ RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add
 /*
  * The single entry point of location choice: fills out (allocations,
  * shortfall per demand, availability per demand over eligible locations)
- * from the current balances. Reads only; never locks.
+ * from the current balances. Reads only; never locks. The plan is
+ * allocated in the memory context current at the call (an SPI query
+ * leaves SPI's own context current: the loaders switch back after theirs).
  */
 void
 RoutePlan(RouteRequest *req, RoutePlanOut *out)
 {
+	MemoryContext mcxt = CurrentMemoryContext;
 	RouteState *st = palloc0(sizeof(RouteState));
 	int			n = req->ndemands;
 	bool	   *fits_somewhere = palloc0(sizeof(bool) * (n + 1));
@@ -878,7 +1023,10 @@ RoutePlan(RouteRequest *req, RoutePlanOut *out)
 				e;
 
 	if (!req->config_loaded)
+	{
 		RouteLoadConfig(req);
+		MemoryContextSwitchTo(mcxt);
+	}
 	RouteLoadSites(req, st);
 	RouteScoreSites(req, st);
 

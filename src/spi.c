@@ -3,7 +3,8 @@
  * spi.c
  *	  The SPI helpers every area uses: saved plans (OmsPlan, OmsPlanGeneric),
  *	  running them (OmsExec with the balance write permission raised,
- *	  OmsQuery without), reading result columns (OmsGet*), int8[] and int4[]
+ *	  OmsQuery without, OmsQueryEach row by row into a callback), reading
+ *	  result columns (OmsGet*), int8[] and int4[]
  *	  parameters for set-based statements, a JSON document by id
  *	  (OmsDocument), handing a result out of SPI memory (OmsFinish), and the
  *	  two argument errors shared by the SQL-callable functions
@@ -23,7 +24,9 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
+#include "nodes/params.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -122,6 +125,94 @@ OmsQuery(SPIPlanPtr plan, Datum *values, const char *nulls, long tcount)
 	if (rc < 0)
 		elog(ERROR, "oms: SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * OmsQueryEach: a DestReceiver that hands each row to a callback, in the
+ * memory context that was current when the query was started (the
+ * executor runs in its own, which ends with the query).
+ */
+typedef struct OmsRowReceiver
+{
+	DestReceiver pub;
+	OmsRowFn	fn;
+	void	   *arg;
+	MemoryContext mcxt;
+} OmsRowReceiver;
+
+static bool
+OmsRowReceive(TupleTableSlot *slot, DestReceiver *self)
+{
+	OmsRowReceiver *r = (OmsRowReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->mcxt);
+
+	slot_getallattrs(slot);
+	r->fn(slot->tts_values, slot->tts_isnull, r->arg);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+OmsRowStartup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	(void) self;
+	(void) operation;
+	(void) typeinfo;
+}
+
+static void
+OmsRowNothing(DestReceiver *self)
+{
+	(void) self;
+}
+
+/*
+ * Run a saved plan like OmsQuery, but hand each result row to fn as the
+ * executor produces it (its columns deformed, valid only during the call)
+ * instead of copying every row into SPI_tuptable: for results of
+ * thousands of rows that are read once, that copy and its memory are most
+ * of the cost. fn runs in the memory context current at this call. Returns
+ * the number of rows.
+ */
+uint64
+OmsQueryEach(SPIPlanPtr plan, Datum *values, const char *nulls, OmsRowFn fn, void *arg)
+{
+	OmsRowReceiver receiver;
+	SPIExecuteOptions options;
+	int			nargs = SPI_getargcount(plan);
+	int			i;
+	int			rc;
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = OmsRowReceive;
+	receiver.pub.rStartup = OmsRowStartup;
+	receiver.pub.rShutdown = OmsRowNothing;
+	receiver.pub.rDestroy = OmsRowNothing;
+	/* SPI reads only mydest: not DestSPI, so it fills no SPI_tuptable */
+	receiver.pub.mydest = DestNone;
+	receiver.fn = fn;
+	receiver.arg = arg;
+	receiver.mcxt = CurrentMemoryContext;
+
+	memset(&options, 0, sizeof(options));
+	if (nargs > 0)
+	{
+		options.params = makeParamList(nargs);
+		for (i = 0; i < nargs; i++)
+		{
+			ParamExternData *p = &options.params->params[i];
+
+			p->value = values[i];
+			p->isnull = nulls != NULL && nulls[i] == 'n';
+			p->pflags = PARAM_FLAG_CONST;
+			p->ptype = SPI_getargtypeid(plan, i);
+		}
+	}
+	options.dest = (DestReceiver *) &receiver;
+	rc = SPI_execute_plan_extended(plan, &options);
+	if (rc < 0)
+		elog(ERROR, "oms: SPI_execute_plan_extended failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
 }
 
 Datum
