@@ -169,8 +169,8 @@ SELECT o.external_id, c.code AS channel, o.hold_minutes, round(extract(epoch FRO
  WHERE o.external_id IN ('W-1', 'W-7', 'W-8') ORDER BY 1, 2;
 SET oms.hold_minutes = -1;
 SET oms.hold_minuts = 5;
--- free memory a backend keeps between calls: in kB, -1 leaves the C
--- library's thresholds; a superuser's setting (PGC_SUSET)
+-- free memory a backend keeps between calls: in kB, -1 restores the C
+-- library's defaults; a superuser's setting (PGC_SUSET)
 SHOW oms.malloc_trim_threshold;
 SET oms.malloc_trim_threshold = -1;
 SET oms.malloc_trim_threshold = '64MB';

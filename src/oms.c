@@ -18,7 +18,9 @@
  */
 #include "postgres.h"
 
+#ifdef __GLIBC__
 #include <malloc.h>
+#endif
 
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -35,7 +37,7 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* GUC oms.malloc_trim_threshold, in kB; -1 leaves the C library alone */
+/* GUC oms.malloc_trim_threshold, in kB; -1 restores the C library's defaults */
 static int	oms_malloc_trim_threshold = 32768;
 
 /*
@@ -44,12 +46,12 @@ static int	oms_malloc_trim_threshold = 32768;
  * its heap back to the kernel once it exceeds 128 kB, and serves blocks of
  * 128 kB or more with mmap: the executor state, SPI plans and memory
  * contexts of one place_order call go back and forth between the kernel
- * and the process on every call (brk, page faults, TLB flushes: about a
- * sixth of the backend's CPU per order on the 2-core bench machine). Kept
+ * and the process on every call (brk, page faults, TLB flushes: about 9%
+ * of the backend's CPU per order on the 2-core bench machine). Kept
  * free memory is reused by the next call instead. The mmap threshold
  * follows the trim threshold (at most 32 MB, the C library's limit) so
  * that large blocks come from the heap too; the top pad is 1 MB at most.
- * Without glibc (no M_TRIM_THRESHOLD) the setting does nothing.
+ * Without glibc (no <malloc.h>, no M_TRIM_THRESHOLD) it does nothing.
  */
 static void
 oms_malloc_assign(int newval, void *extra)
@@ -112,7 +114,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("oms.malloc_trim_threshold",
 							"Free memory a backend keeps from the operating system between calls.",
-							"glibc's M_TRIM_THRESHOLD (and, capped, M_MMAP_THRESHOLD and M_TOP_PAD) for backends that loaded oms; -1 leaves the C library's own thresholds.",
+							"glibc's M_TRIM_THRESHOLD (and, capped, M_MMAP_THRESHOLD and M_TOP_PAD) for backends that loaded oms; -1 restores the C library's defaults.",
 							&oms_malloc_trim_threshold,
 							32768, -1, 1048576,
 							PGC_SUSET, GUC_UNIT_KB,
