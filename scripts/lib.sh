@@ -34,6 +34,17 @@ oms_as_pg() {
     fi
 }
 
+# Debian's node-pg needs Debian's nodejs (libnode108). A machine that carries
+# another build (NodeSource's nodejs 20, say) gets Debian's back: prints
+# "nodejs=VERSION" for apt-get when the installed nodejs is not Debian's.
+oms_debian_nodejs() {
+    local have want
+    have="$(dpkg-query -W -f='${Version}' nodejs 2>/dev/null || true)"
+    case "$have" in ""|*dfsg*) return 0 ;; esac
+    want="$(apt-cache madison nodejs | awk -F'|' '$2 ~ /dfsg/ {gsub(/ /, "", $2); print $2; exit}')"
+    [ -n "$want" ] && echo "nodejs=$want"
+}
+
 oms_ensure_packages() {
     local missing="" p
     for p in $OMS_PACKAGES; do
@@ -45,7 +56,8 @@ oms_ensure_packages() {
         oms_log "installing Debian packages:$missing"
         oms_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         # shellcheck disable=SC2086
-        oms_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        oms_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends --allow-downgrades \
+            $missing $(oms_debian_nodejs) >/dev/null
     fi
     PG_CONFIG="${OMS_PG_CONFIG:-/usr/lib/postgresql/$OMS_PG_MAJOR/bin/pg_config}"
     [ -x "$PG_CONFIG" ] || oms_die "$PG_CONFIG not found"
