@@ -5,7 +5,12 @@
 EXTENSION   = oms
 EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 
-MODULE_big  = oms
+# One library per release, oms-<version>.so, named by module_pathname in
+# oms.control: the C code's SPI queries follow its own version's schema, so
+# a database still on the previous version must keep the previous library
+# until ALTER EXTENSION oms UPDATE (README, Upgrading). control-check keeps
+# the two names in step.
+MODULE_big  = oms-$(EXTVERSION)
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
@@ -70,6 +75,28 @@ $(DATA_built): | gitignore-check
 gitignore-check:
 	@if [ -f $(srcdir)/.gitignore ] && ! grep -qxF '/$(DATA_built)' $(srcdir)/.gitignore; then \
 		echo "error: .gitignore must list /$(DATA_built), the generated install script of version $(EXTVERSION)" >&2; exit 1; fi
+
+# module_pathname in oms.control names this version's library
+all: control-check
+.PHONY: control-check
+control-check:
+	@grep -qxF "module_pathname = '\$$libdir/oms-$(EXTVERSION)'" $(srcdir)/oms.control || { \
+		echo "error: oms.control must say module_pathname = '\$$libdir/oms-$(EXTVERSION)' (one library per version)" >&2; exit 1; }
+
+# The upgrade test (test/t/011_upgrade.pl) installs the released 0.1.0 and
+# updates it. Its fixtures are test data, never part of make install: the
+# frozen 0.1.0 install script (test/upgrade/oms--0.1.0.sql) and the 0.1.0
+# sources (test/upgrade/oms-0.1.0.tar.gz), whose library is oms.so.
+UPGRADE_FROM = 0.1.0
+EXTRA_CLEAN += upgrade-build
+.PHONY: upgrade-fixtures install-upgrade-fixtures
+upgrade-fixtures:
+	rm -rf upgrade-build && mkdir -p upgrade-build
+	tar -C upgrade-build -xzf $(srcdir)/test/upgrade/oms-$(UPGRADE_FROM).tar.gz
+	$(MAKE) -C upgrade-build/oms-$(UPGRADE_FROM) PG_CONFIG=$(PG_CONFIG) >/dev/null
+install-upgrade-fixtures:
+	$(INSTALL_SHLIB) upgrade-build/oms-$(UPGRADE_FROM)/oms$(DLSUFFIX) '$(DESTDIR)$(pkglibdir)/oms$(DLSUFFIX)'
+	$(INSTALL_DATA) $(srcdir)/test/upgrade/oms--$(UPGRADE_FROM).sql '$(DESTDIR)$(datadir)/extension/'
 
 # print a variable, for test/run: make -s print-REGRESS
 print-%:

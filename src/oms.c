@@ -84,6 +84,29 @@ oms_malloc_assign(int newval, void *extra)
 }
 
 /*
+ * Each release builds its own library, oms-<version>.so (Makefile,
+ * README "Upgrading"), so a database still on the previous version keeps
+ * its library until ALTER EXTENSION oms UPDATE. A session that loaded one
+ * version's library cannot load another's: both define the same GUCs and
+ * the server would refuse the second definition with a confusing message.
+ * This happens in the session that runs ALTER EXTENSION oms UPDATE after
+ * calling oms functions; it is refused here with a clear one, before
+ * anything is defined.
+ */
+static void
+RefuseSecondLibrary(void)
+{
+	if (GetConfigOption("oms.hold_minutes", true, false) != NULL &&
+		(GetConfigOptionFlags("oms.hold_minutes", true) & GUC_CUSTOM_PLACEHOLDER) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("another version of the oms library is already loaded in this session"),
+				 errdetail("This session loaded it before the extension was updated; the oms %s library cannot be loaded beside it.",
+						   OMS_VERSION_STR),
+				 errhint("Reconnect, then run the statement again (run ALTER EXTENSION oms UPDATE in a new session).")));
+}
+
+/*
  * Module load: define the GUCs, reserve the "oms." prefix so that a typo
  * such as SET oms.hold_minuts is reported instead of silently accepted, and
  * let each area that keeps backend state register its callbacks.
@@ -91,6 +114,7 @@ oms_malloc_assign(int newval, void *extra)
 void
 _PG_init(void)
 {
+	RefuseSecondLibrary();
 	DefineCustomIntVariable("oms.hold_minutes",
 							"Minutes the reservations of an unpaid order are held.",
 							"Used when neither the order nor its channel sets hold_minutes; 0 holds until paid or cancelled.",

@@ -46,7 +46,6 @@ CREATE TABLE oms.rmas (
     value            numeric(16,4) NOT NULL,
     exchange_lines   jsonb,
     exchange_order_id bigint,
-    exchange_value   numeric(16,4) NOT NULL DEFAULT 0,
     refunded         numeric(16,4) NOT NULL DEFAULT 0,
     store_credit     numeric(16,4) NOT NULL DEFAULT 0,
     notes            text,
@@ -55,6 +54,8 @@ CREATE TABLE oms.rmas (
     authorized_at    timestamptz,
     received_at      timestamptz,
     resolved_at      timestamptz,
+    -- added in 0.2.0: last, where ALTER TABLE ADD COLUMN puts it on an upgrade
+    exchange_value   numeric(16,4) NOT NULL DEFAULT 0,
     CONSTRAINT rmas_pkey PRIMARY KEY (id),
     CONSTRAINT rmas_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
     CONSTRAINT rmas_exchange_order_fkey FOREIGN KEY (exchange_order_id) REFERENCES oms.orders (id),

@@ -1,0 +1,923 @@
+-- oms--0.1.0--0.2.0.sql: ALTER EXTENSION oms UPDATE from 0.1.0 to 0.2.0.
+--
+-- Frozen once 0.2.0 is released: later changes get their own script
+-- (README, Contributing). test/t/011_upgrade.pl installs 0.1.0, runs
+-- orders through it, applies this script and compares the catalog with a
+-- fresh 0.2.0 install (test/upgrade/catalog.sql).
+--
+-- Run it in a new session (ALTER EXTENSION oms UPDATE as the first oms
+-- statement of the connection): 0.2.0 has its own library, oms-0.2.0.so,
+-- and a session that already loaded 0.1.0's oms.so cannot load it too
+-- (55000, "another version of the oms library is already loaded").
+-- Other sessions should reconnect after the update: until then they keep
+-- 0.1.0's library, which does not know the 0.2.0 schema.
+--
+-- The new CHECK constraints are validated against existing rows; a row
+-- that 0.1.0 accepted and 0.2.0 refuses (a card number in a ship-to number
+-- or in a field next to another, more than 32 order flags) stops the
+-- update with the constraint's name, and nothing changes. Run
+-- SELECT * FROM oms.check() afterwards: the invariants new in 0.2.0
+-- (coverage, status meaning, money out) report what 0.1.0 let through.
+
+\echo Use "ALTER EXTENSION oms UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ---- the 0.2.0 library -----------------------------------------------------
+-- Every C function moves to this version's library. Their SQL signatures
+-- are those of 0.1.0, so each is replaced as the catalog defines it, with
+-- the library path changed (pg_get_functiondef keeps arguments, defaults,
+-- volatility, security and search_path as they are).
+DO $upgrade$
+DECLARE
+    f oid;
+BEGIN
+    FOR f IN
+        SELECT p.oid FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
+                                     AND d.deptype = 'e'
+          JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'oms'
+         WHERE p.prolang = (SELECT oid FROM pg_catalog.pg_language WHERE lanname = 'c')
+           AND p.probin = '$libdir/oms'
+         ORDER BY p.oid
+    LOOP
+        EXECUTE pg_catalog.replace(pg_catalog.pg_get_functiondef(f), 'AS ''$libdir/oms'',', 'AS ''MODULE_PATHNAME'',');
+    END LOOP;
+END
+$upgrade$;
+
+-- ---- card-number guard: per field, ship-to numbers, tables admins write ----
+-- The same guard over an order's ship_to: every string and number at any
+-- depth except the top-level coordinates lat and lon (orders_no_card_number_chk)
+CREATE FUNCTION oms.ship_to_contains_card_number(pg_catalog.jsonb) RETURNS pg_catalog.bool
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'ship_to_contains_card_number';
+COMMENT ON FUNCTION oms.ship_to_contains_card_number(pg_catalog.jsonb)
+    IS 'True when a string or number of the ship-to document, at any depth except the top-level lat and lon, holds a card number as oms.contains_card_number sees it; false for NULL';
+
+-- The same guard as a trigger, for the tables oms_admin writes with plain
+-- SQL: a clean 22023 naming table and column, where a CHECK constraint's
+-- DETAIL would echo the row, card number included.
+CREATE FUNCTION oms.refuse_card_number() RETURNS trigger
+    LANGUAGE c
+    AS 'MODULE_PATHNAME', 'refuse_card_number';
+COMMENT ON FUNCTION oms.refuse_card_number()
+    IS 'Trigger: refuses a row whose named text columns hold a card number (22023, the value is not echoed)';
+COMMENT ON FUNCTION oms.contains_card_number(pg_catalog.text)
+    IS 'True when the text holds 13 to 19 digits passing the Luhn check, after normalisation: runs of up to three separators (punctuation, any white space, Unicode and zero-width spaces) between digit groups are ignored and full-width digits count as digits';
+GRANT EXECUTE ON FUNCTION oms.ship_to_contains_card_number(pg_catalog.jsonb) TO oms_admin, oms_app, oms_reporting;
+
+ALTER TABLE oms.customers
+    DROP CONSTRAINT customers_no_card_number_chk,
+    ADD CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(external_ref, ''))
+        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))),
+    DROP CONSTRAINT customers_flags_chk,
+    ADD CONSTRAINT customers_flags_chk CHECK (
+        pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
+        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]{0,31}(,|$))*$');
+ALTER TABLE oms.orders
+    DROP CONSTRAINT orders_no_card_number_chk,
+    ADD CONSTRAINT orders_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(notes, ''))
+        AND NOT oms.ship_to_contains_card_number(ship_to)),
+    ADD CONSTRAINT orders_flags_chk CHECK (
+        pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
+        AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]{0,31}(,|$))*$'),
+    DROP CONSTRAINT orders_amounts_chk,
+    ADD CONSTRAINT orders_amounts_chk CHECK (LEAST(subtotal, discount, tax, total) OPERATOR(pg_catalog.>=) 0),
+    DROP CONSTRAINT orders_policy_chk,
+    ADD CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.~) '^(all_or_nothing|partial|backorder)$'),
+    DROP CONSTRAINT orders_split_policy_chk,
+    ADD CONSTRAINT orders_split_policy_chk CHECK (split_policy OPERATOR(pg_catalog.~) '^(allow|avoid|forbid)$');
+ALTER TABLE oms.payments
+    DROP CONSTRAINT payments_no_card_number_chk,
+    ADD CONSTRAINT payments_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(token, ''))
+        AND NOT oms.contains_card_number(COALESCE(psp_reference, '')) AND NOT oms.contains_card_number(COALESCE(card_brand, '')));
+ALTER TABLE oms.shipments ADD CONSTRAINT shipments_no_card_number_chk CHECK (
+    (tracking_number IS NULL OR tracking_number OPERATOR(pg_catalog.~) '^[0-9]+$'
+     OR NOT oms.contains_card_number(tracking_number))
+    AND NOT oms.contains_card_number(COALESCE(cancel_reason, '')));
+ALTER TABLE oms.fulfillment_rejections ADD CONSTRAINT fulfillment_rejections_no_card_number_chk CHECK (
+    NOT oms.contains_card_number(COALESCE(note, '')));
+ALTER TABLE oms.order_status_history ADD CONSTRAINT order_status_history_no_card_number_chk CHECK (
+    NOT oms.contains_card_number(COALESCE(reason, '')));
+CREATE TRIGGER channels_no_card_number BEFORE INSERT OR UPDATE ON oms.channels
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER locations_no_card_number BEFORE INSERT OR UPDATE ON oms.locations
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name', 'address');
+CREATE TRIGGER products_no_card_number BEFORE INSERT OR UPDATE ON oms.products
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER message_templates_no_card_number BEFORE INSERT OR UPDATE ON oms.message_templates
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('subject', 'body');
+CREATE TRIGGER carriers_no_card_number BEFORE INSERT OR UPDATE ON oms.carriers
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name', 'tracking_url');
+CREATE TRIGGER carrier_services_no_card_number BEFORE INSERT OR UPDATE ON oms.carrier_services
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER accounts_no_card_number BEFORE INSERT OR UPDATE ON oms.accounts
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER journal_rules_no_card_number BEFORE INSERT OR UPDATE ON oms.journal_rules
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+CREATE TRIGGER rejection_reasons_no_card_number BEFORE INSERT OR UPDATE ON oms.rejection_reasons
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+CREATE TRIGGER return_reasons_no_card_number BEFORE INSERT OR UPDATE ON oms.return_reasons
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+CREATE TRIGGER order_statuses_no_card_number BEFORE INSERT OR UPDATE ON oms.order_statuses
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+CREATE TRIGGER hold_rules_no_card_number BEFORE INSERT OR UPDATE ON oms.hold_rules
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('reason');
+
+-- ---- order statuses: capabilities as data (src/lifecycle.sql) --------------
+ALTER TABLE oms.order_statuses
+    ADD COLUMN holds_stock        boolean NOT NULL DEFAULT false,
+    ADD COLUMN open               boolean NOT NULL DEFAULT false,
+    ADD COLUMN fulfillment_driven boolean NOT NULL DEFAULT false,
+    ADD COLUMN payable            boolean NOT NULL DEFAULT true,
+    ADD COLUMN cancellable        boolean NOT NULL DEFAULT false,
+    ADD COLUMN terminal           boolean NOT NULL DEFAULT false,
+    ADD COLUMN counts_as_sale     boolean NOT NULL DEFAULT true,
+    ADD COLUMN shippable          boolean NOT NULL DEFAULT false,
+    ADD COLUMN returnable         boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN oms.order_statuses.holds_stock IS 'Capability: the order may hold active reservations and backorders in this status; leaving for a status without it releases them';
+COMMENT ON COLUMN oms.order_statuses.open IS 'Capability: units still to be fulfilled count as open demand (backorder fills, reports)';
+COMMENT ON COLUMN oms.order_statuses.fulfillment_driven IS 'Capability: reached through shipments (ship, deliver) when the order has stock lines, not by hand';
+COMMENT ON COLUMN oms.order_statuses.payable IS 'Capability: payments may be authorized and captured';
+COMMENT ON COLUMN oms.order_statuses.cancellable IS 'Capability: oms.cancel_order may cancel the order';
+COMMENT ON COLUMN oms.order_statuses.terminal IS 'Capability: the order ended unfulfilled; nothing is held, owed or shipped (cancelled, expired)';
+COMMENT ON COLUMN oms.order_statuses.counts_as_sale IS 'Capability: the order counts as a sale in reports';
+COMMENT ON COLUMN oms.order_statuses.shippable IS 'Capability: shipments may be created and shipped';
+COMMENT ON COLUMN oms.order_statuses.returnable IS 'Capability: shipped units may be returned (RMA)';
+-- the seeded statuses get the meaning they had in 0.1.0's code; a custom
+-- status keeps the column defaults (payable, counts as a sale), the meaning
+-- custom statuses had before capabilities existed
+UPDATE oms.order_statuses s
+   SET holds_stock = v.hs, open = v.op, fulfillment_driven = v.fd, payable = v.pa, cancellable = v.ca,
+       terminal = v.te, counts_as_sale = v.sa, shippable = v.sh, returnable = v.re
+  FROM (VALUES
+    --                    hs     op     fd     pa     ca     te     sa     sh     re
+    ('pending_payment',    true,  true,  false, true,  true,  false, true,  false, false),
+    ('backordered',        true,  true,  false, true,  true,  false, true,  false, false),
+    ('confirmed',          true,  true,  false, true,  true,  false, true,  true,  false),
+    ('on_hold',            true,  true,  false, true,  true,  false, true,  false, false),
+    ('in_fulfillment',     true,  true,  false, true,  true,  false, true,  true,  false),
+    ('partially_shipped',  true,  true,  true,  true,  true,  false, true,  true,  true),
+    ('shipped',            false, false, true,  true,  false, false, true,  false, true),
+    ('delivered',          false, false, true,  true,  false, false, true,  false, true),
+    ('completed',          false, false, false, false, false, false, true,  false, true),
+    ('partially_returned', false, false, false, true,  false, false, true,  false, true),
+    ('returned',           false, false, false, false, false, false, true,  false, false),
+    ('cancelled',          false, false, false, false, false, true,  false, false, false),
+    ('expired',            false, false, false, false, false, true,  false, false, false))
+    AS v(status, hs, op, fd, pa, ca, te, sa, sh, re)
+ WHERE s.status = v.status AND s.seeded;
+-- a void that leaves a confirmed order uncovered sends it back to awaiting
+-- payment (oms.void_payment)
+INSERT INTO oms.order_transitions (from_status, to_status, seeded)
+VALUES ('confirmed', 'pending_payment', true), ('confirmed', 'backordered', true)
+ON CONFLICT DO NOTHING;
+ALTER TABLE oms.order_statuses ADD CONSTRAINT order_statuses_terminal_chk CHECK (NOT (terminal AND (holds_stock OR open OR payable OR cancellable OR shippable OR counts_as_sale)));
+
+-- ---- stock and order rows: no foreign keys on the hot path; anchored
+-- ---- patterns and LEAST for the closed sets and bounds (src/orders.sql,
+-- ---- src/inventory.sql, src/routing.sql) ------------------------------------
+ALTER TABLE oms.reservations
+    DROP CONSTRAINT reservations_order_fkey,
+    DROP CONSTRAINT reservations_line_fkey,
+    DROP CONSTRAINT reservations_product_fkey,
+    DROP CONSTRAINT reservations_location_fkey,
+    DROP CONSTRAINT reservations_status_chk,
+    ADD CONSTRAINT reservations_status_chk CHECK (status OPERATOR(pg_catalog.~) '^(active|released|expired|consumed)$');
+ALTER TABLE oms.stock_movements
+    DROP CONSTRAINT stock_movements_product_fkey,
+    DROP CONSTRAINT stock_movements_location_fkey,
+    DROP CONSTRAINT stock_movements_kind_chk,
+    ADD CONSTRAINT stock_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.~)
+        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off)$');
+ALTER TABLE oms.routing_decisions
+    DROP CONSTRAINT routing_decisions_order_fkey,
+    DROP CONSTRAINT routing_decisions_trigger_chk,
+    ADD CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.~) '^(place_order|reroute)$');
+ALTER TABLE oms.stock_balances
+    DROP CONSTRAINT stock_balances_damaged_chk,
+    DROP CONSTRAINT stock_balances_safety_stock_chk,
+    ADD CONSTRAINT stock_balances_counts_chk CHECK (LEAST(damaged, safety_stock) OPERATOR(pg_catalog.>=) 0);
+ALTER TABLE oms.order_lines
+    DROP CONSTRAINT order_lines_amounts_chk,
+    ADD CONSTRAINT order_lines_amounts_chk CHECK (LEAST(unit_price, discount, tax) OPERATOR(pg_catalog.>=) 0),
+    DROP CONSTRAINT order_lines_parts_chk,
+    ADD CONSTRAINT order_lines_parts_chk CHECK (LEAST(qty_reserved, qty_backordered, qty_shipped, qty_cancelled, qty_returned)
+        OPERATOR(pg_catalog.>=) 0);
+-- the balance guard asks its question once per statement
+DROP TRIGGER stock_balances_guard ON oms.stock_balances;
+CREATE TRIGGER stock_balances_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON oms.stock_balances
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.inventory_balance_guard();
+-- a new order's history row and order_placed event are written after the
+-- INSERT (an INSERT ... ON CONFLICT DO NOTHING replay records nothing)
+CREATE TRIGGER orders_status_recorded
+    AFTER INSERT ON oms.orders
+    FOR EACH ROW EXECUTE FUNCTION oms.lifecycle_status_guard();
+
+-- ---- valued exchanges (src/returns.sql) ---------------------------------------
+ALTER TABLE oms.rmas
+    ADD COLUMN exchange_value numeric(16,4) NOT NULL DEFAULT 0,
+    ADD CONSTRAINT rmas_exchange_value_chk CHECK (exchange_value OPERATOR(pg_catalog.>=) 0),
+    DROP CONSTRAINT rmas_no_card_number_chk,
+    ADD CONSTRAINT rmas_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(notes, ''))
+        AND NOT oms.contains_card_number(COALESCE(reject_reason, '')));
+
+-- ---- kit bill of materials guard (src/catalog.sql) ----------------------------
+CREATE FUNCTION oms.catalog_kit_bom_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_sku   text;
+    v_kit   bigint;
+    v_kits  bigint[];
+    v_open  bigint;
+BEGIN
+    -- the kits whose bill of materials changes, in id order (an UPDATE can
+    -- move a row from one kit to another)
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        v_kits := ARRAY[NEW.kit_id];
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        v_kits := ARRAY[OLD.kit_id];
+    ELSIF OLD.kit_id OPERATOR(pg_catalog.=) NEW.kit_id THEN
+        v_kits := ARRAY[NEW.kit_id];
+    ELSE
+        v_kits := CASE WHEN OLD.kit_id OPERATOR(pg_catalog.<) NEW.kit_id THEN ARRAY[OLD.kit_id, NEW.kit_id]
+                       ELSE ARRAY[NEW.kit_id, OLD.kit_id] END;
+    END IF;
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        SELECT sku INTO v_sku FROM oms.products WHERE id OPERATOR(pg_catalog.=) v_kits[1];
+        RAISE EXCEPTION 'kit components cannot be changed under % isolation', pg_catalog.current_setting('transaction_isolation')
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The check for open orders of kit %s must see the orders committed while it waits, which a transaction snapshot does not.', v_sku),
+                  HINT = 'Change kit components in a READ COMMITTED transaction (the default).';
+    END IF;
+    FOREACH v_kit IN ARRAY v_kits LOOP
+        -- the lock of the protocol above; a kit deleted by this very
+        -- statement (ON DELETE CASCADE) is not found and needs no check
+        UPDATE oms.products SET kind = kind WHERE id OPERATOR(pg_catalog.=) v_kit RETURNING sku INTO v_sku;
+        CONTINUE WHEN NOT FOUND;
+        -- a new statement: under READ COMMITTED it sees the orders of every
+        -- place_order the UPDATE waited for
+        SELECT pg_catalog.count(DISTINCT ol.order_id) INTO v_open
+          FROM oms.order_lines ol
+         WHERE ol.product_id OPERATOR(pg_catalog.=) v_kit
+           AND (ol.qty_reserved OPERATOR(pg_catalog.>) 0 OR ol.qty_backordered OPERATOR(pg_catalog.>) 0);
+        IF v_open OPERATOR(pg_catalog.>) 0 THEN
+            RAISE EXCEPTION 'kit % is held by open orders', v_sku
+                USING ERRCODE = '55000',
+                      DETAIL = pg_catalog.format('%s order(s) hold reserved or backordered units of kit %s as its current components; changing them would leave those orders unable to ship.', v_open, v_sku),
+                      HINT = pg_catalog.format('Create a new kit product for the new composition, or wait until the open orders of kit %s have shipped or been cancelled.', v_sku);
+        END IF;
+    END LOOP;
+    IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.catalog_kit_bom_guard() IS 'Trigger: a kit''s components cannot change while open orders (reserved or backordered units) hold the kit';
+CREATE TRIGGER kit_components_bom_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON oms.kit_components
+    FOR EACH ROW EXECUTE FUNCTION oms.catalog_kit_bom_guard();
+
+-- ---- payment terms guard (src/payments.sql) ----------------------------------
+CREATE FUNCTION oms.customers_terms_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_orders bigint[];
+BEGIN
+    IF NOT COALESCE('terms' OPERATOR(pg_catalog.=) ANY (OLD.flags), false)
+       OR COALESCE('terms' OPERATOR(pg_catalog.=) ANY (NEW.flags), false) THEN
+        RETURN NEW;
+    END IF;
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        RAISE EXCEPTION 'the terms flag cannot be removed under % isolation', pg_catalog.current_setting('transaction_isolation')
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('The check for orders of customer %s that rely on payment terms must see the orders committed while it waits, which a transaction snapshot does not.', OLD.id),
+                  HINT = 'Remove the flag in a READ COMMITTED transaction (the default).';
+    END IF;
+    SELECT pg_catalog.array_agg(o.id ORDER BY o.id) INTO v_orders
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) COALESCE(o.held_from, o.status)
+     WHERE o.customer_id OPERATOR(pg_catalog.=) OLD.id
+       AND s.shippable AND NOT s.terminal
+       AND o.total OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.sum(p.authorized OPERATOR(pg_catalog.-) p.voided)
+                                                      FROM oms.payments p WHERE p.order_id OPERATOR(pg_catalog.=) o.id), 0);
+    IF v_orders IS NOT NULL THEN
+        RAISE EXCEPTION 'customer % cannot lose the terms flag: % open order(s) rely on it', OLD.id, pg_catalog.cardinality(v_orders)
+            USING ERRCODE = '55000',
+                  DETAIL = pg_catalog.format('Orders %s are in a status that may ship, and their payments do not reach their totals.',
+                                             pg_catalog.array_to_string(v_orders[1:20], ', ')
+                                             OPERATOR(pg_catalog.||) CASE WHEN pg_catalog.cardinality(v_orders) OPERATOR(pg_catalog.>) 20 THEN ', ...' ELSE '' END),
+                  HINT = 'Record their payments with oms.authorize_payment() (an invoice payment needs the flag, so record it first), or cancel them, then remove the flag.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.customers_terms_guard() IS 'Trigger: the terms flag cannot be removed while open confirmed orders of the customer rely on it';
+CREATE TRIGGER customers_terms_guard
+    BEFORE UPDATE OF flags ON oms.customers
+    FOR EACH ROW EXECUTE FUNCTION oms.customers_terms_guard();
+
+-- ---- applications read payments masked (src/payments.sql) -----------------------
+CREATE VIEW oms.payments_masked AS
+SELECT p.id, p.order_id, p.method, p.currency, p.authorized, p.captured, p.voided, p.refunded, p.status,
+       CASE WHEN p.token IS NULL THEN NULL ELSE '****'::text END AS token,
+       CASE WHEN p.psp_reference IS NULL THEN NULL
+            WHEN pg_catalog.char_length(p.psp_reference) OPERATOR(pg_catalog.>=) 12
+            THEN '****'::text OPERATOR(pg_catalog.||) pg_catalog."right"(p.psp_reference, 4)
+            ELSE '****'::text END AS psp_reference,
+       p.card_brand, p.card_last4, p.card_exp_month, p.card_exp_year, p.gift_card_id, p.created_at, p.updated_at
+  FROM oms.payments p;
+COMMENT ON VIEW oms.payments_masked IS 'oms.payments as applications see it: the PSP token and reference masked, every other column as it is';
+COMMENT ON COLUMN oms.payments_masked.id IS 'Payment id';
+COMMENT ON COLUMN oms.payments_masked.order_id IS 'The order';
+COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check or cash';
+COMMENT ON COLUMN oms.payments_masked.currency IS 'Always the order''s currency';
+COMMENT ON COLUMN oms.payments_masked.authorized IS 'Amount authorized';
+COMMENT ON COLUMN oms.payments_masked.captured IS 'Amount captured; captured + voided <= authorized';
+COMMENT ON COLUMN oms.payments_masked.voided IS 'Authorized amount released without capture';
+COMMENT ON COLUMN oms.payments_masked.refunded IS 'Amount refunded; never above captured';
+COMMENT ON COLUMN oms.payments_masked.status IS 'authorized, partially_captured, captured, voided, partially_refunded or refunded (derived from the amounts)';
+COMMENT ON COLUMN oms.payments_masked.token IS 'Masked: **** when the payment has a PSP token, NULL when not; the token itself is never shown';
+COMMENT ON COLUMN oms.payments_masked.psp_reference IS 'Masked: **** followed by the last 4 characters of the PSP reference when it has at least 12, else ****; NULL when there is none';
+COMMENT ON COLUMN oms.payments_masked.card_brand IS 'Card brand, for display';
+COMMENT ON COLUMN oms.payments_masked.card_last4 IS 'Last four digits of the card, for display';
+COMMENT ON COLUMN oms.payments_masked.card_exp_month IS 'Card expiry month';
+COMMENT ON COLUMN oms.payments_masked.card_exp_year IS 'Card expiry year';
+COMMENT ON COLUMN oms.payments_masked.gift_card_id IS 'Gift card or store credit account spent';
+COMMENT ON COLUMN oms.payments_masked.created_at IS 'When the payment was authorized';
+COMMENT ON COLUMN oms.payments_masked.updated_at IS 'Last change';
+
+-- ---- money out other than refunds (src/payments.sql) ----------------------------
+CREATE TABLE oms.money_out (
+    id            bigserial     NOT NULL,
+    order_id      bigint        NOT NULL,
+    kind          text          NOT NULL,
+    amount        numeric(16,4) NOT NULL,
+    rma_id        bigint,
+    at            timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    actor         text          NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT money_out_pkey PRIMARY KEY (id),
+    CONSTRAINT money_out_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT money_out_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['store_credit', 'exchange'])),
+    CONSTRAINT money_out_amount_chk CHECK (amount OPERATOR(pg_catalog.>) 0)
+);
+CREATE INDEX money_out_order_idx ON oms.money_out (order_id);
+COMMENT ON TABLE oms.money_out IS 'Money that left an order other than as a refund to its payments: store credit issued for it, returned value applied to an exchange';
+COMMENT ON COLUMN oms.money_out.id IS 'Sequence number';
+COMMENT ON COLUMN oms.money_out.order_id IS 'The order the money came from';
+COMMENT ON COLUMN oms.money_out.kind IS 'store_credit or exchange';
+COMMENT ON COLUMN oms.money_out.amount IS 'Amount, in the order''s currency';
+COMMENT ON COLUMN oms.money_out.rma_id IS 'The RMA it resolved, if any';
+COMMENT ON COLUMN oms.money_out.at IS 'When';
+COMMENT ON COLUMN oms.money_out.actor IS 'Login role';
+SELECT pg_catalog.pg_extension_config_dump('oms.money_out', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.money_out_id_seq', '');
+-- store credit issued by 0.1.0 for a return left its order: the money path
+-- of 0.2.0 counts it from here (exchanges of 0.1.0 carried no value)
+INSERT INTO oms.money_out (order_id, kind, amount, rma_id, at, actor)
+SELECT r.order_id, 'store_credit', r.store_credit, r.id, COALESCE(r.resolved_at, r.created_at), 'oms 0.2.0 upgrade'
+  FROM oms.rmas r
+ WHERE r.store_credit > 0
+ ORDER BY r.id;
+GRANT SELECT ON oms.money_out TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.catalog_kit_bom_guard() TO oms_admin;
+
+-- applications read payments without the PSP token and reference
+REVOKE SELECT ON oms.payments FROM oms_app;
+GRANT SELECT ON oms.payments_masked TO oms_app, oms_admin;
+
+-- an open order's amounts count the units it owes: 0.1.0 kept units
+-- cancelled at placement (policy partial) in them
+UPDATE oms.orders o
+   SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, total = l.subtotal - l.discount + l.tax
+  FROM oms.order_statuses s,
+       (SELECT ol.order_id,
+               pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price) AS subtotal,
+               pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)) AS discount,
+               pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)) AS tax
+          FROM oms.order_lines ol GROUP BY ol.order_id) l
+ WHERE l.order_id = o.id AND s.status = o.status AND NOT s.terminal
+   AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
+        OR o.total <> l.subtotal - l.discount + l.tax);
+
+-- ---- reports: statuses by capability, amounts of the units owed (src/reports.sql) ----
+CREATE OR REPLACE VIEW oms.report_sales_daily AS
+SELECT f.day, c.code AS channel, f.currency,
+       pg_catalog.sum(f.orders)::bigint AS orders,
+       pg_catalog.sum(f.units)::bigint AS units,
+       pg_catalog.sum(f.gross) AS gross,
+       pg_catalog.sum(f.discounts) AS discounts,
+       pg_catalog.sum(f.tax) AS tax,
+       pg_catalog.sum(f.net) AS net,
+       pg_catalog.sum(f.refunds) AS refunds,
+       pg_catalog.sum(f.net) OPERATOR(pg_catalog.-) pg_catalog.sum(f.refunds) AS net_after_refunds
+  FROM (SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, o.channel_id, o.currency,
+               1 AS orders,
+               (SELECT COALESCE(pg_catalog.sum(l.qty OPERATOR(pg_catalog.-) l.qty_cancelled), 0) FROM oms.order_lines l
+                 WHERE l.order_id OPERATOR(pg_catalog.=) o.id) AS units,
+               o.subtotal AS gross, o.discount AS discounts, o.tax, o.total AS net,
+               0.0000 AS refunds
+          FROM oms.orders o
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         WHERE st.counts_as_sale
+           AND NOT EXISTS (SELECT FROM oms.rmas x WHERE x.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        -- an exchange's replacement order is never paid, so it has no refunds
+        SELECT (t.at AT TIME ZONE 'UTC')::date, o.channel_id, o.currency,
+               0, 0, 0.0000, 0.0000, 0.0000, 0.0000, t.amount
+          FROM oms.payment_transactions t
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) t.order_id
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         WHERE t.kind OPERATOR(pg_catalog.=) 'refund'
+           AND st.counts_as_sale) f
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) f.channel_id
+ GROUP BY f.day, c.code, f.currency;
+CREATE OR REPLACE VIEW oms.report_payment_reconciliation AS
+SELECT o.id AS order_id, o.external_id, c.code AS channel,
+       (o.placed_at AT TIME ZONE 'UTC')::date AS day,
+       o.status, o.currency, o.total,
+       x.cancelled_value,
+       x.authorized, x.captured, x.voided, x.refunded,
+       x.returns_refunded, x.returns_store_credit,
+       x.captured OPERATOR(pg_catalog.-) x.refunded AS net_paid,
+       y.amount_due,
+       y.amount_due OPERATOR(pg_catalog.-) (x.captured OPERATOR(pg_catalog.-) x.refunded) AS balance_due,
+       pg_catalog.cardinality(z.reasons) OPERATOR(pg_catalog.>) 0 AS mismatch,
+       z.reasons AS mismatch_reasons
+  FROM oms.orders o
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
+  JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+  -- per order sums as lateral subqueries: a lookup by any column of the
+  -- order (external_id, status) reads only that order's rows
+  CROSS JOIN LATERAL (SELECT pg_catalog.sum(authorized) AS authorized, pg_catalog.sum(captured) AS captured,
+                             pg_catalog.sum(voided) AS voided, pg_catalog.sum(refunded) AS refunded
+                        FROM oms.payments WHERE order_id OPERATOR(pg_catalog.=) o.id) p
+  CROSS JOIN LATERAL (SELECT pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS store_credit
+                        FROM oms.rmas WHERE order_id OPERATOR(pg_catalog.=) o.id) r
+  CROSS JOIN LATERAL (SELECT
+                    pg_catalog.sum(CASE WHEN qty_cancelled OPERATOR(pg_catalog.=) qty
+                                        THEN (unit_price OPERATOR(pg_catalog.*) qty) OPERATOR(pg_catalog.-) discount OPERATOR(pg_catalog.+) tax
+                                        ELSE pg_catalog.round(((unit_price OPERATOR(pg_catalog.*) qty) OPERATOR(pg_catalog.-) discount
+                                             OPERATOR(pg_catalog.+) tax) OPERATOR(pg_catalog.*) qty_cancelled OPERATOR(pg_catalog./) qty, 2) END) AS value
+               FROM oms.order_lines
+              WHERE order_id OPERATOR(pg_catalog.=) o.id AND qty_cancelled OPERATOR(pg_catalog.>) 0) lc
+ CROSS JOIN LATERAL (SELECT st.terminal AS closed,
+                            COALESCE(lc.value, 0.0000) AS cancelled_value,
+                            COALESCE(p.authorized, 0.0000) AS authorized, COALESCE(p.captured, 0.0000) AS captured,
+                            COALESCE(p.voided, 0.0000) AS voided, COALESCE(p.refunded, 0.0000) AS refunded,
+                            COALESCE(r.refunded, 0.0000) AS returns_refunded, COALESCE(r.store_credit, 0.0000) AS returns_store_credit) x
+ CROSS JOIN LATERAL (SELECT CASE WHEN x.closed THEN 0.0000
+                                 ELSE o.total OPERATOR(pg_catalog.-) x.returns_refunded END AS amount_due) y
+ CROSS JOIN LATERAL (SELECT pg_catalog.array_remove(ARRAY[
+            CASE WHEN x.captured OPERATOR(pg_catalog.>) o.total THEN 'captured_over_total' END,
+            CASE WHEN x.closed AND x.captured OPERATOR(pg_catalog.<>) x.refunded THEN 'closed_with_money_kept' END,
+            CASE WHEN x.closed AND x.authorized OPERATOR(pg_catalog.>) (x.captured OPERATOR(pg_catalog.+) x.voided)
+                 THEN 'closed_with_open_authorization' END,
+            -- every unit shipped: the status holds no stock and is not terminal
+            CASE WHEN NOT st.holds_stock AND NOT st.terminal
+                  AND y.amount_due OPERATOR(pg_catalog.>) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'shipped_with_balance_due' END,
+            CASE WHEN NOT x.closed AND y.amount_due OPERATOR(pg_catalog.<) (x.captured OPERATOR(pg_catalog.-) x.refunded) THEN 'overpaid' END
+            ]::text[], NULL) AS reasons) z;
+CREATE OR REPLACE VIEW oms.report_customers AS
+-- one row per order, per payment and per shipped line, added up per
+-- customer: a filter on customer_id reaches each branch's orders through
+-- orders_customer_idx, and a full read joins by hash
+SELECT cu.id AS customer_id, cu.external_ref, cu.flags, f.currency,
+       pg_catalog.sum(f.orders)::bigint AS orders,
+       pg_catalog.sum(f.orders_cancelled)::bigint AS orders_cancelled,
+       pg_catalog.min(f.placed_at) AS first_order_at,
+       pg_catalog.max(f.placed_at) AS last_order_at,
+       pg_catalog.sum(f.net_paid) AS lifetime_value,
+       pg_catalog.sum(f.shipped)::bigint AS units_shipped,
+       pg_catalog.sum(f.returned)::bigint AS units_returned,
+       pg_catalog.round(pg_catalog.sum(f.returned)::numeric OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum(f.shipped), 0), 4) AS return_rate
+  FROM (SELECT o.customer_id, o.currency,
+               CASE WHEN x.closed THEN 0 ELSE 1 END AS orders,
+               CASE WHEN x.closed THEN 1 ELSE 0 END AS orders_cancelled,
+               CASE WHEN NOT x.closed THEN o.placed_at END AS placed_at,
+               0.0000 AS net_paid, 0 AS shipped, 0 AS returned
+          FROM oms.orders o
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         CROSS JOIN LATERAL (SELECT st.terminal AS closed) x
+         WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        SELECT o.customer_id, o.currency, 0, 0, NULL, p.captured OPERATOR(pg_catalog.-) p.refunded, 0, 0
+          FROM oms.payments p
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) p.order_id
+         WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        SELECT o.customer_id, o.currency, 0, 0, NULL, 0.0000, ol.qty_shipped, ol.qty_returned
+          FROM oms.order_lines ol
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
+          JOIN oms.products pr ON pr.id OPERATOR(pg_catalog.=) ol.product_id
+         WHERE ol.qty_shipped OPERATOR(pg_catalog.>) 0 AND pr.kind OPERATOR(pg_catalog.<>) 'service'
+           AND NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)) f
+  JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) f.customer_id
+ GROUP BY cu.id, cu.external_ref, cu.flags, f.currency;
+CREATE OR REPLACE VIEW oms.report_channels AS
+SELECT c.code AS channel, o.currency,
+       pg_catalog.count(*) AS orders_placed,
+       pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'cancelled') AS orders_cancelled,
+       pg_catalog.count(*) FILTER (WHERE o.status OPERATOR(pg_catalog.=) 'expired') AS orders_expired,
+       pg_catalog.round(pg_catalog.count(*) FILTER (WHERE x.closed)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*), 4) AS cancellation_rate,
+       pg_catalog.count(*) FILTER (WHERE NOT x.closed) AS orders,
+       COALESCE(pg_catalog.sum(o.total) FILTER (WHERE NOT x.closed), 0.0000) AS revenue,
+       COALESCE(pg_catalog.sum(p.refunded) FILTER (WHERE NOT x.closed), 0.0000) AS refunds,
+       COALESCE(pg_catalog.sum(o.total) FILTER (WHERE NOT x.closed), 0.0000)
+           OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(p.refunded) FILTER (WHERE NOT x.closed), 0.0000) AS net_revenue
+  FROM oms.orders o
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
+  LEFT JOIN (SELECT order_id, pg_catalog.sum(refunded) AS refunded FROM oms.payments GROUP BY order_id) p
+    ON p.order_id OPERATOR(pg_catalog.=) o.id
+  JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+ CROSS JOIN LATERAL (SELECT st.terminal AS closed) x
+ WHERE NOT EXISTS (SELECT FROM oms.rmas e WHERE e.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+ GROUP BY c.code, o.currency;
+
+-- ---- comments that 0.2.0 changed ---------------------------------------------
+COMMENT ON FUNCTION oms.lifecycle_status_guard() IS 'Trigger: only transitions in oms.order_transitions and the status rules; writes history and an event';
+COMMENT ON COLUMN oms.orders.subtotal IS 'Sum of (qty - qty_cancelled) * unit_price over the lines: the units owed (placement cancels units under policy partial)';
+COMMENT ON COLUMN oms.orders.discount IS 'Sum of line discounts, each in proportion to the line''s units owed, rounded to 4 decimals';
+COMMENT ON COLUMN oms.orders.tax IS 'Sum of line taxes, each in proportion to the line''s units owed, rounded to 4 decimals';
+COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax: what the units owed cost (oms.check(): order_total_owed)';
+COMMENT ON COLUMN oms.report_sales_daily.units IS 'Units owed on those orders, every line (a kit counts as one unit, services count); units cancelled at placement under policy partial are left out, as they are from the order''s amounts';
+COMMENT ON COLUMN oms.report_sales_daily.gross IS 'Sum of orders.subtotal ((qty - qty_cancelled) x unit_price over the lines)';
+COMMENT ON VIEW oms.report_payment_reconciliation IS 'Every order with its payments and what is still owed. amount_due is what the customer owes in money for what they keep: 0 for a cancelled or expired order, else total (which counts only the units owed: units cancelled at placement are not in it) less the money refunded for returns. A return settled in store credit does not lower it: the customer traded the goods for credit, and the money paid stays due. A goodwill refund outside an RMA raises balance_due: oms cannot tell it from a mistake, so it shows';
+COMMENT ON COLUMN oms.report_payment_reconciliation.total IS 'orders.total: the units owed (not cancelled at placement) at their price, less discount, plus tax';
+COMMENT ON COLUMN oms.report_payment_reconciliation.cancelled_value IS 'Value of the units cancelled on the order''s lines: (unit_price x qty - discount + tax) x qty_cancelled / qty per line, rounded to 2 decimals unless the whole line is cancelled. Informational: orders.total no longer counts units cancelled while the order is open, so amount_due does not subtract it';
+COMMENT ON COLUMN oms.report_payment_reconciliation.amount_due IS 'What the customer owes in money: 0 when cancelled or expired, else total - returns_refunded';
+COMMENT ON COLUMN oms.return_reasons.auto_approve_max IS 'An RMA is authorized at once when every line''s reason has a limit here and the larger of its value and its exchange value is at most the lowest of them; NULL never';
+COMMENT ON COLUMN oms.rmas.exchange_lines IS 'Exchange: the replacement lines [{sku, qty, unit_price}], each priced (a returned sku at the price paid for it)';
+COMMENT ON COLUMN oms.rmas.exchange_value IS 'Exchange: what the replacement lines are worth (sum of qty x unit_price); 0 for other resolutions';
+COMMENT ON FUNCTION oms.create_rma(bigint, jsonb)
+    IS 'Request a return {lines: [{sku or line_no, qty, reason}], resolution: refund | exchange | store_credit, exchange: {lines: [{sku, qty, unit_price}]}, notes}';
+
+-- ---- the oracle: new invariants (src/check.sql) -----------------------------------
+CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+    -- catalog: kits contain stock products only (the trigger can be bypassed
+    -- by session_replication_role = replica or a disabled trigger)
+    SELECT 'kit_component_kind'::text,
+           pg_catalog.format('kit %s lists component %s of kind %s', k.sku, c.sku, c.kind)
+      FROM oms.kit_components kc
+      JOIN oms.products k ON k.id = kc.kit_id
+      JOIN oms.products c ON c.id = kc.component_id
+     WHERE k.kind <> 'kit' OR c.kind <> 'stock'
+    UNION ALL
+    -- catalog: an active kit must have at least one component, or it could be
+    -- sold without reserving anything
+    SELECT 'kit_without_components',
+           pg_catalog.format('active kit %s has no components', p.sku)
+      FROM oms.products p
+     WHERE p.kind = 'kit' AND p.active
+       AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
+    UNION ALL
+    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
+    -- the bill of materials it was placed with, which is the kit's current
+    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
+    -- that open orders hold): per component, reserved kits times the
+    -- component quantity, and nothing of any product that is not a
+    -- component. The kit half of line_vs_reservations, which now covers
+    -- stock lines only, moved here.
+    SELECT 'kit_line_vs_bom',
+           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * c.per, c.product_id, c.held)
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+     CROSS JOIN LATERAL (
+          SELECT COALESCE(kc.component_id, r.product_id) AS product_id, COALESCE(kc.qty, 0) AS per,
+                 COALESCE(r.held, 0) AS held
+            FROM (SELECT component_id, qty FROM oms.kit_components WHERE kit_id = ol.product_id) kc
+            FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                        WHERE order_line_id = ol.id AND status = 'active' GROUP BY 1) r
+              ON r.product_id = kc.component_id) c
+     WHERE c.held <> ol.qty_reserved * c.per
+    UNION ALL
+    -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
+    SELECT 'balance_bounds',
+           pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
+                             p.sku, l.code, b.on_hand, b.reserved, b.damaged, b.safety_stock)
+      FROM oms.stock_balances b
+      JOIN oms.products p ON p.id = b.product_id
+      JOIN oms.locations l ON l.id = b.location_id
+     WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
+    UNION ALL
+    -- inventory 2a: every balance equals the sum of its movements
+    SELECT 'balance_vs_ledger',
+           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
+                             COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
+                             COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
+                             COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot,
+                        pg_catalog.sum(on_hand_delta) AS on_hand, pg_catalog.sum(reserved_delta) AS reserved,
+                        pg_catalog.sum(damaged_delta) AS damaged, pg_catalog.sum(safety_stock_delta) AS safety_stock
+                   FROM oms.stock_movements GROUP BY 1, 2, 3) m
+        ON m.product_id = b.product_id AND m.location_id = b.location_id AND m.slot = b.slot
+     WHERE COALESCE(b.on_hand, 0) <> COALESCE(m.on_hand, 0) OR COALESCE(b.reserved, 0) <> COALESCE(m.reserved, 0)
+        OR COALESCE(b.damaged, 0) <> COALESCE(m.damaged, 0) OR COALESCE(b.safety_stock, 0) <> COALESCE(m.safety_stock, 0)
+    UNION ALL
+    -- inventory 2b: reserved equals the sum of active reservations
+    SELECT 'reserved_vs_reservations',
+           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
+                             COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
+                             COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
+                   FROM oms.reservations WHERE status = 'active' GROUP BY 1, 2, 3) r
+        ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
+     WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
+    UNION ALL
+    -- inventory 2c: reference_orphan. Reservations, movements and routing
+    -- decisions have no foreign keys (src/orders.sql says why): every
+    -- reservation belongs to a line of its order, every reservation and
+    -- movement to an existing balance row, every decision to an order.
+    SELECT 'reference_orphan',
+           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
+      FROM oms.reservations r
+     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
+    UNION ALL
+    SELECT 'reference_orphan',
+           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
+                             x.what, x.id, x.product_id, x.location_id, x.slot)
+      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
+            UNION ALL
+            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
+     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
+                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
+    UNION ALL
+    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
+      FROM oms.routing_decisions d
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
+    UNION ALL
+    -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
+    SELECT 'line_accounting',
+           pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',
+                             ol.order_id, ol.line_no, ol.qty, ol.qty_reserved, ol.qty_backordered, ol.qty_shipped,
+                             ol.qty_cancelled, ol.qty_returned)
+      FROM oms.order_lines ol
+     WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
+        OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
+    UNION ALL
+    -- orders 3b: a stock line's reserved units are exactly its active
+    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
+    SELECT 'line_vs_reservations',
+           pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * c.per, c.component_id, h.held)
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id
+     CROSS JOIN LATERAL (SELECT ol.product_id AS component_id, 1 AS per WHERE p.kind = 'stock') c
+     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum(r.qty), 0) AS held FROM oms.reservations r
+                          WHERE r.order_line_id = ol.id AND r.product_id = c.component_id AND r.status = 'active') h
+     WHERE h.held <> ol.qty_reserved * c.per
+    UNION ALL
+    -- lifecycle 4: every order's status is the last one its history reached
+    -- (orders created through oms; the status trigger writes the history)
+    SELECT 'status_vs_history',
+           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
+      FROM oms.orders o
+      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
+                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
+     WHERE h.to_status IS DISTINCT FROM o.status
+    UNION ALL
+    -- ---- lifecycle 9 and 10: statuses mean something; history and events
+    -- ---- refer to orders (src/lifecycle.c "Status rules")
+    -- lifecycle 9: a status without holds_stock holds nothing: no active
+    -- reservations and no backordered units (generalises the former
+    -- closed_order_holds_stock, which looked at terminal statuses only)
+    SELECT 'status_holds_no_stock',
+           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
+                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
+        ON r.order_id = o.id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
+        ON b.order_id = o.id
+     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
+    UNION ALL
+    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
+    -- order with stock or kit lines (units not cancelled) in such a status
+    -- has shipped units; and an order whose every such unit is shipped is
+    -- not in a status that holds stock
+    SELECT 'status_vs_shipments',
+           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
+              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
+     WHERE (s.fulfillment_driven AND g.shipped = 0)
+        OR (s.holds_stock AND g.shipped >= g.owed)
+    UNION ALL
+    -- lifecycle 10: every history row refers to an existing order
+    SELECT 'history_orphan',
+           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
+                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
+      FROM oms.order_status_history h
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
+    UNION ALL
+    -- lifecycle 10: every event with an order_id refers to an existing order
+    SELECT 'event_orphan',
+           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
+      FROM oms.events e
+     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
+    UNION ALL
+    -- payments 5: captured + voided <= authorized, refunded <= captured, and
+    -- the order's currency (also CHECKs, except the currency)
+    SELECT 'payment_amounts',
+           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
+                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
+      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
+     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
+        OR p.currency <> o.currency
+    UNION ALL
+    -- payments: a gift card or store credit balance is what was issued less
+    -- what payments still hold (authorized - voided - refunded)
+    SELECT 'stored_value_balance',
+           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
+      FROM oms.gift_cards g
+      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
+                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
+     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
+    UNION ALL
+    -- coverage 8: order_total_owed. An open order's amounts count only the
+    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
+    -- unit_price, discount and tax = each line's in proportion to its units
+    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
+    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
+    -- expired) keeps the amounts it had when it closed.
+    SELECT 'order_total_owed',
+           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
+                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
+                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
+                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
+     WHERE NOT s.terminal
+       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
+            OR o.total <> l.subtotal - l.discount + l.tax)
+    UNION ALL
+    -- coverage 8: order_coverage. A status that may ship (shippable; on
+    -- hold: the status the order returns to) promises payment: the order's
+    -- payments, authorized less voided, reach its total, or its customer is
+    -- on payment terms (src/lifecycle.c, "Coverage")
+    SELECT 'order_coverage',
+           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
+                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
+      LEFT JOIN oms.customers c ON c.id = o.customer_id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
+             ON p.order_id = o.id
+     WHERE s.shippable AND NOT s.terminal
+       AND COALESCE(p.held, 0) < o.total
+       AND NOT COALESCE('terms' = ANY (c.flags), false)
+    UNION ALL
+    -- fulfillment: a stock line's shipped units are exactly the units of
+    -- its shipped and delivered shipments
+    SELECT 'shipped_vs_shipments',
+           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
+                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
+                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
+     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
+    UNION ALL
+    -- fulfillment: pending shipments never hold more of a line than the
+    -- line has reserved at the shipment's location (kits: whole kits)
+    SELECT 'pending_shipment_vs_reserved',
+           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
+                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
+      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
+              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
+      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
+      JOIN oms.products p ON p.id = ol.product_id
+      LEFT JOIN LATERAL (
+          SELECT CASE WHEN p.kind = 'kit'
+                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
+                              FROM oms.kit_components kc
+                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
+                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
+                             WHERE kc.kit_id = p.id)
+                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
+                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
+                 END AS kits) h ON true
+     WHERE ps.qty > COALESCE(h.kits, 0)
+    UNION ALL
+    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
+    -- reported missing) never exceed what it shipped: no unit comes back twice
+    SELECT 'rma_claims',
+           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
+      FROM oms.order_lines ol
+      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
+              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
+     WHERE c.qty > ol.qty_shipped
+    UNION ALL
+    -- returns 7: received <= authorized: units are received only for an
+    -- authorized RMA, and never more than its lines ask (also a CHECK)
+    SELECT 'rma_received',
+           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
+                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
+      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
+     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
+        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
+        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
+    UNION ALL
+    -- returns: an order line's returned units are the units its RMAs received
+    -- back (sellable or damaged)
+    SELECT 'returned_vs_rmas',
+           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
+                             COALESCE(x.qty, 0))
+      FROM oms.order_lines ol
+      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
+        ON x.order_line_id = ol.id
+     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
+    UNION ALL
+    -- returns: money out for returns (refunds and store credit) never exceeds
+    -- what the order's payments captured
+    SELECT 'rma_money',
+           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
+                             COALESCE(p.captured, 0))
+      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
+              FROM oms.rmas GROUP BY 1) r
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
+     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
+    UNION ALL
+    -- payments 8: order_money_out: per order, money out never exceeds what its
+    -- payments captured: refunds to its payments + store credit issued for it
+    -- + exchange credit (returned value applied to a replacement) + exchange
+    -- value beyond that credit which the replacement order does not charge
+    -- (in cents: unit prices keep 4 decimals). The one money path
+    -- (PaymentsMoneyOut) refuses each action that would break it.
+    SELECT 'order_money_out',
+           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
+                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
+                             m.refunds, m.credit, m.exchange, m.uncharged)
+      FROM (SELECT o.id AS order_id,
+                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
+                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
+                   COALESCE(x.uncharged, 0) AS uncharged
+              FROM oms.orders o
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
+                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
+                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
+                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
+              LEFT JOIN (SELECT r.order_id,
+                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
+                           FROM oms.rmas r
+                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
+                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
+                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
+                          GROUP BY 1) x ON x.order_id = o.id) m
+     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
+    UNION ALL
+    -- ledger 6: every journal entry balances (the deferred trigger refuses
+    -- it at commit; this catches entries written with triggers disabled)
+    SELECT 'journal_balance',
+           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
+      FROM oms.journal_entries e
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
+                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
+     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
+$fn$;
+
+-- the materialized reports carry their live views' comments (src/reports.sql)
+DO $$
+DECLARE
+    m record;
+BEGIN
+    FOR m IN SELECT report, source FROM oms.materialized_reports LOOP
+        EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW oms.%I IS %L', m.report,
+            pg_catalog.format('Materialized copy of oms.%s, refreshed by oms.refresh_reports() (oms.materialized_reports says as of when). %s',
+                              m.source, pg_catalog.obj_description(pg_catalog.format('oms.%I', m.source)::pg_catalog.regclass, 'pg_class')));
+        EXECUTE (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN oms.%I.%I IS %L', m.report, a.attname,
+                                                                pg_catalog.col_description(a.attrelid, a.attnum)), '; ')
+                   FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.format('oms.%I', m.source)::pg_catalog.regclass
+                    AND a.attnum OPERATOR(pg_catalog.>) 0);
+    END LOOP;
+END $$;
+
+-- grants as src/grants.sql gives them: PUBLIC gets nothing on the new
+-- objects, oms_admin may use every sequence
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
