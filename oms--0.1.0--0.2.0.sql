@@ -898,6 +898,76 @@ AS $fn$
      WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
 $fn$;
 
+-- ---- the accounting feed survives a restore; the subscriber's DDL (src/ledger.sql) ----
+CREATE OR REPLACE FUNCTION oms.create_accounting_publication() RETURNS text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    -- the journal tables, in the order a subscriber creates them
+    -- (oms.accounting_subscriber_ddl lists the same)
+    v_tables  regclass[] := ARRAY['oms.accounts', 'oms.journal_rules', 'oms.journal_entries', 'oms.journal_lines'];
+    v_missing regclass[];
+    v_pub     pg_catalog.pg_publication%ROWTYPE;
+BEGIN
+    SELECT * INTO v_pub FROM pg_catalog.pg_publication WHERE pubname = 'oms_accounting';
+    IF NOT FOUND THEN
+        CREATE PUBLICATION oms_accounting FOR TABLE oms.accounts, oms.journal_rules, oms.journal_entries, oms.journal_lines;
+        RETURN 'publication oms_accounting created';
+    END IF;
+    IF v_pub.puballtables THEN
+        RETURN 'publication oms_accounting already publishes every table';
+    END IF;
+    SELECT pg_catalog.array_agg(t ORDER BY o) INTO v_missing
+      FROM pg_catalog.unnest(v_tables) WITH ORDINALITY AS u(t, o)
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_publication_rel pr
+                        WHERE pr.prpubid = v_pub.oid AND pr.prrelid = u.t);
+    IF v_missing IS NULL THEN
+        RETURN 'publication oms_accounting already exists';
+    END IF;
+    EXECUTE pg_catalog.format('ALTER PUBLICATION oms_accounting ADD TABLE %s',
+                              pg_catalog.array_to_string(v_missing::text[], ', '));
+    RETURN pg_catalog.format('publication oms_accounting repaired: added %s', pg_catalog.array_to_string(v_missing::text[], ', '));
+END
+$fn$;
+COMMENT ON FUNCTION oms.create_accounting_publication()
+    IS 'Create the publication oms_accounting (accounts, rules, journal entries and lines) for logical replication to accounting, or add the journal tables it lacks (after pg_restore, which does not restore the membership of extension tables)';
+CREATE FUNCTION oms.accounting_subscriber_ddl() RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+SELECT 'CREATE SCHEMA IF NOT EXISTS oms;' OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||)
+       pg_catalog.string_agg(t.ddl, E'\n' ORDER BY t.o)
+  FROM (SELECT u.o,
+               pg_catalog.format(E'CREATE TABLE %s (\n    %s\n);', u.t,
+                   (SELECT pg_catalog.string_agg(x.line, E',\n    ' ORDER BY x.k, x.n)
+                      FROM (SELECT 1 AS k, a.attnum::int AS n,
+                                   pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod))
+                                   OPERATOR(pg_catalog.||) CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+                                   OPERATOR(pg_catalog.||) COALESCE(' DEFAULT ' OPERATOR(pg_catalog.||) d.expr, '') AS line
+                              FROM pg_catalog.pg_attribute a
+                              LEFT JOIN LATERAL (SELECT pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS expr
+                                                   FROM pg_catalog.pg_attrdef ad
+                                                  WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum) d
+                                ON d.expr NOT LIKE 'nextval(%'
+                             WHERE a.attrelid = u.t AND a.attnum > 0 AND NOT a.attisdropped
+                            UNION ALL
+                            SELECT 2, CASE c.contype WHEN 'p' THEN 0 ELSE 1 END,
+                                   pg_catalog.format('CONSTRAINT %I %s', c.conname, pg_catalog.pg_get_constraintdef(c.oid))
+                              FROM pg_catalog.pg_constraint c
+                             WHERE c.conrelid = u.t AND c.contype IN ('p', 'c')
+                               AND pg_catalog.pg_get_constraintdef(c.oid) NOT LIKE '%oms.%') x))
+               OPERATOR(pg_catalog.||) COALESCE((SELECT pg_catalog.string_agg(E'\n' OPERATOR(pg_catalog.||) pg_catalog.pg_get_indexdef(i.indexrelid) OPERATOR(pg_catalog.||) ';', '' ORDER BY i.indexrelid::regclass::text)
+                                                   FROM pg_catalog.pg_index i
+                                                  WHERE i.indrelid = u.t
+                                                    AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid)), '') AS ddl
+          FROM pg_catalog.unnest(ARRAY['oms.accounts', 'oms.journal_rules', 'oms.journal_entries', 'oms.journal_lines']::regclass[])
+               WITH ORDINALITY AS u(t, o)) t
+$fn$;
+COMMENT ON FUNCTION oms.accounting_subscriber_ddl()
+    IS 'The CREATE TABLE statements of the journal tables for the accounting subscriber''s database (columns, keys, CHECKs and indexes, no sequences, foreign keys or triggers); run them there before CREATE SUBSCRIPTION';
+GRANT EXECUTE ON FUNCTION oms.accounting_subscriber_ddl() TO oms_admin;
+
 -- the materialized reports carry their live views' comments (src/reports.sql)
 DO $$
 DECLARE

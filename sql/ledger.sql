@@ -305,6 +305,14 @@ SET client_min_messages = warning;
 SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'oms_accounting' ORDER BY tablename;
 SELECT pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = 'oms_accounting';
 SELECT oms.create_accounting_publication();
+-- a publication that lost tables (pg_restore brings it back with none) is
+-- repaired, naming what was added
+ALTER PUBLICATION oms_accounting DROP TABLE oms.journal_lines, oms.accounts;
+SELECT oms.create_accounting_publication();
+SELECT count(*) AS published FROM pg_publication_tables WHERE pubname = 'oms_accounting';
+-- the subscriber's tables: every journal table, no foreign key, no sequence
+SELECT (SELECT count(*) FROM regexp_matches(oms.accounting_subscriber_ddl(), 'CREATE TABLE oms\.', 'g')) AS tables,
+       oms.accounting_subscriber_ddl() ~ 'REFERENCES|nextval' AS keys_or_sequences;
 -- replica identity: the primary key (d = default)
 SELECT c.relname, c.relreplident FROM pg_class c
  WHERE c.oid IN ('oms.accounts'::regclass, 'oms.journal_rules'::regclass, 'oms.journal_entries'::regclass, 'oms.journal_lines'::regclass)

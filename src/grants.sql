@@ -125,6 +125,8 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT, INSERT, UPDATE ON oms.accounts, oms.journal_rules TO oms_admin;
 GRANT SELECT ON oms.journal_entries, oms.journal_lines, oms.journal, oms.revenue_recognized TO oms_admin;
 GRANT SELECT ON oms.journal TO oms_reporting;
+-- the subscriber's CREATE TABLE statements, for the DBA who sets up accounting
+GRANT EXECUTE ON FUNCTION oms.accounting_subscriber_ddl() TO oms_admin;
 
 -- Reports: BI reads the oms.report_* views. A view runs with its owner's
 -- rights (security_invoker is off), so oms_reporting reads them without any
