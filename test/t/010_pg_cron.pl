@@ -56,8 +56,8 @@ use Time::HiRes qw(time usleep);
 my @modes = qw(bgworker libpq);
 my (%node, %job);
 
-my $probe = PostgreSQL::Test::Cluster->new('probe');
-my $control = $probe->config_data('--sharedir') . '/extension/pg_cron.control';
+$node{$_} = PostgreSQL::Test::Cluster->new("cron_$_") for @modes;
+my $control = $node{bgworker}->config_data('--sharedir') . '/extension/pg_cron.control';
 if (!-f $control)
 {
     # CI installs postgresql-15-cron (scripts/lib.sh OMS_PACKAGES): a
@@ -83,8 +83,10 @@ sub hba_first
 
 for my $mode (@modes)
 {
-    my $node = $node{$mode} = PostgreSQL::Test::Cluster->new("cron_$mode");
+    my $node = $node{$mode};
     $node->init;
+    # (until CREATE DATABASE shop below, the pg_cron launcher exits at once
+    # and the postmaster starts it again a second later)
     $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'pg_cron'
 cron.database_name = 'shop'
