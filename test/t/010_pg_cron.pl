@@ -33,7 +33,10 @@
 #     accepted, and every run of it fails: "connection failed" over libpq,
 #     "role "oms_admin" is not permitted to log in" in a background worker;
 #   - polled (bounded), cron.job_run_details shows a succeeded run of each
-#     oms_scheduler job, and none failed;
+#     oms_scheduler job in shop, and none failed: the two sweeps and a
+#     monitor, a DO block that raises when oms.check() has a row; the same
+#     monitor fails, saying so, in a second database (broken) where a
+#     breach is planted;
 #   - the lapsed order is expired, its reservation released and its units
 #     available again; the paid order keeps its reservation;
 #   - the six materialized reports were refreshed, all as of one snapshot
@@ -162,11 +165,35 @@ log_statement = none
             'SELECT oms.expire_reservations()', 'shop', 'oms_scheduler');
         SELECT cron.schedule_in_database('oms-refresh-reports', '* * * * *',
             'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT oms.refresh_reports()', 'shop', 'oms_scheduler');
+        -- monitoring: a run fails, and says so in cron.job_run_details, when
+        -- oms.check() has a row
+        SELECT cron.schedule_in_database('oms-check', '* * * * *',
+            $cmd$DO $$ BEGIN IF EXISTS (SELECT FROM oms.check()) THEN
+                RAISE EXCEPTION 'oms.check() is not empty: % row(s)', (SELECT count(*) FROM oms.check()); END IF; END $$$cmd$,
+            'shop', 'oms_scheduler');
+    });
+
+    # the monitor can fail: the same job in a database with a planted
+    # breach (5 units on hand without their movement, the guards bypassed
+    # as sql/oracle.sql does)
+    $node->safe_psql('postgres', 'CREATE DATABASE broken');
+    $node->safe_psql('broken', q{
+        CREATE EXTENSION oms;
+        INSERT INTO oms.locations (code, name, kind, latitude, longitude, priority, address) VALUES
+            ('BER', 'Berlin', 'warehouse', 52.52, 13.40, 10, E'Lagerstrasse 1\n10115 Berlin');
+        INSERT INTO oms.products (sku, name, kind, weight_kg, reorder_point, reorder_qty) VALUES ('MUG', 'Mug', 'stock', 0.4, 0, 0);
+        SELECT oms.receive_stock('MUG', 'BER', 10);
+        SET session_replication_role = replica;
+        UPDATE oms.stock_balances SET on_hand = on_hand + 5;
+    });
+    $node->safe_psql('shop', q{
+        SELECT cron.schedule_in_database('oms-check-broken', '* * * * *', command, 'broken', 'oms_scheduler')
+          FROM cron.job WHERE jobname = 'oms-check';
     });
     $job{$mode} = { map { split /\|/ } split /\n/,
         $node->safe_psql('shop', 'SELECT jobname, jobid FROM cron.job ORDER BY jobid') };
-    is(join(' ', sort keys %{ $job{$mode} }), 'oms-expire oms-expire-admin oms-refresh-reports',
-       "$mode: three jobs scheduled");
+    is(join(' ', sort keys %{ $job{$mode} }), 'oms-check oms-check-broken oms-expire oms-expire-admin oms-refresh-reports',
+       "$mode: five jobs scheduled");
 }
 
 # oms_scheduler cannot connect to the background-worker node at all
@@ -190,7 +217,8 @@ while (1)
                   FROM cron.job_run_details d JOIN cron.job j USING (jobid)
                  WHERE d.status IN ('succeeded', 'failed')
                  ORDER BY j.jobname, d.status, d.runid}) };
-        $missing += !exists $runs{$mode}{$_} for 'oms-expire succeeded', 'oms-refresh-reports succeeded', 'oms-expire-admin failed';
+        $missing += !exists $runs{$mode}{$_} for 'oms-expire succeeded', 'oms-refresh-reports succeeded', 'oms-check succeeded', 'oms-check-broken failed',
+          'oms-expire-admin failed';
     }
     last if !$missing || time > $deadline;
     usleep(250_000);
@@ -206,10 +234,14 @@ for my $mode (@modes)
       or diag(explain($r));
     ok(exists $r->{'oms-refresh-reports succeeded'}, "$mode: the report refresh ran as oms_scheduler and succeeded")
       or diag(explain($r));
-    ok(!exists $r->{'oms-expire failed'} && !exists $r->{'oms-refresh-reports failed'},
+    ok(exists $r->{'oms-check succeeded'}, "$mode: the oms.check() monitor ran as oms_scheduler and succeeded")
+      or diag(explain($r));
+    like($r->{'oms-check-broken failed'} // '', qr/oms\.check\(\) is not empty: 1 row\(s\)/,
+         "$mode: the monitor's run in the database with a breach failed, saying so");
+    ok(!exists $r->{'oms-expire failed'} && !exists $r->{'oms-refresh-reports failed'} && !exists $r->{'oms-check failed'},
        "$mode: no run of an oms_scheduler job failed") or diag(explain($r));
     is($node->safe_psql('shop', q{SELECT string_agg(DISTINCT d.username, ',') FROM cron.job_run_details d JOIN cron.job j USING (jobid)
-                                   WHERE j.jobname IN ('oms-expire', 'oms-refresh-reports')}),
+                                   WHERE j.jobname IN ('oms-expire', 'oms-refresh-reports', 'oms-check')}),
        'oms_scheduler', "$mode: they ran as oms_scheduler");
     ok(exists $r->{'oms-expire-admin failed'}, "$mode: the job of the NOLOGIN oms_admin failed") or diag(explain($r));
     like($r->{'oms-expire-admin failed'} // '', $admin_error{$mode}, "$mode: ... with the error of its mode");
