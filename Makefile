@@ -101,3 +101,23 @@ install-upgrade-fixtures:
 # print a variable, for test/run: make -s print-REGRESS
 print-%:
 	@echo $($*)
+
+# make dist: the release tarball oms-$(EXTVERSION).tar.gz (PGXN takes it as
+# it is), built from HEAD with git archive, so commit first. It refuses to
+# build when META.json (version, and provides.oms version and file) does not
+# name the release of oms.control's default_version, or when either file
+# has changes that are not committed (they would not be in the tarball).
+.PHONY: dist
+dist:
+	@meta=$$(perl -MJSON::PP -0777 -ne '$$m = decode_json($$_); $$p = $$m->{provides}{oms} // {}; \
+		print join(" ", map { $$_ // "none" } $$m->{version}, $$p->{version}, $$p->{file})' $(srcdir)/META.json) || exit 1; \
+	if [ "$$meta" != "$(EXTVERSION) $(EXTVERSION) oms--$(EXTVERSION).sql" ]; then \
+		echo "error: META.json does not describe release $(EXTVERSION) (default_version in oms.control):" >&2; \
+		echo "  META.json has version, provides.oms.version, provides.oms.file = $$meta" >&2; \
+		echo "  expected $(EXTVERSION) $(EXTVERSION) oms--$(EXTVERSION).sql; bump the one that is behind" >&2; \
+		exit 1; fi; \
+	if ! git -C $(srcdir) diff --quiet HEAD -- oms.control META.json; then \
+		echo "error: oms.control or META.json has changes that are not committed; make dist archives HEAD" >&2; \
+		exit 1; fi; \
+	git -C $(srcdir) archive --format=tar.gz --prefix=oms-$(EXTVERSION)/ -o oms-$(EXTVERSION).tar.gz HEAD && \
+	echo "wrote oms-$(EXTVERSION).tar.gz (HEAD $$(git -C $(srcdir) rev-parse --short HEAD))"
