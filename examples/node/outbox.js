@@ -81,7 +81,11 @@ async function main() {
     }
   }
 
+  // a private channel of our own marks the end of the notifications (below)
+  const syncChannel = `oms_outbox_sync_${process.pid}`;
+  let synced = null;
   listener.on('notification', (msg) => {
+    if (msg.channel === syncChannel) { if (synced) synced(); return; }
     if (msg.channel !== 'oms_events') return;
     stats.notifications++;
     notified.add(Number(msg.payload));
@@ -90,6 +94,7 @@ async function main() {
   listener.on('error', (err) => { console.error(`listener: ${err.message}`); process.exit(2); });
   await listener.connect();
   await listener.query('LISTEN oms_events');
+  await listener.query(`LISTEN ${syncChannel}`);
   console.log('# listening on oms_events');
 
   const stop = () => { stopping = true; if (wake) wake(); };
@@ -104,9 +109,12 @@ async function main() {
       wake = () => { clearTimeout(t); wake = null; resolve(); };
     });
   }
-  // last drain; a round trip on the listener first, so that notifications
-  // the server has queued for it are in
-  await listener.query('SELECT 1');
+  // Last drain. Notifications reach a listener in commit order, so once a
+  // notification we send ourselves now arrives, every one of an event
+  // committed before it has arrived too: the count is complete.
+  const done = new Promise((resolve) => { synced = resolve; });
+  await pool.query('SELECT pg_notify($1, $2)', [syncChannel, 'sync']);
+  await done;
   await drain();
   await listener.end();
   await pool.end();
