@@ -18,7 +18,7 @@
 // it runs out. At the end it prints one JSON line of results, and exits
 // non-zero if anything unexpected happened.
 //
-// Usage: node worker.js [--channel node] [--hot HOT-NODE] [--orders 200]
+// Usage: node worker.js [--channel node-rc] [--hot HOT-NODE-RC] [--orders 200]
 //          [--concurrency 8] [--isolation read-committed|repeatable-read|serializable]
 //          [--prefix N]
 'use strict';
@@ -27,7 +27,7 @@ const { makePool, errorFields, toCents } = require('./db');
 
 function options(argv) {
   const o = {
-    channel: 'node', hot: 'HOT-NODE', orders: 200, concurrency: 8,
+    channel: 'node-rc', hot: 'HOT-NODE-RC', orders: 200, concurrency: 8,
     isolation: 'read-committed', prefix: `N${process.pid}`,
   };
   for (let i = 2; i < argv.length; i += 2) {

@@ -16,7 +16,7 @@ Every 25th order asks for more of PLENTY than exists, so it is short whatever
 the timing; the others each take one unit of the hot sku until it runs out.
 Prints one JSON line of results; exits non-zero if anything was unexpected.
 
-Usage: worker.py [--channel python] [--hot HOT-PY] [--orders 200]
+Usage: worker.py [--channel py-rc] [--hot HOT-PY-RC] [--orders 200]
          [--concurrency 8] [--isolation read-committed|repeatable-read|serializable]
          [--prefix P]
 """
@@ -107,8 +107,8 @@ def pitfalls(pool, problems):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--channel", default="python")
-    ap.add_argument("--hot", default="HOT-PY")
+    ap.add_argument("--channel", default="py-rc")
+    ap.add_argument("--hot", default="HOT-PY-RC")
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--isolation", choices=sorted(LEVELS), default="read-committed")
