@@ -30,6 +30,8 @@ SELECT oms.receive_stock(sku, 'WH-1', CASE WHEN sku = 'PLENTY' THEN 100000 ELSE 
   FROM oms.products ORDER BY sku;
 
 -- the application logs in as a member of oms_app, never as a superuser
-CREATE ROLE oms_clients_app LOGIN IN ROLE oms_app;
+-- (roles are cluster-wide: a second database reuses it)
+SELECT 'CREATE ROLE oms_clients_app LOGIN IN ROLE oms_app'
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'oms_clients_app') \gexec
 -- the app's sessions send NOTIFY oms_events for every event they write
 ALTER ROLE oms_clients_app SET oms.notify_events = on;
