@@ -114,7 +114,11 @@ async function main() {
   // committed before it has arrived too: the count is complete.
   const done = new Promise((resolve) => { synced = resolve; });
   await pool.query('SELECT pg_notify($1, $2)', [syncChannel, 'sync']);
-  await done;
+  let timer;
+  await Promise.race([done, new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('our own notification did not arrive within 30 s')), 30000);
+  })]);
+  clearTimeout(timer);
   await drain();
   await listener.end();
   await pool.end();
@@ -126,6 +130,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`outbox consumer failed: ${JSON.stringify(errorFields(err))}`);
+  console.error(`outbox consumer failed: ${err.code ? JSON.stringify(errorFields(err)) : err.stack}`);
   process.exit(2);
 });

@@ -205,6 +205,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  console.error(`worker failed: ${JSON.stringify(errorFields(err))}`);
+  console.error(`worker failed: ${err.code ? JSON.stringify(errorFields(err)) : err.stack}`);
   process.exit(2);
 });
