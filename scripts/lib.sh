@@ -9,7 +9,7 @@
 # needs sudo only for apt-get and make install.
 
 OMS_PG_MAJOR=15
-OMS_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc libc6-dev sqlsmith python3-psycopg python3-psycopg-pool valgrind postgresql-15-cron nodejs node-pg"
+OMS_PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc libc6-dev sqlsmith python3-psycopg python3-psycopg-pool valgrind postgresql-15-cron nodejs node-pg postgresql-15-auto-failover pg-auto-failover-cli postgresql-15-plproxy"
 OMS_RUN_USER=postgres
 
 oms_log() { printf '==> %s\n' "$*" >&2; }
