@@ -222,7 +222,6 @@ CREATE FUNCTION plproxy.get_cluster_config(cluster_name text, OUT key text, OUT 
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     VALUES ('modular_mapping', '1'), ('connection_lifetime', '1800');
 $$;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA plproxy, oms_router_remote FROM PUBLIC;
 
 -- ---- the API ----------------------------------------------------------------------
 
@@ -344,7 +343,6 @@ LANGUAGE plproxy AS $p$
       FROM oms.report_inventory i
      WHERE i.location IS NOT NULL;
 $p$;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms_router_remote FROM PUBLIC;
 
 -- the rows the platform reads collect before they check them
 CREATE TYPE oms_router_remote.sales_daily_row AS (
@@ -422,8 +420,9 @@ COMMENT ON FUNCTION oms_router.platform_stock() IS
 
 -- ---- privileges ------------------------------------------------------------------
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms_router FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA oms_router FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms_router, oms_router_remote, plproxy FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms_router, oms_router_remote FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms_router_remote FROM PUBLIC;
 GRANT USAGE ON SCHEMA oms_router TO oms_router_app, oms_router_reporting, oms_router_admin;
 GRANT EXECUTE ON FUNCTION oms_router.check(text), oms_router.platform_sales_daily(date), oms_router.platform_stock()
     TO oms_router_reporting, oms_router_admin;

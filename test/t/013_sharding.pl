@@ -25,8 +25,9 @@
 #     empty, the old database is closed and renamed, a new order lands on
 #     the new partition only, and the platform reads still add up;
 #   - the router's overhead: pgbench place_order through the router against
-#     the same calls on the merchant database directly, one after the other
-#     in this run (4 clients, 5 s each); both tps and the ratio are printed.
+#     the same calls on the merchant database directly, interleaved in this
+#     run (4 clients); get_order the same way (the hop's own cost); the tps,
+#     the ratios and the time added per call are printed.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -253,7 +254,7 @@ sub stored
 }
 
 my $t0 = time;
-my ($fine, $totals) = run_clients('s1', 6, 12)->();
+my ($fine, $totals) = run_clients('s1', 6, 10)->();
 ok($fine, 'the storm: 6 clients ran without an unexpected error') or diag(explain($totals->{errors}));
 note sprintf('storm: %.1f s, totals %s', time - $t0, encode_json($totals));
 my $acked = acked('s1');
@@ -314,7 +315,7 @@ platform_reads_add_up('after the storm');
 
 my $moving = 'acme';
 my ($from, $to) = ($parts[ $home{$moving} ], $parts[ 1 - $home{$moving} ]);
-my $wait = run_clients('s2', 4, 8, '--only-place');
+my $wait = run_clients('s2', 4, 6, '--only-place');
 usleep(2_000_000);
 my ($mout, $merr) = ('', '');
 my $mt0 = time;
@@ -361,32 +362,48 @@ platform_reads_add_up('after the move');
 
 # ---- the router's overhead ---------------------------------------------------------
 
-my $bench = "$dir/place.sql";
-append_to_file($bench, q{
-\set e random(1, 1000000000000)
-SELECT CALL('{"channel": "web", "external_id": "bench-:e", "currency": "EUR", "lines": [{"sku": "P1", "qty": 1, "unit_price": 10}, {"sku": "P3", "qty": 1, "unit_price": 5}]}');
-});
+# pgbench, 4 clients, on merchant bolt: place_order (2 lines, plentiful
+# stock, a new external_id each time) through the router and directly, 4 s
+# each, twice, interleaved; then get_order of one order (the cheapest call:
+# what the hop itself costs), 3 s each
 my $bm = 'bolt';
 my $bp = $parts[ $home{$bm} ];
-(my $via_router = slurp_file($bench)) =~ s/CALL\(/oms_router.place_order('$bm', /;
-(my $direct = slurp_file($bench)) =~ s/CALL\(/oms.place_order(/;
-append_to_file("$dir/router.sql", $via_router);
-append_to_file("$dir/direct.sql", $direct);
+my $order_doc = '{"channel": "web", "external_id": "bench-:e", "currency": "EUR", "lines": [{"sku": "P1", "qty": 1, "unit_price": 10}, {"sku": "P3", "qty": 1, "unit_price": 5}]}';
+my $one = $bp->safe_psql($dbname{$bm}, 'SELECT min(id) FROM oms.orders');
+my %script = (
+    router_place => "\\set e random(1, 1000000000000)\nSELECT oms_router.place_order('$bm', '$order_doc');\n",
+    direct_place => "\\set e random(1, 1000000000000)\nSELECT oms.place_order('$order_doc');\n",
+    router_get => "SELECT oms_router.get_order('$bm', $one);\n",
+    direct_get => "SELECT oms.get_order($one);\n");
+append_to_file("$dir/$_.sql", $script{$_}) for keys %script;
+my $direct_dsn = dsn($bp, $dbname{$bm}, 'oms_link_app');
 sub tps
 {
-    my ($connstr, $script, $what) = @_;
+    my ($which, $seconds) = @_;
     my ($o, $e) = ('', '');
-    IPC::Run::run([ 'pgbench', '-n', '-c', 4, '-j', 4, '-T', 5, '-f', $script, $connstr ], '>', \$o, '2>', \$e);
+    IPC::Run::run([ 'pgbench', '-n', '-c', 4, '-j', 4, '-T', $seconds, '-f', "$dir/$which.sql",
+                    $which =~ /^router/ ? $app : $direct_dsn ], '>', \$o, '2>', \$e);
     my ($tps) = $o =~ /^tps = ([\d.]+) \(without initial connection time\)/m;
     my ($failed) = $o =~ /^number of failed transactions: (\d+)/m;
-    ok(defined $tps && $e !~ /error|abort/i && ($failed // 0) == 0, "pgbench $what: no failed transaction") or diag("$o\n$e");
+    ok(defined $tps && $tps > 0 && $e !~ /error|abort/i && ($failed // 0) == 0, "pgbench $which: no failed transaction")
+      or diag("$o\n$e");
     return $tps // 0;
 }
-my $tps_router = tps($app, "$dir/router.sql", "place_order through the router");
-my $tps_direct = tps(dsn($bp, $dbname{$bm}, 'oms_link_app'), "$dir/direct.sql", 'place_order on the merchant database');
-diag(sprintf('router overhead, place_order, 4 clients, 5 s each: %.0f tps through the router, %.0f tps direct, ratio %.2f',
-    $tps_router, $tps_direct, $tps_direct ? $tps_router / $tps_direct : 0));
-cmp_ok($tps_router, '>', 0, 'orders go through the router under pgbench');
+my %tps;
+for my $round (1, 2)
+{
+    $tps{$_} += tps($_, 4) / 2 for qw(router_place direct_place);
+}
+$tps{$_} = tps($_, 3) for qw(router_get direct_get);
+for my $call (qw(place get))
+{
+    my ($r, $d) = ($tps{"router_$call"}, $tps{"direct_$call"});
+    diag(sprintf('router overhead, %s_order, 4 clients: %.0f tps through the router, %.0f tps direct, ratio %.2f; '
+                 . '%.0f us more per call', $call, $r, $d, $d ? $r / $d : 0, ($r && $d) ? 4e6 / $r - 4e6 / $d : 0));
+}
+# fresh statistics first: oms.check() right after tens of thousands of new
+# orders, before autovacuum analysed them, can take minutes (bad plans)
+$bp->safe_psql($dbname{$bm}, 'ANALYZE');
 is($bp->safe_psql($dbname{$bm}, 'SELECT invariant, detail FROM oms.check()'), '', "$bm: oms.check() is empty after the benchmark");
 
 for my $node ($router, @parts)
