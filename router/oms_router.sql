@@ -383,6 +383,13 @@ BEGIN
         PERFORM oms_router_remote.reraise(st, msg, det, hnt);
     END;
     PERFORM oms_router_remote.check_identities(ARRAY(SELECT DISTINCT r.merchant FROM unnest(rows) r));
+    -- each database answers one row per day and currency: a second row means
+    -- two directory rows reach the same database
+    IF (SELECT count(*) FROM unnest(rows)) <> (SELECT count(DISTINCT (r.merchant, r.day, r.currency)) FROM unnest(rows) r) THEN
+        RAISE EXCEPTION 'the merchant databases did not answer once each' USING ERRCODE = '55000',
+            DETAIL = 'A merchant answered twice for the same day and currency.',
+            HINT = 'Two directory rows may point at the same database: run oms_router.check(merchant) for each merchant.';
+    END IF;
     RETURN QUERY SELECT r.merchant, r.day, r.currency, r.orders, r.units, r.net FROM unnest(rows) r
                   ORDER BY r.merchant, r.day, r.currency;
 END $$;

@@ -319,6 +319,26 @@ sub platform_reads_add_up
 }
 platform_reads_add_up('after the storm');
 
+# a directory row that points at another merchant's database (here cora's
+# row at dune's database): check(merchant) says so, and the platform reads
+# refuse to count dune twice
+my $cora = $router->safe_psql('router', q{SELECT connstr FROM oms_router.merchants WHERE merchant = 'cora'});
+$router->safe_psql('router', "UPDATE oms_router.merchants SET connstr = '" . place_connstr($parts[ $home{dune} ], $dbname{dune})
+    . " connect_timeout=10' WHERE merchant = 'cora'");
+is($router->safe_psql('router', q{SELECT * FROM oms_router.check('cora')}),
+    'merchant_identity|the database shop_dune belongs to merchant dune, not to cora',
+    'check(merchant) reports a directory row that points at another merchant\'s database');
+($out, $err) = psql_as($router, $bi, 'SELECT * FROM oms_router.platform_stock()');
+like(error_of($err), qr/^ERROR:  55000: the merchant databases did not answer once each/,
+    'platform_stock refuses to count a database twice');
+($out, $err) = psql_as($router, $bi, 'SELECT * FROM oms_router.platform_sales_daily(current_date - 1)');
+like(error_of($err), qr/^ERROR:  55000: the merchant databases did not answer once each/,
+    'platform_sales_daily refuses to count a database twice');
+$router->safe_psql('router', "UPDATE oms_router.merchants SET connstr = '$cora' WHERE merchant = 'cora'");
+is($router->safe_psql('router', q{SELECT * FROM oms_router.check('cora')}), '', 'cora\'s row restored: check is empty');
+($out, $err) = psql_as($router, dsn($router, 'router'), q{INSERT INTO oms_router.merchants VALUES ('x', 'dbname=x user=postgres')});
+like($err, qr/merchants_connstr_chk/, 'a directory connection string may not name a user');
+
 # ---- moving a merchant, under load ----------------------------------------------------
 
 my $moving = 'acme';
