@@ -18,7 +18,9 @@
 #     through oms_router.check), and each merchant database holds exactly
 #     the orders its clients saw acknowledged (by external_id);
 #   - platform reads (sales per merchant and day, stock per merchant, RUN ON
-#     ALL) equal the same reads made on each merchant database;
+#     ALL) equal the same reads made on each merchant database; a directory
+#     row pointing at another merchant's database is reported by
+#     check(merchant) and refused by the platform reads (no double count);
 #   - moving a merchant to the other partition (router/move-merchant) while
 #     4 clients keep placing orders for every merchant: its calls pause
 #     (57P03) and are retried, then go to the new database; every order
