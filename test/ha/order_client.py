@@ -31,7 +31,8 @@ oms.place_order in an explicit transaction and logs, as one JSON line to
 
 A thread reconnects after every connection error (libpq tries each host in
 turn) and continues. It stops after --seconds, or when --stop-file exists,
-always after finishing the document in hand. At the end one JSON line is
+always after finishing the document in hand. --rate limits each client's
+orders per second (0, the default: as fast as the server answers). At the end one JSON line is
 printed to stdout: {"acks", "seconds" (from the moment every thread was
 connected to the last thread's end), "indoubt", "unresolved", "refused",
 "replayed"}.
@@ -106,8 +107,15 @@ def worker(opts, n, log, ready, go, deadline_box):
         log.write(ev='unresolved', c=n, ext=None, error='no connection at the start')
         return
     deadline = deadline_box[0]
+    interval = 1.0 / opts.rate if opts.rate else 0
+    next_start = time.time()
     i = 0
     while not should_stop(opts, deadline):
+        if interval:
+            pause = next_start - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            next_start = max(next_start + interval, time.time() - 1)
         i += 1
         ext = '%s-c%d-%d' % (opts.prefix, n, i)
         lines, seen = [], set()
@@ -172,6 +180,7 @@ def main():
     p.add_argument('--stop-file')
     p.add_argument('--retry-seconds', type=float, default=60)
     p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--rate', type=float, default=0, help='orders per second per client at most (0: no limit)')
     opts = p.parse_args()
     opts.skus = opts.skus.split(',')
 
