@@ -32,7 +32,8 @@ oms.place_order in an explicit transaction and logs, as one JSON line to
 A thread reconnects after every connection error (libpq tries each host in
 turn) and continues. It stops after --seconds, or when --stop-file exists,
 always after finishing the document in hand. --rate limits each client's
-orders per second (0, the default: as fast as the server answers). At the end one JSON line is
+orders per second (0, the default: as fast as the server answers), except
+while --burst-file exists. At the end one JSON line is
 printed to stdout: {"acks", "seconds" (from the moment every thread was
 connected to the last thread's end), "indoubt", "unresolved", "refused",
 "replayed"}.
@@ -111,7 +112,7 @@ def worker(opts, n, log, ready, go, deadline_box):
     next_start = time.time()
     i = 0
     while not should_stop(opts, deadline):
-        if interval:
+        if interval and not (opts.burst_file and os.path.exists(opts.burst_file)):
             pause = next_start - time.time()
             if pause > 0:
                 time.sleep(pause)
@@ -181,6 +182,7 @@ def main():
     p.add_argument('--retry-seconds', type=float, default=60)
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--rate', type=float, default=0, help='orders per second per client at most (0: no limit)')
+    p.add_argument('--burst-file', help='while this file exists, --rate does not apply')
     opts = p.parse_args()
     opts.skus = opts.skus.split(',')
 

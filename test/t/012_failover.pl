@@ -37,7 +37,8 @@
 # that had committed comes back as a replay).
 #
 # 1. Throughput of synchronous against asynchronous replication, in this
-#    run: the same client load for OMS_FAILOVER_SECONDS (default 4) with the
+#    run, in a database of its own (bench): the same client load, as fast as
+#    the server answers, for OMS_FAILOVER_SECONDS (default 4) with the
 #    secondary in the write quorum (synchronous), then with `pg_autoctl set
 #    node replication-quorum false` on the secondary (the monitor sets
 #    synchronous_standby_names = '' on the primary: asynchronous), then
@@ -48,13 +49,14 @@
 #    round:
 #    - the formation is primary + secondary and the secondary is a
 #      synchronous standby of the primary (pg_stat_replication);
-#    - after OMS_FAILOVER_SECONDS of load (and a random fraction of a
-#      second) the primary's machine dies: its pg_autoctl (the keeper,
+#    - after OMS_FAILOVER_SECONDS of load the clients go full speed (no
+#      rate limit, so that COMMITs are in flight), and after 0.5 to 1.5 s
+#      more the primary's machine dies: its pg_autoctl (the keeper,
 #      which would otherwise restart Postgres in place) gets SIGKILL, then
 #      its postmaster gets kill -9 (the pid from postmaster.pid), then every
 #      process left of that cluster (backends, walsenders);
 #    - the monitor promotes the secondary by itself; the clients reconnect
-#      and continue; the failover time is from the kill -9 to the first
+#      and continue (at OMS_FAILOVER_RATE again); the failover time is from the kill -9 to the first
 #      order acknowledged by the new primary;
 #    - the old primary's pg_autoctl runs again and the node rejoins as a
 #      secondary (pg_rewind by pg_autoctl), and the monitor shows it
@@ -188,21 +190,31 @@ for my $name (qw(node1 node2))
 ok(sync_standby_of('node1'), 'node2 is a synchronous standby of node1');
 note sprintf('formation up in %.1f s', time - $t_setup);
 
+# oms in two databases: shop for the failovers, bench for the throughput
+# measurement (so that the oms.check() of every round reads only the orders
+# of the rounds)
+my $skus;
+sql("host=localhost port=$port{node1} dbname=shop", 'CREATE DATABASE bench');
+for my $db (qw(shop bench))
+{
+    my $conn = "host=localhost port=$port{node1} dbname=$db";
+    sql($conn, 'CREATE EXTENSION oms');
+    run_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $conn, '-f', Cwd::abs_path('demo/catalog.sql') ],
+        "$db: the demo catalog is loaded");
+    # every order ships from WH-BER, and the clients place more orders than
+    # its daily capacity: unlimited, and plenty of stock
+    $skus = sql($conn, q{
+        UPDATE oms.locations SET daily_capacity = NULL WHERE code = 'WH-BER';
+        WITH s AS (SELECT sku FROM oms.products WHERE kind = 'stock'),
+             r AS MATERIALIZED (SELECT sku, oms.receive_stock(sku, 'WH-BER', 1000000) FROM s)
+        SELECT string_agg(sku, ',' ORDER BY sku) FROM r});
+    ok(scalar(split /,/, $skus) >= 4, "$db: stock received for the stock skus ($skus)");
+}
 my $p1 = "host=localhost port=$port{node1} dbname=shop";
-sql($p1, 'CREATE EXTENSION oms');
-run_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $p1, '-f', Cwd::abs_path('demo/catalog.sql') ],
-    'the demo catalog is loaded');
-# every order ships from WH-BER, and these rounds place more orders than
-# its daily capacity: unlimited, and plenty of stock
-my $skus = sql($p1, q{
-    UPDATE oms.locations SET daily_capacity = NULL WHERE code = 'WH-BER';
-    WITH s AS (SELECT sku FROM oms.products WHERE kind = 'stock'),
-         r AS MATERIALIZED (SELECT sku, oms.receive_stock(sku, 'WH-BER', 1000000) FROM s)
-    SELECT string_agg(sku, ',' ORDER BY sku) FROM r});
-ok(scalar(split /,/, $skus) >= 4, "stock received for the stock skus ($skus)");
 
 my $dsn = "host=localhost,localhost port=$port{node1},$port{node2} dbname=shop "
   . 'target_session_attrs=read-write connect_timeout=2';
+(my $bench_dsn = $dsn) =~ s/dbname=shop/dbname=bench/;
 
 # ---- 1. synchronous against asynchronous ----------------------------------------
 my %tps;
@@ -218,7 +230,7 @@ for my $phase ([ 'sync1', 'true' ], [ 'async', 'false' ], [ 'sync2', 'true' ])
     }, 60, $want), "$label: $want");
     my $log = "$base/$label.log";
     my ($out, $err) = ('', '');
-    my $rc = IPC::Run::run([ $python, $client, '--dsn', $dsn, '--clients', $nclients, '--prefix', $label, '--log', $log,
+    my $rc = IPC::Run::run([ $python, $client, '--dsn', $bench_dsn, '--clients', $nclients, '--prefix', $label, '--log', $log,
         '--skus', $skus, '--seconds', $seconds, '--seed', $seed ], '<', \undef, '>', \$out, '2>', \$err,
         IPC::Run::timeout($seconds + 120));
     chomp $out;
@@ -236,8 +248,9 @@ cmp_ok($sync_tps, '>', 0, 'synchronous replication carries orders');
 # ---- 2. failovers ------------------------------------------------------------------
 my $log = "$base/failover.log";
 my $stop = "$base/stop";
+my $burst = "$base/burst";
 $clients = IPC::Run::start([ $python, $client, '--dsn', $dsn, '--clients', $nclients, '--prefix', 'fo',
-    '--log', $log, '--skus', $skus, '--stop-file', $stop, '--retry-seconds', 90, '--rate', $rate, '--seed', $seed + 1 ],
+    '--log', $log, '--skus', $skus, '--stop-file', $stop, '--retry-seconds', 90, '--rate', $rate, '--burst-file', $burst, '--seed', $seed + 1 ],
     '<', \undef, '>', "$base/failover.out", '2>', "$base/failover.err");
 
 my $primary = 'node1';
@@ -249,12 +262,13 @@ for my $round (1 .. $rounds)
         "round $round: $primary primary, $secondary secondary: " . states_text());
     ok(sync_standby_of($primary), "round $round: $secondary is a synchronous standby of $primary");
 
-    # load, then the kill at a random moment
+    # load, then the clients at full speed, and the kill at a random moment
     my $acks_before = count_acks($log);
     my $t = time;
     wait_until(sub { time - $t >= $seconds && count_acks($log) > $acks_before + 20 }, $seconds + 60,
         'orders before the kill');
-    usleep(int(rand(1_000_000)));
+    PostgreSQL::Test::Utils::append_to_file($burst, "burst\n");
+    usleep(500_000 + int(rand(1_000_000)));
     my $before = count_acks($log);
     cmp_ok($before - $acks_before, '>', 0, "round $round: orders acknowledged by $primary before the kill");
     my $t_kill = kill_machine($primary);
@@ -267,6 +281,7 @@ for my $round (1 .. $rounds)
     wait_until(sub { $first = first_ack_after($log, $t_kill, $port{$secondary}); defined $first }, 60,
         'an order on the new primary');
     ok(defined $first, "round $round: the clients reconnected and placed orders on $secondary");
+    unlink $burst;
     my $failover = defined $first ? $first - $t_kill : -1;
     push @failover_times, $failover;
     diag(sprintf('round %d: failover %s -> %s: %.2f s from kill -9 to the first order acknowledged',
@@ -339,7 +354,9 @@ diag(sprintf('failover times (kill -9 to first order): %s s; max %.2f s',
     join(', ', map { sprintf('%.2f', $_) } @failover_times), (sort { $b <=> $a } @failover_times)[0]));
 
 stop_everything();
-ok(!grep({ -e "$_/postmaster.pid" } values %pgdata), 'every cluster is stopped');
+ok(!grep({ -e "$_/postmaster.pid" || cluster_pids($_) } values %pgdata), 'every cluster is stopped');
+my @listening = grep { !PostgreSQL::Test::Cluster::can_bind('127.0.0.1', $_) } sort values %port;
+is("@listening", '', 'nothing listens on the ports of the formation any more');
 done_testing();
 
 # ---- helpers ---------------------------------------------------------------------
