@@ -135,6 +135,9 @@ END
     stop_everything();
     $? = $rc;
 }
+# a test killed by a signal (a harness timeout, ^C) stops its formation too
+# (exit, not die: an eval must not catch it)
+$SIG{$_} = sub { diag("killed by SIG$_[0]"); exit 1; } for qw(INT TERM HUP);
 
 # ---- the formation -------------------------------------------------------------
 my $t_setup = time;
