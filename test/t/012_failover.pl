@@ -6,8 +6,8 @@
 # (node1 starts as the primary, node2 as its secondary) with synchronous
 # replication (pg_auto_failover's default for a secondary with
 # replication-quorum true: synchronous_standby_names = 'ANY 1 (...)'). oms
-# is installed on the primary with the demo catalog and 1,000,000 units of
-# every stock sku at WH-BER.
+# is installed on the primary, in two databases (shop and bench), with the
+# demo catalog and 1,000,000 units of every stock sku at WH-BER.
 #
 # Health checks tuned down so that a failover takes seconds (defaults in
 # brackets):
@@ -56,8 +56,8 @@
 #      its postmaster gets kill -9 (the pid from postmaster.pid), then every
 #      process left of that cluster (backends, walsenders);
 #    - the monitor promotes the secondary by itself; the clients reconnect
-#      and continue (at OMS_FAILOVER_RATE again); the failover time is from the kill -9 to the first
-#      order acknowledged by the new primary;
+#      and continue (at OMS_FAILOVER_RATE again); the failover time is from
+#      the kill -9 to the first order acknowledged by the new primary;
 #    - the old primary's pg_autoctl runs again and the node rejoins as a
 #      secondary (pg_rewind by pg_autoctl), and the monitor shows it
 #      secondary;
@@ -75,12 +75,14 @@
 # synchronous and asynchronous and their ratio.
 #
 # Environment: OMS_FAILOVER_ROUNDS (3), OMS_FAILOVER_SECONDS (4),
-# OMS_FAILOVER_CLIENTS (6), OMS_FAILOVER_RATE (10), OMS_PYTHON (/usr/bin/python3). CI runs the
-# defaults (about 90 s); e.g. OMS_FAILOVER_ROUNDS=20 OMS_FAILOVER_SECONDS=30
-# for a longer run.
+# OMS_FAILOVER_CLIENTS (6), OMS_FAILOVER_RATE (10), OMS_PYTHON
+# (/usr/bin/python3). CI runs the defaults (about 65 s); a longer run, e.g.:
+#   OMS_FAILOVER_ROUNDS=20 OMS_FAILOVER_SECONDS=30 test/run tap:012_failover
 #
-# Every process started here (pg_autoctl of the monitor and of each node, and
-# their clusters) is stopped in an END block, also when the test dies.
+# Every process started here (pg_autoctl of the monitor and of each node,
+# their clusters, the clients) is stopped in an END block, also when the test
+# dies or gets SIGINT, SIGTERM or SIGHUP; the last tests check that no
+# cluster runs and nothing listens on the formation's ports.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
