@@ -133,5 +133,33 @@ SELECT s ->> 'status' AS shipment, s ->> 'order_status' AS order_status
   FROM oms.create_shipment(oid_of('R-1'), 'HAM') AS s;
 SELECT * FROM oms.check();
 
+-- ---------------------------------------------------------------------------
+-- backorders wait by the status's row too: a receipt fills those of an
+-- order in awaiting_review (it holds stock), and not those of a held order
+-- until it is released
+-- ---------------------------------------------------------------------------
+SELECT sum(available) + 2 AS want FROM oms.stock_levels WHERE sku = 'TENT' \gset
+SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', 'B-1', 'currency', 'EUR',
+       'customer', jsonb_build_object('external_ref', 'ann'), 'policy', 'backorder',
+       'lines', jsonb_build_array(jsonb_build_object('sku', 'TENT', 'qty', :want, 'unit_price', 10)))) ->> 'status' AS b1;
+SELECT pay('B-1', 10 * :want) AS b1_paid;
+SELECT oms.set_order_status(oid_of('B-1'), 'awaiting_review', 'large order') ->> 'status' AS b1_moved;
+SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', 'B-2', 'currency', 'EUR',
+       'customer', jsonb_build_object('external_ref', 'ann'), 'policy', 'backorder',
+       'lines', jsonb_build_array(jsonb_build_object('sku', 'TENT', 'qty', 1, 'unit_price', 10)))) ->> 'status' AS b2;
+SELECT oms.hold_order(oid_of('B-2'), 'address check') ->> 'status' AS b2_held;
+CREATE FUNCTION waiting() RETURNS TABLE (external_id text, status text, backordered int) LANGUAGE sql AS
+$$ SELECT o.external_id, o.status, l.qty_backordered FROM oms.orders o JOIN oms.order_lines l ON l.order_id = o.id
+    WHERE o.external_id IN ('B-1', 'B-2') ORDER BY 1 $$;
+SELECT * FROM waiting();
+-- 5 tents arrive: B-1 takes the 2 it waits for, B-2 is on hold and waits on
+SELECT jsonb_array_length(r -> 'backorders_filled') AS lines_filled FROM oms.receive_stock('TENT', 'BER', 5) AS r;
+SELECT * FROM waiting();
+-- released, B-2 takes the next receipt
+SELECT oms.release_hold(oid_of('B-2')) ->> 'status' AS b2_released;
+SELECT jsonb_array_length(r -> 'backorders_filled') AS lines_filled FROM oms.receive_stock('TENT', 'BER', 1) AS r;
+SELECT * FROM waiting();
+SELECT * FROM oms.check();
+
 -- the helpers go: the next files define their own
-DROP FUNCTION place(text), oid_of(text), pay(text, numeric), held(text);
+DROP FUNCTION place(text), oid_of(text), pay(text, numeric), held(text), waiting();

@@ -792,7 +792,10 @@ available(PG_FUNCTION_ARGS)
 
 /*
  * Fill waiting backorders of product_id at location_id, VIP orders first
- * (customer or order flagged vip), then the oldest. The caller holds the
+ * (customer or order flagged vip), then the oldest. An order takes part
+ * when its status holds stock (order_statuses.holds_stock: a custom status
+ * behaves by its row) and it is not on hold (held_from set: a held order
+ * keeps its stock but is given no more until it is released). The caller holds the
  * balance row (product_id, location_id). Lines and their orders are taken
  * with SKIP LOCKED (the order row too: the reservation's foreign key and the
  * status update below would otherwise wait on an order that cancel_order or
@@ -835,9 +838,10 @@ InventoryFillBackorders(int64 product_id, int32 location_id)
 					 "  FROM oms.order_lines l "
 					 "  JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) l.order_id "
 					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id "
+					 "  JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) o.status "
 					 "  LEFT JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) o.customer_id "
 					 " WHERE l.qty_backordered OPERATOR(pg_catalog.>) 0 "
-					 "   AND o.status OPERATOR(pg_catalog.=) ANY ('{pending_payment,backordered,confirmed,in_fulfillment,partially_shipped}'::text[]) "
+					 "   AND s.holds_stock AND o.held_from IS NULL "
 					 "   AND (l.product_id OPERATOR(pg_catalog.=) $1 OR l.product_id IN "
 					 "        (SELECT kit_id FROM oms.kit_components WHERE component_id OPERATOR(pg_catalog.=) $1)) "
 					 "   AND NOT EXISTS (SELECT FROM oms.fulfillment_rejections fr "
