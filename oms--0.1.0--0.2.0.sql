@@ -925,7 +925,8 @@ DECLARE
 BEGIN
     SELECT * INTO v_pub FROM pg_catalog.pg_publication WHERE pubname = 'oms_accounting';
     IF NOT FOUND THEN
-        CREATE PUBLICATION oms_accounting FOR TABLE oms.accounts, oms.journal_rules, oms.journal_entries, oms.journal_lines;
+        EXECUTE pg_catalog.format('CREATE PUBLICATION oms_accounting FOR TABLE %s',
+                                  pg_catalog.array_to_string(v_tables::text[], ', '));
         RETURN 'publication oms_accounting created';
     END IF;
     IF v_pub.puballtables THEN

@@ -310,6 +310,16 @@ SELECT oms.create_accounting_publication();
 ALTER PUBLICATION oms_accounting DROP TABLE oms.journal_lines, oms.accounts;
 SELECT oms.create_accounting_publication();
 SELECT count(*) AS published FROM pg_publication_tables WHERE pubname = 'oms_accounting';
+-- a publication of every table already carries the journal: left as it is
+DROP PUBLICATION oms_accounting;
+SET client_min_messages = error;
+CREATE PUBLICATION oms_accounting FOR ALL TABLES;
+SET client_min_messages = warning;
+SELECT oms.create_accounting_publication();
+DROP PUBLICATION oms_accounting;
+SET client_min_messages = error;
+SELECT oms.create_accounting_publication();
+SET client_min_messages = warning;
 -- the subscriber's tables: every journal table, no foreign key, no sequence
 SELECT (SELECT count(*) FROM regexp_matches(oms.accounting_subscriber_ddl(), 'CREATE TABLE oms\.', 'g')) AS tables,
        oms.accounting_subscriber_ddl() ~ 'REFERENCES|nextval' AS keys_or_sequences;

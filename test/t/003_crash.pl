@@ -29,7 +29,7 @@ use Test::More;
 use IPC::Run;
 use Cwd;
 use Time::HiRes qw(time usleep);
-use OmsTap qw(server_log_problems);
+use OmsTap qw(server_log_problems cluster_pids);
 
 my $rounds = $ENV{OMS_CRASH_ROUNDS} || 5;
 my $nclients = 4;
@@ -96,7 +96,7 @@ for my $round (1 .. $rounds)
         # the postmaster and every process of the node, like a power cut:
         # without this the orphaned backends would keep running (and keep
         # the shared memory attached) after the postmaster is gone
-        my @server_pids = node_pids($node);
+        my @server_pids = cluster_pids($node->data_dir);
         $node->kill9;
         kill 'KILL', @server_pids;
         # wait until they are gone, zombies reaped included: a new postmaster
@@ -104,7 +104,7 @@ for my $round (1 .. $rounds)
         $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
         while (time < $deadline)
         {
-            my @left = grep { -e "/proc/$_" } @server_pids, node_pids($node);
+            my @left = grep { -e "/proc/$_" } @server_pids, cluster_pids($node->data_dir);
             last unless @left;
             kill 'KILL', @left;
             usleep(100_000);
@@ -168,19 +168,3 @@ is($violations, '', 'oms.check() stays empty') or diag($violations);
 $node->stop;
 done_testing();
 
-# pids of the node's processes: the postmaster and its children all run in
-# the data directory
-sub node_pids
-{
-    my ($node) = @_;
-    my $dir = Cwd::abs_path($node->data_dir);
-    my @pids;
-    opendir(my $proc, '/proc') or die "cannot read /proc: $!";
-    for my $pid (grep { /^\d+$/ } readdir($proc))
-    {
-        my $cwd = readlink("/proc/$pid/cwd");
-        push @pids, $pid if defined $cwd && $cwd eq $dir;
-    }
-    closedir($proc);
-    return @pids;
-}

@@ -93,6 +93,7 @@ use Cwd;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time usleep);
+use OmsTap qw(cluster_pids);
 
 my $rounds = $ENV{OMS_FAILOVER_ROUNDS} || 3;
 my $seconds = $ENV{OMS_FAILOVER_SECONDS} || 4;
@@ -466,23 +467,6 @@ sub start_keeper
     }
     $keeper{$name} = $pid;
     return;
-}
-
-# pids of a cluster's processes: the postmaster and its children all run
-# in the data directory
-sub cluster_pids
-{
-    my ($dir) = @_;
-    $dir = Cwd::abs_path($dir) // $dir;
-    my @pids;
-    opendir(my $proc, '/proc') or die "cannot read /proc: $!";
-    for my $pid (grep { /^\d+$/ } readdir($proc))
-    {
-        my $cwd = readlink("/proc/$pid/cwd");
-        push @pids, $pid if defined $cwd && $cwd eq $dir;
-    }
-    closedir($proc);
-    return @pids;
 }
 
 # pids of the process group $pgid (a keeper and its services)

@@ -8,9 +8,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils qw(slurp_file);
 use Test::More;
 use Time::HiRes qw(time usleep);
+use Cwd ();
 
 our @EXPORT_OK = qw(server_log_problems storm_aftermath storm_node storm_sql storm_receive_initial
-  storm_pgbench restart_if_down);
+  storm_pgbench restart_if_down cluster_pids);
 
 # A node for a pgbench storm, started: lock waits logged, room for the
 # clients, and an empty database $db (the test creates the extension there
@@ -151,6 +152,23 @@ sub storm_aftermath
     is($violations, '', 'oms.check() is empty after the storm')
       or diag("oms.check() rows:\n$violations");
     return;
+}
+
+# pids of a cluster's processes, from its data directory: the postmaster
+# and its children all run there (kill -9 tests: what is left of a cluster)
+sub cluster_pids
+{
+    my ($dir) = @_;
+    $dir = Cwd::abs_path($dir) // $dir;
+    my @pids;
+    opendir(my $proc, '/proc') or die "cannot read /proc: $!";
+    for my $pid (grep { /^\d+$/ } readdir($proc))
+    {
+        my $cwd = readlink("/proc/$pid/cwd");
+        push @pids, $pid if defined $cwd && $cwd eq $dir;
+    }
+    closedir($proc);
+    return @pids;
 }
 
 1;
