@@ -795,9 +795,9 @@ available(PG_FUNCTION_ARGS)
  * (customer or order flagged vip), then the oldest. An order takes part
  * when its status holds stock (order_statuses.holds_stock: a custom status
  * behaves by its row) and it is not on hold (held_from set: a held order
- * keeps its stock but is given no more until it is released). The caller holds the
- * balance row (product_id, location_id). Lines and their orders are taken
- * with SKIP LOCKED (the order row too: the reservation's foreign key and the
+ * keeps its stock but is given no more until it is released). The caller
+ * holds the balance row (product_id, location_id). Lines and their orders
+ * are taken with SKIP LOCKED (the order row too: the reservation's foreign key and the
  * status update below would otherwise wait on an order that cancel_order or
  * expiry holds while it waits for this balance row), and so are the other
  * component rows of kit lines (see the banner).
