@@ -7,7 +7,8 @@
 --      refund of the units that came back, and missing units leave the
 --      claim (a later RMA may claim them);
 --   3. partial refunds add up to the rounded whole: the last unit can
---      always be refunded.
+--      always be refunded;
+--   4. ... also when the captured amount has four decimals.
 --
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
@@ -67,5 +68,21 @@ SELECT oms.receive_rma(:r4, 'BER', '[{"sku": "A", "qty": 1, "condition": "sellab
 SELECT oms.receive_rma(:r4, 'BER', '[{"sku": "A", "qty": 1, "condition": "sellable"}]') IS NOT NULL AS got, oms.refund_rma(:r4) -> 'amount' AS amount;
 SELECT status, refunded FROM oms.rmas WHERE id = :r4;
 SELECT p.captured, p.refunded FROM oms.payments p WHERE p.order_id = :o3;
+
+-- 4. 3 units at 2.4358 captured in full (7.3074, four decimals): returned
+-- two, then the last one, as store credit. The cents of the last unit
+-- (7.31 - 4.87 = 2.44) pass what is left (2.4374) by less than half a
+-- cent: the last credit is exactly what is left, never a refusal (found by
+-- the returns storm, tap:006)
+SELECT o('C4', 3, 2.4358, 0, NULL) AS o4 \gset
+SELECT (oms.create_rma(:o4, '{"lines": [{"sku": "A", "qty": 3, "reason": "defective"}], "resolution": "store_credit"}') ->> 'rma_id')::bigint AS r5 \gset
+SELECT oms.receive_rma(:r5, 'BER', '[{"sku": "A", "qty": 2, "condition": "sellable"}]') IS NOT NULL AS got, oms.refund_rma(:r5) -> 'amount' AS amount;
+SELECT oms.receive_rma(:r5, 'BER', '[{"sku": "A", "qty": 1, "condition": "sellable"}]') IS NOT NULL AS got, oms.refund_rma(:r5) -> 'amount' AS amount;
+SELECT status, store_credit FROM oms.rmas WHERE id = :r5;
+-- all of it at once: 7.31 against 7.3074
+SELECT o('C5', 3, 2.4358, 0, NULL) AS o5 \gset
+SELECT (oms.create_rma(:o5, '{"lines": [{"sku": "A", "qty": 3, "reason": "defective"}], "resolution": "refund"}') ->> 'rma_id')::bigint AS r6 \gset
+SELECT oms.receive_rma(:r6, 'BER', '[{"sku": "A", "qty": 3, "condition": "sellable"}]') IS NOT NULL AS got, oms.refund_rma(:r6) -> 'amount' AS amount;
+SELECT p.captured, p.refunded FROM oms.payments p WHERE p.order_id = :o5;
 DROP FUNCTION o(text, int, numeric, numeric, numeric);
 SELECT * FROM oms.check();

@@ -142,6 +142,18 @@ refund_rma(PG_FUNCTION_ARGS)
 						 "SELECT COALESCE(pg_catalog.sum(r.store_credit), 0) FROM oms.rmas r WHERE r.order_id OPERATOR(pg_catalog.=) $1",
 						 1, types), values, NULL, 1);
 		room = DirectFunctionCall2(numeric_sub, PaymentsRefundable(order_id), OmsGetDatum(0, 1, NULL));
+
+		/*
+		 * Amounts are kept to 4 decimals and returns pay out whole cents:
+		 * the rounded value of the last units can pass what is left by less
+		 * than half a cent (3 units at 2.4358 captured as 7.3074, returned
+		 * for 7.31). That remnant is not money the order lacks: pay out
+		 * exactly what is left.
+		 */
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, room)) > 0 &&
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount,
+											  DirectFunctionCall2(numeric_round, room, Int32GetDatum(2)))) <= 0)
+			amount = room;
 		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, amount, room)) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
