@@ -15,10 +15,10 @@ MODULE_big  = oms-$(EXTVERSION)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
               src/route_plan.o src/route_reserve.o src/route_explain.o \
-              src/order_parse.o src/order_document.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
+              src/order_parse.o src/order_document.o src/order_substitute.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
-              src/order_actions.o \
+              src/order_actions.o src/order_edit_apply.o src/order_edit.o src/order_follow_up.o \
               src/returns.o src/rma_create.o src/rma_receive.o src/rma_refund.o \
               src/oms.o
 PG_CONFIG  ?= pg_config
@@ -32,7 +32,7 @@ PG_CPPFLAGS += -DOMS_VERSION_STR=\"$(EXTVERSION)\"
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/fulfillment.sql src/documents.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/payments.sql src/order_edit.sql src/fulfillment.sql src/documents.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are
@@ -40,7 +40,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed oracle
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit oracle
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

@@ -40,6 +40,8 @@ extern int	GtinCheckDigit(Gtin body);
 
 /* oms.hold_minutes: default reservation hold for unpaid orders (order_place.c) */
 extern int	oms_hold_minutes;
+/* oms.follow_up_days: days after delivery that the follow-up is due (order_follow_up.c) */
+extern int	oms_follow_up_days;
 
 /* custom SQLSTATEs (class "OM") */
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')

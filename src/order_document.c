@@ -43,7 +43,11 @@
 	"                              JOIN oms.locations loc ON loc.id OPERATOR(pg_catalog.=) r.location_id " \
 	"                              JOIN oms.products rp ON rp.id OPERATOR(pg_catalog.=) r.product_id " \
 	"                             WHERE r.order_line_id OPERATOR(pg_catalog.=) l.id " \
-	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) ORDER BY l.line_no) " \
+	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) " \
+	"              OPERATOR(pg_catalog.||) CASE WHEN l.substituted_for IS NULL THEN '{}'::pg_catalog.jsonb " \
+	"                   ELSE pg_catalog.jsonb_build_object('substituted_for', (SELECT sp.sku FROM oms.products sp " \
+	"                                                        WHERE sp.id OPERATOR(pg_catalog.=) l.substituted_for)) END " \
+	"              ORDER BY l.line_no) " \
 	"               FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id " \
 	"              WHERE l.order_id OPERATOR(pg_catalog.=) o.id)) " \
 	"  OPERATOR(pg_catalog.||) CASE WHEN $2 IS NULL THEN '{}'::pg_catalog.jsonb " \
@@ -252,6 +256,8 @@ OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
 		DocInt(&st, "backordered", l->backordered);
 		DocInt(&st, "shipped", 0);
 		DocInt(&st, "cancelled", l->cancelled);
+		if (l->substituted_for != 0)
+			DocString(&st, "substituted_for", l->substituted_for_sku);
 		/* this line's pieces, by location code, then sku */
 		n = 0;
 		for (j = 0; j < w->npieces; j++)
