@@ -39,7 +39,9 @@
  *	   5. EdOrderRow: the ship-to and the totals, recomputed from the lines
  *	      as placement computes them (units owed).
  *	   6. EdFill: released units fill waiting backorders, as cancel_order's
- *	      do (src/inventory.c, InventoryFillBackorders).
+ *	      do (src/inventory.c, InventoryFillBackorders); not after a
+ *	      re-route, whose released units would fill the order's own
+ *	      backorders back at the locations it left.
  *	   7. EdSettle: the status and the money follow.
  *	      - nothing left to ship and units shipped: shipped (delivered when
  *	        every parcel arrived), through the shipment path's flag;
@@ -450,7 +452,12 @@ EdFill(EdEdit *e, EdStock *st)
 
 	initStringInfo(&all);
 	appendStringInfoChar(&all, '[');
-	for (i = 0; i < st->nrel; i++)
+	/*
+	 * A re-route releases at the locations the order moves away from: its own
+	 * units, backordered at the new ones, would be filled right back there.
+	 * Those units wait for the next receipt or cancellation to fill others.
+	 */
+	for (i = 0; i < st->nrel && !e->rerouted; i++)
 	{
 		char	   *f;
 		size_t		len;

@@ -58,7 +58,7 @@ send_follow_ups(PG_FUNCTION_ARGS)
 					 "  JOIN LATERAL (SELECT pg_catalog.max(sh.delivered_at) AS at, "
 					 "                       pg_catalog.bool_or(sh.status OPERATOR(pg_catalog.=) ANY ('{pending,shipped}'::text[])) AS moving "
 					 "                  FROM oms.shipments sh WHERE sh.order_id OPERATOR(pg_catalog.=) o.id) d ON true "
-					 " WHERE d.at OPERATOR(pg_catalog.<=) pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1) "
+					 " WHERE d.at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1)) "
 					 "   AND NOT d.moving "
 					 "   AND NOT EXISTS (SELECT FROM oms.events e WHERE e.order_id OPERATOR(pg_catalog.=) o.id "
 					 "                     AND e.kind OPERATOR(pg_catalog.=) 'order_follow_up') "
