@@ -637,6 +637,37 @@ EdCheckAmounts(EdEdit *e)
 										OmsNumericText(subtotal)), "Place a new order for the rest.");
 }
 
+/*
+ * A replacement order of an exchange (oms.rmas.exchange_order_id) is worth
+ * what the return credits it with: the money path counts the exchange value
+ * the replacement does not charge as money out of the original order
+ * (oms.check(): order_money_out). Its lines and prices therefore change
+ * only through the RMA; its ship-to may change.
+ */
+static void
+EdCheckExchange(EdEdit *e)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(e->order_id)};
+	int			i;
+
+	for (i = 0; i < e->nlines; i++)
+		if (e->lines[i].touched)
+			break;
+	if (i == e->nlines)
+		return;
+	OmsQuery(OmsPlan(&plan, "SELECT id FROM oms.rmas WHERE exchange_order_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+					 1, types), values, NULL, 1);
+	if (SPI_processed == 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("order " INT64_FORMAT " is the replacement of RMA " INT64_FORMAT ": its lines cannot be edited",
+						e->order_id, OmsGetInt64(0, 1, NULL)),
+				 errdetail("A replacement is worth what the return credits it with; changing its lines would change the money of the original order."),
+				 errhint("Change the ship-to only, or cancel the replacement and resolve the return another way.")));
+}
+
 /* an edit never leaves an order with nothing owed */
 static void
 EdCheckNotEmpty(EdEdit *e)
@@ -855,6 +886,7 @@ EdRun(FunctionCallInfo fcinfo, bool cancel_mode)
 	}
 	EdCheckAmounts(e);
 	EdCheckNotEmpty(e);
+	EdCheckExchange(e);
 	EdHistory(e);
 	EdApply(e);
 	after_doc = OrdersDocumentOf(e->order_id);
