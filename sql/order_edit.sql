@@ -324,5 +324,21 @@ SELECT edit('R-1', '[{"op": "set_qty", "line_no": 1, "qty": 1}]') -> 'total' AS 
 SELECT * FROM lines('R-1');
 SELECT * FROM oms.check();
 
+-- the replacement order of an exchange: its lines are the return's money, only its ship-to changes
+SELECT place('X-1', '[{"sku": "A", "qty": 1, "unit_price": 10}]') AS x1 \gset
+SELECT (oms.authorize_payment(:x1, card(10)) ->> 'payment_id')::bigint AS xpay \gset
+SELECT oms.capture_payment(:xpay) ->> 'captured' AS captured;
+SELECT (oms.create_shipment(:x1, 'BER') ->> 'shipment_id')::bigint AS xsh \gset
+SELECT oms.ship(:xsh, 'dhl', 'standard', 'T-X1') ->> 'status' AS shipped, oms.deliver(:xsh) ->> 'status' AS delivered;
+SELECT (oms.create_rma(:x1, '{"lines": [{"sku": "A", "qty": 1, "reason": "wrong_item"}], "resolution": "exchange",
+                              "exchange": {"lines": [{"sku": "B", "qty": 1, "unit_price": 10}]}}') ->> 'rma_id')::bigint AS xr \gset
+SELECT oms.receive_rma(:xr, 'BER', '[{"sku": "A", "qty": 1, "condition": "sellable"}]') ->> 'status' AS received;
+SELECT (oms.refund_rma(:xr) ->> 'exchange_order_id')::bigint AS xo \gset
+SELECT try(format($$SELECT oms.edit_order(%s, '{"changes": [{"op": "set_qty", "line_no": 1, "qty": 2}]}')$$, :xo));
+SELECT try(format($$SELECT oms.cancel_lines(%s, '{"rest": true}')$$, :xo));
+SELECT oms.edit_order(:xo, '{"changes": [{"op": "set_ship_to", "ship_to": {"city": "Berlin", "lat": 52.51, "lon": 13.41}}]}')
+       -> 'edit' -> 'ship_to' ->> 'rerouted' AS rerouted;
+SELECT * FROM oms.check();
+
 RESET ROLE;
 DROP SCHEMA edit_t CASCADE;

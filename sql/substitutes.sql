@@ -87,8 +87,13 @@ SELECT * FROM lines('S-2');
 -- enough red: no substitute; "forbid" (the default) never substitutes
 SELECT order_doc('S-3', '[{"sku": "MUG-RED", "qty": 1, "unit_price": 12, "substitute": "allow"}]') -> 'lines' -> 0 ->> 'sku' AS sku;
 SELECT try($$SELECT order_doc('S-4', '[{"sku": "MUG-RED", "qty": 1, "unit_price": 12, "substitute": "forbid"}]')$$);
--- no substitute has the units: the order's policy decides (backorder)
-SELECT order_doc('S-5', '[{"sku": "MUG-RED", "qty": 99, "unit_price": 12, "substitute": "allow"}]', '{"policy": "backorder"}') ->> 'status' AS status;
+-- no substitute has the units: the order's policy decides (backorder), and
+-- the shortage lists the substitutes in stock on the backordered line
+SELECT order_doc('S-5', '[{"sku": "MUG-RED", "qty": 99, "unit_price": 12, "substitute": "allow"},
+                          {"sku": "LID", "qty": 1, "unit_price": 2}]', '{"policy": "backorder"}') AS s5 \gset
+SELECT :'s5'::jsonb ->> 'status' AS status, jsonb_pretty(:'s5'::jsonb -> 'lines' -> 0 -> 'substitutes') AS substitutes,
+       :'s5'::jsonb -> 'lines' -> 1 ? 'substitutes' AS lid_lists_substitutes;
+SELECT (:'s5'::jsonb - 'replayed') = oms.get_order(oid_of('S-5')) AS same_document;
 SELECT * FROM lines('S-5');
 -- bad input
 SELECT try(stmt) FROM (VALUES
