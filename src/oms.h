@@ -263,6 +263,8 @@ typedef enum PaymentsMoneyKind
  */
 extern void PaymentsMoneyOut(int64 order_id, PaymentsMoneyKind kind, Datum amount, int64 rma_id);
 
+/* void whole open authorizations a (locked) order no longer needs for total; JSON */
+extern char *PaymentsVoidSurplus(int64 order_id, Datum total, const char *reason);
 /* void open authorizations and refund captures of a cancelled order; JSON */
 extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 /* captured less refunded over the order's payments (numeric) */

@@ -748,8 +748,9 @@ EdChanges(EdEdit *e, int version)
 	escape_json(&s, e->status);
 	appendStringInfoString(&s, ", \"after\": ");
 	escape_json(&s, e->status_after);
-	appendStringInfo(&s, "}, \"backordered_units\": " INT64_FORMAT ", \"refunds\": %s, \"backorders_filled\": %s}",
-					 e->units_backordered, e->refunds ? e->refunds : "[]", e->filled ? e->filled : "[]");
+	appendStringInfo(&s, "}, \"backordered_units\": " INT64_FORMAT ", \"refunds\": %s, \"voids\": %s, \"backorders_filled\": %s}",
+					 e->units_backordered, e->refunds ? e->refunds : "[]", e->voids ? e->voids : "[]",
+					 e->filled ? e->filled : "[]");
 	return s.data;
 }
 

@@ -93,6 +93,7 @@ typedef struct EdEdit
 	char	   *status_after;
 	int64		units_backordered;	/* by this edit */
 	char	   *refunds;		/* JSON array text */
+	char	   *voids;			/* JSON array text */
 	char	   *filled;			/* JSON array text */
 	bool		completed;		/* nothing else owed: the order moved on */
 } EdEdit;

@@ -57,7 +57,9 @@
  *	        order_backordered event (its status does not change);
  *	      - captured money beyond what the order now costs is refunded
  *	        through the one refund path (PaymentsRefundOrder): captured -
- *	        refunds not made for returns - total.
+ *	        refunds not made for returns - total; and open authorizations
+ *	        the order no longer needs are voided, whole, newest first, while
+ *	        the rest still covers the total (PaymentsVoidSurplus).
  *
  *-------------------------------------------------------------------------
  */
@@ -664,6 +666,9 @@ EdSettle(EdEdit *e)
 			e->refunds = PaymentsRefundOrder(e->order_id, amount,
 											 psprintf("order %s/%s: %s", e->channel, e->external_id, e->kind), 0);
 	}
+	/* open authorizations the order no longer needs are voided, whole */
+	e->voids = PaymentsVoidSurplus(e->order_id, s.total,
+								   psprintf("order %s/%s: %s", e->channel, e->external_id, e->kind));
 	e->status_after = s.status;
 }
 
