@@ -281,6 +281,7 @@ SELECT try(stmt) FROM (VALUES
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": "Berlin"}]}')$$),
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": {"lat": 95, "lon": 0}}]}')$$),
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": {"lat": 50}}]}')$$),
+    ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": {"lat": 1e400, "lon": "x"}}]}')$$),
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": {"pickup": "BER"}}]}')$$),
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"changes": [{"op": "set_ship_to", "ship_to": {"note": "card 4111 1111 1111 1111"}}]}')$$),
     ($$SELECT oms.edit_order(oid_of('R-1'), '{"reason": "card 4111111111111111", "changes": [{"op": "set_qty", "line_no": 1, "qty": 1}]}')$$),

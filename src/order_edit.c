@@ -388,6 +388,19 @@ EdQty(JsonbContainer *c, const char *path, int32 min)
 	return JsonInt(f, psprintf("%s.qty", path), min, ED_MAX_LINE_QTY, "Split very large quantities into several orders.");
 }
 
+/* a coordinate in decimal degrees within +-limit, compared as numeric first (1e400 fits no double) */
+static double
+EdCoordinate(JsonbValue *v, const char *path, int limit)
+{
+	Datum		lim = DirectFunctionCall1(int4_numeric, Int32GetDatum(limit));
+
+	if (v->type != jbvNumeric || numeric_is_nan(v->val.numeric) ||
+		DatumGetBool(DirectFunctionCall2(numeric_gt, DirectFunctionCall1(numeric_abs, NumericGetDatum(v->val.numeric)), lim)))
+		JsonInvalid(path, psprintf("%s must be a number between %d and %d.", path, -limit, limit),
+					"Give coordinates as decimal degrees.");
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+}
+
 /* set_ship_to: the new address; the re-route is decided in EdApply */
 static void
 EdShipTo(EdEdit *e, JsonbContainer *c, const char *path)
@@ -422,21 +435,11 @@ EdShipTo(EdEdit *e, JsonbContainer *c, const char *path)
 					"Send the address, contact and delivery instructions; keep other data outside oms.");
 	OmsCheckNoCardNumber(JsonScanText(s, coordinates), p);
 	lat = JsonGet(s, "lat", &sbuf);
-	if (lat && (lat->type != jbvNumeric ||
-				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lat->val.numeric))) < -90 ||
-				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lat->val.numeric))) > 90))
-		JsonInvalid(psprintf("%s.lat", p), psprintf("%s.lat must be a number between -90 and 90.", p),
-					"Give coordinates as decimal degrees.");
 	if (lat)
-		e->route.lat = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lat->val.numeric)));
+		e->route.lat = EdCoordinate(lat, psprintf("%s.lat", p), 90);
 	lon = JsonGet(s, "lon", &sbuf);
-	if (lon && (lon->type != jbvNumeric ||
-				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lon->val.numeric))) < -180 ||
-				DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lon->val.numeric))) > 180))
-		JsonInvalid(psprintf("%s.lon", p), psprintf("%s.lon must be a number between -180 and 180.", p),
-					"Give coordinates as decimal degrees.");
 	if (lon)
-		e->route.lon = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(lon->val.numeric)));
+		e->route.lon = EdCoordinate(lon, psprintf("%s.lon", p), 180);
 	if ((lat == NULL) != (lon == NULL))
 		JsonInvalid(p, psprintf("%s has only one of lat and lon.", p), "Give both coordinates or neither.");
 	e->route.has_coords = lat != NULL;
