@@ -1005,3 +1005,203 @@ REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+
+-- ===========================================================================
+-- order edits, line cancels and substitutes (issue 16): oms.edit_order,
+-- oms.cancel_lines, oms.order_versions, oms.product_substitutes,
+-- oms.product_substitutes_available, oms.send_follow_ups; order lines record
+-- substituted_for; routing decisions of edits; the confirmation names
+-- substitutions
+-- ===========================================================================
+ALTER TABLE oms.order_lines ADD COLUMN substituted_for bigint,
+    ADD CONSTRAINT order_lines_substituted_for_fkey FOREIGN KEY (substituted_for) REFERENCES oms.products (id);
+COMMENT ON COLUMN oms.order_lines.substituted_for IS 'The product the customer asked for, when this line''s product is a substitute (place_order "substitute": "allow", or edit_order)';
+ALTER TABLE oms.routing_decisions DROP CONSTRAINT routing_decisions_trigger_chk,
+    ADD CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.~) '^(place_order|reroute|edit_order)$');
+COMMENT ON COLUMN oms.routing_decisions.trigger IS 'place_order, reroute after a rejection, or edit_order (added units, a changed ship-to)';
+UPDATE oms.message_templates SET body = E'Hello {{customer_name}},\n\nthank you for your order {{order_ref}}. We have received your payment and are preparing:\n{{items}}\nTotal: {{total}} {{currency}}\n{{substitutions}}\nWe will let you know when it ships.'
+ WHERE kind OPERATOR(pg_catalog.=) 'order_confirmed' AND channel OPERATOR(pg_catalog.=) 'email' AND seeded;
+COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items, carrier, service, tracking_number, tracking_url, parcel_items, substitutions';
+
+CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
+    RETURNS TABLE (recipient text, subject text, body text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_event    oms.events;
+    v_tpl      oms.message_templates;
+    v_values   jsonb;
+    v_key      text;
+    v_val      text;
+BEGIN
+    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
+            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
+                  HINT = 'Render the ids that oms.read_events returns.';
+    END IF;
+    SELECT * INTO v_tpl FROM oms.message_templates t
+     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
+    IF NOT FOUND THEN
+        RETURN;     -- no message for this kind of event
+    END IF;
+
+    SELECT jsonb_build_object(
+               'customer_name', COALESCE(c.name, 'customer'),
+               'order_ref', o.external_id,
+               'order_id', o.id,
+               'total', to_char(o.total, 'FM999999999990.00'),
+               'currency', o.currency,
+               'status', o.status,
+               'reason', COALESCE(v_event.payload ->> 'reason', ''),
+               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
+               'service', COALESCE(v_event.payload ->> 'service_name', ''),
+               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
+               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
+               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku), E'\n' ORDER BY l.line_no)
+                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                          WHERE l.order_id = o.id
+                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
+                                                   E'\n' ORDER BY l.line_no) || E'\n'
+                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                                   JOIN oms.products sp ON sp.id = l.substituted_for
+                                  WHERE l.order_id = o.id),
+               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
+      INTO v_values
+      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
+     WHERE o.id = v_event.order_id;
+    IF v_values IS NULL THEN
+        RETURN;     -- not an order event
+    END IF;
+
+    recipient := v_values ->> 'recipient';
+    subject := v_tpl.subject;
+    body := v_tpl.body;
+    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
+        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
+        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
+    END LOOP;
+    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
+    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
+    RETURN NEXT;
+END
+$fn$;
+
+-- ===========================================================================
+-- order edits, line cancels and substitutes: oms.edit_order,
+-- oms.cancel_lines, oms.order_versions, oms.product_substitutes,
+-- oms.send_follow_ups (src/order_edit.c, src/order_edit_apply.c,
+-- src/order_substitute.c)
+-- ===========================================================================
+
+CREATE TABLE oms.order_versions (
+    order_id      bigint      NOT NULL,
+    version       integer     NOT NULL,
+    edit_id       text,
+    request_hash  bytea,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    actor         text        NOT NULL DEFAULT SESSION_USER,
+    kind          text        NOT NULL,
+    reason        text,
+    document      jsonb       NOT NULL,
+    changes       jsonb,
+    CONSTRAINT order_versions_pkey PRIMARY KEY (order_id, version),
+    CONSTRAINT order_versions_edit_id_key UNIQUE (order_id, edit_id),
+    CONSTRAINT order_versions_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT order_versions_version_chk CHECK (version OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT order_versions_kind_chk CHECK (kind OPERATOR(pg_catalog.~) '^(placed|edit_order|cancel_lines)$'),
+    CONSTRAINT order_versions_edit_id_chk CHECK (pg_catalog.length(edit_id) OPERATOR(pg_catalog.<=) 200),
+    CONSTRAINT order_versions_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(reason, ''))
+        AND NOT oms.contains_card_number(COALESCE(edit_id, '')))
+);
+COMMENT ON TABLE oms.order_versions IS 'Every version of an edited order: version 1 is the order as placed (written by its first edit), each edit_order or cancel_lines adds the next';
+COMMENT ON COLUMN oms.order_versions.order_id IS 'The order';
+COMMENT ON COLUMN oms.order_versions.version IS 'Version number, from 1 (as placed)';
+COMMENT ON COLUMN oms.order_versions.edit_id IS 'The caller''s idempotency key of the edit; a retry with the same edit_id is a replay';
+COMMENT ON COLUMN oms.order_versions.request_hash IS 'SHA-256 of the edit request, to tell a retry from a different edit reusing the edit_id';
+COMMENT ON COLUMN oms.order_versions.created_at IS 'When the version was made';
+COMMENT ON COLUMN oms.order_versions.actor IS 'Login role that made the edit';
+COMMENT ON COLUMN oms.order_versions.kind IS 'placed (version 1), edit_order or cancel_lines';
+COMMENT ON COLUMN oms.order_versions.reason IS 'Why, when given';
+COMMENT ON COLUMN oms.order_versions.document IS 'The order document (oms.get_order) of this version';
+COMMENT ON COLUMN oms.order_versions.changes IS 'What the edit changed: per line and for the order, before and after; NULL for version 1';
+
+CREATE TABLE oms.product_substitutes (
+    product_id     bigint  NOT NULL,
+    substitute_id  bigint  NOT NULL,
+    rank           integer NOT NULL DEFAULT 1,
+    reason         text,
+    CONSTRAINT product_substitutes_pkey PRIMARY KEY (product_id, substitute_id),
+    CONSTRAINT product_substitutes_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT product_substitutes_substitute_fkey FOREIGN KEY (substitute_id) REFERENCES oms.products (id),
+    CONSTRAINT product_substitutes_self_chk CHECK (product_id OPERATOR(pg_catalog.<>) substitute_id),
+    CONSTRAINT product_substitutes_rank_chk CHECK (rank OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT product_substitutes_reason_chk CHECK (pg_catalog.length(reason) OPERATOR(pg_catalog.<=) 1000)
+);
+CREATE INDEX product_substitutes_substitute_idx ON oms.product_substitutes (substitute_id);
+COMMENT ON TABLE oms.product_substitutes IS 'Products that may stand in for another when it is out of stock, best rank first; maintained by oms_admin';
+COMMENT ON COLUMN oms.product_substitutes.product_id IS 'The product asked for';
+COMMENT ON COLUMN oms.product_substitutes.substitute_id IS 'A product that may be sent instead';
+COMMENT ON COLUMN oms.product_substitutes.rank IS 'Preference, 1 first; ties by sku';
+COMMENT ON COLUMN oms.product_substitutes.reason IS 'Why it is a fair substitute (shown to support staff)';
+CREATE TRIGGER product_substitutes_no_card_number BEFORE INSERT OR UPDATE ON oms.product_substitutes
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('reason');
+
+CREATE FUNCTION oms.edit_order(order_id bigint, edit jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'edit_order';
+COMMENT ON FUNCTION oms.edit_order(bigint, jsonb)
+    IS 'Change a placed order atomically: quantities, added and removed lines, substitutes, prices, ship-to (re-routed); stock, money, status and a new version follow; idempotent per edit_id';
+
+CREATE FUNCTION oms.cancel_lines(order_id bigint, cancel jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'cancel_lines';
+COMMENT ON FUNCTION oms.cancel_lines(bigint, jsonb)
+    IS 'Cancel unshipped units of lines (also the rest of a partially shipped order): stock released, money refunded, status follows; idempotent per edit_id';
+
+CREATE FUNCTION oms.product_substitutes_available(sku text)
+    RETURNS TABLE (substitute text, rank integer, available bigint, reason text)
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'product_substitutes_available';
+COMMENT ON FUNCTION oms.product_substitutes_available(text)
+    IS 'The substitutes of a product, best first, with the units available at active locations';
+
+CREATE FUNCTION oms.send_follow_ups()
+    RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'send_follow_ups';
+COMMENT ON FUNCTION oms.send_follow_ups()
+    IS 'Sweep: emit order_follow_up once per order delivered oms.follow_up_days days ago or more; returns the number of events';
+
+INSERT INTO oms.message_templates (kind, subject, body, seeded) VALUES
+    ('order_edited', 'Your order {{order_ref}} has been changed',
+     E'Hello {{customer_name}},\n\nyour order {{order_ref}} has been changed as you asked. It now holds:\n{{items}}\nTotal: {{total}} {{currency}}', true),
+    ('order_follow_up', 'How is your order {{order_ref}}?',
+     E'Hello {{customer_name}},\n\nyour order {{order_ref}} arrived a few days ago. We hope everything is right; if not, reply to this message and we will sort it out.', true);
+SELECT pg_catalog.pg_extension_config_dump('oms.order_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.product_substitutes', '');
+
+-- Order edits and substitutes (src/order_edit.sql): applications edit and
+-- cancel lines through the API and read the versions; oms_admin maintains
+-- the substitutes with plain SQL; the follow-up sweep is run by pg_cron or a
+-- worker under either role.
+GRANT SELECT ON oms.order_versions TO oms_admin, oms_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.product_substitutes TO oms_admin;
+GRANT SELECT ON oms.product_substitutes TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.edit_order(bigint, jsonb), oms.cancel_lines(bigint, jsonb),
+    oms.product_substitutes_available(text), oms.send_follow_ups()
+    TO oms_admin, oms_app;
+-- PUBLIC gets nothing on the new functions (src/grants.sql revokes all)
+REVOKE ALL ON FUNCTION oms.edit_order(bigint, jsonb), oms.cancel_lines(bigint, jsonb),
+    oms.product_substitutes_available(text), oms.send_follow_ups() FROM PUBLIC;

@@ -88,12 +88,12 @@ COMMENT ON TABLE oms.message_templates IS 'Customer messages per event kind; {{p
 COMMENT ON COLUMN oms.message_templates.kind IS 'Event kind the message is for';
 COMMENT ON COLUMN oms.message_templates.channel IS 'email or sms';
 COMMENT ON COLUMN oms.message_templates.subject IS 'Subject line, with placeholders';
-COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items, carrier, service, tracking_number, tracking_url, parcel_items';
+COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items, carrier, service, tracking_number, tracking_url, parcel_items, substitutions';
 COMMENT ON COLUMN oms.message_templates.seeded IS 'Row installed by the extension; not dumped';
 
 INSERT INTO oms.message_templates (kind, subject, body, seeded) VALUES
     ('order_confirmed', 'Your order {{order_ref}} is confirmed',
-     E'Hello {{customer_name}},\n\nthank you for your order {{order_ref}}. We have received your payment and are preparing:\n{{items}}\nTotal: {{total}} {{currency}}\n\nWe will let you know when it ships.', true),
+     E'Hello {{customer_name}},\n\nthank you for your order {{order_ref}}. We have received your payment and are preparing:\n{{items}}\nTotal: {{total}} {{currency}}\n{{substitutions}}\nWe will let you know when it ships.', true),
     ('order_backordered', 'Part of your order {{order_ref}} is delayed',
      E'Hello {{customer_name}},\n\nsome items of your order {{order_ref}} are not in stock yet:\n{{items}}\nWe have reserved everything else and will send the rest as soon as it arrives.', true),
     ('order_cancelled', 'Your order {{order_ref}} is cancelled',
@@ -143,6 +143,11 @@ BEGIN
                            FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
                           WHERE l.order_id = o.id
                             AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
+                                                   E'\n' ORDER BY l.line_no) || E'\n'
+                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                                   JOIN oms.products sp ON sp.id = l.substituted_for
+                                  WHERE l.order_id = o.id),
                'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
       INTO v_values
       FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id

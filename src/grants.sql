@@ -142,3 +142,15 @@ GRANT SELECT ON oms.report_sales_daily, oms.report_inventory, oms.report_low_sto
     TO oms_reporting, oms_admin;
 -- refreshing the materialized reports is a scheduled back-office job
 GRANT EXECUTE ON FUNCTION oms.refresh_reports(text[], boolean) TO oms_admin;
+
+-- Order edits and substitutes (src/order_edit.sql): applications edit and
+-- cancel lines through the API and read the versions; oms_admin maintains
+-- the substitutes with plain SQL; the follow-up sweep is run by pg_cron or a
+-- worker under either role.
+GRANT SELECT ON oms.order_versions TO oms_admin, oms_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.product_substitutes TO oms_admin;
+GRANT SELECT ON oms.product_substitutes TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.edit_order(bigint, jsonb), oms.cancel_lines(bigint, jsonb),
+    oms.product_substitutes_available(text), oms.send_follow_ups()
+    TO oms_admin, oms_app;

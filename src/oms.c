@@ -143,6 +143,13 @@ _PG_init(void)
 							32768, -1, 1048576,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, oms_malloc_assign, NULL);
+	DefineCustomIntVariable("oms.follow_up_days",
+							"Days after delivery that oms.send_follow_ups() emits an order's order_follow_up event.",
+							"0 turns the follow-up off.",
+							&oms_follow_up_days,
+							7, 0, 3650,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("oms");
 	BalanceGuardInit();
 	LifecycleInit();

@@ -40,6 +40,8 @@ extern int	GtinCheckDigit(Gtin body);
 
 /* oms.hold_minutes: default reservation hold for unpaid orders (order_place.c) */
 extern int	oms_hold_minutes;
+/* oms.follow_up_days: days after delivery that the follow-up is due (order_follow_up.c) */
+extern int	oms_follow_up_days;
 
 /* custom SQLSTATEs (class "OM") */
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')
@@ -261,6 +263,8 @@ typedef enum PaymentsMoneyKind
  */
 extern void PaymentsMoneyOut(int64 order_id, PaymentsMoneyKind kind, Datum amount, int64 rma_id);
 
+/* void whole open authorizations a (locked) order no longer needs for total; JSON */
+extern char *PaymentsVoidSurplus(int64 order_id, Datum total, const char *reason);
 /* void open authorizations and refund captures of a cancelled order; JSON */
 extern char *PaymentsCancelOrder(int64 order_id, const char *reason);
 /* captured less refunded over the order's payments (numeric) */

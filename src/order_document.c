@@ -25,6 +25,23 @@
 #include "orders.h"
 
 /*
+ * The shortage of a backordered line: its product's substitutes that have
+ * stock (src/order_substitute.c, oms.product_substitutes), best first, as
+ * {"substitutes": [{"sku", "available"}, ...]}, or NULL when none has any.
+ * One expression for both documents; pid is the line's product.
+ */
+#define ORDERS_SUBSTITUTES_SQL(pid) \
+	"(SELECT CASE WHEN pg_catalog.count(*) OPERATOR(pg_catalog.>) 0 THEN pg_catalog.jsonb_build_object('substitutes', " \
+	"        pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('sku', x.sku, 'available', x.avail) ORDER BY x.rank, x.sku)) END " \
+	"   FROM (SELECT sp.sku, ps.rank, " \
+	"                COALESCE((SELECT pg_catalog.sum(GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0)) " \
+	"                            FROM oms.stock_balances b JOIN oms.locations bl ON bl.id OPERATOR(pg_catalog.=) b.location_id AND bl.active " \
+	"                           WHERE b.product_id OPERATOR(pg_catalog.=) sp.id), 0)::pg_catalog.int8 AS avail " \
+	"           FROM oms.product_substitutes ps JOIN oms.products sp ON sp.id OPERATOR(pg_catalog.=) ps.substitute_id " \
+	"                AND sp.active AND sp.kind OPERATOR(pg_catalog.=) 'stock' " \
+	"          WHERE ps.product_id OPERATOR(pg_catalog.=) " pid ") x WHERE x.avail OPERATOR(pg_catalog.>) 0)"
+
+/*
  * The order document: one saved plan (the query is planned once per
  * backend, not on every call as a SQL-language function with a SET clause
  * would be). $2: NULL leaves "replayed" out, else it is its value.
@@ -43,7 +60,14 @@
 	"                              JOIN oms.locations loc ON loc.id OPERATOR(pg_catalog.=) r.location_id " \
 	"                              JOIN oms.products rp ON rp.id OPERATOR(pg_catalog.=) r.product_id " \
 	"                             WHERE r.order_line_id OPERATOR(pg_catalog.=) l.id " \
-	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) ORDER BY l.line_no) " \
+	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) " \
+	"              OPERATOR(pg_catalog.||) CASE WHEN l.substituted_for IS NULL THEN '{}'::pg_catalog.jsonb " \
+	"                   ELSE pg_catalog.jsonb_build_object('substituted_for', (SELECT sp.sku FROM oms.products sp " \
+	"                                                        WHERE sp.id OPERATOR(pg_catalog.=) l.substituted_for)) END " \
+	"              OPERATOR(pg_catalog.||) CASE WHEN l.qty_backordered OPERATOR(pg_catalog.>) 0 " \
+	"                   THEN COALESCE(" ORDERS_SUBSTITUTES_SQL("l.product_id") ", '{}'::pg_catalog.jsonb) " \
+	"                   ELSE '{}'::pg_catalog.jsonb END " \
+	"              ORDER BY l.line_no) " \
 	"               FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id " \
 	"              WHERE l.order_id OPERATOR(pg_catalog.=) o.id)) " \
 	"  OPERATOR(pg_catalog.||) CASE WHEN $2 IS NULL THEN '{}'::pg_catalog.jsonb " \
@@ -178,6 +202,29 @@ DocTimestamp(JsonbParseState **st, const char *key, Datum ts, bool isnull)
 	DocPush(st, WJB_VALUE, &v);
 }
 
+/* a backordered line's substitutes in stock (ORDERS_SUBSTITUTES_SQL), when it has any */
+static void
+DocSubstitutes(JsonbParseState **st, int64 product_id)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(product_id)};
+	JsonbValue	v;
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *jb;
+	JsonbValue *sub;
+
+	OmsQuery(OmsPlan(&plan, "SELECT " ORDERS_SUBSTITUTES_SQL("$1"), 1, types), values, NULL, 1);
+	d = OmsGetDatum(0, 1, &isnull);
+	if (isnull)
+		return;
+	jb = DatumGetJsonbP(d);
+	DocKey(st, "substitutes");
+	sub = getKeyJsonValueFromContainer(&jb->root, "substitutes", 11, &v);
+	DocPush(st, WJB_VALUE, sub);
+}
+
 /* the sku of a piece: its line's product, or one of the line's kit's components */
 static const char *
 DocPieceSku(OrderWork *w, OrderPiece *p)
@@ -252,6 +299,10 @@ OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
 		DocInt(&st, "backordered", l->backordered);
 		DocInt(&st, "shipped", 0);
 		DocInt(&st, "cancelled", l->cancelled);
+		if (l->substituted_for != 0)
+			DocString(&st, "substituted_for", l->substituted_for_sku);
+		if (l->backordered > 0)
+			DocSubstitutes(&st, l->product.id);
 		/* this line's pieces, by location code, then sku */
 		n = 0;
 		for (j = 0; j < w->npieces; j++)

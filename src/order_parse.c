@@ -126,7 +126,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
 	"lines", "flags", "notes", "policy", "split", "hold_minutes", NULL};
 	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
-	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax", NULL};
+	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax",
+	"substitute", "substitute_unit_price", NULL};
 	JsonbContainer *root = &doc->root;
 	JsonbValue	buf;
 	JsonbValue *v;
@@ -318,6 +319,25 @@ PoParse(Jsonb *doc, PoOrder *o)
 			pp->discount = JsonMoney(f, psprintf("%s.discount", path));
 		if ((f = JsonGet(l, "tax", &lbuf)) != NULL)
 			pp->tax = JsonMoney(f, psprintf("%s.tax", path));
+		/* substitutes (src/order_substitute.c) */
+		if ((f = JsonGet(l, "substitute", &lbuf)) != NULL)
+		{
+			char	   *sub = JsonString(f, psprintf("%s.substitute", path), 16, true);
+
+			if (strcmp(sub, "allow") != 0 && strcmp(sub, "forbid") != 0)
+				JsonInvalid(psprintf("%s.substitute", path),
+							psprintf("%s.substitute must be allow or forbid, not \"%s\".", path, sub),
+							"Send \"allow\" to accept the best-ranked substitute in stock when the product is short.");
+			pl->substitute_allowed = strcmp(sub, "allow") == 0;
+		}
+		if ((f = JsonGet(l, "substitute_unit_price", &lbuf)) != NULL)
+		{
+			if (!pl->substitute_allowed)
+				JsonInvalid(psprintf("%s.substitute_unit_price", path),
+							psprintf("%s.substitute_unit_price is given without \"substitute\": \"allow\".", path),
+							"Allow substitutes on the line, or leave the price out.");
+			pl->substitute_price = JsonMoney(f, psprintf("%s.substitute_unit_price", path));
+		}
 		{
 			Datum		gross = DirectFunctionCall2(numeric_mul, pp->unit_price,
 													DirectFunctionCall1(int4_numeric, Int32GetDatum(pl->qty)));

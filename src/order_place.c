@@ -32,7 +32,9 @@
  *	      is refused (22023). Only a new order goes on, and only when its
  *	      channel is active.
  *	   6. PoResolveProducts: the lines' products; every unknown or inactive
- *	      sku is reported at once.
+ *	      sku is reported at once. OrdersTakeSubstitutes (src/
+ *	      order_substitute.c): a line sent with "substitute": "allow" whose
+ *	      product is short takes its best-ranked substitute in stock.
  *	   7. PoLockKits, OrdersLoadKits: the components of the order's kits,
  *	      read after the kit rows are locked FOR SHARE (orders without kits
  *	      skip both), so that a concurrent change of a kit's components
@@ -142,6 +144,8 @@ PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
 {
 	StringInfoData detail;
 	int			nshort = 0;
+	bool		any_subs = false;
+	char	   *subs;
 	int			i,
 				j,
 				k;
@@ -179,6 +183,12 @@ PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
 				sku = psprintf("%s (in kit %s)", w->comps[k].sku, w->lines[g - 1].sku);
 		appendStringInfo(&detail, "%s%s: asked " INT64_FORMAT ", available " INT64_FORMAT,
 						 nshort ? "; " : "", sku ? sku : "?", asked, plan->available[i]);
+		/* what could stand in for it (src/order_substitute.c) */
+		if (g == 0 && (subs = OrdersSubstitutesText(w->demands[i].product_id)) != NULL)
+		{
+			appendStringInfo(&detail, ", substitutes in stock: %s", subs);
+			any_subs = true;
+		}
 		nshort++;
 	}
 	for (i = 0; i < w->ndemands && nshort == 0; i++)
@@ -210,6 +220,8 @@ PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
 			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
 			 errmsg("insufficient stock for %d of the order's products", nshort),
 			 errdetail("%s.", detail.data),
+			 any_subs ?
+			 errhint("Nothing was reserved. Take a substitute (line option \"substitute\": \"allow\"), lower the quantities, or place the order with policy partial or backorder.") :
 			 errhint("Nothing was reserved. Lower the quantities, or place the order with policy partial or backorder.")));
 }
 
@@ -905,9 +917,10 @@ static void
 PoBookLines(PoOrder *o)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[10] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
-	NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
-	Datum		values[10];
+	Oid			types[11] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, NUMERICARRAYOID,
+	NUMERICARRAYOID, NUMERICARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		values[11];
+	int64	   *a_sub = palloc(sizeof(int64) * o->work.nlines);
 	int32	   *a_no = palloc(sizeof(int32) * o->work.nlines);
 	int64	   *a_pid = palloc(sizeof(int64) * o->work.nlines);
 	int32	   *a_qty = palloc(sizeof(int32) * o->work.nlines);
@@ -930,6 +943,7 @@ PoBookLines(PoOrder *o)
 		a_price[i] = o->prices[i].unit_price;
 		a_disc[i] = o->prices[i].discount;
 		a_tax[i] = o->prices[i].tax;
+		a_sub[i] = o->work.lines[i].substituted_for;
 	}
 	values[0] = Int64GetDatum(o->work.order_id);
 	values[1] = PointerGetDatum(OmsInt4Array(a_no, o->work.nlines));
@@ -941,14 +955,16 @@ PoBookLines(PoOrder *o)
 	values[7] = PointerGetDatum(OmsInt4Array(a_res, o->work.nlines));
 	values[8] = PointerGetDatum(OmsInt4Array(a_bo, o->work.nlines));
 	values[9] = PointerGetDatum(OmsInt4Array(a_can, o->work.nlines));
+	values[10] = PointerGetDatum(OmsInt8Array(a_sub, o->work.nlines));
 	OmsExec(OmsPlan(&plan,
 					"INSERT INTO oms.order_lines (order_id, line_no, product_id, qty, unit_price, discount, tax, "
-					"       qty_reserved, qty_backordered, qty_cancelled) "
-					"SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+					"       qty_reserved, qty_backordered, qty_cancelled, substituted_for) "
+					"SELECT $1, n, p, q, pr, d, t, r, b, c, NULLIF(s, 0) "
+					"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
 					"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
-					"       pg_catalog.unnest($9), pg_catalog.unnest($10)) "
+					"       pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11)) AS u(n, p, q, pr, d, t, r, b, c, s) "
 					"RETURNING line_no, id",
-					10, types), values, NULL, 0);
+					11, types), values, NULL, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 		o->work.lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
 }
@@ -970,7 +986,7 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 	int			i;
 
 	for (i = 0; i < o->work.nlines; i++)
-		if (o->work.lines[i].cancelled > 0)
+		if (o->work.lines[i].cancelled > 0 || o->work.lines[i].substitute_price != (Datum) 0)
 			break;
 	if (i == o->work.nlines)
 		return;					/* the totals of PoInsertOrder stand */
@@ -1251,6 +1267,7 @@ place_order(PG_FUNCTION_ARGS)
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
 	PoResolveProducts(&o.work);
+	OrdersTakeSubstitutes(&o.work, o.prices);
 	PoLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);

@@ -34,7 +34,8 @@
  *	   8. RrBookLines: per line, what was released, what came back, what
  *	      waits.
  *	   9. RrBackorderStatus: an unpaid order with units waiting becomes
- *	      backordered.
+ *	      backordered; a confirmed one gets an order_backordered event
+ *	      (the customer's delay notice; its status does not change).
  *	  The answer is a JSON object text (RrAnswer).
  *
  *	  Units no eligible location has are backordered whatever the order's
@@ -292,16 +293,23 @@ RrBookLines(OrderWork *w)
  * its lines. So the source status is named here, as the target is.
  */
 static void
-RrBackorderStatus(int64 order_id)
+RrBackorderStatus(int64 order_id, int64 backordered)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(order_id)};
+	char	   *status;
 
-	OmsQuery(OmsPlan(&plan, "SELECT status FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
+	OmsQuery(OmsPlan(&plan, "SELECT status, COALESCE(held_from, status) FROM oms.orders WHERE id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
-	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "pending_payment") == 0)
+	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(status, "pending_payment") == 0)
 		LifecycleChange(order_id, "backordered", "re-routed units wait for stock", false);
+	/* a confirmed order keeps its status: the delay notice is an event of its own */
+	else if (LifecycleAllows(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2), LCAP_SHIPPABLE))
+		EventsEmit("order_backordered", order_id,
+				   psprintf("{\"from\": \"%s\", \"to\": \"%s\", \"backordered_units\": " INT64_FORMAT
+							", \"reason\": \"re-routed after a rejection\"}", status, status, backordered));
 }
 
 /* The answer: what was released, written off, backordered and re-routed. */
@@ -354,6 +362,6 @@ OrdersReroute(int64 order_id, int32 location_id, bool adjust_stock, const char *
 	written_off = RrWriteOff(rj);
 	backordered = RrBookLines(w);
 	if (backordered > 0)
-		RrBackorderStatus(order_id);
+		RrBackorderStatus(order_id, backordered);
 	return RrAnswer(rj, w, written_off, backordered);
 }

@@ -11,14 +11,20 @@
  *	  first: each calls only files listed before it):
  *	    order_document.c  the order document (get_order)
  *	    order_parse.c     the place_order document parsed and validated
+ *	    order_substitute.c substitutes of short products (oms.product_substitutes)
  *	    order_place.c     place_order and its named steps, shared with re-routing
- *	                      (calls order_parse.c, order_document.c)
+ *	                      (calls order_parse.c, order_document.c, order_substitute.c)
  *	    order_reroute.c   re-routing after a rejection (calls order_place.c)
  *	    order_release.c   release of reservations and backorders, expiry
  *	    order_actions.c   cancel_order, set_order_status, hold_order,
  *	                      release_hold: the order actions that orchestrate
  *	                      payments.c and fulfillment.c, so they sit above them
  *	                      (calls order_release.c, order_document.c)
+ *	    order_edit.c      edit_order and cancel_lines: parse, validate, the
+ *	                      new version, its event and answer (calls
+ *	                      order_edit_apply.c, order_document.c, order_parse.c)
+ *	    order_edit_apply.c what an edit does to stock, lines, totals, status
+ *	                      and money (calls order_place.c, payments.c)
  *
  *-------------------------------------------------------------------------
  */
@@ -74,6 +80,12 @@ typedef struct OrderLine
 	int32		reserved;
 	int32		backordered;
 	int32		cancelled;
+
+	/* substitutes (order_substitute.c): "substitute": "allow" on the line */
+	bool		substitute_allowed;
+	Datum		substitute_price;	/* numeric substitute_unit_price, or 0 */
+	int64		substituted_for;	/* the product asked for, 0: none */
+	char	   *substituted_for_sku;
 } OrderLine;
 
 /* a component of one of the order's kits (OrdersLoadKits) */
@@ -216,6 +228,17 @@ extern void OrdersReserve(OrderWork *w, bool rejections, const char *trigger,
 						  RouteAllocation *release, int nrelease);
 extern void OrdersDistribute(OrderWork *w);
 extern void OrdersBookReservations(OrderWork *w);
+
+/* ---- order_substitute.c ---- */
+
+/* the substitutes in stock of a short product, for OM001's detail; NULL: none */
+extern char *OrdersSubstitutesText(int64 product_id);
+/* the best-ranked substitute with qty units available; false: none */
+extern bool OrdersBestSubstitute(int64 product_id, int32 qty, int64 *sub_id, char **sub_sku);
+/* is sub_id listed in oms.product_substitutes for product_id? */
+extern bool OrdersIsSubstitute(int64 product_id, int64 sub_id);
+/* placement: switch "substitute": "allow" lines that are short to their best substitute */
+extern void OrdersTakeSubstitutes(OrderWork *w, PoPrice *prices);
 
 /* ---- order_document.c ---- */
 

@@ -100,6 +100,7 @@ CREATE TABLE oms.order_lines (
     qty_shipped      integer       NOT NULL DEFAULT 0,
     qty_cancelled    integer       NOT NULL DEFAULT 0,
     qty_returned     integer       NOT NULL DEFAULT 0,
+    substituted_for  bigint,
     CONSTRAINT order_lines_pkey PRIMARY KEY (id),
     CONSTRAINT order_lines_order_line_no_key UNIQUE (order_id, line_no),
     CONSTRAINT order_lines_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
@@ -111,7 +112,8 @@ CREATE TABLE oms.order_lines (
         OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT order_lines_accounting_chk CHECK (qty_reserved OPERATOR(pg_catalog.+) qty_backordered OPERATOR(pg_catalog.+) qty_shipped
         OPERATOR(pg_catalog.+) qty_cancelled OPERATOR(pg_catalog.=) qty),
-    CONSTRAINT order_lines_returned_chk CHECK (qty_returned OPERATOR(pg_catalog.<=) qty_shipped)
+    CONSTRAINT order_lines_returned_chk CHECK (qty_returned OPERATOR(pg_catalog.<=) qty_shipped),
+    CONSTRAINT order_lines_substituted_for_fkey FOREIGN KEY (substituted_for) REFERENCES oms.products (id)
 );
 CREATE INDEX order_lines_backorder_idx ON oms.order_lines (product_id) WHERE qty_backordered OPERATOR(pg_catalog.>) 0;
 COMMENT ON TABLE oms.order_lines IS 'Order lines; every unit is accounted as reserved, backordered, shipped or cancelled';
@@ -128,6 +130,7 @@ COMMENT ON COLUMN oms.order_lines.qty_backordered IS 'Units waiting for stock';
 COMMENT ON COLUMN oms.order_lines.qty_shipped IS 'Units shipped';
 COMMENT ON COLUMN oms.order_lines.qty_cancelled IS 'Units cancelled, expired or not filled';
 COMMENT ON COLUMN oms.order_lines.qty_returned IS 'Units returned; never above qty_shipped';
+COMMENT ON COLUMN oms.order_lines.substituted_for IS 'The product the customer asked for, when this line''s product is a substitute (place_order "substitute": "allow", or edit_order)';
 
 CREATE TABLE oms.reservations (
     id            bigserial   NOT NULL,

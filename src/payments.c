@@ -640,6 +640,62 @@ PaymentsCancelOrder(int64 order_id, const char *reason)
 }
 
 /*
+ * After an edit lowered a (locked) order's total: void the open
+ * authorizations the order no longer needs, newest first. A payment's
+ * uncaptured remainder is voided whole (void_payment's unit) and only while
+ * the other payments (authorized - voided) still reach the total, so that
+ * coverage holds. Returns a JSON array of the voids.
+ */
+char *
+PaymentsVoidSurplus(int64 order_id, Datum total, const char *reason)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_held = NULL;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(order_id)};
+	int64	   *ids;
+	Datum		held;
+	int			n,
+				i;
+	StringInfoData out;
+
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT id FROM oms.payments WHERE order_id OPERATOR(pg_catalog.=) $1 "
+					 "   AND authorized OPERATOR(pg_catalog.>) (captured OPERATOR(pg_catalog.+) voided) "
+					 " ORDER BY id DESC FOR UPDATE",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n; i++)
+		ids[i] = OmsGetInt64(i, 1, NULL);
+	OmsQuery(OmsPlan(&plan_held,
+					 "SELECT COALESCE(pg_catalog.sum(authorized OPERATOR(pg_catalog.-) voided), 0) FROM oms.payments "
+					 " WHERE order_id OPERATOR(pg_catalog.=) $1",
+					 1, types), values, NULL, 1);
+	held = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '[');
+	for (i = 0; i < n; i++)
+	{
+		Datum		amt[6];
+		Datum		after;
+
+		PayAmounts(ids[i], amt);
+		after = DirectFunctionCall2(numeric_sub, held, amt[4]);
+		if (PayCmp(after, total) < 0)
+			continue;
+		if (PayVoid(ids[i], order_id, amt, reason))
+		{
+			held = after;
+			appendStringInfo(&out, "%s{\"payment_id\": " INT64_FORMAT ", \"voided\": %s}",
+							 out.len > 1 ? ", " : "", ids[i], PayNum(amt[4]));
+		}
+	}
+	appendStringInfoChar(&out, ']');
+	return out.data;
+}
+
+/*
  * What the (locked) order's payments still hold that could be refunded:
  * captured less refunded, over all of them.
  */

@@ -110,14 +110,14 @@ CREATE TABLE oms.routing_decisions (
     filtered     jsonb       NOT NULL,
     CONSTRAINT routing_decisions_pkey PRIMARY KEY (id),
     -- no foreign key: why at oms.reservations (src/orders.sql)
-    CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.~) '^(place_order|reroute)$')
+    CONSTRAINT routing_decisions_trigger_chk CHECK (trigger OPERATOR(pg_catalog.~) '^(place_order|reroute|edit_order)$')
 );
 CREATE INDEX routing_decisions_order_idx ON oms.routing_decisions (order_id);
 COMMENT ON TABLE oms.routing_decisions IS 'Every routing decision: which rule chose which locations, at what distance and cost, and the runners-up';
 COMMENT ON COLUMN oms.routing_decisions.id IS 'Decision id';
 COMMENT ON COLUMN oms.routing_decisions.order_id IS 'The order routed';
 COMMENT ON COLUMN oms.routing_decisions.decided_at IS 'When';
-COMMENT ON COLUMN oms.routing_decisions.trigger IS 'place_order, or reroute after a rejection';
+COMMENT ON COLUMN oms.routing_decisions.trigger IS 'place_order, reroute after a rejection, or edit_order (added units, a changed ship-to)';
 COMMENT ON COLUMN oms.routing_decisions.strategy IS 'The channel''s strategy at the time: closest, cheapest, priority or balance';
 COMMENT ON COLUMN oms.routing_decisions.split_policy IS 'The order''s split policy: allow, avoid or forbid';
 COMMENT ON COLUMN oms.routing_decisions.rule IS 'The rule that decided, for example "single location" or "split, exact search"';

@@ -11,7 +11,7 @@ SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_compone
                          'message_templates', 'channel_locations', 'location_daily_load', 'rejection_reasons',
                          'fulfillment_rejections', 'routing_decisions', 'carriers', 'carrier_services',
                          'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized',
-                         'materialized_reports']);
+                         'materialized_reports', 'order_versions', 'product_substitutes']);
 SELECT materialized_views_are('oms', ARRAY['report_sales_daily_mv', 'report_fulfillment_mv', 'report_routing_mv',
                                            'report_returns_mv', 'report_customers_mv', 'report_channels_mv']);
 -- each one is registered with its live view, so oms.refresh_reports() refreshes it

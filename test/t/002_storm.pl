@@ -1,6 +1,8 @@
 # A pgbench storm: 16 clients place orders (all three policies, hot and
-# plentiful skus, a kit, a service), cancel them, receive stock that fills
-# backorders and expire lapsed holds, all at once. Afterwards oms.check()
+# plentiful skus, a kit, a service), cancel them, edit them (issue 16:
+# quantities up and down, lines added, removed and cancelled, a new ship-to
+# that re-routes), receive stock that fills backorders and expire lapsed
+# holds, all at once. Afterwards oms.check()
 # must be empty, no sku may have more reserved than was ever received, and
 # no balance may reserve more than it has on hand.
 #
@@ -102,6 +104,47 @@ $node->safe_psql('storm', q{
         RETURN oms.cancel_order(oid, 'storm');
     END $$;
 
+    -- edit a random order: one change of every kind in turn (the kind is
+    -- k); the refusals an edit documents (OM001 for an all_or_nothing
+    -- order short of the added units, 55000 for a closed order or one the
+    -- change would leave empty, 22023 for a line that is not there) are
+    -- logged, anything else fails the storm
+    CREATE FUNCTION public.storm_edit(k int, q int, s int) RETURNS jsonb
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        skus text[] := ARRAY['HOT1', 'HOT2', 'HOT3', 'KIT1', 'P1', 'P2', 'SVC'];
+        pick bigint := (SELECT max(id) FROM oms.orders) * random();
+        oid bigint;
+        ln int;
+        change jsonb;
+        res jsonb;
+    BEGIN
+        SELECT id INTO oid FROM oms.orders WHERE id >= pick ORDER BY id LIMIT 1;
+        IF oid IS NULL THEN
+            RETURN NULL;
+        END IF;
+        ln := 1 + (q % 3);
+        change := CASE k
+            WHEN 1 THEN jsonb_build_object('op', 'set_qty', 'line_no', ln, 'qty', q)
+            WHEN 2 THEN jsonb_build_object('op', 'add_line', 'sku', skus[s], 'qty', q, 'unit_price', 4.5)
+            WHEN 3 THEN jsonb_build_object('op', 'remove_line', 'line_no', ln)
+            WHEN 4 THEN jsonb_build_object('op', 'set_ship_to', 'ship_to',
+                            jsonb_build_object('lat', (ARRAY[52.5, 50.1, 48.1])[s % 3 + 1], 'lon', (ARRAY[13.4, 8.7, 11.6])[s % 3 + 1]))
+            ELSE NULL END;
+        BEGIN
+            IF k = 5 THEN
+                res := oms.cancel_lines(oid, jsonb_build_object('lines', jsonb_build_array(jsonb_build_object('line_no', ln, 'qty', 1))));
+            ELSE
+                res := oms.edit_order(oid, jsonb_build_object('changes', jsonb_build_array(change)));
+            END IF;
+        EXCEPTION WHEN SQLSTATE 'OM001' OR SQLSTATE '55000' OR SQLSTATE '22023' THEN
+            INSERT INTO public.storm_log (what, policy) VALUES ('edit_refused', SQLSTATE);
+            RETURN NULL;
+        END;
+        INSERT INTO public.storm_log (what, policy, order_id) VALUES ('edited', k::text, oid);
+        RETURN res;
+    END $$;
+
     -- let time pass for one unpaid web order (its hold lapses now), then
     -- run the expiry job
     CREATE FUNCTION public.storm_expire() RETURNS integer
@@ -146,6 +189,12 @@ SELECT public.storm_place(:n, :s1, :s2, :s3, :q1, :q2, :q3, :pol, :ch, :vip);
 },
         'storm_cancel@3' => q{
 SELECT public.storm_cancel();
+},
+        'storm_edit@3' => q{
+\set k random(1, 5)
+\set q random(1, 4)
+\set s random(1, 7)
+SELECT public.storm_edit(:k, :q, :s);
 },
         'storm_receive@1' => q{
 \set s random(1, 8)
@@ -205,7 +254,7 @@ is($node->safe_psql('storm', q{
 
 # ---- the storm really happened ---------------------------------------------
 
-my ($placed, $om001, $om001_aon, $backorder_fills, $cancelled, $expired, $backordered, $kit_lines) = split /\|/,
+my ($placed, $om001, $om001_aon, $backorder_fills, $cancelled, $expired, $backordered, $kit_lines, $edited, $rerouted) = split /\|/,
   $node->safe_psql('storm', q{
     SELECT (SELECT count(*) FROM public.storm_log WHERE what = 'placed'),
            (SELECT count(*) FROM public.storm_log WHERE what = 'om001'),
@@ -215,15 +264,24 @@ my ($placed, $om001, $om001_aon, $backorder_fills, $cancelled, $expired, $backor
            (SELECT count(*) FROM oms.orders WHERE status = 'expired'),
            (SELECT count(*) FROM oms.order_lines WHERE qty_backordered > 0),
            (SELECT count(*) FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-             WHERE p.kind = 'kit' AND l.qty_reserved > 0)});
+             WHERE p.kind = 'kit' AND l.qty_reserved > 0),
+           (SELECT count(*) FROM oms.order_versions WHERE version > 1),
+           (SELECT count(*) FROM oms.routing_decisions WHERE trigger = 'edit_order')});
 note "placed $placed, OM001 $om001 (all_or_nothing $om001_aon), backorder fills $backorder_fills, "
-  . "cancelled $cancelled, expired $expired, lines still backordered $backordered, kit lines reserved $kit_lines";
+  . "cancelled $cancelled, expired $expired, lines still backordered $backordered, kit lines reserved $kit_lines, "
+  . "edits $edited (routed by edits $rerouted)";
 cmp_ok($placed, '>=', 1000, 'a good number of orders were placed');
 cmp_ok($om001_aon, '>', 20, 'all_or_nothing orders ran into OM001 (the subtransaction abort path)');
 cmp_ok($backorder_fills, '>', 0, 'receipts filled backorders');
 cmp_ok($cancelled, '>', 0, 'orders were cancelled');
 cmp_ok($expired, '>', 0, 'unpaid holds expired');
 cmp_ok($kit_lines, '>', 0, 'kits were reserved');
+cmp_ok($edited, '>', 100, 'orders were edited');
+cmp_ok($rerouted, '>', 0, 'edits routed units');
+is($node->safe_psql('storm', q{SELECT count(*) FROM oms.order_versions v
+        WHERE v.version > 1 AND NOT EXISTS (SELECT FROM oms.order_versions w
+                                             WHERE w.order_id = v.order_id AND w.version = v.version - 1)}),
+   '0', 'the versions of every edited order follow one another');
 
 $node->stop;
 done_testing();

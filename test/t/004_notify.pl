@@ -45,7 +45,8 @@ my @kinds = qw(
   gift_card_issued store_credit_issued refund_issued
   shipment_created shipment_shipped shipment_delivered shipment_cancelled fulfillment_rejected
   backorder_filled low_stock
-  rma_requested rma_authorized rma_rejected rma_received);
+  rma_requested rma_authorized rma_rejected rma_received
+  order_edited order_follow_up);
 my %listed = map { $_ => 1 } @kinds;
 
 my %in_source;
@@ -160,6 +161,11 @@ $node->safe_psql('shop', q{
     SELECT place('N-5', 'MUG', 1);
     SELECT pay('N-5', true);
     SELECT oms.reject_fulfillment(oid_of('N-5'), 'BER', 'damaged') ->> 'status';
+    -- an edit, and the follow-up a week after N-1's parcels arrived
+    SELECT place('N-6', 'MUG', 1);
+    SELECT oms.edit_order(oid_of('N-6'), '{"changes": [{"op": "set_qty", "line_no": 1, "qty": 2}]}') ->> 'status';
+    UPDATE oms.shipments SET delivered_at = delivered_at - interval '8 days' WHERE order_id = oid_of('N-1');
+    SELECT oms.send_follow_ups();
     -- stored value
     SELECT oms.issue_gift_card('GIFT-NOTIFY-0001', 25, 'EUR') ->> 'gift_card_id' IS NOT NULL;
     SELECT oms.issue_store_credit(c.id, 10, 'EUR', 'goodwill') IS NOT NULL FROM oms.customers c;

@@ -1,5 +1,7 @@
 # The money storm (issue 13): 8 clients at once place orders, authorize,
-# capture and void payments, refund them by hand (refund_payment, random
+# capture and void payments, edit orders (issue 16: quantities, added lines,
+# the rest cancelled, each refunding what was captured beyond the new
+# total), refund them by hand (refund_payment, random
 # amounts, often more than the order can still pay out), ship, and request,
 # authorize, receive and resolve RMAs with every resolution (refund, store
 # credit, exchange for the same sku at the price paid or for another sku at
@@ -188,6 +190,31 @@ $node->safe_psql('mstorm', q{
         RETURN NULL;
     END $$;
 
+    -- edit an order that still holds stock (issue 16): k 1 sets line 1's
+    -- quantity to q (more is refused once the order is in fulfillment, less
+    -- refunds what was captured beyond the new total), 2 adds q units of B,
+    -- 3 cancels the rest of the order (refused when nothing has shipped: it
+    -- would leave the order empty)
+    CREATE FUNCTION public.ms_edit(k int, q int) RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE oid bigint;
+    BEGIN
+        -- every other call an order whose payments captured its total, so
+        -- that edits refund
+        SELECT o.id INTO oid FROM oms.orders o JOIN oms.order_statuses s ON s.status = o.status AND s.holds_stock
+         WHERE q % 2 = 1 OR (SELECT sum(p.captured - p.refunded) FROM oms.payments p WHERE p.order_id = o.id) >= o.total
+         ORDER BY random() LIMIT 1;
+        IF oid IS NULL THEN RETURN NULL; END IF;
+        IF k = 3 THEN
+            RETURN oms.cancel_lines(oid, jsonb_build_object('rest', true));
+        END IF;
+        RETURN oms.edit_order(oid, jsonb_build_object('changes', jsonb_build_array(CASE k
+                   WHEN 1 THEN jsonb_build_object('op', 'set_qty', 'line_no', 1, 'qty', q)
+                   ELSE jsonb_build_object('op', 'add_line', 'sku', 'B', 'qty', q, 'unit_price', 7) END)));
+    EXCEPTION WHEN OTHERS THEN
+        IF NOT public.storm_caught('edit', SQLSTATE, SQLERRM, ARRAY['55000', '22023', 'OM001']) THEN RAISE; END IF;
+        RETURN NULL;
+    END $$;
+
     CREATE FUNCTION public.ms_refund_rma() RETURNS jsonb LANGUAGE plpgsql AS $$
     DECLARE rid bigint;
     BEGIN
@@ -211,6 +238,12 @@ $node->safe_psql('mstorm', q{
             PERFORM oms.capture_payment((p ->> 'payment_id')::bigint);
             s := oms.create_shipment((o ->> 'order_id')::bigint, 'WH1');
             PERFORM oms.ship((s ->> 'shipment_id')::bigint, 'dhl', 'std', 'TRK-0-' || i);
+        END LOOP;
+        -- and paid orders of 3 A not shipped yet, for edits that refund
+        FOR i IN 1 .. 30 LOOP
+            o := public.ms_place(3, 0, 1 + i % 5);
+            p := oms.authorize_payment((o ->> 'order_id')::bigint, jsonb_build_object('method', 'card', 'amount', o -> 'total', 'token', 'tok'));
+            PERFORM oms.capture_payment((p ->> 'payment_id')::bigint);
         END LOOP;
     END $$;
 });
@@ -257,6 +290,11 @@ SELECT public.ms_receive();
         'ms_refund_rma@3' => q{
 SELECT public.ms_refund_rma();
 },
+        'ms_edit@4' => q{
+\set k random(1, 3)
+\set q random(1, 4)
+SELECT public.ms_edit(:k, :q);
+},
     });
 
 storm_aftermath($node, 'mstorm');
@@ -288,13 +326,18 @@ my %n = map { split /=/ } split /\n/, $node->safe_psql('mstorm', q{
     UNION ALL SELECT 'store_credit=' || count(*) FROM oms.money_out WHERE kind = 'store_credit'
     UNION ALL SELECT 'exchanges=' || count(*) FROM oms.rmas WHERE exchange_order_id IS NOT NULL
     UNION ALL SELECT 'exchanges_owing=' || count(*) FROM oms.rmas r JOIN oms.orders o ON o.id = r.exchange_order_id WHERE o.total > 0
-    UNION ALL SELECT 'voids=' || count(*) FROM oms.payment_transactions WHERE kind = 'void'});
+    UNION ALL SELECT 'voids=' || count(*) FROM oms.payment_transactions WHERE kind = 'void'
+    UNION ALL SELECT 'edits=' || count(*) FROM oms.order_versions WHERE version > 1
+    UNION ALL SELECT 'edit_refunds=' || count(*) FROM oms.payment_transactions
+                WHERE kind = 'refund' AND (reason LIKE '%: edit_order' OR reason LIKE '%: cancel_lines')});
 note join(', ', map { "$_ $n{$_}" } sort keys %n);
 cmp_ok($n{card_refunds}, '>', 10, 'payments were refunded by hand');
 cmp_ok($n{money_path_refusals}, '>', 0, 'the money path refused money out beyond what was captured');
 cmp_ok($n{rma_refunds}, '>', 0, 'RMAs were refunded');
 cmp_ok($n{store_credit}, '>', 0, 'RMAs were resolved with store credit');
 cmp_ok($n{exchanges}, '>', 0, 'RMAs were exchanged');
+cmp_ok($n{edits}, '>', 10, 'orders were edited');
+cmp_ok($n{edit_refunds}, '>', 0, 'edits refunded what was captured beyond the new total');
 
 $node->stop;
 done_testing();
