@@ -143,6 +143,7 @@ _PG_init(void)
 							32768, -1, 1048576,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, oms_malloc_assign, NULL);
+	PurchasingInit();
 	MarkGUCPrefixReserved("oms");
 	BalanceGuardInit();
 	LifecycleInit();

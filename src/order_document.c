@@ -43,7 +43,12 @@
 	"                              JOIN oms.locations loc ON loc.id OPERATOR(pg_catalog.=) r.location_id " \
 	"                              JOIN oms.products rp ON rp.id OPERATOR(pg_catalog.=) r.product_id " \
 	"                             WHERE r.order_line_id OPERATOR(pg_catalog.=) l.id " \
-	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) ORDER BY l.line_no) " \
+	"                               AND r.status OPERATOR(pg_catalog.=) 'active')) " \
+	/* a backordered line's expected date (purchasing: oms.backorder_eta), when one is known */ \
+	"            OPERATOR(pg_catalog.||) CASE WHEN l.qty_backordered OPERATOR(pg_catalog.>) 0 THEN COALESCE(( " \
+	"                SELECT pg_catalog.jsonb_build_object('expected_on', e.expected_on) FROM oms.backorder_eta e " \
+	"                 WHERE e.order_line_id OPERATOR(pg_catalog.=) l.id AND e.expected_on IS NOT NULL), '{}'::pg_catalog.jsonb) " \
+	"                ELSE '{}'::pg_catalog.jsonb END ORDER BY l.line_no) " \
 	"               FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id " \
 	"              WHERE l.order_id OPERATOR(pg_catalog.=) o.id)) " \
 	"  OPERATOR(pg_catalog.||) CASE WHEN $2 IS NULL THEN '{}'::pg_catalog.jsonb " \
