@@ -45,7 +45,7 @@ REGRESS      = install gtin catalog security inventory orders lifecycle status_c
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.
-ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race route_error_cleanup ship_vs_cancel shipment_claims reject_vs_place rma_claim_race rma_refund_race authorize_race report_refresh replay_vs_first kit_bom_vs_place refund_payment_vs_refund_rma void_capture_ship terms_vs_place
+ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race route_error_cleanup ship_vs_cancel shipment_claims reject_vs_place rma_claim_race rma_refund_race authorize_race report_refresh replay_vs_first kit_bom_vs_place refund_payment_vs_refund_rma void_capture_ship terms_vs_place propose_race po_receive_race write_off_race
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=oms
 
 # Perl TAP clusters (PostgreSQL::Test::Cluster) live in test/t with their
