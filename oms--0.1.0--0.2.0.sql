@@ -1023,73 +1023,7 @@ UPDATE oms.message_templates SET body = E'Hello {{customer_name}},\n\nthank you 
  WHERE kind OPERATOR(pg_catalog.=) 'order_confirmed' AND channel OPERATOR(pg_catalog.=) 'email' AND seeded;
 COMMENT ON COLUMN oms.message_templates.body IS 'Body text, with placeholders: customer_name, order_ref, order_id, total, currency, status, reason, amount, items, carrier, service, tracking_number, tracking_url, parcel_items, substitutions';
 
-CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
-    RETURNS TABLE (recipient text, subject text, body text)
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    v_event    oms.events;
-    v_tpl      oms.message_templates;
-    v_values   jsonb;
-    v_key      text;
-    v_val      text;
-BEGIN
-    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
-            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
-                  HINT = 'Render the ids that oms.read_events returns.';
-    END IF;
-    SELECT * INTO v_tpl FROM oms.message_templates t
-     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
-    IF NOT FOUND THEN
-        RETURN;     -- no message for this kind of event
-    END IF;
-
-    SELECT jsonb_build_object(
-               'customer_name', COALESCE(c.name, 'customer'),
-               'order_ref', o.external_id,
-               'order_id', o.id,
-               'total', to_char(o.total, 'FM999999999990.00'),
-               'currency', o.currency,
-               'status', o.status,
-               'reason', COALESCE(v_event.payload ->> 'reason', ''),
-               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
-               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
-               'service', COALESCE(v_event.payload ->> 'service_name', ''),
-               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
-               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
-               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
-               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku), E'\n' ORDER BY l.line_no)
-                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                          WHERE l.order_id = o.id
-                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
-               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
-                                                   E'\n' ORDER BY l.line_no) || E'\n'
-                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                                   JOIN oms.products sp ON sp.id = l.substituted_for
-                                  WHERE l.order_id = o.id),
-               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
-      INTO v_values
-      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
-     WHERE o.id = v_event.order_id;
-    IF v_values IS NULL THEN
-        RETURN;     -- not an order event
-    END IF;
-
-    recipient := v_values ->> 'recipient';
-    subject := v_tpl.subject;
-    body := v_tpl.body;
-    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
-        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
-        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
-    END LOOP;
-    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
-    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
-    RETURN NEXT;
-END
-$fn$;
+-- (render_notification: see the end of the purchasing section, which holds every area's change to it)
 
 -- ===========================================================================
 -- order edits, line cancels and substitutes: oms.edit_order,
@@ -1205,3 +1139,1143 @@ GRANT EXECUTE ON FUNCTION
 -- PUBLIC gets nothing on the new functions (src/grants.sql revokes all)
 REVOKE ALL ON FUNCTION oms.edit_order(bigint, jsonb), oms.cancel_lines(bigint, jsonb),
     oms.product_substitutes_available(text), oms.send_follow_ups() FROM PUBLIC;
+
+-- ===========================================================================
+-- ---- purchasing (issue 17): suppliers, purchase orders, incoming stock,
+-- ---- damaged stock, inventory value (src/purchasing.sql, src/inventory.sql,
+-- ---- src/ledger.sql, src/events.sql, src/reports.sql, src/check.sql,
+-- ---- src/grants.sql)
+-- ===========================================================================
+
+-- new movement kinds: damage and repair (src/inventory.sql)
+ALTER TABLE oms.stock_movements
+    DROP CONSTRAINT stock_movements_kind_chk,
+    ADD CONSTRAINT stock_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.~)
+        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off|damage|repair)$');
+COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged, write_off, damage or repair';
+
+-- the value of the stock in the journal: accounts, rules, entry kinds (src/ledger.sql)
+ALTER TABLE oms.journal_rules
+    DROP CONSTRAINT journal_rules_event_chk,
+    ADD CONSTRAINT journal_rules_event_chk CHECK (event OPERATOR(pg_catalog.=) ANY (ARRAY[
+        'capture_cash', 'capture_gift_card', 'capture_store_credit',
+        'shipment_revenue', 'shipment_tax',
+        'refund_cash', 'refund_gift_card', 'refund_store_credit',
+        'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
+        'gift_card_issue', 'store_credit_issue',
+        'inventory_receipt', 'cogs', 'inventory_write_off']));
+ALTER TABLE oms.journal_entries
+    DROP CONSTRAINT journal_entries_kind_chk,
+    ADD CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off']));
+COMMENT ON COLUMN oms.journal_rules.event IS 'Business event: capture_*, shipment_revenue, shipment_tax, refund_* (cancellations and manual refunds), return_refund_* (RMAs), gift_card_issue, store_credit_issue, inventory_receipt, cogs, inventory_write_off';
+COMMENT ON COLUMN oms.journal_entries.kind IS 'capture, shipment, refund, gift_card_issue, store_credit_issue, manual, inventory_receipt, cogs or write_off';
+-- purchasing: the value of the stock (src/valuation.c)
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('inventory', 'Inventory (stock at moving average cost)', 'asset', true),
+    ('goods_received_not_invoiced', 'Goods received not invoiced (suppliers)', 'liability', true),
+    ('cost_of_goods_sold', 'Cost of goods sold', 'expense', true),
+    ('inventory_loss', 'Inventory loss (damaged and written-off stock)', 'expense', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('inventory_receipt', 'inventory', 'goods_received_not_invoiced', 'Goods received against a purchase order, at their cost', true),
+    ('cogs', 'cost_of_goods_sold', 'inventory', 'Cost of the units shipped, at moving average cost', true),
+    ('inventory_write_off', 'inventory_loss', 'inventory', 'Units written off, at moving average cost', true);
+
+-- the purchasing area (src/purchasing.sql, as it is)
+
+-- ===========================================================================
+-- purchasing: suppliers, purchase orders, incoming stock, automatic
+-- proposals, receiving against purchase orders, damaged stock and the
+-- value of the stock (src/purchasing.c, src/po_receive.c,
+-- src/stock_damage.c, src/valuation.c)
+--
+-- Purchase order statuses are data (oms.purchase_order_statuses, with
+-- their capabilities as columns, and oms.purchase_order_transitions); a C
+-- trigger holds every status change to the transition table. Incoming
+-- stock is derived, never stored: the units still owed by the lines of
+-- purchase orders whose status is open. Stock is valued at moving average
+-- cost per product (oms.inventory_valuation), every change of value is a
+-- valued movement (oms.valued_movements) with its journal entry, and
+-- oms.check() holds the valuation to the sum of its movements and to the
+-- journal's inventory account (invariant 12).
+--
+-- This part is assembled after the lifecycle part: the backorder ETA view
+-- reads orders and their statuses. In the C layers purchasing sits between
+-- inventory and orders (README, Contributing).
+-- ===========================================================================
+
+CREATE TABLE oms.suppliers (
+    id          serial      NOT NULL,
+    code        text        NOT NULL,
+    name        text        NOT NULL,
+    email       text,
+    address     text,
+    active      boolean     NOT NULL DEFAULT true,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT suppliers_pkey PRIMARY KEY (id),
+    CONSTRAINT suppliers_code_key UNIQUE (code),
+    CONSTRAINT suppliers_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'),
+    CONSTRAINT suppliers_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 200),
+    CONSTRAINT suppliers_text_chk CHECK (pg_catalog.length(email) OPERATOR(pg_catalog.<=) 254
+        AND pg_catalog.length(address) OPERATOR(pg_catalog.<=) 1000)
+);
+COMMENT ON TABLE oms.suppliers IS 'Vendors that purchase orders go to; maintained by oms_admin with plain SQL';
+COMMENT ON COLUMN oms.suppliers.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.suppliers.code IS 'Supplier code, the key the API uses';
+COMMENT ON COLUMN oms.suppliers.name IS 'Supplier name, printed on purchase orders';
+COMMENT ON COLUMN oms.suppliers.email IS 'Address purchase orders are sent to (by the integration that consumes purchase_order_sent)';
+COMMENT ON COLUMN oms.suppliers.address IS 'Postal address, printed on purchase orders';
+COMMENT ON COLUMN oms.suppliers.active IS 'Inactive suppliers get no proposals and no new purchase orders';
+COMMENT ON COLUMN oms.suppliers.created_at IS 'Creation time';
+
+CREATE TABLE oms.supplier_products (
+    id              bigserial     NOT NULL,
+    supplier_id     integer       NOT NULL,
+    product_id      bigint        NOT NULL,
+    location_id     integer,
+    supplier_sku    text,
+    unit_cost       numeric(14,4) NOT NULL,
+    currency        text          NOT NULL,
+    lead_time_days  integer       NOT NULL DEFAULT 7,
+    min_order_qty   integer       NOT NULL DEFAULT 1,
+    pack_size       integer       NOT NULL DEFAULT 1,
+    preferred       boolean       NOT NULL DEFAULT false,
+    CONSTRAINT supplier_products_pkey PRIMARY KEY (id),
+    CONSTRAINT supplier_products_key UNIQUE NULLS NOT DISTINCT (supplier_id, product_id, location_id),
+    CONSTRAINT supplier_products_supplier_fkey FOREIGN KEY (supplier_id) REFERENCES oms.suppliers (id),
+    CONSTRAINT supplier_products_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT supplier_products_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
+    CONSTRAINT supplier_products_sku_chk CHECK (pg_catalog.length(supplier_sku) OPERATOR(pg_catalog.<=) 64),
+    CONSTRAINT supplier_products_cost_chk CHECK (unit_cost OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT supplier_products_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT supplier_products_counts_chk CHECK (lead_time_days OPERATOR(pg_catalog.>=) 0
+        AND lead_time_days OPERATOR(pg_catalog.<=) 3650
+        AND min_order_qty OPERATOR(pg_catalog.>=) 1 AND pack_size OPERATOR(pg_catalog.>=) 1
+        AND min_order_qty OPERATOR(pg_catalog.<=) 1000000 AND pack_size OPERATOR(pg_catalog.<=) 1000000)
+);
+-- one preferred supplier per product and delivery location (NULL: any)
+CREATE UNIQUE INDEX supplier_products_preferred_idx ON oms.supplier_products (product_id, COALESCE(location_id, 0)) WHERE preferred;
+CREATE INDEX supplier_products_product_idx ON oms.supplier_products (product_id);
+COMMENT ON TABLE oms.supplier_products IS 'What a supplier delivers: its sku, cost, lead time, minimum order and pack size, per product and optionally per delivery location';
+COMMENT ON COLUMN oms.supplier_products.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.supplier_products.supplier_id IS 'The supplier';
+COMMENT ON COLUMN oms.supplier_products.product_id IS 'The product (kind stock)';
+COMMENT ON COLUMN oms.supplier_products.location_id IS 'The delivery location this offer is for; NULL: any location';
+COMMENT ON COLUMN oms.supplier_products.supplier_sku IS 'The supplier''s own article number, printed on the purchase order';
+COMMENT ON COLUMN oms.supplier_products.unit_cost IS 'Cost of one unit in currency';
+COMMENT ON COLUMN oms.supplier_products.currency IS 'ISO 4217 currency of unit_cost';
+COMMENT ON COLUMN oms.supplier_products.lead_time_days IS 'Days from sending a purchase order to the goods arriving';
+COMMENT ON COLUMN oms.supplier_products.min_order_qty IS 'Fewest units per purchase order line';
+COMMENT ON COLUMN oms.supplier_products.pack_size IS 'Units are ordered in multiples of this';
+COMMENT ON COLUMN oms.supplier_products.preferred IS 'The supplier proposals pick for this product and location (one per product and location)';
+
+CREATE TABLE oms.purchase_order_statuses (
+    status       text    NOT NULL,
+    open         boolean NOT NULL DEFAULT false,
+    editable     boolean NOT NULL DEFAULT false,
+    receivable   boolean NOT NULL DEFAULT false,
+    cancellable  boolean NOT NULL DEFAULT false,
+    terminal     boolean NOT NULL DEFAULT false,
+    description  text    NOT NULL,
+    seeded       boolean NOT NULL DEFAULT false,
+    CONSTRAINT purchase_order_statuses_pkey PRIMARY KEY (status),
+    CONSTRAINT purchase_order_statuses_status_chk CHECK (status OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
+    CONSTRAINT purchase_order_statuses_terminal_chk CHECK (NOT (terminal AND (open OR editable OR receivable OR cancellable)))
+);
+COMMENT ON TABLE oms.purchase_order_statuses IS 'Statuses of purchase orders and what each allows (capabilities as data)';
+COMMENT ON COLUMN oms.purchase_order_statuses.status IS 'Status name';
+COMMENT ON COLUMN oms.purchase_order_statuses.open IS 'Units still owed by its lines count as incoming stock';
+COMMENT ON COLUMN oms.purchase_order_statuses.editable IS 'Proposals may add to it (a draft)';
+COMMENT ON COLUMN oms.purchase_order_statuses.receivable IS 'Goods may be received against it; its lines give backorders their expected date';
+COMMENT ON COLUMN oms.purchase_order_statuses.cancellable IS 'cancel_purchase_order may cancel it';
+COMMENT ON COLUMN oms.purchase_order_statuses.terminal IS 'Nothing more happens to it';
+COMMENT ON COLUMN oms.purchase_order_statuses.description IS 'What the status means';
+COMMENT ON COLUMN oms.purchase_order_statuses.seeded IS 'Installed by the extension (not dumped)';
+INSERT INTO oms.purchase_order_statuses (status, open, editable, receivable, cancellable, terminal, description, seeded) VALUES
+    ('draft', true, true, false, true, false, 'Proposed or entered, not sent to the supplier yet', true),
+    ('sent', true, false, true, true, false, 'Sent to the supplier; goods expected', true),
+    ('partially_received', true, false, true, false, false, 'Some goods received, more expected', true),
+    ('received', false, false, false, false, true, 'Every unit ordered received', true),
+    ('closed', false, false, false, false, true, 'Closed with units outstanding that are no longer expected', true),
+    ('cancelled', false, false, false, false, true, 'Cancelled before anything was received', true);
+
+CREATE TABLE oms.purchase_order_transitions (
+    from_status  text    NOT NULL,
+    to_status    text    NOT NULL,
+    seeded       boolean NOT NULL DEFAULT false,
+    CONSTRAINT purchase_order_transitions_pkey PRIMARY KEY (from_status, to_status),
+    CONSTRAINT purchase_order_transitions_from_fkey FOREIGN KEY (from_status) REFERENCES oms.purchase_order_statuses (status),
+    CONSTRAINT purchase_order_transitions_to_fkey FOREIGN KEY (to_status) REFERENCES oms.purchase_order_statuses (status)
+);
+COMMENT ON TABLE oms.purchase_order_transitions IS 'The status changes a purchase order may make; a trigger refuses every other';
+COMMENT ON COLUMN oms.purchase_order_transitions.from_status IS 'Status before';
+COMMENT ON COLUMN oms.purchase_order_transitions.to_status IS 'Status after';
+COMMENT ON COLUMN oms.purchase_order_transitions.seeded IS 'Installed by the extension (not dumped)';
+INSERT INTO oms.purchase_order_transitions (from_status, to_status, seeded) VALUES
+    ('draft', 'sent', true), ('draft', 'cancelled', true),
+    ('sent', 'partially_received', true), ('sent', 'received', true), ('sent', 'cancelled', true), ('sent', 'closed', true),
+    ('partially_received', 'received', true), ('partially_received', 'closed', true);
+
+CREATE TABLE oms.purchase_orders (
+    id           bigserial   NOT NULL,
+    supplier_id  integer     NOT NULL,
+    location_id  integer     NOT NULL,
+    currency     text        NOT NULL,
+    status       text        NOT NULL DEFAULT 'draft',
+    proposed     boolean     NOT NULL DEFAULT false,
+    note         text,
+    document     text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    sent_at      timestamptz,
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT purchase_orders_pkey PRIMARY KEY (id),
+    CONSTRAINT purchase_orders_supplier_fkey FOREIGN KEY (supplier_id) REFERENCES oms.suppliers (id),
+    CONSTRAINT purchase_orders_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
+    CONSTRAINT purchase_orders_status_fkey FOREIGN KEY (status) REFERENCES oms.purchase_order_statuses (status),
+    CONSTRAINT purchase_orders_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT purchase_orders_note_chk CHECK (pg_catalog.length(note) OPERATOR(pg_catalog.<=) 1000)
+);
+CREATE INDEX purchase_orders_status_idx ON oms.purchase_orders (status);
+CREATE INDEX purchase_orders_supplier_idx ON oms.purchase_orders (supplier_id, location_id);
+COMMENT ON TABLE oms.purchase_orders IS 'Purchase orders: goods ordered from a supplier for one delivery location';
+COMMENT ON COLUMN oms.purchase_orders.id IS 'Purchase order number';
+COMMENT ON COLUMN oms.purchase_orders.supplier_id IS 'The supplier';
+COMMENT ON COLUMN oms.purchase_orders.location_id IS 'Where the goods are delivered';
+COMMENT ON COLUMN oms.purchase_orders.currency IS 'Currency of its unit costs';
+COMMENT ON COLUMN oms.purchase_orders.status IS 'Status (oms.purchase_order_statuses)';
+COMMENT ON COLUMN oms.purchase_orders.proposed IS 'Created by oms.propose_purchase_orders rather than by hand';
+COMMENT ON COLUMN oms.purchase_orders.note IS 'Free text, printed on the document';
+COMMENT ON COLUMN oms.purchase_orders.document IS 'The text document as sent (send_purchase_order)';
+COMMENT ON COLUMN oms.purchase_orders.created_at IS 'Creation time';
+COMMENT ON COLUMN oms.purchase_orders.sent_at IS 'When it was sent to the supplier';
+COMMENT ON COLUMN oms.purchase_orders.updated_at IS 'Time of the last change';
+
+CREATE TABLE oms.purchase_order_lines (
+    id                 bigserial     NOT NULL,
+    purchase_order_id  bigint        NOT NULL,
+    line_no            integer       NOT NULL,
+    product_id         bigint        NOT NULL,
+    supplier_sku       text,
+    qty_ordered        integer       NOT NULL,
+    qty_received       integer       NOT NULL DEFAULT 0,
+    qty_damaged        integer       NOT NULL DEFAULT 0,
+    unit_cost          numeric(14,4) NOT NULL,
+    expected_on        date,
+    lead_time_days     integer       NOT NULL DEFAULT 0,
+    CONSTRAINT purchase_order_lines_pkey PRIMARY KEY (id),
+    CONSTRAINT purchase_order_lines_line_key UNIQUE (purchase_order_id, line_no),
+    CONSTRAINT purchase_order_lines_product_key UNIQUE (purchase_order_id, product_id),
+    CONSTRAINT purchase_order_lines_order_fkey FOREIGN KEY (purchase_order_id) REFERENCES oms.purchase_orders (id),
+    CONSTRAINT purchase_order_lines_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT purchase_order_lines_qty_chk CHECK (qty_ordered OPERATOR(pg_catalog.>) 0 AND qty_received OPERATOR(pg_catalog.>=) 0
+        AND qty_damaged OPERATOR(pg_catalog.>=) 0 AND qty_damaged OPERATOR(pg_catalog.<=) qty_received),
+    CONSTRAINT purchase_order_lines_cost_chk CHECK (unit_cost OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT purchase_order_lines_lead_chk CHECK (lead_time_days OPERATOR(pg_catalog.>=) 0)
+);
+CREATE INDEX purchase_order_lines_product_idx ON oms.purchase_order_lines (product_id);
+COMMENT ON TABLE oms.purchase_order_lines IS 'Lines of purchase orders: units ordered, received (damaged among them), cost and expected date';
+COMMENT ON COLUMN oms.purchase_order_lines.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.purchase_order_lines.purchase_order_id IS 'The purchase order';
+COMMENT ON COLUMN oms.purchase_order_lines.line_no IS 'Line number within the purchase order';
+COMMENT ON COLUMN oms.purchase_order_lines.product_id IS 'The product';
+COMMENT ON COLUMN oms.purchase_order_lines.supplier_sku IS 'The supplier''s article number';
+COMMENT ON COLUMN oms.purchase_order_lines.qty_ordered IS 'Units ordered';
+COMMENT ON COLUMN oms.purchase_order_lines.qty_received IS 'Units received so far, damaged ones included';
+COMMENT ON COLUMN oms.purchase_order_lines.qty_damaged IS 'Units of qty_received that arrived damaged';
+COMMENT ON COLUMN oms.purchase_order_lines.unit_cost IS 'Agreed cost of one unit in the order''s currency';
+COMMENT ON COLUMN oms.purchase_order_lines.expected_on IS 'Expected arrival date; set from the lead time when the order is sent, unless given';
+COMMENT ON COLUMN oms.purchase_order_lines.lead_time_days IS 'Lead time of the supplier offer, used for expected_on when the order is sent';
+
+CREATE TABLE oms.purchase_order_receipts (
+    id                 bigserial     NOT NULL,
+    at                 timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    purchase_order_id  bigint        NOT NULL,
+    line_id            bigint        NOT NULL,
+    location_id        integer       NOT NULL,
+    qty                integer       NOT NULL,
+    condition          text          NOT NULL,
+    unit_cost          numeric(14,4) NOT NULL,
+    actor              text          NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT purchase_order_receipts_pkey PRIMARY KEY (id),
+    CONSTRAINT purchase_order_receipts_order_fkey FOREIGN KEY (purchase_order_id) REFERENCES oms.purchase_orders (id),
+    CONSTRAINT purchase_order_receipts_line_fkey FOREIGN KEY (line_id) REFERENCES oms.purchase_order_lines (id),
+    CONSTRAINT purchase_order_receipts_qty_chk CHECK (qty OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT purchase_order_receipts_condition_chk CHECK (condition OPERATOR(pg_catalog.=) ANY (ARRAY['sellable', 'damaged'])),
+    CONSTRAINT purchase_order_receipts_cost_chk CHECK (unit_cost OPERATOR(pg_catalog.>=) 0)
+);
+CREATE INDEX purchase_order_receipts_order_idx ON oms.purchase_order_receipts (purchase_order_id);
+COMMENT ON TABLE oms.purchase_order_receipts IS 'Goods received against purchase order lines, with their condition and invoiced cost';
+COMMENT ON COLUMN oms.purchase_order_receipts.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.purchase_order_receipts.at IS 'When';
+COMMENT ON COLUMN oms.purchase_order_receipts.purchase_order_id IS 'The purchase order';
+COMMENT ON COLUMN oms.purchase_order_receipts.line_id IS 'The purchase order line';
+COMMENT ON COLUMN oms.purchase_order_receipts.location_id IS 'Where the goods were received';
+COMMENT ON COLUMN oms.purchase_order_receipts.qty IS 'Units received';
+COMMENT ON COLUMN oms.purchase_order_receipts.condition IS 'sellable (on hand) or damaged';
+COMMENT ON COLUMN oms.purchase_order_receipts.unit_cost IS 'Cost of one unit as received (the line''s cost unless the receipt gave one)';
+COMMENT ON COLUMN oms.purchase_order_receipts.actor IS 'Login role that received';
+
+-- One row per product that proposals have considered: the row that
+-- serialises two proposals for the same product (src/purchasing.c).
+CREATE TABLE oms.purchase_proposals (
+    product_id         bigint      NOT NULL,
+    proposed_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    purchase_order_id  bigint,
+    qty                integer     NOT NULL DEFAULT 0,
+    CONSTRAINT purchase_proposals_pkey PRIMARY KEY (product_id),
+    CONSTRAINT purchase_proposals_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id)
+);
+COMMENT ON TABLE oms.purchase_proposals IS 'Per product, the last proposal run that considered it and what it added (also its lock: two proposals for one product take turns)';
+COMMENT ON COLUMN oms.purchase_proposals.product_id IS 'The product';
+COMMENT ON COLUMN oms.purchase_proposals.proposed_at IS 'Time of the last proposal run for it';
+COMMENT ON COLUMN oms.purchase_proposals.purchase_order_id IS 'Purchase order that run added to, if any';
+COMMENT ON COLUMN oms.purchase_proposals.qty IS 'Units that run added (0: none needed)';
+
+-- ---- incoming stock ---------------------------------------------------------
+
+CREATE VIEW oms.incoming_stock AS
+SELECT pl.product_id, po.location_id,
+       pg_catalog.sum(GREATEST(pl.qty_ordered OPERATOR(pg_catalog.-) pl.qty_received, 0))::integer AS qty,
+       pg_catalog.min(pl.expected_on) FILTER (WHERE s.receivable) AS next_expected_on
+  FROM oms.purchase_order_lines pl
+  JOIN oms.purchase_orders po ON po.id OPERATOR(pg_catalog.=) pl.purchase_order_id
+  JOIN oms.purchase_order_statuses s ON s.status OPERATOR(pg_catalog.=) po.status
+ WHERE s.open AND pl.qty_received OPERATOR(pg_catalog.<) pl.qty_ordered
+ GROUP BY pl.product_id, po.location_id;
+COMMENT ON VIEW oms.incoming_stock IS 'Units still owed by open purchase orders, per product and delivery location (not sellable until received)';
+COMMENT ON COLUMN oms.incoming_stock.product_id IS 'The product';
+COMMENT ON COLUMN oms.incoming_stock.location_id IS 'The delivery location';
+COMMENT ON COLUMN oms.incoming_stock.qty IS 'Units ordered and not received yet';
+COMMENT ON COLUMN oms.incoming_stock.next_expected_on IS 'Earliest expected date among the lines already sent';
+
+-- stock_levels (src/inventory.sql) gains the incoming units, as its last column
+CREATE OR REPLACE VIEW oms.stock_levels AS
+SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock,
+       pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) AS available,
+       COALESCE(i.qty, 0) AS incoming
+  FROM oms.stock_balances b
+  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id
+  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
+  LEFT JOIN oms.incoming_stock i ON i.product_id OPERATOR(pg_catalog.=) b.product_id
+       AND i.location_id OPERATOR(pg_catalog.=) b.location_id;
+COMMENT ON COLUMN oms.stock_levels.incoming IS 'Units on open purchase orders for this location, not received yet (not sellable, not in available)';
+
+-- ---- backorder ETA ----------------------------------------------------------
+-- A backordered stock line is expected when the receivable purchase order
+-- lines, taken by expected date, have covered every backorder of the
+-- product that is filled before it (VIP orders, then oldest: the order
+-- InventoryFillBackorders fills in). Kit lines are covered per component:
+-- the latest component date. No date: nothing ordered covers it yet.
+CREATE VIEW oms.backorder_eta AS
+WITH demand AS (
+    SELECT l.id AS order_line_id, l.order_id, l.line_no, c.product_id, l.qty_backordered OPERATOR(pg_catalog.*) c.per AS units,
+           pg_catalog.sum(l.qty_backordered OPERATOR(pg_catalog.*) c.per) OVER (PARTITION BY c.product_id
+               ORDER BY ('vip' OPERATOR(pg_catalog.=) ANY (o.flags) OR 'vip' OPERATOR(pg_catalog.=) ANY (COALESCE(cu.flags, '{}'))) DESC,
+                        o.placed_at, o.id, l.line_no ROWS UNBOUNDED PRECEDING) AS cum
+      FROM oms.order_lines l
+      JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) l.order_id
+      JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+      LEFT JOIN oms.customers cu ON cu.id OPERATOR(pg_catalog.=) o.customer_id
+      CROSS JOIN LATERAL (SELECT l.product_id, 1
+                           WHERE NOT EXISTS (SELECT FROM oms.kit_components k WHERE k.kit_id OPERATOR(pg_catalog.=) l.product_id)
+                          UNION ALL
+                          SELECT k.component_id, k.qty FROM oms.kit_components k WHERE k.kit_id OPERATOR(pg_catalog.=) l.product_id) c(product_id, per)
+     WHERE l.qty_backordered OPERATOR(pg_catalog.>) 0 AND st.holds_stock),
+supply AS (
+    SELECT pl.product_id, pl.expected_on,
+           pg_catalog.sum(pl.qty_ordered OPERATOR(pg_catalog.-) pl.qty_received) OVER (PARTITION BY pl.product_id
+               ORDER BY pl.expected_on, pl.id ROWS UNBOUNDED PRECEDING) AS cum
+      FROM oms.purchase_order_lines pl
+      JOIN oms.purchase_orders po ON po.id OPERATOR(pg_catalog.=) pl.purchase_order_id
+      JOIN oms.purchase_order_statuses s ON s.status OPERATOR(pg_catalog.=) po.status
+     WHERE s.receivable AND pl.qty_received OPERATOR(pg_catalog.<) pl.qty_ordered AND pl.expected_on IS NOT NULL)
+SELECT d.order_line_id, pg_catalog.min(d.order_id) AS order_id, pg_catalog.min(d.line_no) AS line_no,
+       CASE WHEN pg_catalog.bool_and(e.expected_on IS NOT NULL) THEN pg_catalog.max(e.expected_on) END AS expected_on
+  FROM demand d
+  LEFT JOIN LATERAL (SELECT pg_catalog.min(s.expected_on) AS expected_on FROM supply s
+                      WHERE s.product_id OPERATOR(pg_catalog.=) d.product_id AND s.cum OPERATOR(pg_catalog.>=) d.cum) e ON true
+ GROUP BY d.order_line_id;
+COMMENT ON VIEW oms.backorder_eta IS 'Expected date of each backordered order line: the earliest date by which sent purchase orders cover it and every backorder filled before it';
+COMMENT ON COLUMN oms.backorder_eta.order_line_id IS 'The order line';
+COMMENT ON COLUMN oms.backorder_eta.order_id IS 'The order';
+COMMENT ON COLUMN oms.backorder_eta.line_no IS 'Line number';
+COMMENT ON COLUMN oms.backorder_eta.expected_on IS 'Expected date, NULL when no sent purchase order covers it yet';
+
+-- ---- valuation --------------------------------------------------------------
+-- Moving average cost per product, over all locations (src/valuation.c
+-- says why): qty units carry value; a receipt adds its units at their
+-- cost, a shipment or write-off takes units at the average.
+
+CREATE TABLE oms.inventory_valuation (
+    product_id  bigint        NOT NULL,
+    currency    text          NOT NULL,
+    qty         bigint        NOT NULL DEFAULT 0,
+    value       numeric(18,4) NOT NULL DEFAULT 0,
+    updated_at  timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT inventory_valuation_pkey PRIMARY KEY (product_id),
+    CONSTRAINT inventory_valuation_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT inventory_valuation_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT inventory_valuation_bounds_chk CHECK (qty OPERATOR(pg_catalog.>=) 0 AND value OPERATOR(pg_catalog.>=) 0
+        AND (qty OPERATOR(pg_catalog.>) 0 OR value OPERATOR(pg_catalog.=) 0))
+);
+COMMENT ON TABLE oms.inventory_valuation IS 'Value of the stock per product at moving average cost; written only together with a valued movement';
+COMMENT ON COLUMN oms.inventory_valuation.product_id IS 'The product';
+COMMENT ON COLUMN oms.inventory_valuation.currency IS 'Currency the product is valued in (that of its first valued receipt)';
+COMMENT ON COLUMN oms.inventory_valuation.qty IS 'Units carrying value (received with a cost, not yet shipped or written off)';
+COMMENT ON COLUMN oms.inventory_valuation.value IS 'Their value; value / qty is the moving average unit cost';
+COMMENT ON COLUMN oms.inventory_valuation.updated_at IS 'Time of the last change';
+
+CREATE TABLE oms.valued_movements (
+    id                 bigserial     NOT NULL,
+    at                 timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    product_id         bigint        NOT NULL,
+    currency           text          NOT NULL,
+    kind               text          NOT NULL,
+    qty                integer       NOT NULL,
+    value              numeric(18,4) NOT NULL,
+    purchase_order_id  bigint,
+    order_id           bigint,
+    shipment_id        bigint,
+    journal_entry_id   bigint,
+    CONSTRAINT valued_movements_pkey PRIMARY KEY (id),
+    CONSTRAINT valued_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['receipt', 'shipment', 'write_off'])),
+    CONSTRAINT valued_movements_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$')
+);
+CREATE INDEX valued_movements_product_idx ON oms.valued_movements (product_id);
+CREATE INDEX valued_movements_order_idx ON oms.valued_movements (order_id) WHERE order_id IS NOT NULL;
+COMMENT ON TABLE oms.valued_movements IS 'Append-only: every change of inventory value (receipts at cost, shipments and write-offs at average cost) with its journal entry';
+COMMENT ON COLUMN oms.valued_movements.id IS 'Sequence number';
+COMMENT ON COLUMN oms.valued_movements.at IS 'Transaction time';
+COMMENT ON COLUMN oms.valued_movements.product_id IS 'The product';
+COMMENT ON COLUMN oms.valued_movements.currency IS 'Currency of value';
+COMMENT ON COLUMN oms.valued_movements.kind IS 'receipt, shipment (cost of goods sold) or write_off';
+COMMENT ON COLUMN oms.valued_movements.qty IS 'Units in (positive) or out (negative)';
+COMMENT ON COLUMN oms.valued_movements.value IS 'Value in (positive) or out (negative)';
+COMMENT ON COLUMN oms.valued_movements.purchase_order_id IS 'The purchase order of a receipt';
+COMMENT ON COLUMN oms.valued_movements.order_id IS 'The order of a shipment';
+COMMENT ON COLUMN oms.valued_movements.shipment_id IS 'The shipment';
+COMMENT ON COLUMN oms.valued_movements.journal_entry_id IS 'The journal entry that posted it';
+
+CREATE FUNCTION oms.valuation_append_only() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'valuation_append_only';
+COMMENT ON FUNCTION oms.valuation_append_only() IS 'Trigger: valued movements are append-only';
+CREATE TRIGGER valued_movements_append_only
+    BEFORE UPDATE OR DELETE ON oms.valued_movements
+    FOR EACH ROW EXECUTE FUNCTION oms.valuation_append_only();
+CREATE TRIGGER valued_movements_no_truncate
+    BEFORE TRUNCATE ON oms.valued_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION oms.valuation_append_only();
+
+-- ---- status guard -----------------------------------------------------------
+
+CREATE FUNCTION oms.purchase_order_transition() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'purchase_order_transition';
+COMMENT ON FUNCTION oms.purchase_order_transition() IS 'Trigger: a purchase order changes status only along oms.purchase_order_transitions';
+CREATE TRIGGER purchase_orders_transition
+    BEFORE UPDATE OF status ON oms.purchase_orders
+    FOR EACH ROW EXECUTE FUNCTION oms.purchase_order_transition();
+
+-- ---- functions --------------------------------------------------------------
+
+CREATE FUNCTION oms.create_purchase_order(supplier text, location text, lines jsonb, note text DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'create_purchase_order';
+COMMENT ON FUNCTION oms.create_purchase_order(text, text, jsonb, text)
+    IS 'Enter a draft purchase order by hand: lines [{sku, qty, unit_cost?, expected_on?}]; cost and lead time default to the supplier''s offer';
+
+CREATE FUNCTION oms.propose_purchase_orders(location text DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'propose_purchase_orders';
+COMMENT ON FUNCTION oms.propose_purchase_orders(text)
+    IS 'Create or extend draft purchase orders for products at or below their reorder point or with backorders beyond their stock; preferred supplier, MOQ and pack size; idempotent';
+
+CREATE FUNCTION oms.send_purchase_order(purchase_order_id bigint)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE STRICT PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'send_purchase_order';
+COMMENT ON FUNCTION oms.send_purchase_order(bigint)
+    IS 'Send a draft purchase order: expected dates from lead times, the text document rendered and stored, event purchase_order_sent';
+
+CREATE FUNCTION oms.purchase_order_document(purchase_order_id bigint)
+    RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'purchase_order_document';
+COMMENT ON FUNCTION oms.purchase_order_document(bigint)
+    IS 'The purchase order as a text document (supplier, delivery address, lines with supplier skus, quantities, costs, dates)';
+
+CREATE FUNCTION oms.cancel_purchase_order(purchase_order_id bigint, reason text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'cancel_purchase_order';
+COMMENT ON FUNCTION oms.cancel_purchase_order(bigint, text)
+    IS 'Cancel a purchase order that nothing was received against (draft or sent)';
+
+CREATE FUNCTION oms.close_purchase_order(purchase_order_id bigint, reason text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'close_purchase_order';
+COMMENT ON FUNCTION oms.close_purchase_order(bigint, text)
+    IS 'Close a sent or partly received purchase order short: the units outstanding are no longer expected';
+
+CREATE FUNCTION oms.get_purchase_order(purchase_order_id bigint)
+    RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'get_purchase_order';
+COMMENT ON FUNCTION oms.get_purchase_order(bigint)
+    IS 'A purchase order with its lines, units received and expected dates';
+
+CREATE FUNCTION oms.receive_purchase_order(purchase_order_id bigint, location text, lines jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'receive_purchase_order';
+COMMENT ON FUNCTION oms.receive_purchase_order(bigint, text, jsonb)
+    IS 'Receive goods against a purchase order: [{line|sku, qty, condition?, unit_cost?}]; sellable units fill backorders, damaged units go to damaged; values the receipt and posts it';
+
+CREATE FUNCTION oms.incoming(sku text, location text DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE c STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'incoming';
+COMMENT ON FUNCTION oms.incoming(text, text)
+    IS 'Units of a product on open purchase orders, at a location or everywhere; never part of oms.available()';
+
+CREATE FUNCTION oms.mark_damaged(sku text, location text, qty integer, reason text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'mark_damaged';
+COMMENT ON FUNCTION oms.mark_damaged(text, text, integer, text)
+    IS 'Move sellable units that are not reserved to damaged (movement kind damage)';
+
+CREATE FUNCTION oms.repair(sku text, location text, qty integer, reason text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'repair';
+COMMENT ON FUNCTION oms.repair(text, text, integer, text)
+    IS 'Move damaged units back to sellable (movement kind repair); fills waiting backorders';
+
+CREATE FUNCTION oms.write_off(sku text, location text, qty integer, reason text, condition text DEFAULT 'damaged')
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'write_off';
+COMMENT ON FUNCTION oms.write_off(text, text, integer, text, text)
+    IS 'Remove damaged (or unreserved sellable) units for good (movement kind write_off); their value goes to inventory loss';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.suppliers', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.suppliers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.supplier_products', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.supplier_products_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_statuses', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_transitions', 'WHERE NOT seeded');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_orders', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_orders_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_lines_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_receipts', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_order_receipts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.purchase_proposals', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.inventory_valuation', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.valued_movements', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.valued_movements_id_seq', '');
+
+-- Card-number guard: the free text that oms_admin writes with plain SQL
+CREATE TRIGGER suppliers_no_card_number BEFORE INSERT OR UPDATE ON oms.suppliers
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name', 'email', 'address');
+CREATE TRIGGER supplier_products_no_card_number BEFORE INSERT OR UPDATE ON oms.supplier_products
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('supplier_sku');
+CREATE TRIGGER purchase_order_statuses_no_card_number BEFORE INSERT OR UPDATE ON oms.purchase_order_statuses
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('description');
+CREATE TRIGGER purchase_orders_no_card_number BEFORE INSERT OR UPDATE ON oms.purchase_orders
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('note');
+
+-- the delay message names the expected date (src/events.sql)
+CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
+    RETURNS TABLE (recipient text, subject text, body text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_event    oms.events;
+    v_tpl      oms.message_templates;
+    v_values   jsonb;
+    v_key      text;
+    v_val      text;
+BEGIN
+    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
+            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
+                  HINT = 'Render the ids that oms.read_events returns.';
+    END IF;
+    SELECT * INTO v_tpl FROM oms.message_templates t
+     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
+    IF NOT FOUND THEN
+        RETURN;     -- no message for this kind of event
+    END IF;
+
+    SELECT jsonb_build_object(
+               'customer_name', COALESCE(c.name, 'customer'),
+               'order_ref', o.external_id,
+               'order_id', o.id,
+               'total', to_char(o.total, 'FM999999999990.00'),
+               'currency', o.currency,
+               'status', o.status,
+               'reason', COALESCE(v_event.payload ->> 'reason', ''),
+               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
+               'service', COALESCE(v_event.payload ->> 'service_name', ''),
+               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
+               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
+               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
+               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
+                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
+                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
+                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
+                                              ELSE '' END, E'\n' ORDER BY l.line_no)
+                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                          WHERE l.order_id = o.id
+                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
+                                                   E'\n' ORDER BY l.line_no) || E'\n'
+                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                                   JOIN oms.products sp ON sp.id = l.substituted_for
+                                  WHERE l.order_id = o.id),
+               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
+      INTO v_values
+      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
+     WHERE o.id = v_event.order_id;
+    IF v_values IS NULL THEN
+        RETURN;     -- not an order event
+    END IF;
+
+    recipient := v_values ->> 'recipient';
+    subject := v_tpl.subject;
+    body := v_tpl.body;
+    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
+        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
+        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
+    END LOOP;
+    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
+    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
+    RETURN NEXT;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------------
+-- purchasing: purchase order reconciliation and gross margin (issue 17)
+-- ---------------------------------------------------------------------------
+CREATE VIEW oms.report_purchase_orders AS
+SELECT po.id AS purchase_order_id, s.code AS supplier, l.code AS location, po.status, st.open, po.currency,
+       po.created_at, po.sent_at, x.expected_on,
+       st.receivable AND x.expected_on OPERATOR(pg_catalog.<) CURRENT_DATE AND x.outstanding OPERATOR(pg_catalog.>) 0 AS late,
+       x.ordered, x.received, x.damaged, x.outstanding,
+       x.ordered_value, x.received_value_ordered_cost, r.received_value,
+       r.received_value OPERATOR(pg_catalog.-) x.received_value_ordered_cost AS cost_variance
+  FROM oms.purchase_orders po
+  JOIN oms.suppliers s ON s.id OPERATOR(pg_catalog.=) po.supplier_id
+  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) po.location_id
+  JOIN oms.purchase_order_statuses st ON st.status OPERATOR(pg_catalog.=) po.status
+  CROSS JOIN LATERAL (
+      SELECT pg_catalog.min(pl.expected_on) FILTER (WHERE pl.qty_received OPERATOR(pg_catalog.<) pl.qty_ordered) AS expected_on,
+             COALESCE(pg_catalog.sum(pl.qty_ordered), 0)::bigint AS ordered,
+             COALESCE(pg_catalog.sum(pl.qty_received), 0)::bigint AS received,
+             COALESCE(pg_catalog.sum(pl.qty_damaged), 0)::bigint AS damaged,
+             COALESCE(pg_catalog.sum(GREATEST(pl.qty_ordered OPERATOR(pg_catalog.-) pl.qty_received, 0)) FILTER (WHERE st.open), 0)::bigint AS outstanding,
+             COALESCE(pg_catalog.sum(pl.qty_ordered OPERATOR(pg_catalog.*) pl.unit_cost), 0) AS ordered_value,
+             COALESCE(pg_catalog.sum(pl.qty_received OPERATOR(pg_catalog.*) pl.unit_cost), 0) AS received_value_ordered_cost
+        FROM oms.purchase_order_lines pl WHERE pl.purchase_order_id OPERATOR(pg_catalog.=) po.id) x
+  CROSS JOIN LATERAL (
+      SELECT COALESCE(pg_catalog.sum(rc.qty OPERATOR(pg_catalog.*) rc.unit_cost), 0) AS received_value
+        FROM oms.purchase_order_receipts rc WHERE rc.purchase_order_id OPERATOR(pg_catalog.=) po.id) r;
+COMMENT ON VIEW oms.report_purchase_orders IS 'Purchase order reconciliation: per purchase order, units ordered, received (damaged among them) and outstanding, whether it is late, and the cost variance of what was received (received at invoiced cost - received at ordered cost)';
+COMMENT ON COLUMN oms.report_purchase_orders.purchase_order_id IS 'Purchase order number';
+COMMENT ON COLUMN oms.report_purchase_orders.supplier IS 'Supplier code';
+COMMENT ON COLUMN oms.report_purchase_orders.location IS 'Delivery location code';
+COMMENT ON COLUMN oms.report_purchase_orders.status IS 'Status';
+COMMENT ON COLUMN oms.report_purchase_orders.open IS 'Its outstanding units count as incoming stock';
+COMMENT ON COLUMN oms.report_purchase_orders.currency IS 'Currency of its costs';
+COMMENT ON COLUMN oms.report_purchase_orders.created_at IS 'Created';
+COMMENT ON COLUMN oms.report_purchase_orders.sent_at IS 'Sent to the supplier';
+COMMENT ON COLUMN oms.report_purchase_orders.expected_on IS 'Earliest expected date of a line not fully received';
+COMMENT ON COLUMN oms.report_purchase_orders.late IS 'Sent, units outstanding, and the earliest expected date has passed';
+COMMENT ON COLUMN oms.report_purchase_orders.ordered IS 'Units ordered';
+COMMENT ON COLUMN oms.report_purchase_orders.received IS 'Units received (damaged included)';
+COMMENT ON COLUMN oms.report_purchase_orders.damaged IS 'Units received damaged';
+COMMENT ON COLUMN oms.report_purchase_orders.outstanding IS 'Units still expected (0 once received, closed or cancelled)';
+COMMENT ON COLUMN oms.report_purchase_orders.ordered_value IS 'Units ordered at the ordered cost';
+COMMENT ON COLUMN oms.report_purchase_orders.received_value_ordered_cost IS 'Units received at the ordered cost';
+COMMENT ON COLUMN oms.report_purchase_orders.received_value IS 'Units received at the cost they were received at';
+COMMENT ON COLUMN oms.report_purchase_orders.cost_variance IS 'received_value - received_value_ordered_cost: positive when the supplier charged more than ordered';
+
+-- Revenue is net of discounts, per shipped unit (as the journal recognises
+-- it); COGS is the moving average cost the shipment took (valued
+-- movements), a kit line carrying the cost of its components. A day is the
+-- shipment's day in the server's time zone; currencies are not converted.
+CREATE VIEW oms.report_gross_margin AS
+SELECT (sh.shipped_at)::date AS day, c.code AS channel, p.sku, o.currency,
+       pg_catalog.sum(sl.qty)::bigint AS units,
+       pg_catalog.sum(pg_catalog.round((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount)
+           OPERATOR(pg_catalog.*) sl.qty OPERATOR(pg_catalog./) ol.qty, 4)) AS revenue,
+       COALESCE(pg_catalog.sum(k.cost), 0) AS cogs,
+       pg_catalog.sum(pg_catalog.round((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount)
+           OPERATOR(pg_catalog.*) sl.qty OPERATOR(pg_catalog./) ol.qty, 4)) OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(k.cost), 0) AS gross_margin,
+       COALESCE(pg_catalog.bool_and(k.valued), false) AS fully_valued
+  FROM oms.shipment_lines sl
+  JOIN oms.shipments sh ON sh.id OPERATOR(pg_catalog.=) sl.shipment_id AND sh.shipped_at IS NOT NULL
+  JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) sl.order_line_id
+  JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
+  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id
+  LEFT JOIN LATERAL (
+      SELECT pg_catalog.round(pg_catalog.sum(sl.qty OPERATOR(pg_catalog.*) comp.per
+                 OPERATOR(pg_catalog.*) COALESCE(vm.value OPERATOR(pg_catalog./) NULLIF(vm.qty, 0), 0)), 4) AS cost,
+             pg_catalog.bool_and(vm.qty IS NOT NULL) AS valued
+        FROM (SELECT ol.product_id, 1 WHERE p.kind OPERATOR(pg_catalog.=) 'stock'
+              UNION ALL
+              SELECT kc.component_id, kc.qty FROM oms.kit_components kc WHERE kc.kit_id OPERATOR(pg_catalog.=) ol.product_id) comp(product_id, per)
+        LEFT JOIN (SELECT v.product_id, pg_catalog.sum(v.qty) AS qty, pg_catalog.sum(v.value) AS value
+                     FROM oms.valued_movements v
+                    WHERE v.shipment_id OPERATOR(pg_catalog.=) sh.id AND v.kind OPERATOR(pg_catalog.=) 'shipment'
+                    GROUP BY v.product_id) vm ON vm.product_id OPERATOR(pg_catalog.=) comp.product_id) k ON p.kind OPERATOR(pg_catalog.<>) 'service'
+ GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW oms.report_gross_margin IS 'Gross margin per day, channel and sku of what shipped: revenue (net of discounts) - cost of goods sold at moving average cost';
+COMMENT ON COLUMN oms.report_gross_margin.day IS 'Day the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.channel IS 'Sales channel code';
+COMMENT ON COLUMN oms.report_gross_margin.sku IS 'Sku sold (a kit is reported as the kit)';
+COMMENT ON COLUMN oms.report_gross_margin.currency IS 'Currency of the orders (revenue); cost is in the products'' valuation currency';
+COMMENT ON COLUMN oms.report_gross_margin.units IS 'Units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.revenue IS 'Net revenue of the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.cogs IS 'Cost of goods sold of the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.gross_margin IS 'revenue - cogs';
+COMMENT ON COLUMN oms.report_gross_margin.fully_valued IS 'Every unit shipped carried a cost (false: some stock was received without a cost, so cogs is understated)';
+
+-- the oracle: invariant 12 (src/check.sql)
+CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- one scan of each table per invariant, never a probe per row: the
+    -- plan must not depend on fresh statistics (right after a bulk of
+    -- orders, before autovacuum's ANALYZE, a per-line probe of reservations
+    -- took 14 s at 30k orders), and JIT would compile the ~60 joins for
+    -- seconds whenever stale statistics make the plan look expensive
+    SET jit = off
+AS $fn$
+    -- catalog: kits contain stock products only (the trigger can be bypassed
+    -- by session_replication_role = replica or a disabled trigger)
+    SELECT 'kit_component_kind'::text,
+           pg_catalog.format('kit %s lists component %s of kind %s', k.sku, c.sku, c.kind)
+      FROM oms.kit_components kc
+      JOIN oms.products k ON k.id = kc.kit_id
+      JOIN oms.products c ON c.id = kc.component_id
+     WHERE k.kind <> 'kit' OR c.kind <> 'stock'
+    UNION ALL
+    -- catalog: an active kit must have at least one component, or it could be
+    -- sold without reserving anything
+    SELECT 'kit_without_components',
+           pg_catalog.format('active kit %s has no components', p.sku)
+      FROM oms.products p
+     WHERE p.kind = 'kit' AND p.active
+       AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
+    UNION ALL
+    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
+    -- the bill of materials it was placed with, which is the kit's current
+    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
+    -- that open orders hold): per component, reserved kits times the
+    -- component quantity, and nothing of any product that is not a
+    -- component. The kit half of line_vs_reservations, which now covers
+    -- stock lines only, moved here.
+    SELECT 'kit_line_vs_bom',
+           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * COALESCE(x.per, 0),
+                             x.product_id, COALESCE(x.held, 0))
+      FROM (SELECT COALESCE(e.line_id, r.order_line_id) AS line_id, COALESCE(e.product_id, r.product_id) AS product_id,
+                   e.per, r.held
+              FROM (SELECT ol.id AS line_id, kc.component_id AS product_id, kc.qty AS per
+                      FROM oms.order_lines ol
+                      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+                      JOIN oms.kit_components kc ON kc.kit_id = ol.product_id) e
+              FULL JOIN (SELECT r.order_line_id, r.product_id, pg_catalog.sum(r.qty) AS held
+                           FROM oms.reservations r
+                           JOIN oms.order_lines ol ON ol.id = r.order_line_id
+                           JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+                          WHERE r.status = 'active' GROUP BY 1, 2) r
+                ON r.order_line_id = e.line_id AND r.product_id = e.product_id) x
+      JOIN oms.order_lines ol ON ol.id = x.line_id
+      JOIN oms.products p ON p.id = ol.product_id
+     WHERE COALESCE(x.held, 0) <> ol.qty_reserved * COALESCE(x.per, 0)
+    UNION ALL
+    -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
+    SELECT 'balance_bounds',
+           pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
+                             p.sku, l.code, b.on_hand, b.reserved, b.damaged, b.safety_stock)
+      FROM oms.stock_balances b
+      JOIN oms.products p ON p.id = b.product_id
+      JOIN oms.locations l ON l.id = b.location_id
+     WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
+    UNION ALL
+    -- inventory 2a: every balance equals the sum of its movements
+    SELECT 'balance_vs_ledger',
+           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
+                             COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
+                             COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
+                             COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot,
+                        pg_catalog.sum(on_hand_delta) AS on_hand, pg_catalog.sum(reserved_delta) AS reserved,
+                        pg_catalog.sum(damaged_delta) AS damaged, pg_catalog.sum(safety_stock_delta) AS safety_stock
+                   FROM oms.stock_movements GROUP BY 1, 2, 3) m
+        ON m.product_id = b.product_id AND m.location_id = b.location_id AND m.slot = b.slot
+     WHERE COALESCE(b.on_hand, 0) <> COALESCE(m.on_hand, 0) OR COALESCE(b.reserved, 0) <> COALESCE(m.reserved, 0)
+        OR COALESCE(b.damaged, 0) <> COALESCE(m.damaged, 0) OR COALESCE(b.safety_stock, 0) <> COALESCE(m.safety_stock, 0)
+    UNION ALL
+    -- inventory 2b: reserved equals the sum of active reservations
+    SELECT 'reserved_vs_reservations',
+           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
+                             COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
+                             COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
+                   FROM oms.reservations WHERE status = 'active' GROUP BY 1, 2, 3) r
+        ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
+     WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
+    UNION ALL
+    -- inventory 2c: reference_orphan. Reservations, movements and routing
+    -- decisions have no foreign keys (src/orders.sql says why): every
+    -- reservation belongs to a line of its order, every reservation and
+    -- movement to an existing balance row, every decision to an order.
+    SELECT 'reference_orphan',
+           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
+      FROM oms.reservations r
+     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
+    UNION ALL
+    SELECT 'reference_orphan',
+           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
+                             x.what, x.id, x.product_id, x.location_id, x.slot)
+      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
+            UNION ALL
+            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
+     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
+                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
+    UNION ALL
+    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
+      FROM oms.routing_decisions d
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
+    UNION ALL
+    -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
+    SELECT 'line_accounting',
+           pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',
+                             ol.order_id, ol.line_no, ol.qty, ol.qty_reserved, ol.qty_backordered, ol.qty_shipped,
+                             ol.qty_cancelled, ol.qty_returned)
+      FROM oms.order_lines ol
+     WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
+        OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
+    UNION ALL
+    -- orders 3b: a stock line's reserved units are exactly its active
+    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
+    SELECT 'line_vs_reservations',
+           pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved, ol.product_id,
+                             COALESCE(h.held, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'stock'
+      LEFT JOIN (SELECT order_line_id, product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                  WHERE status = 'active' GROUP BY 1, 2) h
+        ON h.order_line_id = ol.id AND h.product_id = ol.product_id
+     WHERE COALESCE(h.held, 0) <> ol.qty_reserved
+    UNION ALL
+    -- lifecycle 4: every order's status is the last one its history reached
+    -- (orders created through oms; the status trigger writes the history)
+    SELECT 'status_vs_history',
+           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
+      FROM oms.orders o
+      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
+                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
+     WHERE h.to_status IS DISTINCT FROM o.status
+    UNION ALL
+    -- ---- lifecycle 9 and 10: statuses mean something; history and events
+    -- ---- refer to orders (src/lifecycle.c "Status rules")
+    -- lifecycle 9: a status without holds_stock holds nothing: no active
+    -- reservations and no backordered units (generalises the former
+    -- closed_order_holds_stock, which looked at terminal statuses only)
+    SELECT 'status_holds_no_stock',
+           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
+                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
+        ON r.order_id = o.id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
+        ON b.order_id = o.id
+     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
+    UNION ALL
+    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
+    -- order with stock or kit lines (units not cancelled) in such a status
+    -- has shipped units; and an order whose every such unit is shipped is
+    -- not in a status that holds stock
+    SELECT 'status_vs_shipments',
+           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
+              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
+     WHERE (s.fulfillment_driven AND g.shipped = 0)
+        OR (s.holds_stock AND g.shipped >= g.owed)
+    UNION ALL
+    -- lifecycle 10: every history row refers to an existing order
+    SELECT 'history_orphan',
+           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
+                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
+      FROM oms.order_status_history h
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
+    UNION ALL
+    -- lifecycle 10: every event with an order_id refers to an existing order
+    SELECT 'event_orphan',
+           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
+      FROM oms.events e
+     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
+    UNION ALL
+    -- payments 5: captured + voided <= authorized, refunded <= captured, and
+    -- the order's currency (also CHECKs, except the currency)
+    SELECT 'payment_amounts',
+           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
+                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
+      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
+     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
+        OR p.currency <> o.currency
+    UNION ALL
+    -- payments: a gift card or store credit balance is what was issued less
+    -- what payments still hold (authorized - voided - refunded)
+    SELECT 'stored_value_balance',
+           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
+      FROM oms.gift_cards g
+      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
+                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
+     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
+    UNION ALL
+    -- coverage 8: order_total_owed. An open order's amounts count only the
+    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
+    -- unit_price, discount and tax = each line's in proportion to its units
+    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
+    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
+    -- expired) keeps the amounts it had when it closed.
+    SELECT 'order_total_owed',
+           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
+                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
+                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
+                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
+     WHERE NOT s.terminal
+       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
+            OR o.total <> l.subtotal - l.discount + l.tax)
+    UNION ALL
+    -- coverage 8: order_coverage. A status that may ship (shippable; on
+    -- hold: the status the order returns to) promises payment: the order's
+    -- payments, authorized less voided, reach its total, or its customer is
+    -- on payment terms (src/lifecycle.c, "Coverage")
+    SELECT 'order_coverage',
+           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
+                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
+      LEFT JOIN oms.customers c ON c.id = o.customer_id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
+             ON p.order_id = o.id
+     WHERE s.shippable AND NOT s.terminal
+       AND COALESCE(p.held, 0) < o.total
+       AND NOT COALESCE('terms' = ANY (c.flags), false)
+    UNION ALL
+    -- fulfillment: a stock line's shipped units are exactly the units of
+    -- its shipped and delivered shipments
+    SELECT 'shipped_vs_shipments',
+           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
+                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
+                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
+     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
+    UNION ALL
+    -- fulfillment: pending shipments never hold more of a line than the
+    -- line has reserved at the shipment's location (kits: whole kits)
+    SELECT 'pending_shipment_vs_reserved',
+           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
+                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
+      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
+              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
+      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
+      JOIN oms.products p ON p.id = ol.product_id
+      LEFT JOIN LATERAL (
+          SELECT CASE WHEN p.kind = 'kit'
+                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
+                              FROM oms.kit_components kc
+                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
+                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
+                             WHERE kc.kit_id = p.id)
+                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
+                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
+                 END AS kits) h ON true
+     WHERE ps.qty > COALESCE(h.kits, 0)
+    UNION ALL
+    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
+    -- reported missing) never exceed what it shipped: no unit comes back twice
+    SELECT 'rma_claims',
+           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
+      FROM oms.order_lines ol
+      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
+              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
+     WHERE c.qty > ol.qty_shipped
+    UNION ALL
+    -- returns 7: received <= authorized: units are received only for an
+    -- authorized RMA, and never more than its lines ask (also a CHECK)
+    SELECT 'rma_received',
+           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
+                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
+      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
+     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
+        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
+        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
+    UNION ALL
+    -- returns: an order line's returned units are the units its RMAs received
+    -- back (sellable or damaged)
+    SELECT 'returned_vs_rmas',
+           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
+                             COALESCE(x.qty, 0))
+      FROM oms.order_lines ol
+      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
+        ON x.order_line_id = ol.id
+     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
+    UNION ALL
+    -- returns: money out for returns (refunds and store credit) never exceeds
+    -- what the order's payments captured
+    SELECT 'rma_money',
+           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
+                             COALESCE(p.captured, 0))
+      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
+              FROM oms.rmas GROUP BY 1) r
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
+     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
+    UNION ALL
+    -- payments 8: order_money_out: per order, money out never exceeds what its
+    -- payments captured: refunds to its payments + store credit issued for it
+    -- + exchange credit (returned value applied to a replacement) + exchange
+    -- value beyond that credit which the replacement order does not charge
+    -- (in cents: unit prices keep 4 decimals). The one money path
+    -- (PaymentsMoneyOut) refuses each action that would break it.
+    SELECT 'order_money_out',
+           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
+                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
+                             m.refunds, m.credit, m.exchange, m.uncharged)
+      FROM (SELECT o.id AS order_id,
+                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
+                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
+                   COALESCE(x.uncharged, 0) AS uncharged
+              FROM oms.orders o
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
+                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
+                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
+                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
+              LEFT JOIN (SELECT r.order_id,
+                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
+                           FROM oms.rmas r
+                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
+                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
+                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
+                          GROUP BY 1) x ON x.order_id = o.id) m
+     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
+    UNION ALL
+    -- ledger 6: every journal entry balances (the deferred trigger refuses
+    -- it at commit; this catches entries written with triggers disabled)
+    SELECT 'journal_balance',
+           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
+      FROM oms.journal_entries e
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
+                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
+     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
+    UNION ALL
+    -- purchasing 12: inventory value equals the sum of valued movements,
+    -- per product in units and value
+    SELECT 'inventory_value',
+           pg_catalog.format('product %s: valuation %s unit(s) worth %s, valued movements %s unit(s) worth %s',
+                             COALESCE(v.product_id, m.product_id), COALESCE(v.qty, 0), COALESCE(v.value, 0),
+                             COALESCE(m.qty, 0), COALESCE(m.value, 0))
+      FROM oms.inventory_valuation v
+      FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS qty, pg_catalog.sum(value) AS value
+                   FROM oms.valued_movements GROUP BY 1) m ON m.product_id = v.product_id
+     WHERE COALESCE(v.qty, 0) <> COALESCE(m.qty, 0) OR COALESCE(v.value, 0) <> COALESCE(m.value, 0)
+    UNION ALL
+    -- purchasing 12: every valued movement is in the journal, its entry
+    -- posting exactly its value (whatever accounts the rules name)
+    SELECT 'inventory_value_posted',
+           pg_catalog.format('valued movement %s (%s of product %s): value %s, journal entry %s posts %s',
+                             m.id, m.kind, m.product_id, m.value, COALESCE(m.journal_entry_id::text, 'none'), COALESCE(j.debit, 0))
+      FROM oms.valued_movements m
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit FROM oms.journal_lines GROUP BY 1) j
+        ON j.entry_id = m.journal_entry_id
+     WHERE COALESCE(j.debit, 0) <> pg_catalog.abs(m.value)
+    UNION ALL
+    -- purchasing: a purchase order line's received and damaged units are
+    -- its receipts
+    SELECT 'purchase_order_receipts',
+           pg_catalog.format('purchase order %s line %s: received %s (damaged %s), receipts %s (damaged %s)',
+                             pl.purchase_order_id, pl.line_no, pl.qty_received, pl.qty_damaged,
+                             COALESCE(r.qty, 0), COALESCE(r.damaged, 0))
+      FROM oms.purchase_order_lines pl
+      LEFT JOIN (SELECT line_id, pg_catalog.sum(qty) AS qty,
+                        COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
+                   FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
+     WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
+$fn$;
+
+-- Purchasing (issue 17): oms_admin maintains suppliers and their offers
+-- with plain SQL and runs the purchase order flow; applications (the
+-- warehouse app) receive goods, report damage and read purchase orders;
+-- reporting reads the purchasing reports.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.suppliers, oms.supplier_products TO oms_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.purchase_order_statuses, oms.purchase_order_transitions TO oms_admin;
+GRANT SELECT ON oms.purchase_orders, oms.purchase_order_lines, oms.purchase_order_receipts, oms.purchase_proposals,
+    oms.incoming_stock, oms.backorder_eta, oms.inventory_valuation, oms.valued_movements
+    TO oms_admin;
+GRANT SELECT ON oms.suppliers, oms.supplier_products, oms.purchase_order_statuses, oms.purchase_orders,
+    oms.purchase_order_lines, oms.incoming_stock, oms.backorder_eta
+    TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.create_purchase_order(text, text, jsonb, text), oms.propose_purchase_orders(text),
+    oms.send_purchase_order(bigint), oms.cancel_purchase_order(bigint, text), oms.close_purchase_order(bigint, text),
+    oms.write_off(text, text, integer, text, text)
+    TO oms_admin;
+GRANT EXECUTE ON FUNCTION
+    oms.get_purchase_order(bigint), oms.purchase_order_document(bigint), oms.receive_purchase_order(bigint, text, jsonb),
+    oms.incoming(text, text), oms.mark_damaged(text, text, integer, text), oms.repair(text, text, integer, text)
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.incoming(text, text) TO oms_reporting;
+-- the status guard runs as the writer (oms_admin may add statuses and transitions)
+GRANT EXECUTE ON FUNCTION oms.purchase_order_transition() TO oms_admin;
+GRANT SELECT ON oms.report_purchase_orders, oms.report_gross_margin TO oms_reporting, oms_admin;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;

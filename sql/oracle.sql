@@ -418,6 +418,43 @@ UPDATE oms.journal_lines SET debit = debit + 1
 SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
 ROLLBACK;
 
+-- ---------------------------------------------------------------------------
+-- purchasing 12: inventory value equals the sum of valued movements, and
+-- every valued movement is posted. Fixture: 4 TENTs received against a
+-- purchase order at 10.00 (value 40.00, one journal entry). valued_movements
+-- is append-only (42501). Plant 1: the valuation row raised by 5.00, so
+-- inventory_value alone reports it. Plant 2: a valued movement without its
+-- journal entry (and the valuation following it), so
+-- inventory_value_posted alone reports it. Plant 3: a purchase order line
+-- that says more was received than its receipts.
+-- ---------------------------------------------------------------------------
+INSERT INTO oms.suppliers (code, name) VALUES ('ACME', 'Acme');
+INSERT INTO oms.supplier_products (supplier_id, product_id, unit_cost, currency, preferred)
+SELECT s.id, sku_id('TENT'), 10.00, 'EUR', true FROM oms.suppliers s WHERE s.code = 'ACME';
+SELECT (oms.create_purchase_order('ACME', (SELECT code FROM oms.locations ORDER BY id LIMIT 1), '[{"sku": "TENT", "qty": 4}]')
+        ->> 'purchase_order_id')::bigint AS po \gset
+SELECT oms.send_purchase_order(:po) ->> 'status';
+SELECT oms.receive_purchase_order(:po, (SELECT code FROM oms.locations ORDER BY id LIMIT 1), '[{"sku": "TENT", "qty": 4}]') ->> 'status';
+SELECT qty, value FROM oms.inventory_valuation WHERE product_id = sku_id('TENT');
+SELECT * FROM oms.check();
+SELECT try($$UPDATE oms.valued_movements SET value = value + 5$$) AS append_only;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE oms.inventory_valuation SET value = value + 5 WHERE product_id = sku_id('TENT');
+SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO oms.valued_movements (id, product_id, currency, kind, qty, value) VALUES (1000, sku_id('TENT'), 'EUR', 'receipt', 1, 7.00);
+UPDATE oms.inventory_valuation SET qty = qty + 1, value = value + 7 WHERE product_id = sku_id('TENT');
+SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE oms.purchase_order_lines SET qty_received = qty_received + 1 WHERE purchase_order_id = :po;
+SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+
 -- everything rolled back: consistent again
 SELECT * FROM oms.check();
 

@@ -358,5 +358,38 @@ AS $fn$
       LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
                    FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
      WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
+    UNION ALL
+    -- purchasing 12: inventory value equals the sum of valued movements,
+    -- per product in units and value
+    SELECT 'inventory_value',
+           pg_catalog.format('product %s: valuation %s unit(s) worth %s, valued movements %s unit(s) worth %s',
+                             COALESCE(v.product_id, m.product_id), COALESCE(v.qty, 0), COALESCE(v.value, 0),
+                             COALESCE(m.qty, 0), COALESCE(m.value, 0))
+      FROM oms.inventory_valuation v
+      FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS qty, pg_catalog.sum(value) AS value
+                   FROM oms.valued_movements GROUP BY 1) m ON m.product_id = v.product_id
+     WHERE COALESCE(v.qty, 0) <> COALESCE(m.qty, 0) OR COALESCE(v.value, 0) <> COALESCE(m.value, 0)
+    UNION ALL
+    -- purchasing 12: every valued movement is in the journal, its entry
+    -- posting exactly its value (whatever accounts the rules name)
+    SELECT 'inventory_value_posted',
+           pg_catalog.format('valued movement %s (%s of product %s): value %s, journal entry %s posts %s',
+                             m.id, m.kind, m.product_id, m.value, COALESCE(m.journal_entry_id::text, 'none'), COALESCE(j.debit, 0))
+      FROM oms.valued_movements m
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit FROM oms.journal_lines GROUP BY 1) j
+        ON j.entry_id = m.journal_entry_id
+     WHERE COALESCE(j.debit, 0) <> pg_catalog.abs(m.value)
+    UNION ALL
+    -- purchasing: a purchase order line's received and damaged units are
+    -- its receipts
+    SELECT 'purchase_order_receipts',
+           pg_catalog.format('purchase order %s line %s: received %s (damaged %s), receipts %s (damaged %s)',
+                             pl.purchase_order_id, pl.line_no, pl.qty_received, pl.qty_damaged,
+                             COALESCE(r.qty, 0), COALESCE(r.damaged, 0))
+      FROM oms.purchase_order_lines pl
+      LEFT JOIN (SELECT line_id, pg_catalog.sum(qty) AS qty,
+                        COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
+                   FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
+     WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

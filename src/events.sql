@@ -139,7 +139,12 @@ BEGIN
                'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
                'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
                'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
-               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku), E'\n' ORDER BY l.line_no)
+               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
+                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
+                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
+                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
+                                              ELSE '' END, E'\n' ORDER BY l.line_no)
                            FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
                           WHERE l.order_id = o.id
                             AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),

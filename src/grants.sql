@@ -154,3 +154,28 @@ GRANT EXECUTE ON FUNCTION
     oms.edit_order(bigint, jsonb), oms.cancel_lines(bigint, jsonb),
     oms.product_substitutes_available(text), oms.send_follow_ups()
     TO oms_admin, oms_app;
+-- Purchasing (issue 17): oms_admin maintains suppliers and their offers
+-- with plain SQL and runs the purchase order flow; applications (the
+-- warehouse app) receive goods, report damage and read purchase orders;
+-- reporting reads the purchasing reports.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.suppliers, oms.supplier_products TO oms_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.purchase_order_statuses, oms.purchase_order_transitions TO oms_admin;
+GRANT SELECT ON oms.purchase_orders, oms.purchase_order_lines, oms.purchase_order_receipts, oms.purchase_proposals,
+    oms.incoming_stock, oms.backorder_eta, oms.inventory_valuation, oms.valued_movements
+    TO oms_admin;
+GRANT SELECT ON oms.suppliers, oms.supplier_products, oms.purchase_order_statuses, oms.purchase_orders,
+    oms.purchase_order_lines, oms.incoming_stock, oms.backorder_eta
+    TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.create_purchase_order(text, text, jsonb, text), oms.propose_purchase_orders(text),
+    oms.send_purchase_order(bigint), oms.cancel_purchase_order(bigint, text), oms.close_purchase_order(bigint, text),
+    oms.write_off(text, text, integer, text, text)
+    TO oms_admin;
+GRANT EXECUTE ON FUNCTION
+    oms.get_purchase_order(bigint), oms.purchase_order_document(bigint), oms.receive_purchase_order(bigint, text, jsonb),
+    oms.incoming(text, text), oms.mark_damaged(text, text, integer, text), oms.repair(text, text, integer, text)
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.incoming(text, text) TO oms_reporting;
+-- the status guard runs as the writer (oms_admin may add statuses and transitions)
+GRANT EXECUTE ON FUNCTION oms.purchase_order_transition() TO oms_admin;
+GRANT SELECT ON oms.report_purchase_orders, oms.report_gross_margin TO oms_reporting, oms_admin;

@@ -223,7 +223,7 @@ InventoryJsonbFromCString(const char *s)
 }
 
 /* Insert one movement (balance already changed under the write permission). */
-static void
+void
 InventoryMovement(int64 product_id, int32 location_id, const char *kind,
 				  int32 on_hand_delta, int32 reserved_delta, int32 damaged_delta,
 				  int32 safety_delta, const char *reference)
@@ -402,6 +402,9 @@ InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool damaged,
 
 /* ---- low stock ---- */
 
+/* set by the purchasing area (a higher layer) when it is loaded */
+InventoryProductsHook InventoryLowStockHook = NULL;
+
 /*
  * Emit low_stock for each product whose available total over active
  * locations has just crossed its reorder point downwards: after the
@@ -418,6 +421,7 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	Oid			types[2] = {INT8ARRAYOID, INT4ARRAYOID};
 	Datum		values[2];
 	char	  **payloads;
+	int64	   *crossed;
 	int			nevents;
 	int			i;
 
@@ -427,7 +431,7 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	values[1] = PointerGetDatum(OmsInt4Array(decreases, n));
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT pg_catalog.jsonb_build_object('sku', p.sku, 'available', s.avail, "
-					 "       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty)::pg_catalog.text "
+					 "       'reorder_point', p.reorder_point, 'reorder_qty', p.reorder_qty)::pg_catalog.text, p.id "
 					 "  FROM (SELECT pid, pg_catalog.sum(dec) AS dec FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS x(pid, dec) "
 					 "         GROUP BY pid) d "
 					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) d.pid "
@@ -443,13 +447,78 @@ InventoryLowStock(int64 *product_ids, int32 *decreases, int n)
 	if (nevents == 0)
 		return;
 	payloads = palloc(sizeof(char *) * nevents);
+	crossed = palloc(sizeof(int64) * nevents);
 	for (i = 0; i < nevents; i++)
+	{
 		payloads[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		crossed[i] = OmsGetInt64(i, 2, NULL);
+	}
 	for (i = 0; i < nevents; i++)
 		EventsEmit("low_stock", 0, payloads[i]);
+	/* purchasing may propose in this transaction (oms.propose_on_low_stock) */
+	if (InventoryLowStockHook)
+		InventoryLowStockHook(crossed, nevents);
 }
 
 /* ---- receive_stock ---- */
+
+/*
+ * A goods receipt: on_hand (or damaged) up by qty, with the movement (kind
+ * receipt). The balance row is created when missing and stays locked. The
+ * one receipt path of receive_stock and receive_purchase_order; the caller
+ * fills backorders from sellable units afterwards.
+ */
+void
+InventoryReceiveUnits(int64 product_id, int32 location_id, int32 qty, bool damaged,
+					  const char *reference, const char *sku, const char *loc)
+{
+	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_damaged = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	values[2] = Int32GetDatum(qty);
+	/*
+	 * on_hand is an integer: a receipt that would take it past 2147483647
+	 * is refused naming qty, not with the bare 22003 of the addition. The
+	 * row stays locked by ON CONFLICT when the WHERE refuses it.
+	 */
+	if (damaged)
+	{
+		OmsExec(OmsPlan(&plan_damaged,
+						"INSERT INTO oms.stock_balances AS b (product_id, location_id, damaged) VALUES ($1, $2, $3) "
+						"ON CONFLICT (product_id, location_id, slot) DO UPDATE "
+						"   SET damaged = b.damaged OPERATOR(pg_catalog.+) excluded.damaged, updated_at = pg_catalog.now() "
+						" WHERE b.damaged OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) excluded.damaged) "
+						"RETURNING damaged",
+						3, types), values, NULL, 0);
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("qty %d would take the damaged stock of %s at %s past 2147483647 units", qty, sku, loc),
+					 errdetail("A balance holds at most 2147483647 damaged units."),
+					 errhint("Check the quantity received; it counts units, not cases or grams.")));
+		InventoryMovement(product_id, location_id, "receipt", 0, 0, qty, 0, reference);
+		return;
+	}
+	OmsExec(OmsPlan(&plan,
+					"INSERT INTO oms.stock_balances AS b (product_id, location_id, on_hand) VALUES ($1, $2, $3) "
+					"ON CONFLICT (product_id, location_id, slot) DO UPDATE "
+					"   SET on_hand = b.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now() "
+					" WHERE b.on_hand OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) excluded.on_hand) "
+					"RETURNING on_hand",
+					3, types), values, NULL, 0);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("qty %d would take the stock of %s at %s past 2147483647 units", qty, sku, loc),
+				 errdetail("on_hand is %s; a balance holds at most 2147483647 units.",
+						   InventoryBalanceOnHand(product_id, location_id)),
+				 errhint("Check the quantity received; it counts units, not cases or grams.")));
+	InventoryMovement(product_id, location_id, "receipt", qty, 0, 0, 0, reference);
+}
 
 PG_FUNCTION_INFO_V1(receive_stock);
 /*
@@ -459,9 +528,6 @@ PG_FUNCTION_INFO_V1(receive_stock);
 Datum
 receive_stock(PG_FUNCTION_ARGS)
 {
-	static SPIPlanPtr plan = NULL;
-	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		values[3];
 	char	   *sku;
 	char	   *loc;
 	int32		qty;
@@ -486,29 +552,7 @@ receive_stock(PG_FUNCTION_ARGS)
 	product_id = InventoryCheckStockSku(sku);
 	location_id = InventoryCheckLocation(loc);
 
-	values[0] = Int64GetDatum(product_id);
-	values[1] = Int32GetDatum(location_id);
-	values[2] = Int32GetDatum(qty);
-	/*
-	 * on_hand is an integer: a receipt that would take it past 2147483647
-	 * is refused naming qty, not with the bare 22003 of the addition. The
-	 * row stays locked by ON CONFLICT when the WHERE refuses it.
-	 */
-	OmsExec(OmsPlan(&plan,
-					"INSERT INTO oms.stock_balances AS b (product_id, location_id, on_hand) VALUES ($1, $2, $3) "
-					"ON CONFLICT (product_id, location_id, slot) DO UPDATE "
-					"   SET on_hand = b.on_hand OPERATOR(pg_catalog.+) excluded.on_hand, updated_at = pg_catalog.now() "
-					" WHERE b.on_hand OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) excluded.on_hand) "
-					"RETURNING on_hand",
-					3, types), values, NULL, 0);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("qty %d would take the stock of %s at %s past 2147483647 units", qty, sku, loc),
-				 errdetail("on_hand is %s; a balance holds at most 2147483647 units.",
-						   InventoryBalanceOnHand(product_id, location_id)),
-				 errhint("Check the quantity received; it counts units, not cases or grams.")));
-	InventoryMovement(product_id, location_id, "receipt", qty, 0, 0, 0, reference);
+	InventoryReceiveUnits(product_id, location_id, qty, false, reference, sku, loc);
 
 	filled = InventoryFillBackorders(product_id, location_id);
 	balance = InventoryBalanceJson(product_id, location_id);

@@ -68,7 +68,7 @@ CREATE TABLE oms.stock_movements (
     -- parses the table's CHECKs again, and the array constant is the larger
     -- node text by a factor of 2.7
     CONSTRAINT stock_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.~)
-        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off)$'),
+        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off|damage|repair)$'),
     CONSTRAINT stock_movements_nonzero_chk CHECK (on_hand_delta OPERATOR(pg_catalog.<>) 0 OR reserved_delta OPERATOR(pg_catalog.<>) 0
         OR damaged_delta OPERATOR(pg_catalog.<>) 0 OR safety_stock_delta OPERATOR(pg_catalog.<>) 0)
 );
@@ -80,7 +80,7 @@ COMMENT ON COLUMN oms.stock_movements.at IS 'Transaction time of the change';
 COMMENT ON COLUMN oms.stock_movements.product_id IS 'The product';
 COMMENT ON COLUMN oms.stock_movements.location_id IS 'The location';
 COMMENT ON COLUMN oms.stock_movements.slot IS 'Balance slot (always 0 in this version)';
-COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged or write_off';
+COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged, write_off, damage or repair';
 COMMENT ON COLUMN oms.stock_movements.on_hand_delta IS 'Change of on_hand';
 COMMENT ON COLUMN oms.stock_movements.reserved_delta IS 'Change of reserved';
 COMMENT ON COLUMN oms.stock_movements.damaged_delta IS 'Change of damaged';

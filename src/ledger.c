@@ -32,9 +32,9 @@
  * Post one entry: for each event, a debit and a credit of its amount on the
  * accounts of its rule; a negative amount reverses them (credit the debit
  * account, debit the credit account). Zero amounts are left out; an entry
- * with nothing to post is not written.
+ * with nothing to post is not written (0 is returned, else the entry id).
  */
-void
+int64
 LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id, int64 rma_id,
 		   int64 shipment_id, int nevents, const char **events, Datum *amounts)
 {
@@ -59,7 +59,7 @@ LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment
 		n++;
 	}
 	if (n == 0)
-		return;
+		return 0;
 	values[0] = CStringGetTextDatum(kind);
 	values[1] = CStringGetTextDatum(currency);
 	values[2] = Int64GetDatum(order_id);
@@ -100,6 +100,7 @@ LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment
 		if ((int) SPI_processed != 2 * n)
 			elog(ERROR, "oms: a journal rule is missing for an event of entry kind %s", kind);
 	}
+	return entry_id;
 }
 
 /*

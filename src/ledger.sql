@@ -51,11 +51,12 @@ CREATE TABLE oms.journal_rules (
         'shipment_revenue', 'shipment_tax',
         'refund_cash', 'refund_gift_card', 'refund_store_credit',
         'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
-        'gift_card_issue', 'store_credit_issue']))
+        'gift_card_issue', 'store_credit_issue',
+        'inventory_receipt', 'cogs', 'inventory_write_off']))
 );
 ALTER TABLE oms.journal_rules REPLICA IDENTITY DEFAULT;
 COMMENT ON TABLE oms.journal_rules IS 'Which account each business event debits and credits (the mapping is data: change it with UPDATE)';
-COMMENT ON COLUMN oms.journal_rules.event IS 'Business event: capture_*, shipment_revenue, shipment_tax, refund_* (cancellations and manual refunds), return_refund_* (RMAs), gift_card_issue, store_credit_issue';
+COMMENT ON COLUMN oms.journal_rules.event IS 'Business event: capture_*, shipment_revenue, shipment_tax, refund_* (cancellations and manual refunds), return_refund_* (RMAs), gift_card_issue, store_credit_issue, inventory_receipt, cogs, inventory_write_off';
 COMMENT ON COLUMN oms.journal_rules.debit_account IS 'Account debited';
 COMMENT ON COLUMN oms.journal_rules.credit_account IS 'Account credited';
 COMMENT ON COLUMN oms.journal_rules.description IS 'What the posting means';
@@ -74,6 +75,16 @@ INSERT INTO oms.journal_rules (event, debit_account, credit_account, description
     ('return_refund_store_credit', 'sales_returns', 'store_credit_liability', 'Store credit restored for returned units', true),
     ('gift_card_issue', 'cash_clearing', 'gift_card_liability', 'Gift card sold', true),
     ('store_credit_issue', 'sales_returns', 'store_credit_liability', 'Store credit issued (returns, goodwill)', true);
+-- purchasing: the value of the stock (src/valuation.c)
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('inventory', 'Inventory (stock at moving average cost)', 'asset', true),
+    ('goods_received_not_invoiced', 'Goods received not invoiced (suppliers)', 'liability', true),
+    ('cost_of_goods_sold', 'Cost of goods sold', 'expense', true),
+    ('inventory_loss', 'Inventory loss (damaged and written-off stock)', 'expense', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('inventory_receipt', 'inventory', 'goods_received_not_invoiced', 'Goods received against a purchase order, at their cost', true),
+    ('cogs', 'cost_of_goods_sold', 'inventory', 'Cost of the units shipped, at moving average cost', true),
+    ('inventory_write_off', 'inventory_loss', 'inventory', 'Units written off, at moving average cost', true);
 
 CREATE TABLE oms.journal_entries (
     id          bigserial   NOT NULL,
@@ -87,7 +98,7 @@ CREATE TABLE oms.journal_entries (
     memo        text,
     CONSTRAINT journal_entries_pkey PRIMARY KEY (id),
     CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
-        'gift_card_issue', 'store_credit_issue', 'manual'])),
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off'])),
     CONSTRAINT journal_entries_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$')
 );
 ALTER TABLE oms.journal_entries REPLICA IDENTITY DEFAULT;
@@ -95,7 +106,7 @@ CREATE INDEX journal_entries_order_idx ON oms.journal_entries (order_id) WHERE o
 COMMENT ON TABLE oms.journal_entries IS 'Journal entries, written in the transaction of the business event; append-only';
 COMMENT ON COLUMN oms.journal_entries.id IS 'Entry number';
 COMMENT ON COLUMN oms.journal_entries.at IS 'Transaction time of the event';
-COMMENT ON COLUMN oms.journal_entries.kind IS 'capture, shipment, refund, gift_card_issue, store_credit_issue or manual';
+COMMENT ON COLUMN oms.journal_entries.kind IS 'capture, shipment, refund, gift_card_issue, store_credit_issue, manual, inventory_receipt, cogs or write_off';
 COMMENT ON COLUMN oms.journal_entries.currency IS 'Currency of every line of the entry';
 COMMENT ON COLUMN oms.journal_entries.order_id IS 'The order, when the event has one';
 COMMENT ON COLUMN oms.journal_entries.payment_id IS 'The payment (captures and refunds)';

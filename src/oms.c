@@ -150,6 +150,7 @@ _PG_init(void)
 							7, 0, 3650,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	PurchasingInit();
 	MarkGUCPrefixReserved("oms");
 	BalanceGuardInit();
 	LifecycleInit();

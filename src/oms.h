@@ -185,6 +185,37 @@ extern void InventoryReturn(int64 product_id, int32 location_id, int32 qty, bool
 							int64 order_id, const char *reference);
 /* fill waiting backorders of product at location; returns JSON array text */
 extern char *InventoryFillBackorders(int64 product_id, int32 location_id);
+/* one movement row (the balance already changed under the write permission) */
+extern void InventoryMovement(int64 product_id, int32 location_id, const char *kind,
+							  int32 on_hand_delta, int32 reserved_delta, int32 damaged_delta,
+							  int32 safety_delta, const char *reference);
+/* a goods receipt: on_hand (or damaged) up, kind receipt; the row stays locked */
+extern void InventoryReceiveUnits(int64 product_id, int32 location_id, int32 qty, bool damaged,
+								  const char *reference, const char *sku, const char *loc);
+/* called with the products whose availability just crossed the reorder point */
+typedef void (*InventoryProductsHook) (int64 *product_ids, int n);
+extern InventoryProductsHook InventoryLowStockHook;
+
+/* ---- valuation.c: the value of the stock (moving average) ---- */
+
+/* units received at unit_cost (numeric): Dr inventory, Cr goods received not invoiced */
+extern void ValuationReceipt(int64 product_id, const char *currency, int32 qty, Datum unit_cost,
+							 int64 purchase_order_id);
+/* units out at average cost, kind "shipment" (COGS) or "write_off" (inventory loss) */
+extern void ValuationIssue(int64 product_id, int32 qty, const char *kind, int64 order_id, int64 shipment_id);
+/* the currency a product is valued in, or NULL */
+extern char *ValuationCurrency(int64 product_id);
+
+/* ---- purchasing.c, po_propose.c, po_receive.c ---- */
+
+extern bool oms_propose_on_low_stock;
+extern int	oms_over_receipt_percent;
+/* the GUCs and the low-stock hook (_PG_init) */
+extern void PurchasingInit(void);
+/* propose for these products (NULL: all), delivering to location_id (0: default); JSON text */
+extern char *PurchasingPropose(int64 *product_ids, int n, int32 location_id);
+/* 22023 for a purchase order id that does not exist */
+extern void PurchasingNotFound(int64 po_id) pg_attribute_noreturn();
 
 /* ---- orders (src/order_*.c; their private header is src/orders.h) ---- */
 
@@ -296,8 +327,8 @@ extern char *ZplLabel(const char *title, const char *from, const char *to,
 
 /* ---- ledger.c ---- */
 
-/* one balanced journal entry: per event a debit and a credit of its amount */
-extern void LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id,
+/* one balanced journal entry: per event a debit and a credit of its amount; its id (0: nothing posted) */
+extern int64 LedgerPost(const char *kind, const char *currency, int64 order_id, int64 payment_id,
 					   int64 rma_id, int64 shipment_id, int nevents, const char **events, Datum *amounts);
 /* the entry of a payment action (capture, refund; others post nothing); rma_id 0: none */
 extern void LedgerPayment(int64 payment_id, const char *action, Datum amount, int64 rma_id);

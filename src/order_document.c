@@ -67,7 +67,11 @@
 	"              OPERATOR(pg_catalog.||) CASE WHEN l.qty_backordered OPERATOR(pg_catalog.>) 0 " \
 	"                   THEN COALESCE(" ORDERS_SUBSTITUTES_SQL("l.product_id") ", '{}'::pg_catalog.jsonb) " \
 	"                   ELSE '{}'::pg_catalog.jsonb END " \
-	"              ORDER BY l.line_no) " \
+	/* a backordered line's expected date (purchasing: oms.backorder_eta), when one is known */ \
+	"            OPERATOR(pg_catalog.||) CASE WHEN l.qty_backordered OPERATOR(pg_catalog.>) 0 THEN COALESCE(( " \
+	"                SELECT pg_catalog.jsonb_build_object('expected_on', e.expected_on) FROM oms.backorder_eta e " \
+	"                 WHERE e.order_line_id OPERATOR(pg_catalog.=) l.id AND e.expected_on IS NOT NULL), '{}'::pg_catalog.jsonb) " \
+	"                ELSE '{}'::pg_catalog.jsonb END ORDER BY l.line_no) " \
 	"               FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id " \
 	"              WHERE l.order_id OPERATOR(pg_catalog.=) o.id)) " \
 	"  OPERATOR(pg_catalog.||) CASE WHEN $2 IS NULL THEN '{}'::pg_catalog.jsonb " \

@@ -624,3 +624,91 @@ BEGIN
     END LOOP;
 END $$;
 COMMENT ON FUNCTION oms.refresh_reports(text[], boolean) IS 'Refreshes the materialized reports (all, or those named, e.g. ARRAY[''report_sales_daily_mv'']) from their live views and records it in oms.materialized_reports; returns one row per report with its rows, duration and as_of. CONCURRENTLY by default: readers keep the previous contents until commit. Call it in a REPEATABLE READ transaction for reports that reconcile with each other to the cent; on a standby it raises 25006 (refresh on the primary, the copies replicate)';
+
+-- ---------------------------------------------------------------------------
+-- purchasing: purchase order reconciliation and gross margin (issue 17)
+-- ---------------------------------------------------------------------------
+CREATE VIEW oms.report_purchase_orders AS
+SELECT po.id AS purchase_order_id, s.code AS supplier, l.code AS location, po.status, st.open, po.currency,
+       po.created_at, po.sent_at, x.expected_on,
+       st.receivable AND x.expected_on OPERATOR(pg_catalog.<) CURRENT_DATE AND x.outstanding OPERATOR(pg_catalog.>) 0 AS late,
+       x.ordered, x.received, x.damaged, x.outstanding,
+       x.ordered_value, x.received_value_ordered_cost, r.received_value,
+       r.received_value OPERATOR(pg_catalog.-) x.received_value_ordered_cost AS cost_variance
+  FROM oms.purchase_orders po
+  JOIN oms.suppliers s ON s.id OPERATOR(pg_catalog.=) po.supplier_id
+  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) po.location_id
+  JOIN oms.purchase_order_statuses st ON st.status OPERATOR(pg_catalog.=) po.status
+  CROSS JOIN LATERAL (
+      SELECT pg_catalog.min(pl.expected_on) FILTER (WHERE pl.qty_received OPERATOR(pg_catalog.<) pl.qty_ordered) AS expected_on,
+             COALESCE(pg_catalog.sum(pl.qty_ordered), 0)::bigint AS ordered,
+             COALESCE(pg_catalog.sum(pl.qty_received), 0)::bigint AS received,
+             COALESCE(pg_catalog.sum(pl.qty_damaged), 0)::bigint AS damaged,
+             COALESCE(pg_catalog.sum(GREATEST(pl.qty_ordered OPERATOR(pg_catalog.-) pl.qty_received, 0)) FILTER (WHERE st.open), 0)::bigint AS outstanding,
+             COALESCE(pg_catalog.sum(pl.qty_ordered OPERATOR(pg_catalog.*) pl.unit_cost), 0) AS ordered_value,
+             COALESCE(pg_catalog.sum(pl.qty_received OPERATOR(pg_catalog.*) pl.unit_cost), 0) AS received_value_ordered_cost
+        FROM oms.purchase_order_lines pl WHERE pl.purchase_order_id OPERATOR(pg_catalog.=) po.id) x
+  CROSS JOIN LATERAL (
+      SELECT COALESCE(pg_catalog.sum(rc.qty OPERATOR(pg_catalog.*) rc.unit_cost), 0) AS received_value
+        FROM oms.purchase_order_receipts rc WHERE rc.purchase_order_id OPERATOR(pg_catalog.=) po.id) r;
+COMMENT ON VIEW oms.report_purchase_orders IS 'Purchase order reconciliation: per purchase order, units ordered, received (damaged among them) and outstanding, whether it is late, and the cost variance of what was received (received at invoiced cost - received at ordered cost)';
+COMMENT ON COLUMN oms.report_purchase_orders.purchase_order_id IS 'Purchase order number';
+COMMENT ON COLUMN oms.report_purchase_orders.supplier IS 'Supplier code';
+COMMENT ON COLUMN oms.report_purchase_orders.location IS 'Delivery location code';
+COMMENT ON COLUMN oms.report_purchase_orders.status IS 'Status';
+COMMENT ON COLUMN oms.report_purchase_orders.open IS 'Its outstanding units count as incoming stock';
+COMMENT ON COLUMN oms.report_purchase_orders.currency IS 'Currency of its costs';
+COMMENT ON COLUMN oms.report_purchase_orders.created_at IS 'Created';
+COMMENT ON COLUMN oms.report_purchase_orders.sent_at IS 'Sent to the supplier';
+COMMENT ON COLUMN oms.report_purchase_orders.expected_on IS 'Earliest expected date of a line not fully received';
+COMMENT ON COLUMN oms.report_purchase_orders.late IS 'Sent, units outstanding, and the earliest expected date has passed';
+COMMENT ON COLUMN oms.report_purchase_orders.ordered IS 'Units ordered';
+COMMENT ON COLUMN oms.report_purchase_orders.received IS 'Units received (damaged included)';
+COMMENT ON COLUMN oms.report_purchase_orders.damaged IS 'Units received damaged';
+COMMENT ON COLUMN oms.report_purchase_orders.outstanding IS 'Units still expected (0 once received, closed or cancelled)';
+COMMENT ON COLUMN oms.report_purchase_orders.ordered_value IS 'Units ordered at the ordered cost';
+COMMENT ON COLUMN oms.report_purchase_orders.received_value_ordered_cost IS 'Units received at the ordered cost';
+COMMENT ON COLUMN oms.report_purchase_orders.received_value IS 'Units received at the cost they were received at';
+COMMENT ON COLUMN oms.report_purchase_orders.cost_variance IS 'received_value - received_value_ordered_cost: positive when the supplier charged more than ordered';
+
+-- Revenue is net of discounts, per shipped unit (as the journal recognises
+-- it); COGS is the moving average cost the shipment took (valued
+-- movements), a kit line carrying the cost of its components. A day is the
+-- shipment's day in the server's time zone; currencies are not converted.
+CREATE VIEW oms.report_gross_margin AS
+SELECT (sh.shipped_at)::date AS day, c.code AS channel, p.sku, o.currency,
+       pg_catalog.sum(sl.qty)::bigint AS units,
+       pg_catalog.sum(pg_catalog.round((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount)
+           OPERATOR(pg_catalog.*) sl.qty OPERATOR(pg_catalog./) ol.qty, 4)) AS revenue,
+       COALESCE(pg_catalog.sum(k.cost), 0) AS cogs,
+       pg_catalog.sum(pg_catalog.round((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount)
+           OPERATOR(pg_catalog.*) sl.qty OPERATOR(pg_catalog./) ol.qty, 4)) OPERATOR(pg_catalog.-) COALESCE(pg_catalog.sum(k.cost), 0) AS gross_margin,
+       COALESCE(pg_catalog.bool_and(k.valued), false) AS fully_valued
+  FROM oms.shipment_lines sl
+  JOIN oms.shipments sh ON sh.id OPERATOR(pg_catalog.=) sl.shipment_id AND sh.shipped_at IS NOT NULL
+  JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) sl.order_line_id
+  JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) ol.order_id
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id
+  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id
+  LEFT JOIN LATERAL (
+      SELECT pg_catalog.round(pg_catalog.sum(sl.qty OPERATOR(pg_catalog.*) comp.per
+                 OPERATOR(pg_catalog.*) COALESCE(vm.value OPERATOR(pg_catalog./) NULLIF(vm.qty, 0), 0)), 4) AS cost,
+             pg_catalog.bool_and(vm.qty IS NOT NULL) AS valued
+        FROM (SELECT ol.product_id, 1 WHERE p.kind OPERATOR(pg_catalog.=) 'stock'
+              UNION ALL
+              SELECT kc.component_id, kc.qty FROM oms.kit_components kc WHERE kc.kit_id OPERATOR(pg_catalog.=) ol.product_id) comp(product_id, per)
+        LEFT JOIN (SELECT v.product_id, pg_catalog.sum(v.qty) AS qty, pg_catalog.sum(v.value) AS value
+                     FROM oms.valued_movements v
+                    WHERE v.shipment_id OPERATOR(pg_catalog.=) sh.id AND v.kind OPERATOR(pg_catalog.=) 'shipment'
+                    GROUP BY v.product_id) vm ON vm.product_id OPERATOR(pg_catalog.=) comp.product_id) k ON p.kind OPERATOR(pg_catalog.<>) 'service'
+ GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW oms.report_gross_margin IS 'Gross margin per day, channel and sku of what shipped: revenue (net of discounts) - cost of goods sold at moving average cost';
+COMMENT ON COLUMN oms.report_gross_margin.day IS 'Day the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.channel IS 'Sales channel code';
+COMMENT ON COLUMN oms.report_gross_margin.sku IS 'Sku sold (a kit is reported as the kit)';
+COMMENT ON COLUMN oms.report_gross_margin.currency IS 'Currency of the orders (revenue); cost is in the products'' valuation currency';
+COMMENT ON COLUMN oms.report_gross_margin.units IS 'Units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.revenue IS 'Net revenue of the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.cogs IS 'Cost of goods sold of the units shipped';
+COMMENT ON COLUMN oms.report_gross_margin.gross_margin IS 'revenue - cogs';
+COMMENT ON COLUMN oms.report_gross_margin.fully_valued IS 'Every unit shipped carried a cost (false: some stock was received without a cost, so cogs is understated)';

@@ -434,6 +434,15 @@ ShipRecordMovements(ShipState *s)
 	for (i = 0; i < s->ncons; i++)
 		InventoryShip(s->cons[i].product_id, s->location_id, s->cons[i].qty, s->order_id,
 					  s->cons[i].reservation_id, reference);
+	/* cost of goods sold per product, after every balance row (valuation.c) */
+	for (i = 0; i < s->ncons; i++)
+	{
+		int32		units = s->cons[i].qty;
+
+		while (i + 1 < s->ncons && s->cons[i + 1].product_id == s->cons[i].product_id)
+			units += s->cons[++i].qty;
+		ValuationIssue(s->cons[i].product_id, units, "shipment", s->order_id, s->shipment_id);
+	}
 }
 
 /* 9. the shipment row */

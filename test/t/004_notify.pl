@@ -46,7 +46,8 @@ my @kinds = qw(
   shipment_created shipment_shipped shipment_delivered shipment_cancelled fulfillment_rejected
   backorder_filled low_stock
   rma_requested rma_authorized rma_rejected rma_received
-  order_edited order_follow_up);
+  order_edited order_follow_up
+  purchase_order_proposed purchase_order_sent purchase_order_received purchase_order_closed purchase_order_cancelled);
 my %listed = map { $_ => 1 } @kinds;
 
 my %in_source;
@@ -143,6 +144,17 @@ $node->safe_psql('shop', q{
     -- backorder, filled by a receipt
     SELECT place('N-2', 'BOOT', 2, 'backorder');
     SELECT oms.receive_stock('BOOT', 'BER', 5) IS NOT NULL;
+    -- purchasing: TENT (5 available, reorder point 5) is proposed; the
+    -- purchase order is sent, partly received and closed; another cancelled
+    INSERT INTO oms.suppliers (code, name) VALUES ('ACME', 'Acme');
+    INSERT INTO oms.supplier_products (supplier_id, product_id, unit_cost, currency, preferred)
+        SELECT s.id, p.id, 5, 'EUR', true FROM oms.suppliers s, oms.products p WHERE p.sku = 'TENT';
+    SELECT jsonb_array_length(oms.propose_purchase_orders() -> 'proposed');
+    SELECT oms.send_purchase_order(max(id)) ->> 'status' FROM oms.purchase_orders;
+    SELECT oms.receive_purchase_order(max(id), 'BER', '[{"sku": "TENT", "qty": 1}]') ->> 'status' FROM oms.purchase_orders;
+    SELECT oms.close_purchase_order(max(id), 'rest not coming') ->> 'status' FROM oms.purchase_orders;
+    SELECT oms.cancel_purchase_order((oms.create_purchase_order('ACME', 'BER', '[{"sku": "TENT", "qty": 2}]')
+                                      ->> 'purchase_order_id')::bigint, 'not needed') ->> 'status';
     -- cancel after a shipment was created: shipment cancelled, authorization voided
     SELECT place('N-3', 'MUG', 1);
     SELECT pay('N-3', false);

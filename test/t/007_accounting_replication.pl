@@ -76,9 +76,44 @@ $pub->safe_psql('shop', q{
         SELECT 'c' || i || '@example.com', 'Customer ' || i FROM generate_series(1, 15) i;
     -- gift cards that never run out
     SELECT oms.issue_gift_card('ACCT-GIFT-' || lpad(i::text, 4, '0'), 1000000, 'EUR') FROM generate_series(1, 5) i;
-    SELECT oms.receive_stock(sku, loc, qty) FROM (VALUES
-        ('HOT1', 'WH1', 40), ('HOT1', 'WH2', 20), ('HOT2', 'WH2', 40),
-        ('P1', 'WH1', 5000), ('P1', 'WH2', 5000), ('P2', 'WH1', 5000), ('P2', 'WH2', 5000)) AS v(sku, loc, qty);
+    -- the stock arrives on purchase orders, valued at cost (purchasing):
+    -- receipts post inventory, shipments cost of goods sold
+    INSERT INTO oms.suppliers (code, name) VALUES ('ACME', 'Acme Wholesale');
+    INSERT INTO oms.supplier_products (supplier_id, product_id, unit_cost, currency, preferred)
+        SELECT s.id, p.id, v.cost, 'EUR', true FROM oms.suppliers s,
+               (VALUES ('HOT1', 8.1234), ('HOT2', 11.50), ('P1', 4.05), ('P2', 5.55)) v(sku, cost)
+          JOIN oms.products p ON p.sku = v.sku;
+    SELECT oms.send_purchase_order((oms.create_purchase_order('ACME', loc, lines) ->> 'purchase_order_id')::bigint) ->> 'status'
+      FROM (VALUES ('WH1', '[{"sku": "HOT1", "qty": 40}, {"sku": "P1", "qty": 5000}, {"sku": "P2", "qty": 5000}]'::jsonb),
+                   ('WH2', '[{"sku": "HOT1", "qty": 20}, {"sku": "HOT2", "qty": 40}, {"sku": "P1", "qty": 5000}, {"sku": "P2", "qty": 5000}]'::jsonb)) v(loc, lines);
+    SELECT oms.receive_purchase_order(po.id, l.code, (SELECT jsonb_agg(jsonb_build_object('line', pl.line_no, 'qty', pl.qty_ordered))
+                                                        FROM oms.purchase_order_lines pl WHERE pl.purchase_order_id = po.id)) ->> 'status'
+      FROM oms.purchase_orders po JOIN oms.locations l ON l.id = po.location_id ORDER BY po.id;
+
+    -- a purchase order of 3 units of a hot sku, sent and received (one in
+    -- four damaged and written off) at a cost that varies
+    CREATE FUNCTION public.storm_po(s int, l int, cost numeric, dmg int) RETURNS jsonb
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        sku text := (ARRAY['HOT1', 'HOT2'])[s];
+        loc text := (ARRAY['WH1', 'WH2'])[l];
+        po bigint;
+        r jsonb;
+    BEGIN
+        po := (oms.create_purchase_order('ACME', loc, jsonb_build_array(jsonb_build_object('sku', sku, 'qty', 3, 'unit_cost', cost)))
+               ->> 'purchase_order_id')::bigint;
+        PERFORM oms.send_purchase_order(po);
+        IF dmg = 1 THEN
+            r := oms.receive_purchase_order(po, loc, jsonb_build_array(jsonb_build_object('line', 1, 'qty', 2),
+                     jsonb_build_object('line', 1, 'qty', 1, 'condition', 'damaged')));
+        ELSE
+            r := oms.receive_purchase_order(po, loc, jsonb_build_array(jsonb_build_object('line', 1, 'qty', 3)));
+        END IF;
+        IF dmg = 1 THEN
+            PERFORM oms.write_off(sku, loc, 1, 'storm: arrived broken');
+        END IF;
+        RETURN r;
+    END $$;
 
     CREATE SEQUENCE public.storm_ext;
     CREATE SEQUENCE public.storm_trk;
@@ -340,8 +375,8 @@ $sub->wait_for_subscription_sync($pub, 'oms_accounting', 'accounting');
 is($sub->safe_psql('accounting', q{
     SELECT (SELECT count(*) FROM oms.accounts) || ' accounts, ' || (SELECT count(*) FROM oms.journal_rules) || ' rules, '
            || (SELECT count(*) FROM oms.journal_entries) || ' entries'}),
-    '7 accounts, 13 rules, 5 entries',
-    'the initial copy brings the seeded chart of accounts, the rules and the gift cards sold so far');
+    '11 accounts, 16 rules, 12 entries',
+    'the initial copy brings the seeded chart of accounts, the rules, the gift cards sold and the stock received so far');
 
 # ---- the storm, with the subscriber restarted twice in the middle ----------------
 
@@ -386,7 +421,9 @@ SELECT oms.issue_gift_card('ACCT-SOLD-' || lpad(nextval('public.storm_gift')::te
     'ac_stock@1' => q{
 \set s random(1, 2)
 \set l random(1, 2)
-SELECT oms.receive_stock((ARRAY['HOT1', 'HOT2'])[:s], (ARRAY['WH1', 'WH2'])[:l], 3, 'storm');
+\set cents random(500, 1500)
+\set dmg random(1, 4)
+SELECT public.storm_po(:s, :l, :cents / 100.0, :dmg);
 },
 );
 my $dir = $pub->basedir;
@@ -467,6 +504,21 @@ my $per_account = q{
       FROM (SELECT account, sum(debit) AS debit, sum(credit) AS credit FROM oms.journal_lines GROUP BY 1) s};
 my $pub_sums = $pub->safe_psql('shop', $per_account);
 is($sub->safe_psql('accounting', $per_account), $pub_sums, 'per account, the sums of debits and credits are equal');
+# the inventory entries balance on the subscriber too: its inventory
+# account is the publisher's inventory value (moving average, what was
+# received at cost less what shipped and was written off at average cost)
+my ($inv_value, $inv_entries) = split /\|/, $pub->safe_psql('shop', q{
+    SELECT (SELECT COALESCE(sum(value), 0) FROM oms.inventory_valuation),
+           (SELECT string_agg(kind || '=' || n, ' ' ORDER BY kind) FROM (SELECT kind, count(*) AS n FROM oms.journal_entries
+             WHERE kind IN ('inventory_receipt', 'cogs', 'write_off') GROUP BY 1) k)});
+is($sub->safe_psql('accounting', q{SELECT COALESCE(sum(debit - credit), 0) FROM oms.journal_lines WHERE account = 'inventory'}),
+    $inv_value, "on the subscriber the inventory account is the publisher's inventory value ($inv_value)");
+like($inv_entries, qr/^cogs=\d+ inventory_receipt=\d+ write_off=\d+$/,
+    "receipts, cost of goods sold and write-offs were posted ($inv_entries)");
+is($sub->safe_psql('accounting', q{
+    SELECT COALESCE(sum(debit - credit), 0) FROM oms.journal_lines
+     WHERE account IN ('inventory', 'goods_received_not_invoiced', 'cost_of_goods_sold', 'inventory_loss')}), '0.0000',
+    'on the subscriber the inventory entries balance among themselves (inventory + COGS + loss = goods received)');
 note "per account (debit, credit):\n$pub_sums";
 
 my %rows = (

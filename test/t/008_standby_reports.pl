@@ -99,6 +99,12 @@ $primary->safe_psql('shop', q{
         ('TENT', 'BER', 20), ('TENT', 'HAM', 6), ('TENT', 'MUC', 2), ('MUG', 'BER', 30), ('MUG', 'MUC', 8),
         ('LAMP', 'BER', 3), ('CAP', 'BER', 1), ('CAP', 'HAM', 4)) AS v(sku, loc, qty);
     SELECT oms.issue_gift_card('GIFT-0001', 100, 'EUR');
+    -- a purchase order sent and waiting (oms.report_purchase_orders)
+    INSERT INTO oms.suppliers (code, name) VALUES ('ACME', 'Acme');
+    INSERT INTO oms.supplier_products (supplier_id, product_id, unit_cost, currency, preferred)
+        SELECT s.id, p.id, 7.5, 'EUR', true FROM oms.suppliers s, oms.products p WHERE p.sku = 'BOOT';
+    SELECT oms.send_purchase_order((oms.create_purchase_order('ACME', 'BER', '[{"sku": "BOOT", "qty": 12}]')
+                                    ->> 'purchase_order_id')::bigint) ->> 'status';
 
     -- workload helpers (public, used by the superuser that runs the workload)
     -- place an order; lines [[sku, qty, unit_price, discount, tax], ...];
