@@ -1005,3 +1005,55 @@ REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+
+-- ---- stores: counter sales and the pickup handover (src/fulfillment.sql, src/stores.sql) ----
+ALTER TABLE oms.shipments
+    ADD COLUMN handover text,
+    ADD COLUMN ready_at timestamptz,
+    ADD COLUMN pickup_code_hash bytea,
+    DROP CONSTRAINT shipments_shipped_chk,
+    ADD CONSTRAINT shipments_shipped_chk CHECK ((status OPERATOR(pg_catalog.=) ANY (ARRAY['shipped', 'delivered']))
+        OPERATOR(pg_catalog.=) (shipped_at IS NOT NULL AND (handover IS NOT NULL
+            OR (carrier_id IS NOT NULL AND service_id IS NOT NULL AND tracking_number IS NOT NULL)))),
+    ADD CONSTRAINT shipments_handover_chk CHECK (handover IS NULL OR (handover OPERATOR(pg_catalog.~) '^(counter|pickup)$'
+        AND carrier_id IS NULL AND service_id IS NULL AND tracking_number IS NULL AND rate IS NULL)),
+    ADD CONSTRAINT shipments_pickup_ready_chk CHECK ((ready_at IS NULL) OPERATOR(pg_catalog.=) (pickup_code_hash IS NULL)
+        AND (pickup_code_hash IS NULL OR pg_catalog.length(pickup_code_hash) OPERATOR(pg_catalog.=) 32));
+CREATE INDEX shipments_ready_idx ON oms.shipments (ready_at) WHERE status OPERATOR(pg_catalog.=) 'pending' AND ready_at IS NOT NULL;
+COMMENT ON COLUMN oms.shipments.handover IS 'How it left without a carrier: counter (a counter sale) or pickup (handed over to the customer with the pickup code); NULL when a carrier took it';
+COMMENT ON COLUMN oms.shipments.ready_at IS 'When it was made ready for pickup (oms.ready_for_pickup); uncollected pickups expire oms.pickup_expiry_days after';
+COMMENT ON COLUMN oms.shipments.pickup_code_hash IS 'SHA-256 of the pickup code (the code itself is never stored on the shipment)';
+
+CREATE FUNCTION oms.sell_at_counter(sale jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'sell_at_counter';
+COMMENT ON FUNCTION oms.sell_at_counter(jsonb)
+    IS 'Record a sale at a store''s counter in one call: the order (a pos channel), its payments (which must cover the total), the handover out of the store''s stock and completion; idempotent by (channel, external_id)';
+CREATE FUNCTION oms.ready_for_pickup(shipment_id bigint)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'ready_for_pickup';
+COMMENT ON FUNCTION oms.ready_for_pickup(bigint)
+    IS 'A pickup shipment is packed and waits at its store: give it a pickup code (only its hash is kept on the shipment) and emit pickup_ready, the customer''s notification with the code';
+CREATE FUNCTION oms.hand_over(shipment_id bigint, pickup_code text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'hand_over';
+COMMENT ON FUNCTION oms.hand_over(bigint, text)
+    IS 'Hand a ready pickup shipment to the customer who shows its pickup code: it ships and is delivered without a carrier';
+CREATE FUNCTION oms.expire_pickups()
+    RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'expire_pickups';
+COMMENT ON FUNCTION oms.expire_pickups()
+    IS 'The pickup sweep: pickups ready for longer than oms.pickup_expiry_days and not collected are released back to stock (their order is cancelled, payments voided or refunded), with a pickup_expired event; returns how many';
+REVOKE ALL ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups()
+    TO oms_admin, oms_app;

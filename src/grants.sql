@@ -142,3 +142,9 @@ GRANT SELECT ON oms.report_sales_daily, oms.report_inventory, oms.report_low_sto
     TO oms_reporting, oms_admin;
 -- refreshing the materialized reports is a scheduled back-office job
 GRANT EXECUTE ON FUNCTION oms.refresh_reports(text[], boolean) TO oms_admin;
+
+-- Stores: the till and the store app sell at the counter and hand pickups
+-- over; the pickup sweep runs from the scheduler like expire_reservations.
+GRANT EXECUTE ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups()
+    TO oms_admin, oms_app;

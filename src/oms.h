@@ -40,6 +40,8 @@ extern int	GtinCheckDigit(Gtin body);
 
 /* oms.hold_minutes: default reservation hold for unpaid orders (order_place.c) */
 extern int	oms_hold_minutes;
+/* pickup.c: oms.pickup_expiry_days */
+extern int	oms_pickup_expiry_days;
 
 /* custom SQLSTATEs (class "OM") */
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')

@@ -244,15 +244,33 @@ PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 /*
  * Click and collect: ship_to.pickup names the location; it must be active
  * and take pickups. The parcel's destination is the store: its coordinates
- * become the ship-to's.
+ * become the ship-to's. A counter sale is served by its location alone
+ * (its caller checked that it is active), like a pickup there.
  */
 static void
-PoResolvePickup(PoOrder *o)
+PoResolvePickup(PoOrder *o, int32 counter_location_id)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_counter = NULL;
 	Oid			types[1] = {TEXTOID};
+	Oid			types_counter[1] = {INT4OID};
 	Datum		values[1];
 
+	if (counter_location_id > 0)
+	{
+		values[0] = Int32GetDatum(counter_location_id);
+		OmsQuery(OmsPlan(&plan_counter,
+						 "SELECT latitude, longitude FROM oms.locations WHERE id OPERATOR(pg_catalog.=) $1",
+						 1, types_counter), values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: counter location %d vanished", counter_location_id);
+		o->work.route.pickup_location_id = counter_location_id;
+		o->work.route.counter = true;
+		o->work.route.has_coords = true;
+		o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 1, NULL));
+		o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 2, NULL));
+		return;
+	}
 	if (o->pickup == NULL)
 		return;
 	values[0] = CStringGetTextDatum(o->pickup);
@@ -684,6 +702,7 @@ PoRouteRequest(OrderWork *w, RouteRequest *req)
 	req->lat = w->route.lat;
 	req->lon = w->route.lon;
 	req->pickup_location_id = w->route.pickup_location_id;
+	req->counter = w->route.counter;
 	req->split = w->route.split;
 	req->all_or_nothing = w->shortfall == ORDER_SHORT_REFUSE;
 	req->demands = w->demands;
@@ -1201,7 +1220,8 @@ PoApplyRules(PoOrder *o)
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
 		changed = true;
 	}
-	if (hold_reason)
+	/* a counter sale is paid and handed over in the same call: no hold */
+	if (hold_reason && !o->work.route.counter)
 	{
 		LifecycleHold(o->work.order_id, hold_reason);
 		changed = true;
@@ -1218,7 +1238,18 @@ PG_FUNCTION_INFO_V1(place_order);
 Datum
 place_order(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *doc;
+	OmsRequireArg(fcinfo, 0, "order");
+	PG_RETURN_DATUM(OrdersPlace(PG_GETARG_JSONB_P(0), 0));
+}
+
+/*
+ * The steps of place_order for a document. A counter sale
+ * (counter_location_id > 0, src/counter_sale.c) is placed the same way,
+ * reserved at that location only (PoResolvePickup), with no hold rule.
+ */
+Datum
+OrdersPlace(Jsonb *doc, int32 counter_location_id)
+{
 	PoOrder		o;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	int32		channel_id;
@@ -1228,21 +1259,19 @@ place_order(PG_FUNCTION_ARGS)
 	OrderDocHead head;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "order");
-	doc = PG_GETARG_JSONB_P(0);
 	PoParse(doc, &o);
 	PoRequestHash(doc, digest);
 
 	SPI_connect();
 	nest = OmsKeyLookupsBegin();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
-	PoResolvePickup(&o);
+	PoResolvePickup(&o, counter_location_id);
 	if (!PoInsertOrder(&o, channel_id, hold, digest, &head))
 	{
 		result = OrdersDocumentReplayed(o.work.order_id, true);
 		OmsKeyLookupsEnd(nest);
 		SPI_finish();
-		PG_RETURN_DATUM(result);
+		return result;
 	}
 	if (!channel_active)
 		ereport(ERROR,
@@ -1269,7 +1298,7 @@ place_order(PG_FUNCTION_ARGS)
 		result = OrdersDocumentPlaced(&head, &o.work);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	return result;
 }
 
 /*
@@ -1291,7 +1320,7 @@ OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
 				 errmsg("invalid order: channel \"%s\" is inactive", o->work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
-	PoResolvePickup(o);
+	PoResolvePickup(o, 0);
 	PoResolveProducts(&o->work);
 	OrdersLoadKits(&o->work);
 	OrdersBuildDemand(&o->work);

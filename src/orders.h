@@ -115,6 +115,7 @@ typedef struct OrderRouteInputs
 	double		lon;
 	int32		pickup_location_id; /* 0: ship */
 	const char *split;			/* allow, avoid or forbid */
+	bool		counter;		/* a counter sale (src/counter_sale.c): pickup_location_id sells over its counter */
 } OrderRouteInputs;
 
 typedef struct OrderWork
@@ -216,6 +217,13 @@ extern void OrdersReserve(OrderWork *w, bool rejections, const char *trigger,
 						  RouteAllocation *release, int nrelease);
 extern void OrdersDistribute(OrderWork *w);
 extern void OrdersBookReservations(OrderWork *w);
+
+/*
+ * place_order's steps for a document; counter_location_id > 0 makes it a
+ * counter sale at that location (src/counter_sale.c): reserved there only,
+ * whatever its pickup flag and daily capacity, and no hold rule applies.
+ */
+extern Datum OrdersPlace(Jsonb *doc, int32 counter_location_id);
 
 /* ---- order_document.c ---- */
 

@@ -687,9 +687,12 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			}
 
 		x->pass[RF_ACTIVE] = x->active;
-		x->pass[RF_FULFILS] = req->pickup_location_id > 0 ? (x->id == req->pickup_location_id && x->pickup) : x->ships;
+		x->pass[RF_FULFILS] = req->pickup_location_id > 0 ? (x->id == req->pickup_location_id && (x->pickup || req->counter)) : x->ships;
 		x->pass[RF_CHANNEL] = req->nallowed == 0 || RouteContains(req->allowed, req->nallowed, x->id);
 		x->pass[RF_DISTANCE] = req->max_distance_km < 0 || x->distance < 0 || x->distance <= req->max_distance_km;
+		/* a counter sale is not a parcel: the daily capacity neither applies nor counts it */
+		if (req->counter)
+			x->capacity = -1;
 		x->pass[RF_CAPACITY] = x->capacity < 0 || x->load < x->capacity;
 		x->pass[RF_REJECTED] = !RouteContains(req->rejected, req->nrejected, x->id);
 		x->pass[RF_STOCK] = x->units > 0;

@@ -91,6 +91,7 @@ typedef struct RouteRequest
 	double		lat;
 	double		lon;
 	int32		pickup_location_id; /* click and collect, 0 otherwise */
+	bool		counter;		/* a counter sale: pickup_location_id sells, pickup flag and capacity aside */
 	const char *split;			/* allow, avoid or forbid */
 	bool		all_or_nothing;
 	RouteExpireFn expire;		/* lazy expiry for RouteReserve; NULL: none */
