@@ -14,7 +14,7 @@ MODULE_big  = oms-$(EXTVERSION)
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
               src/catalog.o src/events.o src/ledger.o src/lifecycle.o src/inventory.o \
-              src/route_plan.o src/route_reserve.o src/route_explain.o \
+              src/route_promise.o src/route_plan.o src/route_reserve.o src/route_explain.o \
               src/order_parse.o src/order_document.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
@@ -40,7 +40,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed stores oracle
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed stores route_promise oracle
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

@@ -1057,3 +1057,42 @@ REVOKE ALL ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint),
 GRANT EXECUTE ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
     oms.expire_pickups()
     TO oms_admin, oms_app;
+
+-- ---- stores: routing by delivery promise (src/catalog.sql, src/orders.sql) ----
+ALTER TABLE oms.channels
+    DROP CONSTRAINT channels_routing_strategy_chk,
+    ADD CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance', 'fastest']));
+COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority, balance (most stock left after the order) or fastest (earliest promised delivery)';
+ALTER TABLE oms.locations
+    ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC',
+    ADD COLUMN cutoff_time time;
+COMMENT ON COLUMN oms.locations.time_zone IS 'The location''s time zone (IANA name, for example Europe/Berlin): its days for the daily capacity and the cut-off';
+COMMENT ON COLUMN oms.locations.cutoff_time IS 'Local time after which an order ships the next day (delivery promises); NULL: it ships the same day';
+CREATE FUNCTION oms.locations_time_zone_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name OPERATOR(pg_catalog.=) NEW.time_zone) THEN
+        RAISE EXCEPTION 'unknown time zone "%" for location %', NEW.time_zone, NEW.code
+            USING ERRCODE = '22023', DETAIL = 'pg_timezone_names has no time zone of this name.',
+                  HINT = 'Use an IANA name such as Europe/Berlin or America/New_York.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.locations_time_zone_guard() IS 'Trigger: a location''s time zone must be one PostgreSQL knows';
+CREATE TRIGGER locations_time_zone_guard BEFORE INSERT OR UPDATE OF time_zone ON oms.locations
+    FOR EACH ROW EXECUTE FUNCTION oms.locations_time_zone_guard();
+REVOKE ALL ON FUNCTION oms.locations_time_zone_guard() FROM PUBLIC;
+-- the daily load counted UTC days until now; from here on the location's own
+-- days (every location is on UTC until its time_zone is set)
+ALTER TABLE oms.orders
+    ADD COLUMN deliver_by date,
+    ADD COLUMN service_level text,
+    ADD CONSTRAINT orders_service_level_chk CHECK (service_level OPERATOR(pg_catalog.~) '^(standard|express)$');
+COMMENT ON COLUMN oms.orders.deliver_by IS 'The date the customer must have the goods by (the document''s deliver_by): routing filters the locations that cannot make it';
+COMMENT ON COLUMN oms.orders.service_level IS 'standard or express (the document''s service_level): express routes by the fastest carrier service';
+COMMENT ON COLUMN oms.location_daily_load.day IS 'The day, in the location''s time zone (oms.locations.time_zone)';
+COMMENT ON COLUMN oms.routing_decisions.strategy IS 'The channel''s strategy at the time: closest, cheapest, priority, balance or fastest';
+COMMENT ON COLUMN oms.routing_decisions.chosen IS 'Per chosen location: code, units, distance_km, est_cost, priority, and the delivery promise (ships_on, arrives_on, carrier, service, rate) when the order asked for one';

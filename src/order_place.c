@@ -206,6 +206,13 @@ PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
 				 errdetail("%s; the split policy \"%s\" keeps the order from being split over locations.",
 						   detail.data, w->route.split),
 				 errhint("Nothing was reserved. Allow splitting, lower the quantities, or place the order with policy partial or backorder.")));
+	/* available counts the locations that can deliver by the deadline only */
+	if (w->route.has_deliver_by)
+		ereport(ERROR,
+				(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock deliverable by deliver_by for %d of the order's products", nshort),
+				 errdetail("%s, at the locations whose carriers deliver by the date.", detail.data),
+				 errhint("Nothing was reserved. See oms.explain_route for the promised date of every location; a later deliver_by, or none, lets more locations serve the order.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
 			 errmsg("insufficient stock for %d of the order's products", nshort),
@@ -703,6 +710,11 @@ PoRouteRequest(OrderWork *w, RouteRequest *req)
 	req->lon = w->route.lon;
 	req->pickup_location_id = w->route.pickup_location_id;
 	req->counter = w->route.counter;
+	req->has_deliver_by = w->route.has_deliver_by;
+	req->deliver_by = w->route.deliver_by;
+	req->express = w->route.express;
+	req->promise = w->route.service_level != NULL;
+	req->currency = w->route.currency;
 	req->split = w->route.split;
 	req->all_or_nothing = w->shortfall == ORDER_SHORT_REFUSE;
 	req->demands = w->demands;
@@ -1229,6 +1241,31 @@ PoApplyRules(PoOrder *o)
 	return changed;
 }
 
+/*
+ * The delivery promise asked for, on the order row (src/route_promise.c):
+ * only orders that ask for one pay this update.
+ */
+static void
+PoRecordPromise(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (o->deliver_by == NULL && o->service_level == NULL)
+		return;
+	values[0] = Int64GetDatum(o->work.order_id);
+	values[1] = o->deliver_by ? CStringGetTextDatum(o->deliver_by) : (Datum) 0;
+	values[2] = o->service_level ? CStringGetTextDatum(o->service_level) : (Datum) 0;
+	nulls[1] = o->deliver_by ? ' ' : 'n';
+	nulls[2] = o->service_level ? ' ' : 'n';
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders SET deliver_by = $2::pg_catalog.date, service_level = $3 "
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					3, types), values, nulls, 1);
+}
+
 PG_FUNCTION_INFO_V1(place_order);
 /*
  * oms.place_order(order jsonb): validate, insert idempotently, reserve
@@ -1279,6 +1316,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 				 errmsg("invalid order: channel \"%s\" is inactive", o.work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	PoLockKits(&o.work);
 	OrdersLoadKits(&o.work);

@@ -116,6 +116,12 @@ typedef struct OrderRouteInputs
 	int32		pickup_location_id; /* 0: ship */
 	const char *split;			/* allow, avoid or forbid */
 	bool		counter;		/* a counter sale (src/counter_sale.c): pickup_location_id sells over its counter */
+	/* the delivery promise asked for (src/route_promise.c) */
+	bool		has_deliver_by;
+	int32		deliver_by;		/* DateADT */
+	bool		express;
+	const char *service_level;	/* standard, express or NULL */
+	const char *currency;
 } OrderRouteInputs;
 
 typedef struct OrderWork
@@ -175,6 +181,8 @@ typedef struct PoOrder
 	int			nflags;
 	char	   *notes;
 	int32		hold_minutes;	/* -1 when not given */
+	char	   *deliver_by;		/* YYYY-MM-DD or NULL */
+	char	   *service_level;	/* standard, express or NULL */
 	PoPrice    *prices;			/* per line */
 	Datum		subtotal;		/* numeric: the lines' units at their prices */
 	Datum		discount;		/* numeric: the lines' discounts */
