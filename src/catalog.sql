@@ -170,15 +170,21 @@ CREATE TABLE oms.customers (
     name          text,
     flags         text[]      NOT NULL DEFAULT '{}',
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    phone         text,
+    erased_at     timestamptz,
+    erase_reason  text,
     CONSTRAINT customers_pkey PRIMARY KEY (id),
     CONSTRAINT customers_external_ref_key UNIQUE (external_ref),
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
+    -- E.164: a plus, the country code and the number, digits only
+    CONSTRAINT customers_phone_chk CHECK (phone OPERATOR(pg_catalog.~) '^\+[1-9][0-9]{6,14}$'),
     CONSTRAINT customers_email_chk CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
     -- each field on its own, as the API scans them: joined, the digits at
     -- the end of one and the start of the next could read as one number
     CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(external_ref, ''))
-        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))),
+        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))
+        AND NOT oms.contains_card_number(COALESCE(erase_reason, ''))),
     -- at most 32 flags of at most 32 characters, as place_order takes them
     CONSTRAINT customers_flags_chk CHECK (
         pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
@@ -192,6 +198,9 @@ COMMENT ON COLUMN oms.customers.email IS 'Email address, unique case-insensitive
 COMMENT ON COLUMN oms.customers.name IS 'Display name';
 COMMENT ON COLUMN oms.customers.flags IS 'Lowercase flags such as vip, fraud_review or terms that rules act on';
 COMMENT ON COLUMN oms.customers.created_at IS 'When the customer was created';
+COMMENT ON COLUMN oms.customers.phone IS 'Mobile number in E.164 form (+4915112345678), for SMS notifications';
+COMMENT ON COLUMN oms.customers.erased_at IS 'When the customer''s personal data was erased (oms.erase_customer); the row stays for the orders';
+COMMENT ON COLUMN oms.customers.erase_reason IS 'Why it was erased (the request it answered)';
 
 -- Kits: the kit must be of kind kit and every component of kind stock
 -- (kits do not nest, which keeps kit reservation one level deep), and a

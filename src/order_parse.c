@@ -175,7 +175,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 {
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
 	"lines", "flags", "notes", "policy", "split", "hold_minutes", "deliver_by", "service_level", NULL};
-	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
+	static const char *const customer_keys[] = {"external_ref", "email", "name", "address", NULL};
 	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax", NULL};
 	JsonbContainer *root = &doc->root;
 	JsonbValue	buf;
@@ -292,6 +292,11 @@ PoParse(Jsonb *doc, PoOrder *o)
 		}
 		if ((cv = JsonGet(c, "name", &cbuf)) != NULL)
 			o->cust_name = JsonText(cv, "customer.name", 200);
+		/* a saved address by its label (src/customers.c), instead of ship_to */
+		if ((cv = JsonGet(c, "address", &cbuf)) != NULL)
+		{
+			o->cust_address = JsonString(cv, "customer.address", 32, true);
+		}
 		if (o->cust_ref == NULL && o->cust_email == NULL)
 			JsonInvalid("customer", "customer needs external_ref or email to be recognised.",
 					  "Leave customer out for a guest order.");

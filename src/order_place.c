@@ -298,7 +298,13 @@ PoResolvePickup(PoOrder *o, int32 counter_location_id)
 	o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
 }
 
-/* The customer: found by external_ref, else email; created when new. */
+/*
+ * The customer: found by external_ref, else email; created when new. The
+ * customer found is locked FOR KEY SHARE and read again under the lock: an
+ * erasure (src/customers.c) running meanwhile changes its external_ref
+ * and email, so that it is no longer found, and the order creates a new
+ * customer instead of attaching personal data to an erased one.
+ */
 static bool
 PoResolveCustomer(PoOrder *o, int64 *customer_id)
 {
@@ -307,6 +313,7 @@ PoResolveCustomer(PoOrder *o, int64 *customer_id)
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = "   ";
+	int			attempt;
 
 	if (!o->has_customer)
 		return false;
@@ -316,23 +323,77 @@ PoResolveCustomer(PoOrder *o, int64 *customer_id)
 	nulls[0] = o->cust_ref ? ' ' : 'n';
 	nulls[1] = o->cust_email ? ' ' : 'n';
 	nulls[2] = o->cust_name ? ' ' : 'n';
-	OmsExec(OmsPlan(&plan_ins,
-					"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
-					"ON CONFLICT DO NOTHING RETURNING id",
-					3, types), values, nulls, 1);
-	if (SPI_processed == 0)
+	for (attempt = 0;; attempt++)
 	{
+		OmsExec(OmsPlan(&plan_ins,
+						"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
+						"ON CONFLICT DO NOTHING RETURNING id",
+						3, types), values, nulls, 1);
+		if (SPI_processed == 1)
+			break;
 		OmsQuery(OmsPlan(&plan_get,
-						 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
-						 "                UNION ALL "
-						 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
-						 " ORDER BY o LIMIT 1",
+						 "SELECT id FROM oms.customers "
+						 " WHERE (external_ref OPERATOR(pg_catalog.=) $1 "
+						 "        OR pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) "
+						 "   AND erased_at IS NULL "
+						 " ORDER BY external_ref OPERATOR(pg_catalog.=) $1 DESC NULLS LAST LIMIT 1 FOR KEY SHARE",
 						 2, types), values, nulls, 1);
-		if (SPI_processed == 0)
-			elog(ERROR, "oms: customer vanished during lookup");
+		if (SPI_processed == 1)
+			break;
+		/* erased while this call waited for it: look again */
+		if (attempt >= 2)
+			JsonInvalid("customer.external_ref",
+						"The external_ref names a customer whose personal data was erased.",
+						"Send the customer's current reference, or leave external_ref out and send the email.");
 	}
 	*customer_id = OmsGetInt64(0, 1, NULL);
 	return true;
+}
+
+/*
+ * customer.address: the ship-to is the customer's saved address of that
+ * label (src/customers.c), with its coordinates. The customer must exist
+ * and not be erased.
+ */
+static void
+PoResolveAddress(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+	bool		lat_null;
+
+	if (o->cust_address == NULL)
+		return;
+	if (o->ship_to != NULL)
+		JsonInvalid("customer.address", "The order names its ship-to twice: ship_to and customer.address.",
+					"Send either the address (ship_to) or the label of a saved one (customer.address).");
+	values[0] = o->cust_ref ? CStringGetTextDatum(o->cust_ref) : (Datum) 0;
+	values[1] = o->cust_email ? CStringGetTextDatum(o->cust_email) : (Datum) 0;
+	values[2] = CStringGetTextDatum(o->cust_address);
+	nulls[0] = o->cust_ref ? ' ' : 'n';
+	nulls[1] = o->cust_email ? ' ' : 'n';
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT a.address::pg_catalog.text, "
+					 "       (a.address OPERATOR(pg_catalog.->>) 'lat')::pg_catalog.float8, "
+					 "       (a.address OPERATOR(pg_catalog.->>) 'lon')::pg_catalog.float8 "
+					 "  FROM (SELECT id FROM oms.customers c "
+					 "         WHERE (c.external_ref OPERATOR(pg_catalog.=) $1 "
+					 "                OR pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) "
+					 "           AND c.erased_at IS NULL "
+					 "         ORDER BY c.external_ref OPERATOR(pg_catalog.=) $1 DESC NULLS LAST LIMIT 1) c "
+					 "  JOIN oms.customer_addresses a ON a.customer_id OPERATOR(pg_catalog.=) c.id "
+					 "   AND a.label OPERATOR(pg_catalog.=) $3",
+					 3, types), values, nulls, 1);
+	if (SPI_processed == 0)
+		JsonInvalid("customer.address", psprintf("The customer has no saved address labelled \"%s\".", o->cust_address),
+					"Save it first with oms.save_customer_address(), or send the ship_to.");
+	o->ship_to = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 2, &lat_null));
+	if (!lat_null)
+		o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 3, NULL));
+	o->work.route.has_coords = !lat_null;
 }
 
 /*
@@ -1302,6 +1363,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	SPI_connect();
 	nest = OmsKeyLookupsBegin();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
+	PoResolveAddress(&o);
 	PoResolvePickup(&o, counter_location_id);
 	if (!PoInsertOrder(&o, channel_id, hold, digest, &head))
 	{
@@ -1358,6 +1420,7 @@ OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
 				 errmsg("invalid order: channel \"%s\" is inactive", o->work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoResolveAddress(o);
 	PoResolvePickup(o, 0);
 	PoResolveProducts(&o->work);
 	OrdersLoadKits(&o->work);

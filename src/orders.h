@@ -176,6 +176,7 @@ typedef struct PoOrder
 	char	   *cust_ref;
 	char	   *cust_email;
 	char	   *cust_name;
+	char	   *cust_address;	/* customer.address: the label of a saved address, or NULL */
 	char	   *ship_to;		/* JSON text or NULL */
 	char	  **flags;
 	int			nflags;

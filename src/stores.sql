@@ -39,3 +39,12 @@ CREATE FUNCTION oms.expire_pickups()
     AS 'MODULE_PATHNAME', 'expire_pickups';
 COMMENT ON FUNCTION oms.expire_pickups()
     IS 'The pickup sweep: pickups ready for longer than oms.pickup_expiry_days and not collected are released back to stock (their order is cancelled, payments voided or refunded), with a pickup_expired event; returns how many';
+
+-- the pickup message, by email and SMS; the shipping message by SMS
+INSERT INTO oms.message_templates (kind, channel, subject, body, seeded) VALUES
+    ('pickup_ready', 'email', 'Your order {{order_ref}} is ready for pickup',
+     E'Hello {{customer_name}},\n\nyour order {{order_ref}} is waiting for you at {{location_name}}:\n{{parcel_items}}\n\nShow this pickup code at the counter: {{pickup_code}}\nPlease collect it by {{collect_by}}.', true),
+    ('pickup_ready', 'sms', 'Order {{order_ref}} ready for pickup',
+     'Your order {{order_ref}} is ready at {{location_name}}. Pickup code: {{pickup_code}}. Collect by {{collect_by}}.', true),
+    ('shipment_shipped', 'sms', 'Order {{order_ref}} shipped',
+     'Your order {{order_ref}} is on its way with {{carrier}}: {{tracking_url}}', true);

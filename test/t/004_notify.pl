@@ -45,7 +45,8 @@ my @kinds = qw(
   gift_card_issued store_credit_issued refund_issued
   shipment_created shipment_shipped shipment_delivered shipment_cancelled fulfillment_rejected
   backorder_filled low_stock
-  rma_requested rma_authorized rma_rejected rma_received);
+  rma_requested rma_authorized rma_rejected rma_received
+  pickup_ready pickup_expired);
 my %listed = map { $_ => 1 } @kinds;
 
 my %in_source;
@@ -160,6 +161,14 @@ $node->safe_psql('shop', q{
     SELECT place('N-5', 'MUG', 1);
     SELECT pay('N-5', true);
     SELECT oms.reject_fulfillment(oid_of('N-5'), 'BER', 'damaged') ->> 'status';
+    -- a pickup made ready and not collected in time: released by the sweep
+    UPDATE oms.locations SET pickup = true WHERE code = 'HAM';
+    SELECT oms.place_order('{"channel": "web", "external_id": "N-6", "currency": "EUR", "customer": {"external_ref": "ann"},
+             "ship_to": {"pickup": "HAM"}, "lines": [{"sku": "MUG", "qty": 1, "unit_price": 10}]}') ->> 'status';
+    SELECT pay('N-6', false);
+    SELECT oms.ready_for_pickup((oms.create_shipment(oid_of('N-6'), 'HAM') ->> 'shipment_id')::bigint) ->> 'status';
+    UPDATE oms.shipments SET ready_at = ready_at - interval '30 days' WHERE order_id = oid_of('N-6');
+    SELECT oms.expire_pickups();
     -- stored value
     SELECT oms.issue_gift_card('GIFT-NOTIFY-0001', 25, 'EUR') ->> 'gift_card_id' IS NOT NULL;
     SELECT oms.issue_store_credit(c.id, 10, 'EUR', 'goodwill') IS NOT NULL FROM oms.customers c;
