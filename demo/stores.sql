@@ -21,12 +21,12 @@ SELECT s -> 'order' ->> 'order_id' AS order_id, s -> 'order' ->> 'status' AS sta
        s -> 'shipments' -> 0 ->> 'status' AS goods, s ->> 'change' AS change
   FROM oms.sell_at_counter('{"channel": "pos", "external_id": "MUC-TILL1-0001", "location": "ST-MUC", "currency": "EUR",
          "lines": [{"sku": "BEAN-ETH-250", "qty": 2, "unit_price": 9.90, "tax": 3.16}],
-         "payments": [{"method": "cash", "amount": 20}, {"method": "card", "token": "tok_pos_4242", "card_brand": "visa", "card_last4": "4242", "amount": 0.06}]}') s;
+         "payments": [{"method": "cash", "amount": 20}, {"method": "card", "token": "tok_pos_4242", "brand": "visa", "last4": "4242", "amount": 2.96}]}') s;
 \echo '-- the till retries (the network dropped the answer): the same sale comes back, nothing is written twice'
 SELECT s ->> 'replayed' AS replayed, s -> 'order' ->> 'status' AS status
   FROM oms.sell_at_counter('{"channel": "pos", "external_id": "MUC-TILL1-0001", "location": "ST-MUC", "currency": "EUR",
          "lines": [{"sku": "BEAN-ETH-250", "qty": 2, "unit_price": 9.90, "tax": 3.16}],
-         "payments": [{"method": "cash", "amount": 20}, {"method": "card", "token": "tok_pos_4242", "card_brand": "visa", "card_last4": "4242", "amount": 0.06}]}') s;
+         "payments": [{"method": "cash", "amount": 20}, {"method": "card", "token": "tok_pos_4242", "brand": "visa", "last4": "4242", "amount": 2.96}]}') s;
 \echo '-- a customer pays 50 EUR cash for one bag: the change is in the answer'
 SELECT s -> 'order' ->> 'total' AS total, s ->> 'change' AS change
   FROM oms.sell_at_counter('{"channel": "pos", "external_id": "MUC-TILL1-0002", "location": "ST-MUC", "currency": "EUR",
