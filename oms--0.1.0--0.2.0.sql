@@ -558,358 +558,7 @@ COMMENT ON FUNCTION oms.create_rma(bigint, jsonb)
     IS 'Request a return {lines: [{sku or line_no, qty, reason}], resolution: refund | exchange | store_credit, exchange: {lines: [{sku, qty, unit_price}]}, notes}';
 
 -- ---- the oracle: new invariants (src/check.sql) -----------------------------------
-CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
-    RETURNS SETOF record
-    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    -- one scan of each table per invariant, never a probe per row: the
-    -- plan must not depend on fresh statistics (right after a bulk of
-    -- orders, before autovacuum's ANALYZE, a per-line probe of reservations
-    -- took 14 s at 30k orders), and JIT would compile the ~60 joins for
-    -- seconds whenever stale statistics make the plan look expensive
-    SET jit = off
-AS $fn$
-    -- catalog: kits contain stock products only (the trigger can be bypassed
-    -- by session_replication_role = replica or a disabled trigger)
-    SELECT 'kit_component_kind'::text,
-           pg_catalog.format('kit %s lists component %s of kind %s', k.sku, c.sku, c.kind)
-      FROM oms.kit_components kc
-      JOIN oms.products k ON k.id = kc.kit_id
-      JOIN oms.products c ON c.id = kc.component_id
-     WHERE k.kind <> 'kit' OR c.kind <> 'stock'
-    UNION ALL
-    -- catalog: an active kit must have at least one component, or it could be
-    -- sold without reserving anything
-    SELECT 'kit_without_components',
-           pg_catalog.format('active kit %s has no components', p.sku)
-      FROM oms.products p
-     WHERE p.kind = 'kit' AND p.active
-       AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
-    UNION ALL
-    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
-    -- the bill of materials it was placed with, which is the kit's current
-    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
-    -- that open orders hold): per component, reserved kits times the
-    -- component quantity, and nothing of any product that is not a
-    -- component. The kit half of line_vs_reservations, which now covers
-    -- stock lines only, moved here.
-    SELECT 'kit_line_vs_bom',
-           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
-                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * COALESCE(x.per, 0),
-                             x.product_id, COALESCE(x.held, 0))
-      FROM (SELECT COALESCE(e.line_id, r.order_line_id) AS line_id, COALESCE(e.product_id, r.product_id) AS product_id,
-                   e.per, r.held
-              FROM (SELECT ol.id AS line_id, kc.component_id AS product_id, kc.qty AS per
-                      FROM oms.order_lines ol
-                      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
-                      JOIN oms.kit_components kc ON kc.kit_id = ol.product_id) e
-              FULL JOIN (SELECT r.order_line_id, r.product_id, pg_catalog.sum(r.qty) AS held
-                           FROM oms.reservations r
-                           JOIN oms.order_lines ol ON ol.id = r.order_line_id
-                           JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
-                          WHERE r.status = 'active' GROUP BY 1, 2) r
-                ON r.order_line_id = e.line_id AND r.product_id = e.product_id) x
-      JOIN oms.order_lines ol ON ol.id = x.line_id
-      JOIN oms.products p ON p.id = ol.product_id
-     WHERE COALESCE(x.held, 0) <> ol.qty_reserved * COALESCE(x.per, 0)
-    UNION ALL
-    -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
-    SELECT 'balance_bounds',
-           pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
-                             p.sku, l.code, b.on_hand, b.reserved, b.damaged, b.safety_stock)
-      FROM oms.stock_balances b
-      JOIN oms.products p ON p.id = b.product_id
-      JOIN oms.locations l ON l.id = b.location_id
-     WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
-    UNION ALL
-    -- inventory 2a: every balance equals the sum of its movements
-    SELECT 'balance_vs_ledger',
-           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
-                             COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
-                             COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
-                             COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
-      FROM oms.stock_balances b
-      FULL JOIN (SELECT product_id, location_id, slot,
-                        pg_catalog.sum(on_hand_delta) AS on_hand, pg_catalog.sum(reserved_delta) AS reserved,
-                        pg_catalog.sum(damaged_delta) AS damaged, pg_catalog.sum(safety_stock_delta) AS safety_stock
-                   FROM oms.stock_movements GROUP BY 1, 2, 3) m
-        ON m.product_id = b.product_id AND m.location_id = b.location_id AND m.slot = b.slot
-     WHERE COALESCE(b.on_hand, 0) <> COALESCE(m.on_hand, 0) OR COALESCE(b.reserved, 0) <> COALESCE(m.reserved, 0)
-        OR COALESCE(b.damaged, 0) <> COALESCE(m.damaged, 0) OR COALESCE(b.safety_stock, 0) <> COALESCE(m.safety_stock, 0)
-    UNION ALL
-    -- inventory 2b: reserved equals the sum of active reservations
-    SELECT 'reserved_vs_reservations',
-           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
-                             COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
-                             COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
-      FROM oms.stock_balances b
-      FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
-                   FROM oms.reservations WHERE status = 'active' GROUP BY 1, 2, 3) r
-        ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
-     WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
-    UNION ALL
-    -- inventory 2c: reference_orphan. Reservations, movements and routing
-    -- decisions have no foreign keys (src/orders.sql says why): every
-    -- reservation belongs to a line of its order, every reservation and
-    -- movement to an existing balance row, every decision to an order.
-    SELECT 'reference_orphan',
-           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
-      FROM oms.reservations r
-     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
-    UNION ALL
-    SELECT 'reference_orphan',
-           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
-                             x.what, x.id, x.product_id, x.location_id, x.slot)
-      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
-            UNION ALL
-            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
-     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
-                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
-    UNION ALL
-    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
-      FROM oms.routing_decisions d
-     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
-    UNION ALL
-    -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
-    SELECT 'line_accounting',
-           pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',
-                             ol.order_id, ol.line_no, ol.qty, ol.qty_reserved, ol.qty_backordered, ol.qty_shipped,
-                             ol.qty_cancelled, ol.qty_returned)
-      FROM oms.order_lines ol
-     WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
-        OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
-    UNION ALL
-    -- orders 3b: a stock line's reserved units are exactly its active
-    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
-    SELECT 'line_vs_reservations',
-           pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
-                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved, ol.product_id,
-                             COALESCE(h.held, 0))
-      FROM oms.order_lines ol
-      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'stock'
-      LEFT JOIN (SELECT order_line_id, product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
-                  WHERE status = 'active' GROUP BY 1, 2) h
-        ON h.order_line_id = ol.id AND h.product_id = ol.product_id
-     WHERE COALESCE(h.held, 0) <> ol.qty_reserved
-    UNION ALL
-    -- lifecycle 4: every order's status is the last one its history reached
-    -- (orders created through oms; the status trigger writes the history)
-    SELECT 'status_vs_history',
-           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
-      FROM oms.orders o
-      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
-                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
-     WHERE h.to_status IS DISTINCT FROM o.status
-    UNION ALL
-    -- ---- lifecycle 9 and 10: statuses mean something; history and events
-    -- ---- refer to orders (src/lifecycle.c "Status rules")
-    -- lifecycle 9: a status without holds_stock holds nothing: no active
-    -- reservations and no backordered units (generalises the former
-    -- closed_order_holds_stock, which looked at terminal statuses only)
-    SELECT 'status_holds_no_stock',
-           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
-                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
-        ON r.order_id = o.id
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
-        ON b.order_id = o.id
-     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
-    UNION ALL
-    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
-    -- order with stock or kit lines (units not cancelled) in such a status
-    -- has shipped units; and an order whose every such unit is shipped is
-    -- not in a status that holds stock
-    SELECT 'status_vs_shipments',
-           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status
-      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
-              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
-             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
-     WHERE (s.fulfillment_driven AND g.shipped = 0)
-        OR (s.holds_stock AND g.shipped >= g.owed)
-    UNION ALL
-    -- lifecycle 10: every history row refers to an existing order
-    SELECT 'history_orphan',
-           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
-                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
-      FROM oms.order_status_history h
-     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
-    UNION ALL
-    -- lifecycle 10: every event with an order_id refers to an existing order
-    SELECT 'event_orphan',
-           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
-      FROM oms.events e
-     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
-    UNION ALL
-    -- payments 5: captured + voided <= authorized, refunded <= captured, and
-    -- the order's currency (also CHECKs, except the currency)
-    SELECT 'payment_amounts',
-           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
-                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
-      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
-     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
-        OR p.currency <> o.currency
-    UNION ALL
-    -- payments: a gift card or store credit balance is what was issued less
-    -- what payments still hold (authorized - voided - refunded)
-    SELECT 'stored_value_balance',
-           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
-      FROM oms.gift_cards g
-      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
-                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
-     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
-    UNION ALL
-    -- coverage 8: order_total_owed. An open order's amounts count only the
-    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
-    -- unit_price, discount and tax = each line's in proportion to its units
-    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
-    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
-    -- expired) keeps the amounts it had when it closed.
-    SELECT 'order_total_owed',
-           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
-                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
-                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status
-     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
-                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
-                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
-                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
-     WHERE NOT s.terminal
-       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
-            OR o.total <> l.subtotal - l.discount + l.tax)
-    UNION ALL
-    -- coverage 8: order_coverage. A status that may ship (shippable; on
-    -- hold: the status the order returns to) promises payment: the order's
-    -- payments, authorized less voided, reach its total, or its customer is
-    -- on payment terms (src/lifecycle.c, "Coverage")
-    SELECT 'order_coverage',
-           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
-                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
-      LEFT JOIN oms.customers c ON c.id = o.customer_id
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
-             ON p.order_id = o.id
-     WHERE s.shippable AND NOT s.terminal
-       AND COALESCE(p.held, 0) < o.total
-       AND NOT COALESCE('terms' = ANY (c.flags), false)
-    UNION ALL
-    -- fulfillment: a stock line's shipped units are exactly the units of
-    -- its shipped and delivered shipments
-    SELECT 'shipped_vs_shipments',
-           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
-                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
-      FROM oms.order_lines ol
-      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
-      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
-                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
-                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
-     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
-    UNION ALL
-    -- fulfillment: pending shipments never hold more of a line than the
-    -- line has reserved at the shipment's location (kits: whole kits)
-    SELECT 'pending_shipment_vs_reserved',
-           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
-                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
-      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
-              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
-             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
-      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
-      JOIN oms.products p ON p.id = ol.product_id
-      LEFT JOIN LATERAL (
-          SELECT CASE WHEN p.kind = 'kit'
-                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
-                              FROM oms.kit_components kc
-                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
-                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
-                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
-                             WHERE kc.kit_id = p.id)
-                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
-                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
-                 END AS kits) h ON true
-     WHERE ps.qty > COALESCE(h.kits, 0)
-    UNION ALL
-    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
-    -- reported missing) never exceed what it shipped: no unit comes back twice
-    SELECT 'rma_claims',
-           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
-      FROM oms.order_lines ol
-      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
-              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
-     WHERE c.qty > ol.qty_shipped
-    UNION ALL
-    -- returns 7: received <= authorized: units are received only for an
-    -- authorized RMA, and never more than its lines ask (also a CHECK)
-    SELECT 'rma_received',
-           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
-                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
-      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
-     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
-        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
-        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
-    UNION ALL
-    -- returns: an order line's returned units are the units its RMAs received
-    -- back (sellable or damaged)
-    SELECT 'returned_vs_rmas',
-           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
-                             COALESCE(x.qty, 0))
-      FROM oms.order_lines ol
-      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
-        ON x.order_line_id = ol.id
-     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
-    UNION ALL
-    -- returns: money out for returns (refunds and store credit) never exceeds
-    -- what the order's payments captured
-    SELECT 'rma_money',
-           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
-                             COALESCE(p.captured, 0))
-      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
-              FROM oms.rmas GROUP BY 1) r
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
-     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
-    UNION ALL
-    -- payments 8: order_money_out: per order, money out never exceeds what its
-    -- payments captured: refunds to its payments + store credit issued for it
-    -- + exchange credit (returned value applied to a replacement) + exchange
-    -- value beyond that credit which the replacement order does not charge
-    -- (in cents: unit prices keep 4 decimals). The one money path
-    -- (PaymentsMoneyOut) refuses each action that would break it.
-    SELECT 'order_money_out',
-           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
-                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
-                             m.refunds, m.credit, m.exchange, m.uncharged)
-      FROM (SELECT o.id AS order_id,
-                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
-                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
-                   COALESCE(x.uncharged, 0) AS uncharged
-              FROM oms.orders o
-              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
-                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
-              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
-                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
-                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
-              LEFT JOIN (SELECT r.order_id,
-                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
-                           FROM oms.rmas r
-                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
-                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
-                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
-                          GROUP BY 1) x ON x.order_id = o.id) m
-     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
-    UNION ALL
-    -- ledger 6: every journal entry balances (the deferred trigger refuses
-    -- it at commit; this catches entries written with triggers disabled)
-    SELECT 'journal_balance',
-           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
-      FROM oms.journal_entries e
-      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
-                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
-     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
-$fn$;
+-- (oms.check(): once, at the end of this script, with every area's change)
 
 -- ---- the accounting feed survives a restore; the subscriber's DDL (src/ledger.sql) ----
 CREATE OR REPLACE FUNCTION oms.create_accounting_publication() RETURNS text
@@ -1702,78 +1351,7 @@ CREATE TRIGGER purchase_orders_no_card_number BEFORE INSERT OR UPDATE ON oms.pur
     FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('note');
 
 -- the delay message names the expected date (src/events.sql)
-CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
-    RETURNS TABLE (recipient text, subject text, body text)
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    v_event    oms.events;
-    v_tpl      oms.message_templates;
-    v_values   jsonb;
-    v_key      text;
-    v_val      text;
-BEGIN
-    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
-            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
-                  HINT = 'Render the ids that oms.read_events returns.';
-    END IF;
-    SELECT * INTO v_tpl FROM oms.message_templates t
-     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
-    IF NOT FOUND THEN
-        RETURN;     -- no message for this kind of event
-    END IF;
-
-    SELECT jsonb_build_object(
-               'customer_name', COALESCE(c.name, 'customer'),
-               'order_ref', o.external_id,
-               'order_id', o.id,
-               'total', to_char(o.total, 'FM999999999990.00'),
-               'currency', o.currency,
-               'status', o.status,
-               'reason', COALESCE(v_event.payload ->> 'reason', ''),
-               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
-               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
-               'service', COALESCE(v_event.payload ->> 'service_name', ''),
-               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
-               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
-               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
-               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
-               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
-                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
-                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
-                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
-                                              ELSE '' END, E'\n' ORDER BY l.line_no)
-                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                          WHERE l.order_id = o.id
-                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
-               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
-                                                   E'\n' ORDER BY l.line_no) || E'\n'
-                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                                   JOIN oms.products sp ON sp.id = l.substituted_for
-                                  WHERE l.order_id = o.id),
-               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
-      INTO v_values
-      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
-     WHERE o.id = v_event.order_id;
-    IF v_values IS NULL THEN
-        RETURN;     -- not an order event
-    END IF;
-
-    recipient := v_values ->> 'recipient';
-    subject := v_tpl.subject;
-    body := v_tpl.body;
-    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
-        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
-        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
-    END LOOP;
-    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
-    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
-    RETURN NEXT;
-END
-$fn$;
+-- (oms.render_notification(): once, at the end of this script, with every area's change)
 
 -- ---------------------------------------------------------------------------
 -- purchasing: purchase order reconciliation and gross margin (issue 17)
@@ -1864,6 +1442,273 @@ COMMENT ON COLUMN oms.report_gross_margin.gross_margin IS 'revenue - cogs';
 COMMENT ON COLUMN oms.report_gross_margin.fully_valued IS 'Every unit shipped carried a cost (false: some stock was received without a cost, so cogs is understated)';
 
 -- the oracle: invariant 12 (src/check.sql)
+-- (oms.check(): once, at the end of this script, with every area's change)
+
+-- Purchasing (issue 17): oms_admin maintains suppliers and their offers
+-- with plain SQL and runs the purchase order flow; applications (the
+-- warehouse app) receive goods, report damage and read purchase orders;
+-- reporting reads the purchasing reports.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.suppliers, oms.supplier_products TO oms_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.purchase_order_statuses, oms.purchase_order_transitions TO oms_admin;
+GRANT SELECT ON oms.purchase_orders, oms.purchase_order_lines, oms.purchase_order_receipts, oms.purchase_proposals,
+    oms.incoming_stock, oms.backorder_eta, oms.inventory_valuation, oms.valued_movements
+    TO oms_admin;
+GRANT SELECT ON oms.suppliers, oms.supplier_products, oms.purchase_order_statuses, oms.purchase_orders,
+    oms.purchase_order_lines, oms.incoming_stock, oms.backorder_eta
+    TO oms_app;
+GRANT EXECUTE ON FUNCTION
+    oms.create_purchase_order(text, text, jsonb, text), oms.propose_purchase_orders(text),
+    oms.send_purchase_order(bigint), oms.cancel_purchase_order(bigint, text), oms.close_purchase_order(bigint, text),
+    oms.write_off(text, text, integer, text, text)
+    TO oms_admin;
+GRANT EXECUTE ON FUNCTION
+    oms.get_purchase_order(bigint), oms.purchase_order_document(bigint), oms.receive_purchase_order(bigint, text, jsonb),
+    oms.incoming(text, text), oms.mark_damaged(text, text, integer, text), oms.repair(text, text, integer, text)
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.incoming(text, text) TO oms_reporting;
+-- the status guard runs as the writer (oms_admin may add statuses and transitions)
+GRANT EXECUTE ON FUNCTION oms.purchase_order_transition() TO oms_admin;
+GRANT SELECT ON oms.report_purchase_orders, oms.report_gross_margin TO oms_reporting, oms_admin;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+
+-- ---- stores: counter sales and the pickup handover (src/fulfillment.sql, src/stores.sql) ----
+ALTER TABLE oms.shipments
+    ADD COLUMN handover text,
+    ADD COLUMN ready_at timestamptz,
+    ADD COLUMN pickup_code_hash bytea,
+    DROP CONSTRAINT shipments_shipped_chk,
+    ADD CONSTRAINT shipments_shipped_chk CHECK ((status OPERATOR(pg_catalog.=) ANY (ARRAY['shipped', 'delivered']))
+        OPERATOR(pg_catalog.=) (shipped_at IS NOT NULL AND (handover IS NOT NULL
+            OR (carrier_id IS NOT NULL AND service_id IS NOT NULL AND tracking_number IS NOT NULL)))),
+    ADD CONSTRAINT shipments_handover_chk CHECK (handover IS NULL OR (handover OPERATOR(pg_catalog.~) '^(counter|pickup)$'
+        AND carrier_id IS NULL AND service_id IS NULL AND tracking_number IS NULL AND rate IS NULL)),
+    ADD CONSTRAINT shipments_pickup_ready_chk CHECK ((ready_at IS NULL) OPERATOR(pg_catalog.=) (pickup_code_hash IS NULL)
+        AND (pickup_code_hash IS NULL OR pg_catalog.length(pickup_code_hash) OPERATOR(pg_catalog.=) 32));
+CREATE INDEX shipments_ready_idx ON oms.shipments (ready_at) WHERE status OPERATOR(pg_catalog.=) 'pending' AND ready_at IS NOT NULL;
+COMMENT ON COLUMN oms.shipments.handover IS 'How it left without a carrier: counter (a counter sale) or pickup (handed over to the customer with the pickup code); NULL when a carrier took it';
+COMMENT ON COLUMN oms.shipments.ready_at IS 'When it was made ready for pickup (oms.ready_for_pickup); uncollected pickups expire oms.pickup_expiry_days after';
+COMMENT ON COLUMN oms.shipments.pickup_code_hash IS 'SHA-256 of the pickup code (the code itself is never stored on the shipment)';
+
+CREATE FUNCTION oms.sell_at_counter(sale jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'sell_at_counter';
+COMMENT ON FUNCTION oms.sell_at_counter(jsonb)
+    IS 'Record a sale at a store''s counter in one call: the order (a pos channel), its payments (which must cover the total), the handover out of the store''s stock and completion; idempotent by (channel, external_id)';
+CREATE FUNCTION oms.ready_for_pickup(shipment_id bigint)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'ready_for_pickup';
+COMMENT ON FUNCTION oms.ready_for_pickup(bigint)
+    IS 'A pickup shipment is packed and waits at its store: give it a pickup code (only its hash is kept on the shipment) and emit pickup_ready, the customer''s notification with the code';
+CREATE FUNCTION oms.hand_over(shipment_id bigint, pickup_code text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'hand_over';
+COMMENT ON FUNCTION oms.hand_over(bigint, text)
+    IS 'Hand a ready pickup shipment to the customer who shows its pickup code: it ships and is delivered without a carrier';
+CREATE FUNCTION oms.expire_pickups()
+    RETURNS integer
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'expire_pickups';
+COMMENT ON FUNCTION oms.expire_pickups()
+    IS 'The pickup sweep: pickups ready for longer than oms.pickup_expiry_days and not collected are released back to stock (their order is cancelled, payments voided or refunded), with a pickup_expired event; returns how many';
+REVOKE ALL ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups()
+    TO oms_admin, oms_app;
+
+-- ---- stores: routing by delivery promise (src/catalog.sql, src/orders.sql) ----
+ALTER TABLE oms.channels
+    DROP CONSTRAINT channels_routing_strategy_chk,
+    ADD CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance', 'fastest']));
+COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority, balance (most stock left after the order) or fastest (earliest promised delivery)';
+ALTER TABLE oms.locations
+    ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC',
+    ADD COLUMN cutoff_time time;
+COMMENT ON COLUMN oms.locations.time_zone IS 'The location''s time zone (IANA name, for example Europe/Berlin): its days for the daily capacity and the cut-off';
+COMMENT ON COLUMN oms.locations.cutoff_time IS 'Local time after which an order ships the next day (delivery promises); NULL: it ships the same day';
+CREATE FUNCTION oms.locations_time_zone_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name OPERATOR(pg_catalog.=) NEW.time_zone) THEN
+        RAISE EXCEPTION 'unknown time zone "%" for location %', NEW.time_zone, NEW.code
+            USING ERRCODE = '22023', DETAIL = 'pg_timezone_names has no time zone of this name.',
+                  HINT = 'Use an IANA name such as Europe/Berlin or America/New_York.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.locations_time_zone_guard() IS 'Trigger: a location''s time zone must be one PostgreSQL knows';
+CREATE TRIGGER locations_time_zone_guard BEFORE INSERT OR UPDATE OF time_zone ON oms.locations
+    FOR EACH ROW EXECUTE FUNCTION oms.locations_time_zone_guard();
+REVOKE ALL ON FUNCTION oms.locations_time_zone_guard() FROM PUBLIC;
+-- the daily load counted UTC days until now; from here on the location's own
+-- days (every location is on UTC until its time_zone is set)
+ALTER TABLE oms.orders
+    ADD COLUMN deliver_by date,
+    ADD COLUMN service_level text,
+    ADD CONSTRAINT orders_service_level_chk CHECK (service_level OPERATOR(pg_catalog.~) '^(standard|express)$');
+COMMENT ON COLUMN oms.orders.deliver_by IS 'The date the customer must have the goods by (the document''s deliver_by): routing filters the locations that cannot make it';
+COMMENT ON COLUMN oms.orders.service_level IS 'standard or express (the document''s service_level): express routes by the fastest carrier service';
+COMMENT ON COLUMN oms.location_daily_load.day IS 'The day, in the location''s time zone (oms.locations.time_zone)';
+COMMENT ON COLUMN oms.routing_decisions.strategy IS 'The channel''s strategy at the time: closest, cheapest, priority, balance or fastest';
+COMMENT ON COLUMN oms.routing_decisions.chosen IS 'Per chosen location: code, units, distance_km, est_cost, priority, and the delivery promise (ships_on, arrives_on, carrier, service, rate) when the order asked for one';
+
+-- ---- stores: customer contacts, consent and GDPR (src/catalog.sql, src/customers.sql, src/events.sql, src/stores.sql) ----
+ALTER TABLE oms.customers
+    ADD COLUMN phone text,
+    ADD COLUMN erased_at timestamptz,
+    ADD COLUMN erase_reason text,
+    ADD CONSTRAINT customers_phone_chk CHECK (phone OPERATOR(pg_catalog.~) '^\+[1-9][0-9]{6,14}$'),
+    DROP CONSTRAINT customers_no_card_number_chk,
+    ADD CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(external_ref, ''))
+        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))
+        AND NOT oms.contains_card_number(COALESCE(erase_reason, '')));
+COMMENT ON COLUMN oms.customers.phone IS 'Mobile number in E.164 form (+4915112345678), for SMS notifications';
+COMMENT ON COLUMN oms.customers.erased_at IS 'When the customer''s personal data was erased (oms.erase_customer); the row stays for the orders';
+COMMENT ON COLUMN oms.customers.erase_reason IS 'Why it was erased (the request it answered)';
+CREATE TABLE oms.customer_addresses (
+    id           bigserial   NOT NULL,
+    customer_id  bigint      NOT NULL,
+    label        text        NOT NULL,
+    kind         text        NOT NULL DEFAULT 'shipping',
+    is_default   boolean     NOT NULL DEFAULT false,
+    address      jsonb       NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT customer_addresses_pkey PRIMARY KEY (id),
+    CONSTRAINT customer_addresses_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT customer_addresses_label_key UNIQUE (customer_id, label),
+    CONSTRAINT customer_addresses_label_chk CHECK (label OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
+    CONSTRAINT customer_addresses_kind_chk CHECK (kind OPERATOR(pg_catalog.~) '^(shipping|billing)$'),
+    CONSTRAINT customer_addresses_address_chk CHECK (pg_catalog.jsonb_typeof(address) OPERATOR(pg_catalog.=) 'object'
+        AND pg_catalog.octet_length(address::pg_catalog.text) OPERATOR(pg_catalog.<=) 16384),
+    CONSTRAINT customer_addresses_no_card_number_chk CHECK (NOT oms.ship_to_contains_card_number(address))
+);
+-- one default address per customer and kind
+CREATE UNIQUE INDEX customer_addresses_default_key ON oms.customer_addresses (customer_id, kind) WHERE is_default;
+COMMENT ON TABLE oms.customer_addresses IS 'A customer''s saved addresses, by label; an order may name one (customer.address) instead of repeating its ship_to';
+COMMENT ON COLUMN oms.customer_addresses.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.customer_addresses.customer_id IS 'The customer';
+COMMENT ON COLUMN oms.customer_addresses.label IS 'The customer''s name for it (home, office), unique per customer';
+COMMENT ON COLUMN oms.customer_addresses.kind IS 'shipping or billing';
+COMMENT ON COLUMN oms.customer_addresses.is_default IS 'The default address of its kind (at most one per customer and kind)';
+COMMENT ON COLUMN oms.customer_addresses.address IS 'The address as an order''s ship_to holds it (name, lines, city, postcode, country, lat, lon)';
+COMMENT ON COLUMN oms.customer_addresses.created_at IS 'When it was saved first';
+COMMENT ON COLUMN oms.customer_addresses.updated_at IS 'When it was saved last';
+
+CREATE TABLE oms.customer_consents (
+    customer_id  bigint      NOT NULL,
+    purpose      text        NOT NULL,
+    channel      text        NOT NULL,
+    granted      boolean     NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    source       text        NOT NULL,
+    CONSTRAINT customer_consents_pkey PRIMARY KEY (customer_id, purpose, channel),
+    CONSTRAINT customer_consents_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT customer_consents_purpose_chk CHECK (purpose OPERATOR(pg_catalog.~) '^(order_updates|marketing)$'),
+    CONSTRAINT customer_consents_channel_chk CHECK (channel OPERATOR(pg_catalog.~) '^(email|sms)$'),
+    CONSTRAINT customer_consents_source_chk CHECK (pg_catalog.length(pg_catalog.btrim(source)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(source) OPERATOR(pg_catalog.<=) 500)
+);
+COMMENT ON TABLE oms.customer_consents IS 'A customer''s consent per purpose (order_updates, marketing) and channel (email, sms): given or withdrawn, when and how';
+COMMENT ON COLUMN oms.customer_consents.customer_id IS 'The customer';
+COMMENT ON COLUMN oms.customer_consents.purpose IS 'order_updates (messages about the customer''s orders) or marketing';
+COMMENT ON COLUMN oms.customer_consents.channel IS 'email or sms';
+COMMENT ON COLUMN oms.customer_consents.granted IS 'true: given; false: withdrawn (or refused)';
+COMMENT ON COLUMN oms.customer_consents.recorded_at IS 'When it was given or withdrawn';
+COMMENT ON COLUMN oms.customer_consents.source IS 'How: the form, checkbox or conversation it was given in (free text, card-number guarded)';
+CREATE TRIGGER customer_consents_no_card_number BEFORE INSERT OR UPDATE ON oms.customer_consents
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('source');
+CREATE TRIGGER customer_addresses_no_card_number BEFORE INSERT OR UPDATE ON oms.customer_addresses
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('label');
+SELECT pg_catalog.pg_extension_config_dump('oms.customer_addresses', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.customer_addresses_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.customer_consents', '');
+
+CREATE FUNCTION oms.save_customer_address(customer_id bigint, address jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'save_customer_address';
+COMMENT ON FUNCTION oms.save_customer_address(bigint, jsonb)
+    IS 'Save a customer''s address under its label ({"label", "kind", "default", "address": {...}}): a new label adds one, a known label replaces it; default makes it the one default of its kind';
+
+CREATE FUNCTION oms.set_customer_phone(customer_id bigint, phone text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'set_customer_phone';
+COMMENT ON FUNCTION oms.set_customer_phone(bigint, text)
+    IS 'Set (or with NULL remove) a customer''s mobile number, in E.164 form; spaces, dashes and brackets are dropped';
+
+CREATE FUNCTION oms.record_consent(customer_id bigint, purpose text, channel text, granted boolean, source text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'record_consent';
+COMMENT ON FUNCTION oms.record_consent(bigint, text, text, boolean, text)
+    IS 'Record that a customer gave (granted true) or withdrew (false) consent for a purpose (order_updates, marketing) on a channel (email, sms), and how';
+
+CREATE FUNCTION oms.export_customer(customer_id bigint)
+    RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'export_customer';
+COMMENT ON FUNCTION oms.export_customer(bigint)
+    IS 'Everything oms holds about a customer as one JSON document (GDPR access request): contact data, addresses, consents, orders with their lines, ship-to, payments (masked), shipments and returns';
+
+CREATE FUNCTION oms.erase_customer(customer_id bigint, reason text)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'erase_customer';
+COMMENT ON FUNCTION oms.erase_customer(bigint, text)
+    IS 'Erase a customer''s personal data (GDPR erasure): name, email, phone, external reference, addresses and consents; the orders'' ship-to, coordinates and notes; orders, amounts, payments and the journal stay for accounting';
+
+-- (oms.render_notification(): once, at the end of this script, with every area's change)
+COMMENT ON FUNCTION oms.render_notification(bigint, text)
+    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
+
+-- the pickup message, by email and SMS; the shipping message by SMS
+INSERT INTO oms.message_templates (kind, channel, subject, body, seeded) VALUES
+    ('pickup_ready', 'email', 'Your order {{order_ref}} is ready for pickup',
+     E'Hello {{customer_name}},\n\nyour order {{order_ref}} is waiting for you at {{location_name}}:\n{{parcel_items}}\n\nShow this pickup code at the counter: {{pickup_code}}\nPlease collect it by {{collect_by}}.', true),
+    ('pickup_ready', 'sms', 'Order {{order_ref}} ready for pickup',
+     'Your order {{order_ref}} is ready at {{location_name}}. Pickup code: {{pickup_code}}. Collect by {{collect_by}}.', true),
+    ('shipment_shipped', 'sms', 'Order {{order_ref}} shipped',
+     'Your order {{order_ref}} is on its way with {{carrier}}: {{tracking_url}}', true);
+
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+GRANT SELECT ON oms.customer_addresses, oms.customer_consents TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.save_customer_address(bigint, jsonb), oms.set_customer_phone(bigint, text),
+    oms.record_consent(bigint, text, text, boolean, text), oms.export_customer(bigint)
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.erase_customer(bigint, text) TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;
+
+-- ---- stores: the oracle's invariants handover_location and erased_customer_data (src/check.sql) ----
+-- (oms.check(): once, at the end of this script, with every area's change)
+COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';
+
+-- ===========================================================================
+-- functions several areas of 0.2.0 change: defined once, here, as the
+-- install script has them (src/check.sql, src/events.sql)
+-- ===========================================================================
 CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
     RETURNS SETOF record
     LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
@@ -2248,34 +2093,132 @@ AS $fn$
                         COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
                    FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
      WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
+    UNION ALL
+    -- stores: goods handed over without a carrier left from where the order
+    -- was to be collected (a pickup at its pickup store, a counter sale at
+    -- its store): src/pickup.c, src/counter_sale.c
+    SELECT 'handover_location',
+           pg_catalog.format('shipment %s (%s) of order %s left from location %s, the order is collected at %s',
+                             s.id, s.handover, s.order_id, s.location_id, COALESCE(o.pickup_location_id::text, 'no store'))
+      FROM oms.shipments s JOIN oms.orders o ON o.id = s.order_id
+     WHERE s.handover IS NOT NULL AND s.location_id IS DISTINCT FROM o.pickup_location_id
+    UNION ALL
+    -- customers: an erased customer keeps no personal data: no name, email,
+    -- phone, address or consent, and its orders no ship-to detail,
+    -- coordinates or notes (src/customers.c)
+    SELECT 'erased_customer_data',
+           pg_catalog.format('customer %s (erased %s) still holds %s', c.id, c.erased_at,
+                             pg_catalog.concat_ws(', ',
+                                 CASE WHEN c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL THEN 'contact data' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id) THEN 'addresses' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id) THEN 'consents' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                                                      AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                                                           OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb))
+                                      THEN 'order ship-to data' END))
+      FROM oms.customers c
+     WHERE c.erased_at IS NOT NULL
+       AND (c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL
+            OR EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                          AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                               OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
 $fn$;
 
--- Purchasing (issue 17): oms_admin maintains suppliers and their offers
--- with plain SQL and runs the purchase order flow; applications (the
--- warehouse app) receive goods, report damage and read purchase orders;
--- reporting reads the purchasing reports.
-GRANT SELECT, INSERT, UPDATE, DELETE ON oms.suppliers, oms.supplier_products TO oms_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE ON oms.purchase_order_statuses, oms.purchase_order_transitions TO oms_admin;
-GRANT SELECT ON oms.purchase_orders, oms.purchase_order_lines, oms.purchase_order_receipts, oms.purchase_proposals,
-    oms.incoming_stock, oms.backorder_eta, oms.inventory_valuation, oms.valued_movements
-    TO oms_admin;
-GRANT SELECT ON oms.suppliers, oms.supplier_products, oms.purchase_order_statuses, oms.purchase_orders,
-    oms.purchase_order_lines, oms.incoming_stock, oms.backorder_eta
-    TO oms_app;
-GRANT EXECUTE ON FUNCTION
-    oms.create_purchase_order(text, text, jsonb, text), oms.propose_purchase_orders(text),
-    oms.send_purchase_order(bigint), oms.cancel_purchase_order(bigint, text), oms.close_purchase_order(bigint, text),
-    oms.write_off(text, text, integer, text, text)
-    TO oms_admin;
-GRANT EXECUTE ON FUNCTION
-    oms.get_purchase_order(bigint), oms.purchase_order_document(bigint), oms.receive_purchase_order(bigint, text, jsonb),
-    oms.incoming(text, text), oms.mark_damaged(text, text, integer, text), oms.repair(text, text, integer, text)
-    TO oms_admin, oms_app;
-GRANT EXECUTE ON FUNCTION oms.incoming(text, text) TO oms_reporting;
--- the status guard runs as the writer (oms_admin may add statuses and transitions)
-GRANT EXECUTE ON FUNCTION oms.purchase_order_transition() TO oms_admin;
-GRANT SELECT ON oms.report_purchase_orders, oms.report_gross_margin TO oms_reporting, oms_admin;
-REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
+    RETURNS TABLE (recipient text, subject text, body text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_event    oms.events;
+    v_tpl      oms.message_templates;
+    v_values   jsonb;
+    v_key      text;
+    v_val      text;
+    v_consent  boolean;
+BEGIN
+    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
+            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
+                  HINT = 'Render the ids that oms.read_events returns.';
+    END IF;
+    SELECT * INTO v_tpl FROM oms.message_templates t
+     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
+    IF NOT FOUND THEN
+        RETURN;     -- no message for this kind of event
+    END IF;
+    -- goods handed over at a counter or a pickup left with the customer:
+    -- no "shipped" or "delivered" message (src/pickup.c, src/counter_sale.c)
+    IF v_event.kind IN ('shipment_shipped', 'shipment_delivered') AND EXISTS (
+           SELECT FROM oms.shipments s
+            WHERE s.id = (v_event.payload ->> 'shipment_id')::bigint AND s.handover IS NOT NULL) THEN
+        RETURN;
+    END IF;
+
+    SELECT jsonb_build_object(
+               'customer_name', COALESCE(c.name, 'customer'),
+               'order_ref', o.external_id,
+               'order_id', o.id,
+               'total', to_char(o.total, 'FM999999999990.00'),
+               'currency', o.currency,
+               'status', o.status,
+               'reason', COALESCE(v_event.payload ->> 'reason', ''),
+               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
+               'service', COALESCE(v_event.payload ->> 'service_name', ''),
+               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
+               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
+               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
+               'pickup_code', COALESCE(v_event.payload ->> 'pickup_code', ''),
+               'location_name', COALESCE(v_event.payload ->> 'location_name', ''),
+               'collect_by', COALESCE(v_event.payload ->> 'collect_by', ''),
+               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
+                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
+                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
+                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
+                                              ELSE '' END, E'\n' ORDER BY l.line_no)
+                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                          WHERE l.order_id = o.id
+                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
+                                                   E'\n' ORDER BY l.line_no) || E'\n'
+                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                                   JOIN oms.products sp ON sp.id = l.substituted_for
+                                  WHERE l.order_id = o.id),
+               'recipient', CASE render_notification.channel WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone END,
+               -- the customer's consent to order updates on this channel
+               'consent', (SELECT k.granted FROM oms.customer_consents k
+                            WHERE k.customer_id = c.id AND k.purpose = 'order_updates'
+                              AND k.channel = render_notification.channel))
+      INTO v_values
+      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
+     WHERE o.id = v_event.order_id;
+    IF v_values IS NULL THEN
+        RETURN;     -- not an order event
+    END IF;
+
+    -- consent: order updates by email go out unless the customer withdrew
+    -- them (they serve the contract); an SMS only with consent given
+    v_consent := (v_values ->> 'consent')::boolean;
+    IF v_consent IS FALSE OR (render_notification.channel = 'sms' AND v_consent IS NOT TRUE) THEN
+        RETURN;
+    END IF;
+    v_values := v_values - 'consent';
+    recipient := v_values ->> 'recipient';
+    subject := v_tpl.subject;
+    body := v_tpl.body;
+    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
+        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
+        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
+    END LOOP;
+    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
+    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION oms.render_notification(bigint, text)
+    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';

@@ -9,7 +9,7 @@
 --   line_accounting, line_vs_reservations, payment_amounts,
 --   stored_value_balance, shipped_vs_shipments, pending_shipment_vs_reserved,
 --   rma_claims, rma_received, returned_vs_rmas, rma_money, journal_balance,
---   reference_orphan.
+--   reference_orphan, handover_location, erased_customer_data.
 -- (The other invariants are planted beside their features:
 -- kit_component_kind and kit_without_components in catalog,
 -- kit_line_vs_bom in kit_bom, status_vs_history in lifecycle,
@@ -453,6 +453,29 @@ BEGIN;
 SET LOCAL session_replication_role = replica;
 UPDATE oms.purchase_order_lines SET qty_received = qty_received + 1 WHERE purchase_order_id = :po;
 SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+
+-- ---------------------------------------------------------------------------
+-- handover_location (stores): goods handed over without a carrier left from
+-- the order's pickup store. Plant: A-1's shipped parcel marked as a pickup
+-- handover (no carrier, as the CHECK wants), though A-1 is not collected
+-- anywhere, so handover_location alone reports it.
+-- ---------------------------------------------------------------------------
+BEGIN;
+UPDATE oms.shipments SET handover = 'pickup', carrier_id = NULL, service_id = NULL, tracking_number = NULL, rate = NULL
+ WHERE id = sh('A-1');
+SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+
+-- ---------------------------------------------------------------------------
+-- erased_customer_data (customers): an erased customer keeps no personal
+-- data. Plant: Ann marked erased without oms.erase_customer: her contact
+-- data and her orders' ship-to are still there.
+-- ---------------------------------------------------------------------------
+BEGIN;
+UPDATE oms.customers SET erased_at = '2026-12-05 12:00+00' WHERE external_ref = 'ann';
+SELECT invariant, regexp_replace(detail, 'customer \d+ \(erased [^)]*\)', 'customer N (erased ...)') AS detail
+  FROM oms.check() ORDER BY 1, 2;
 ROLLBACK;
 
 -- everything rolled back: consistent again

@@ -216,7 +216,7 @@ SELECT location, role, reason FROM oms.explain_route(ord('web', 'BAD-6', jsonb_b
  WHERE role = 'chosen';
 -- the routing configuration is guarded by constraints
 SELECT label, try(stmt) AS sqlstate_and_message FROM (VALUES
-    ('unknown strategy',   $$UPDATE oms.channels SET routing_strategy = 'fastest' WHERE code = 'web'$$),
+    ('unknown strategy',   $$UPDATE oms.channels SET routing_strategy = 'soonest' WHERE code = 'web'$$),
     ('no strategy',        $$UPDATE oms.channels SET routing_strategy = NULL WHERE code = 'web'$$),
     ('distance 0',         $$UPDATE oms.channels SET max_distance_km = 0 WHERE code = 'near'$$),
     ('negative capacity',  $$UPDATE oms.locations SET daily_capacity = -1 WHERE code = 'CGN'$$),
@@ -427,7 +427,7 @@ SELECT chosen('web') AS cheapest_again;
 -- the configuration refuses it, naming the strategies it knows
 BEGIN;
 ALTER TABLE oms.channels DROP CONSTRAINT channels_routing_strategy_chk;
-UPDATE oms.channels SET routing_strategy = 'fastest' WHERE code = 'web';
+UPDATE oms.channels SET routing_strategy = 'soonest' WHERE code = 'web';
 SELECT try($$SELECT chosen('web')$$) AS unknown_strategy;
 ROLLBACK;
 SELECT chosen('web') AS cheapest_still;

@@ -20,7 +20,7 @@ CREATE TABLE oms.channels (
     return_window_days integer NOT NULL DEFAULT 30,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT channels_pkey PRIMARY KEY (id),
-    CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance'])),
+    CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance', 'fastest'])),
     CONSTRAINT channels_max_distance_chk CHECK (max_distance_km OPERATOR(pg_catalog.>) 0),
     CONSTRAINT channels_return_window_chk CHECK (return_window_days OPERATOR(pg_catalog.>=) 0
         AND return_window_days OPERATOR(pg_catalog.<=) 3650),
@@ -37,7 +37,7 @@ COMMENT ON COLUMN oms.channels.name IS 'Display name';
 COMMENT ON COLUMN oms.channels.kind IS 'web, mobile, pos, marketplace, phone or wholesale';
 COMMENT ON COLUMN oms.channels.active IS 'Inactive channels accept no new orders';
 COMMENT ON COLUMN oms.channels.hold_minutes IS 'How long reservations of unpaid orders from this channel are held; NULL uses the GUC oms.hold_minutes, 0 holds until paid or cancelled';
-COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority or balance (most stock left after the order)';
+COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations after the number of shipments: closest, cheapest (estimated cost), priority, balance (most stock left after the order) or fastest (earliest promised delivery)';
 COMMENT ON COLUMN oms.channels.max_distance_km IS 'Locations farther than this from the ship-to are not routed to; NULL means no limit';
 COMMENT ON COLUMN oms.channels.return_window_days IS 'Days after delivery (or shipping, when not delivered) in which returns are accepted';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
@@ -58,6 +58,8 @@ CREATE TABLE oms.locations (
     address         text,
     active          boolean          NOT NULL DEFAULT true,
     created_at      timestamptz      NOT NULL DEFAULT pg_catalog.now(),
+    time_zone       text             NOT NULL DEFAULT 'UTC',
+    cutoff_time     time,
     CONSTRAINT locations_pkey PRIMARY KEY (id),
     CONSTRAINT locations_code_key UNIQUE (code),
     CONSTRAINT locations_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'),
@@ -87,6 +89,27 @@ COMMENT ON COLUMN oms.locations.cost_per_km IS 'Estimated shipping cost per km f
 COMMENT ON COLUMN oms.locations.address IS 'Postal address printed as the sender on labels and packing slips (lines separated by newlines)';
 COMMENT ON COLUMN oms.locations.active IS 'Inactive locations are never routed to';
 COMMENT ON COLUMN oms.locations.created_at IS 'When the location was created';
+COMMENT ON COLUMN oms.locations.time_zone IS 'The location''s time zone (IANA name, for example Europe/Berlin): its days for the daily capacity and the cut-off';
+COMMENT ON COLUMN oms.locations.cutoff_time IS 'Local time after which an order ships the next day (delivery promises); NULL: it ships the same day';
+
+-- a time zone is checked when it is written, so that routing never meets
+-- one it cannot use
+CREATE FUNCTION oms.locations_time_zone_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_timezone_names WHERE name OPERATOR(pg_catalog.=) NEW.time_zone) THEN
+        RAISE EXCEPTION 'unknown time zone "%" for location %', NEW.time_zone, NEW.code
+            USING ERRCODE = '22023', DETAIL = 'pg_timezone_names has no time zone of this name.',
+                  HINT = 'Use an IANA name such as Europe/Berlin or America/New_York.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+COMMENT ON FUNCTION oms.locations_time_zone_guard() IS 'Trigger: a location''s time zone must be one PostgreSQL knows';
+CREATE TRIGGER locations_time_zone_guard BEFORE INSERT OR UPDATE OF time_zone ON oms.locations
+    FOR EACH ROW EXECUTE FUNCTION oms.locations_time_zone_guard();
 
 CREATE TABLE oms.products (
     id            bigserial      NOT NULL,
@@ -147,15 +170,21 @@ CREATE TABLE oms.customers (
     name          text,
     flags         text[]      NOT NULL DEFAULT '{}',
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    phone         text,
+    erased_at     timestamptz,
+    erase_reason  text,
     CONSTRAINT customers_pkey PRIMARY KEY (id),
     CONSTRAINT customers_external_ref_key UNIQUE (external_ref),
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
+    -- E.164: a plus, the country code and the number, digits only
+    CONSTRAINT customers_phone_chk CHECK (phone OPERATOR(pg_catalog.~) '^\+[1-9][0-9]{6,14}$'),
     CONSTRAINT customers_email_chk CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
     -- each field on its own, as the API scans them: joined, the digits at
     -- the end of one and the start of the next could read as one number
     CONSTRAINT customers_no_card_number_chk CHECK (NOT oms.contains_card_number(COALESCE(external_ref, ''))
-        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))),
+        AND NOT oms.contains_card_number(COALESCE(email, '')) AND NOT oms.contains_card_number(COALESCE(name, ''))
+        AND NOT oms.contains_card_number(COALESCE(erase_reason, ''))),
     -- at most 32 flags of at most 32 characters, as place_order takes them
     CONSTRAINT customers_flags_chk CHECK (
         pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
@@ -169,6 +198,9 @@ COMMENT ON COLUMN oms.customers.email IS 'Email address, unique case-insensitive
 COMMENT ON COLUMN oms.customers.name IS 'Display name';
 COMMENT ON COLUMN oms.customers.flags IS 'Lowercase flags such as vip, fraud_review or terms that rules act on';
 COMMENT ON COLUMN oms.customers.created_at IS 'When the customer was created';
+COMMENT ON COLUMN oms.customers.phone IS 'Mobile number in E.164 form (+4915112345678), for SMS notifications';
+COMMENT ON COLUMN oms.customers.erased_at IS 'When the customer''s personal data was erased (oms.erase_customer); the row stays for the orders';
+COMMENT ON COLUMN oms.customers.erase_reason IS 'Why it was erased (the request it answered)';
 
 -- Kits: the kit must be of kind kit and every component of kind stock
 -- (kits do not nest, which keeps kit reservation one level deep), and a

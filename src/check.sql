@@ -391,5 +391,36 @@ AS $fn$
                         COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
                    FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
      WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
+    UNION ALL
+    -- stores: goods handed over without a carrier left from where the order
+    -- was to be collected (a pickup at its pickup store, a counter sale at
+    -- its store): src/pickup.c, src/counter_sale.c
+    SELECT 'handover_location',
+           pg_catalog.format('shipment %s (%s) of order %s left from location %s, the order is collected at %s',
+                             s.id, s.handover, s.order_id, s.location_id, COALESCE(o.pickup_location_id::text, 'no store'))
+      FROM oms.shipments s JOIN oms.orders o ON o.id = s.order_id
+     WHERE s.handover IS NOT NULL AND s.location_id IS DISTINCT FROM o.pickup_location_id
+    UNION ALL
+    -- customers: an erased customer keeps no personal data: no name, email,
+    -- phone, address or consent, and its orders no ship-to detail,
+    -- coordinates or notes (src/customers.c)
+    SELECT 'erased_customer_data',
+           pg_catalog.format('customer %s (erased %s) still holds %s', c.id, c.erased_at,
+                             pg_catalog.concat_ws(', ',
+                                 CASE WHEN c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL THEN 'contact data' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id) THEN 'addresses' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id) THEN 'consents' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                                                      AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                                                           OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb))
+                                      THEN 'order ship-to data' END))
+      FROM oms.customers c
+     WHERE c.erased_at IS NOT NULL
+       AND (c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL
+            OR EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                          AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                               OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

@@ -112,6 +112,7 @@ DECLARE
     v_values   jsonb;
     v_key      text;
     v_val      text;
+    v_consent  boolean;
 BEGIN
     SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
     IF NOT FOUND THEN
@@ -123,6 +124,13 @@ BEGIN
      WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
     IF NOT FOUND THEN
         RETURN;     -- no message for this kind of event
+    END IF;
+    -- goods handed over at a counter or a pickup left with the customer:
+    -- no "shipped" or "delivered" message (src/pickup.c, src/counter_sale.c)
+    IF v_event.kind IN ('shipment_shipped', 'shipment_delivered') AND EXISTS (
+           SELECT FROM oms.shipments s
+            WHERE s.id = (v_event.payload ->> 'shipment_id')::bigint AND s.handover IS NOT NULL) THEN
+        RETURN;
     END IF;
 
     SELECT jsonb_build_object(
@@ -139,6 +147,9 @@ BEGIN
                'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
                'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
                'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
+               'pickup_code', COALESCE(v_event.payload ->> 'pickup_code', ''),
+               'location_name', COALESCE(v_event.payload ->> 'location_name', ''),
+               'collect_by', COALESCE(v_event.payload ->> 'collect_by', ''),
                -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
                'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
                                            || CASE WHEN v_event.kind = 'order_backordered' THEN
@@ -153,7 +164,11 @@ BEGIN
                                    FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
                                    JOIN oms.products sp ON sp.id = l.substituted_for
                                   WHERE l.order_id = o.id),
-               'recipient', CASE WHEN render_notification.channel = 'email' THEN c.email END)
+               'recipient', CASE render_notification.channel WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone END,
+               -- the customer's consent to order updates on this channel
+               'consent', (SELECT k.granted FROM oms.customer_consents k
+                            WHERE k.customer_id = c.id AND k.purpose = 'order_updates'
+                              AND k.channel = render_notification.channel))
       INTO v_values
       FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
      WHERE o.id = v_event.order_id;
@@ -161,6 +176,13 @@ BEGIN
         RETURN;     -- not an order event
     END IF;
 
+    -- consent: order updates by email go out unless the customer withdrew
+    -- them (they serve the contract); an SMS only with consent given
+    v_consent := (v_values ->> 'consent')::boolean;
+    IF v_consent IS FALSE OR (render_notification.channel = 'sms' AND v_consent IS NOT TRUE) THEN
+        RETURN;
+    END IF;
+    v_values := v_values - 'consent';
     recipient := v_values ->> 'recipient';
     subject := v_tpl.subject;
     body := v_tpl.body;
@@ -174,7 +196,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION oms.render_notification(bigint, text)
-    IS 'The customer message for an event (recipient, subject, body); no row when the event kind has no template';
+    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
 
 SELECT pg_catalog.pg_extension_config_dump('oms.message_templates', 'WHERE NOT seeded');
 

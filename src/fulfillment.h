@@ -50,4 +50,7 @@ extern void FfCancelledEvents(int64 order_id, const char *reason);
  */
 extern void FfBackToConfirmed(int64 order_id, const char *status, const char *why);
 
+/* ship.c: a pending shipment handed to the customer (counter or pickup), no carrier */
+extern void FfHandOver(int64 shipment_id, const char *handover);
+
 #endif							/* OMS_FULFILLMENT_H */

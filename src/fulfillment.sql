@@ -89,6 +89,9 @@ CREATE TABLE oms.shipments (
     delivered_at    timestamptz,
     cancelled_at    timestamptz,
     cancel_reason   text,
+    handover        text,
+    ready_at        timestamptz,
+    pickup_code_hash bytea,
     CONSTRAINT shipments_pkey PRIMARY KEY (id),
     CONSTRAINT shipments_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
     CONSTRAINT shipments_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
@@ -96,11 +99,19 @@ CREATE TABLE oms.shipments (
     CONSTRAINT shipments_service_fkey FOREIGN KEY (service_id) REFERENCES oms.carrier_services (id),
     CONSTRAINT shipments_tracking_key UNIQUE (carrier_id, tracking_number),
     CONSTRAINT shipments_status_chk CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'shipped', 'delivered', 'cancelled'])),
+    -- shipped: handed to a carrier (carrier, service and tracking number),
+    -- or to the customer over a counter or at a pickup (handover, no carrier)
     CONSTRAINT shipments_shipped_chk CHECK ((status OPERATOR(pg_catalog.=) ANY (ARRAY['shipped', 'delivered']))
-        OPERATOR(pg_catalog.=) (shipped_at IS NOT NULL AND carrier_id IS NOT NULL AND service_id IS NOT NULL AND tracking_number IS NOT NULL)),
+        OPERATOR(pg_catalog.=) (shipped_at IS NOT NULL AND (handover IS NOT NULL
+            OR (carrier_id IS NOT NULL AND service_id IS NOT NULL AND tracking_number IS NOT NULL)))),
     CONSTRAINT shipments_delivered_chk CHECK ((status OPERATOR(pg_catalog.=) 'delivered') OPERATOR(pg_catalog.=) (delivered_at IS NOT NULL)),
-    CONSTRAINT shipments_cancelled_chk CHECK ((status OPERATOR(pg_catalog.=) 'cancelled') OPERATOR(pg_catalog.=) (cancelled_at IS NOT NULL))
+    CONSTRAINT shipments_cancelled_chk CHECK ((status OPERATOR(pg_catalog.=) 'cancelled') OPERATOR(pg_catalog.=) (cancelled_at IS NOT NULL)),
+    CONSTRAINT shipments_handover_chk CHECK (handover IS NULL OR (handover OPERATOR(pg_catalog.~) '^(counter|pickup)$'
+        AND carrier_id IS NULL AND service_id IS NULL AND tracking_number IS NULL AND rate IS NULL)),
+    CONSTRAINT shipments_pickup_ready_chk CHECK ((ready_at IS NULL) OPERATOR(pg_catalog.=) (pickup_code_hash IS NULL)
+        AND (pickup_code_hash IS NULL OR pg_catalog.length(pickup_code_hash) OPERATOR(pg_catalog.=) 32))
 );
+CREATE INDEX shipments_ready_idx ON oms.shipments (ready_at) WHERE status OPERATOR(pg_catalog.=) 'pending' AND ready_at IS NOT NULL;
 CREATE INDEX shipments_order_idx ON oms.shipments (order_id);
 COMMENT ON TABLE oms.shipments IS 'Parcels: units of one order leaving one location';
 COMMENT ON COLUMN oms.shipments.id IS 'Shipment id';
@@ -119,6 +130,9 @@ COMMENT ON COLUMN oms.shipments.shipped_at IS 'When it was handed to the carrier
 COMMENT ON COLUMN oms.shipments.delivered_at IS 'When it was delivered';
 COMMENT ON COLUMN oms.shipments.cancelled_at IS 'When it was cancelled (before shipping)';
 COMMENT ON COLUMN oms.shipments.cancel_reason IS 'Why it was cancelled';
+COMMENT ON COLUMN oms.shipments.handover IS 'How it left without a carrier: counter (a counter sale) or pickup (handed over to the customer with the pickup code); NULL when a carrier took it';
+COMMENT ON COLUMN oms.shipments.ready_at IS 'When it was made ready for pickup (oms.ready_for_pickup); uncollected pickups expire oms.pickup_expiry_days after';
+COMMENT ON COLUMN oms.shipments.pickup_code_hash IS 'SHA-256 of the pickup code (the code itself is never stored on the shipment)';
 
 CREATE TABLE oms.shipment_lines (
     shipment_id    bigint  NOT NULL,

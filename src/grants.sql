@@ -179,3 +179,19 @@ GRANT EXECUTE ON FUNCTION oms.incoming(text, text) TO oms_reporting;
 -- the status guard runs as the writer (oms_admin may add statuses and transitions)
 GRANT EXECUTE ON FUNCTION oms.purchase_order_transition() TO oms_admin;
 GRANT SELECT ON oms.report_purchase_orders, oms.report_gross_margin TO oms_reporting, oms_admin;
+-- Stores: the till and the store app sell at the counter and hand pickups
+-- over; the pickup sweep runs from the scheduler like expire_reservations.
+GRANT EXECUTE ON FUNCTION oms.sell_at_counter(jsonb), oms.ready_for_pickup(bigint), oms.hand_over(bigint, text),
+    oms.expire_pickups()
+    TO oms_admin, oms_app;
+
+-- Customers' contacts: the shop and customer service save addresses, phone
+-- numbers and consents and answer access requests; erasure is a
+-- back-office act (oms_admin), as it cannot be undone.
+GRANT SELECT ON oms.customer_addresses, oms.customer_consents TO oms_admin;
+GRANT EXECUTE ON FUNCTION oms.save_customer_address(bigint, jsonb), oms.set_customer_phone(bigint, text),
+    oms.record_consent(bigint, text, text, boolean, text), oms.export_customer(bigint)
+    TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.erase_customer(bigint, text) TO oms_admin;
+-- the time zone guard of oms.locations runs as the writer
+GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;

@@ -136,6 +136,13 @@ _PG_init(void)
 							300, 1, 86400,
 							PGC_USERSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("oms.pickup_expiry_days",
+							"Days a pickup waits at its store before oms.expire_pickups() releases it.",
+							"Counted from oms.ready_for_pickup; 0 never releases uncollected pickups.",
+							&oms_pickup_expiry_days,
+							7, 0, 365,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("oms.malloc_trim_threshold",
 							"Free memory a backend keeps from the operating system between calls.",
 							"glibc's M_TRIM_THRESHOLD (and, capped, M_MMAP_THRESHOLD and M_TOP_PAD) for backends that loaded oms; -1 restores the C library's defaults.",

@@ -42,6 +42,8 @@ extern int	GtinCheckDigit(Gtin body);
 extern int	oms_hold_minutes;
 /* oms.follow_up_days: days after delivery that the follow-up is due (order_follow_up.c) */
 extern int	oms_follow_up_days;
+/* pickup.c: oms.pickup_expiry_days */
+extern int	oms_pickup_expiry_days;
 
 /* custom SQLSTATEs (class "OM") */
 #define ERRCODE_OMS_INSUFFICIENT_STOCK	MAKE_SQLSTATE('O','M','0','0','1')

@@ -17,6 +17,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -117,6 +118,55 @@ PoAmounts(PoOrder *o)
 }
 
 /*
+ * The delivery promise the order asks for (src/route_promise.c):
+ * deliver_by, a date written YYYY-MM-DD; service_level, standard or
+ * express. The currency goes to routing for the carriers' rates.
+ */
+static void
+PoParsePromise(JsonbContainer *root, PoOrder *o)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	o->work.route.currency = o->currency;
+	if ((v = JsonGet(root, "deliver_by", &buf)) != NULL)
+	{
+		char	   *s = JsonString(v, "deliver_by", 10, true);
+		int			y,
+					m,
+					d,
+					jd,
+					y2,
+					m2,
+					d2;
+		char		tail;
+
+		if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+			sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || y < 2000 || y > 2100 || m < 1 || m > 12 || d < 1 || d > 31)
+			JsonInvalid("deliver_by", psprintf("deliver_by must be a date written YYYY-MM-DD between 2000 and 2100, not \"%s\".", s),
+						"Write the date the customer must have the goods by, for example \"2026-12-24\".");
+		jd = date2j(y, m, d);
+		j2date(jd, &y2, &m2, &d2);
+		if (y2 != y || m2 != m || d2 != d)
+			JsonInvalid("deliver_by", psprintf("deliver_by \"%s\" is not a day of the calendar.", s),
+						"Write the date the customer must have the goods by, for example \"2026-12-24\".");
+		o->work.route.has_deliver_by = true;
+		o->work.route.deliver_by = jd - POSTGRES_EPOCH_JDATE;
+		o->deliver_by = s;
+	}
+	if ((v = JsonGet(root, "service_level", &buf)) != NULL)
+	{
+		o->service_level = JsonString(v, "service_level", 32, true);
+		if (strcmp(o->service_level, "express") == 0)
+			o->work.route.express = true;
+		else if (strcmp(o->service_level, "standard") != 0)
+			JsonInvalid("service_level", psprintf("service_level must be standard or express, not \"%s\".", o->service_level),
+						"Leave it out, or ask for express to be routed by the fastest delivery.");
+		o->work.route.service_level = o->service_level;
+	}
+}
+
+/*
  * Parse and validate the whole order document into *o (src/orders.h),
  * with the defaults of the keys left out. Reads no table.
  */
@@ -124,8 +174,8 @@ void
 PoParse(Jsonb *doc, PoOrder *o)
 {
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
-	"lines", "flags", "notes", "policy", "split", "hold_minutes", NULL};
-	static const char *const customer_keys[] = {"external_ref", "email", "name", NULL};
+	"lines", "flags", "notes", "policy", "split", "hold_minutes", "deliver_by", "service_level", NULL};
+	static const char *const customer_keys[] = {"external_ref", "email", "name", "address", NULL};
 	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax",
 	"substitute", "substitute_unit_price", NULL};
 	JsonbContainer *root = &doc->root;
@@ -189,6 +239,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 						"Leave it out to allow splitting the order over several shipments.");
 	}
 
+	PoParsePromise(root, o);
+
 	if ((v = JsonGet(root, "hold_minutes", &buf)) != NULL)
 		o->hold_minutes = JsonInt(v, "hold_minutes", 0, 525600,
 								 "Give the hold in minutes, at most 525600 (a year); 0 holds until paid or cancelled.");
@@ -241,6 +293,11 @@ PoParse(Jsonb *doc, PoOrder *o)
 		}
 		if ((cv = JsonGet(c, "name", &cbuf)) != NULL)
 			o->cust_name = JsonText(cv, "customer.name", 200);
+		/* a saved address by its label (src/customers.c), instead of ship_to */
+		if ((cv = JsonGet(c, "address", &cbuf)) != NULL)
+		{
+			o->cust_address = JsonString(cv, "customer.address", 32, true);
+		}
 		if (o->cust_ref == NULL && o->cust_email == NULL)
 			JsonInvalid("customer", "customer needs external_ref or email to be recognised.",
 					  "Leave customer out for a guest order.");

@@ -216,6 +216,13 @@ PoRaiseInsufficient(OrderWork *w, RoutePlanOut *plan)
 				 errdetail("%s; the split policy \"%s\" keeps the order from being split over locations.",
 						   detail.data, w->route.split),
 				 errhint("Nothing was reserved. Allow splitting, lower the quantities, or place the order with policy partial or backorder.")));
+	/* available counts the locations that can deliver by the deadline only */
+	if (w->route.has_deliver_by)
+		ereport(ERROR,
+				(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
+				 errmsg("insufficient stock deliverable by deliver_by for %d of the order's products", nshort),
+				 errdetail("%s, at the locations whose carriers deliver by the date.", detail.data),
+				 errhint("Nothing was reserved. See oms.explain_route for the promised date of every location; a later deliver_by, or none, lets more locations serve the order.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_OMS_INSUFFICIENT_STOCK),
 			 errmsg("insufficient stock for %d of the order's products", nshort),
@@ -256,15 +263,33 @@ PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 /*
  * Click and collect: ship_to.pickup names the location; it must be active
  * and take pickups. The parcel's destination is the store: its coordinates
- * become the ship-to's.
+ * become the ship-to's. A counter sale is served by its location alone
+ * (its caller checked that it is active), like a pickup there.
  */
 static void
-PoResolvePickup(PoOrder *o)
+PoResolvePickup(PoOrder *o, int32 counter_location_id)
 {
 	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_counter = NULL;
 	Oid			types[1] = {TEXTOID};
+	Oid			types_counter[1] = {INT4OID};
 	Datum		values[1];
 
+	if (counter_location_id > 0)
+	{
+		values[0] = Int32GetDatum(counter_location_id);
+		OmsQuery(OmsPlan(&plan_counter,
+						 "SELECT latitude, longitude FROM oms.locations WHERE id OPERATOR(pg_catalog.=) $1",
+						 1, types_counter), values, NULL, 1);
+		if (SPI_processed == 0)
+			elog(ERROR, "oms: counter location %d vanished", counter_location_id);
+		o->work.route.pickup_location_id = counter_location_id;
+		o->work.route.counter = true;
+		o->work.route.has_coords = true;
+		o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 1, NULL));
+		o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 2, NULL));
+		return;
+	}
 	if (o->pickup == NULL)
 		return;
 	values[0] = CStringGetTextDatum(o->pickup);
@@ -285,7 +310,13 @@ PoResolvePickup(PoOrder *o)
 	o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
 }
 
-/* The customer: found by external_ref, else email; created when new. */
+/*
+ * The customer: found by external_ref, else email; created when new. The
+ * customer found is locked FOR KEY SHARE and read again under the lock: an
+ * erasure (src/customers.c) running meanwhile changes its external_ref
+ * and email, so that it is no longer found, and the order creates a new
+ * customer instead of attaching personal data to an erased one.
+ */
 static bool
 PoResolveCustomer(PoOrder *o, int64 *customer_id)
 {
@@ -294,6 +325,7 @@ PoResolveCustomer(PoOrder *o, int64 *customer_id)
 	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = "   ";
+	int			attempt;
 
 	if (!o->has_customer)
 		return false;
@@ -303,23 +335,77 @@ PoResolveCustomer(PoOrder *o, int64 *customer_id)
 	nulls[0] = o->cust_ref ? ' ' : 'n';
 	nulls[1] = o->cust_email ? ' ' : 'n';
 	nulls[2] = o->cust_name ? ' ' : 'n';
-	OmsExec(OmsPlan(&plan_ins,
-					"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
-					"ON CONFLICT DO NOTHING RETURNING id",
-					3, types), values, nulls, 1);
-	if (SPI_processed == 0)
+	for (attempt = 0;; attempt++)
 	{
+		OmsExec(OmsPlan(&plan_ins,
+						"INSERT INTO oms.customers (external_ref, email, name) VALUES ($1, $2, $3) "
+						"ON CONFLICT DO NOTHING RETURNING id",
+						3, types), values, nulls, 1);
+		if (SPI_processed == 1)
+			break;
 		OmsQuery(OmsPlan(&plan_get,
-						 "SELECT id FROM (SELECT id, 1 AS o FROM oms.customers WHERE external_ref OPERATOR(pg_catalog.=) $1 "
-						 "                UNION ALL "
-						 "                SELECT id, 2 FROM oms.customers WHERE pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) c "
-						 " ORDER BY o LIMIT 1",
+						 "SELECT id FROM oms.customers "
+						 " WHERE (external_ref OPERATOR(pg_catalog.=) $1 "
+						 "        OR pg_catalog.lower(email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) "
+						 "   AND erased_at IS NULL "
+						 " ORDER BY external_ref OPERATOR(pg_catalog.=) $1 DESC NULLS LAST LIMIT 1 FOR KEY SHARE",
 						 2, types), values, nulls, 1);
-		if (SPI_processed == 0)
-			elog(ERROR, "oms: customer vanished during lookup");
+		if (SPI_processed == 1)
+			break;
+		/* erased while this call waited for it: look again */
+		if (attempt >= 2)
+			JsonInvalid("customer.external_ref",
+						"The external_ref names a customer whose personal data was erased.",
+						"Send the customer's current reference, or leave external_ref out and send the email.");
 	}
 	*customer_id = OmsGetInt64(0, 1, NULL);
 	return true;
+}
+
+/*
+ * customer.address: the ship-to is the customer's saved address of that
+ * label (src/customers.c), with its coordinates. The customer must exist
+ * and not be erased.
+ */
+static void
+PoResolveAddress(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+	bool		lat_null;
+
+	if (o->cust_address == NULL)
+		return;
+	if (o->ship_to != NULL)
+		JsonInvalid("customer.address", "The order names its ship-to twice: ship_to and customer.address.",
+					"Send either the address (ship_to) or the label of a saved one (customer.address).");
+	values[0] = o->cust_ref ? CStringGetTextDatum(o->cust_ref) : (Datum) 0;
+	values[1] = o->cust_email ? CStringGetTextDatum(o->cust_email) : (Datum) 0;
+	values[2] = CStringGetTextDatum(o->cust_address);
+	nulls[0] = o->cust_ref ? ' ' : 'n';
+	nulls[1] = o->cust_email ? ' ' : 'n';
+	OmsQuery(OmsPlan(&plan,
+					 "SELECT a.address::pg_catalog.text, "
+					 "       (a.address OPERATOR(pg_catalog.->>) 'lat')::pg_catalog.float8, "
+					 "       (a.address OPERATOR(pg_catalog.->>) 'lon')::pg_catalog.float8 "
+					 "  FROM (SELECT id FROM oms.customers c "
+					 "         WHERE (c.external_ref OPERATOR(pg_catalog.=) $1 "
+					 "                OR pg_catalog.lower(c.email) OPERATOR(pg_catalog.=) pg_catalog.lower($2)) "
+					 "           AND c.erased_at IS NULL "
+					 "         ORDER BY c.external_ref OPERATOR(pg_catalog.=) $1 DESC NULLS LAST LIMIT 1) c "
+					 "  JOIN oms.customer_addresses a ON a.customer_id OPERATOR(pg_catalog.=) c.id "
+					 "   AND a.label OPERATOR(pg_catalog.=) $3",
+					 3, types), values, nulls, 1);
+	if (SPI_processed == 0)
+		JsonInvalid("customer.address", psprintf("The customer has no saved address labelled \"%s\".", o->cust_address),
+					"Save it first with oms.save_customer_address(), or send the ship_to.");
+	o->ship_to = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 2, &lat_null));
+	if (!lat_null)
+		o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 3, NULL));
+	o->work.route.has_coords = !lat_null;
 }
 
 /*
@@ -696,6 +782,12 @@ PoRouteRequest(OrderWork *w, RouteRequest *req)
 	req->lat = w->route.lat;
 	req->lon = w->route.lon;
 	req->pickup_location_id = w->route.pickup_location_id;
+	req->counter = w->route.counter;
+	req->has_deliver_by = w->route.has_deliver_by;
+	req->deliver_by = w->route.deliver_by;
+	req->express = w->route.express;
+	req->promise = w->route.service_level != NULL;
+	req->currency = w->route.currency;
 	req->split = w->route.split;
 	req->all_or_nothing = w->shortfall == ORDER_SHORT_REFUSE;
 	req->demands = w->demands;
@@ -1217,12 +1309,38 @@ PoApplyRules(PoOrder *o)
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
 		changed = true;
 	}
-	if (hold_reason)
+	/* a counter sale is paid and handed over in the same call: no hold */
+	if (hold_reason && !o->work.route.counter)
 	{
 		LifecycleHold(o->work.order_id, hold_reason);
 		changed = true;
 	}
 	return changed;
+}
+
+/*
+ * The delivery promise asked for, on the order row (src/route_promise.c):
+ * only orders that ask for one pay this update.
+ */
+static void
+PoRecordPromise(PoOrder *o)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (o->deliver_by == NULL && o->service_level == NULL)
+		return;
+	values[0] = Int64GetDatum(o->work.order_id);
+	values[1] = o->deliver_by ? CStringGetTextDatum(o->deliver_by) : (Datum) 0;
+	values[2] = o->service_level ? CStringGetTextDatum(o->service_level) : (Datum) 0;
+	nulls[1] = o->deliver_by ? ' ' : 'n';
+	nulls[2] = o->service_level ? ' ' : 'n';
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.orders SET deliver_by = $2::pg_catalog.date, service_level = $3 "
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					3, types), values, nulls, 1);
 }
 
 PG_FUNCTION_INFO_V1(place_order);
@@ -1234,7 +1352,18 @@ PG_FUNCTION_INFO_V1(place_order);
 Datum
 place_order(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *doc;
+	OmsRequireArg(fcinfo, 0, "order");
+	PG_RETURN_DATUM(OrdersPlace(PG_GETARG_JSONB_P(0), 0));
+}
+
+/*
+ * The steps of place_order for a document. A counter sale
+ * (counter_location_id > 0, src/counter_sale.c) is placed the same way,
+ * reserved at that location only (PoResolvePickup), with no hold rule.
+ */
+Datum
+OrdersPlace(Jsonb *doc, int32 counter_location_id)
+{
 	PoOrder		o;
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];
 	int32		channel_id;
@@ -1244,21 +1373,20 @@ place_order(PG_FUNCTION_ARGS)
 	OrderDocHead head;
 	Datum		result;
 
-	OmsRequireArg(fcinfo, 0, "order");
-	doc = PG_GETARG_JSONB_P(0);
 	PoParse(doc, &o);
 	PoRequestHash(doc, digest);
 
 	SPI_connect();
 	nest = OmsKeyLookupsBegin();
 	channel_id = PoResolveChannel(&o, &channel_active, &hold);
-	PoResolvePickup(&o);
+	PoResolveAddress(&o);
+	PoResolvePickup(&o, counter_location_id);
 	if (!PoInsertOrder(&o, channel_id, hold, digest, &head))
 	{
 		result = OrdersDocumentReplayed(o.work.order_id, true);
 		OmsKeyLookupsEnd(nest);
 		SPI_finish();
-		PG_RETURN_DATUM(result);
+		return result;
 	}
 	if (!channel_active)
 		ereport(ERROR,
@@ -1266,6 +1394,7 @@ place_order(PG_FUNCTION_ARGS)
 				 errmsg("invalid order: channel \"%s\" is inactive", o.work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
 	PoLockKits(&o.work);
@@ -1286,7 +1415,7 @@ place_order(PG_FUNCTION_ARGS)
 		result = OrdersDocumentPlaced(&head, &o.work);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
-	PG_RETURN_DATUM(result);
+	return result;
 }
 
 /*
@@ -1308,7 +1437,8 @@ OrdersRouteRequest(Jsonb *doc, RouteRequest *req)
 				 errmsg("invalid order: channel \"%s\" is inactive", o->work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
-	PoResolvePickup(o);
+	PoResolveAddress(o);
+	PoResolvePickup(o, 0);
 	PoResolveProducts(&o->work);
 	OrdersLoadKits(&o->work);
 	OrdersBuildDemand(&o->work);

@@ -127,6 +127,13 @@ typedef struct OrderRouteInputs
 	double		lon;
 	int32		pickup_location_id; /* 0: ship */
 	const char *split;			/* allow, avoid or forbid */
+	bool		counter;		/* a counter sale (src/counter_sale.c): pickup_location_id sells over its counter */
+	/* the delivery promise asked for (src/route_promise.c) */
+	bool		has_deliver_by;
+	int32		deliver_by;		/* DateADT */
+	bool		express;
+	const char *service_level;	/* standard, express or NULL */
+	const char *currency;
 } OrderRouteInputs;
 
 typedef struct OrderWork
@@ -181,11 +188,14 @@ typedef struct PoOrder
 	char	   *cust_ref;
 	char	   *cust_email;
 	char	   *cust_name;
+	char	   *cust_address;	/* customer.address: the label of a saved address, or NULL */
 	char	   *ship_to;		/* JSON text or NULL */
 	char	  **flags;
 	int			nflags;
 	char	   *notes;
 	int32		hold_minutes;	/* -1 when not given */
+	char	   *deliver_by;		/* YYYY-MM-DD or NULL */
+	char	   *service_level;	/* standard, express or NULL */
 	PoPrice    *prices;			/* per line */
 	Datum		subtotal;		/* numeric: the lines' units at their prices */
 	Datum		discount;		/* numeric: the lines' discounts */
@@ -239,6 +249,12 @@ extern bool OrdersBestSubstitute(int64 product_id, int32 qty, int64 *sub_id, cha
 extern bool OrdersIsSubstitute(int64 product_id, int64 sub_id);
 /* placement: switch "substitute": "allow" lines that are short to their best substitute */
 extern void OrdersTakeSubstitutes(OrderWork *w, PoPrice *prices);
+/*
+ * place_order's steps for a document; counter_location_id > 0 makes it a
+ * counter sale at that location (src/counter_sale.c): reserved there only,
+ * whatever its pickup flag and daily capacity, and no hold rule applies.
+ */
+extern Datum OrdersPlace(Jsonb *doc, int32 counter_location_id);
 
 /* ---- order_document.c ---- */
 

@@ -31,6 +31,8 @@ CREATE TABLE oms.orders (
     updated_at    timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     cancel_reason text,
     held_from     text,
+    deliver_by    date,
+    service_level text,
     CONSTRAINT orders_pkey PRIMARY KEY (id),
     CONSTRAINT orders_channel_external_id_key UNIQUE (channel_id, external_id),
     CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
@@ -39,6 +41,7 @@ CREATE TABLE oms.orders (
     -- anchored patterns for the closed sets: see stock_movements_kind_chk
     CONSTRAINT orders_split_policy_chk CHECK (split_policy OPERATOR(pg_catalog.~) '^(allow|avoid|forbid)$'),
     CONSTRAINT orders_pickup_location_fkey FOREIGN KEY (pickup_location_id) REFERENCES oms.locations (id),
+    CONSTRAINT orders_service_level_chk CHECK (service_level OPERATOR(pg_catalog.~) '^(standard|express)$'),
     CONSTRAINT orders_policy_chk CHECK (policy OPERATOR(pg_catalog.~) '^(all_or_nothing|partial|backorder)$'),
     CONSTRAINT orders_ship_lat_chk CHECK (ship_lat OPERATOR(pg_catalog.>=) -90 AND ship_lat OPERATOR(pg_catalog.<=) 90),
     CONSTRAINT orders_ship_lon_chk CHECK (ship_lon OPERATOR(pg_catalog.>=) -180 AND ship_lon OPERATOR(pg_catalog.<=) 180),
@@ -85,6 +88,8 @@ COMMENT ON COLUMN oms.orders.placed_at IS 'When the order was placed';
 COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';
 COMMENT ON COLUMN oms.orders.cancel_reason IS 'Why the order was cancelled or expired';
 COMMENT ON COLUMN oms.orders.held_from IS 'While on hold: the status a release returns to';
+COMMENT ON COLUMN oms.orders.deliver_by IS 'The date the customer must have the goods by (the document''s deliver_by): routing filters the locations that cannot make it';
+COMMENT ON COLUMN oms.orders.service_level IS 'standard or express (the document''s service_level): express routes by the fastest carrier service';
 
 CREATE TABLE oms.order_lines (
     id               bigserial     NOT NULL,

@@ -91,7 +91,7 @@ RouteNumeric(double v, int scale)
  * memory context, as a jsonb value, without a text round trip.
  */
 static Datum
-RouteVerdicts(RouteSite *x, Datum *cache)
+RouteVerdicts(RouteSite *x, Datum *cache, bool deadline)
 {
 	int			mask = 0;
 	int			f;
@@ -109,6 +109,9 @@ RouteVerdicts(RouteSite *x, Datum *cache)
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 		for (f = 0; f < RF_COUNT; f++)
 		{
+			/* the deadline filter is shown when the document has a deadline */
+			if (f == RF_DEADLINE && !deadline)
+				continue;
 			key.type = jbvString;
 			key.val.string.val = unconstify(char *, RouteFilterNames[f]);
 			key.val.string.len = strlen(RouteFilterNames[f]);
@@ -148,6 +151,9 @@ RouteFilterReason(StringInfo buf, RouteRequest *req, RouteSite *x)
 			return;
 		case RF_STOCK:
 			appendStringInfoString(buf, "filtered: no stock of any line");
+			return;
+		case RF_DEADLINE:
+			appendStringInfoString(buf, "filtered: no carrier service delivers by the deadline from here");
 			return;
 	}
 }
@@ -282,7 +288,12 @@ RouteExplainRows(RouteRequest *req, Tuplestorestate *store, TupleDesc desc)
 			RouteWhyNot(&reason, req, st, x);
 		}
 		rank++;
-		values[4] = RouteVerdicts(x, verdicts);
+		values[4] = RouteVerdicts(x, verdicts, req->has_deliver_by);
+		/* the promise from here: when promised, what; else that none is */
+		if (RoutePromiseWanted(req))
+			values[4] = DirectFunctionCall2(jsonb_concat, values[4],
+											DirectFunctionCall1(jsonb_in, CStringGetDatum(
+																	psprintf("{\"promise\": %s}", x->promise_text ? x->promise_text : "null"))));
 
 		oldcxt = MemoryContextSwitchTo(rowcxt);
 		values[0] = Int32GetDatum(rank);

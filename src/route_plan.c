@@ -92,7 +92,7 @@
 #define ROUTE_EXACT_MAX		8
 
 const char *const RouteFilterNames[RF_COUNT] = {
-	"active", "fulfils", "channel", "distance", "capacity", "not_rejected", "stock"
+	"active", "fulfils", "channel", "distance", "capacity", "not_rejected", "stock", "deadline"
 };
 
 /*
@@ -112,6 +112,7 @@ static const RouteStrategyEntry RouteStrategies[ROUTE_STRATEGY_COUNT] = {
 	{"cheapest", ROUTE_STRATEGY_CHEAPEST, "cheapest"},
 	{"priority", ROUTE_STRATEGY_PRIORITY, "best priority"},
 	{"balance", ROUTE_STRATEGY_BALANCE, "most stock left"},
+	{"fastest", ROUTE_STRATEGY_FASTEST, "earliest delivery"},
 };
 
 /*
@@ -378,7 +379,7 @@ RouteLoadConfig(RouteRequest *req)
 #define ROUTE_SITE_LOAD_JOIN \
 	"  LEFT JOIN oms.location_daily_load d ON l.daily_capacity IS NOT NULL " \
 	"       AND d.location_id OPERATOR(pg_catalog.=) l.id " \
-	"       AND d.day OPERATOR(pg_catalog.=) pg_catalog.timezone('UTC', pg_catalog.now())::pg_catalog.date "
+	"       AND d.day OPERATOR(pg_catalog.=) pg_catalog.timezone(l.time_zone, pg_catalog.now())::pg_catalog.date "
 
 /*
  * Columns 1-12 of a result row (ROUTE_LOCATION_COLUMNS, deformed into v,
@@ -633,6 +634,7 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 	int64	   *total_of = palloc(sizeof(int64) * (req->ndemands + 1));
 	bool	   *first_of = palloc(sizeof(bool) * (req->ndemands + 1));
 	bool	   *fit = palloc(sizeof(bool) * ((Size) st->nsites * req->ndemands + 1));
+	bool		promise = RoutePromiseWanted(req);
 
 	/* per demand, once: what all demands of its product ask together */
 	for (d = 0; d < req->ndemands; d++)
@@ -643,14 +645,16 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 	st->eligible = palloc(sizeof(int) * (st->nsites + 1));
 	st->neligible = 0;
 	for (s = 0; s < st->nsites; s++)
+		st->sites[s].distance = req->has_coords
+			? CatalogDistanceKm(st->sites[s].lat, st->sites[s].lon, req->lat, req->lon) : -1;
+	/* a delivery promise per site: its carrier's rate is then the shipping cost */
+	if (promise)
+		RoutePromise(req, st);
+	for (s = 0; s < st->nsites; s++)
 	{
 		RouteSite  *x = &st->sites[s];
 
-		if (req->has_coords)
-			x->distance = CatalogDistanceKm(x->lat, x->lon, req->lat, req->lon);
-		else
-			x->distance = -1;
-		x->ship_cost = (x->distance > 0 ? x->distance : 0) * x->per_km;
+		x->ship_cost = promise && x->promised ? x->promise_rate : (x->distance > 0 ? x->distance : 0) * x->per_km;
 		x->est_cost = x->ship_cost + x->handling;
 		x->units = 0;
 		x->after = 0;
@@ -687,12 +691,16 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 			}
 
 		x->pass[RF_ACTIVE] = x->active;
-		x->pass[RF_FULFILS] = req->pickup_location_id > 0 ? (x->id == req->pickup_location_id && x->pickup) : x->ships;
+		x->pass[RF_FULFILS] = req->pickup_location_id > 0 ? (x->id == req->pickup_location_id && (x->pickup || req->counter)) : x->ships;
 		x->pass[RF_CHANNEL] = req->nallowed == 0 || RouteContains(req->allowed, req->nallowed, x->id);
 		x->pass[RF_DISTANCE] = req->max_distance_km < 0 || x->distance < 0 || x->distance <= req->max_distance_km;
+		/* a counter sale is not a parcel: the daily capacity neither applies nor counts it */
+		if (req->counter)
+			x->capacity = -1;
 		x->pass[RF_CAPACITY] = x->capacity < 0 || x->load < x->capacity;
 		x->pass[RF_REJECTED] = !RouteContains(req->rejected, req->nrejected, x->id);
 		x->pass[RF_STOCK] = x->units > 0;
+		x->pass[RF_DEADLINE] = !req->has_deliver_by || x->promised;
 		x->failed = -1;
 		for (f = 0; f < RF_COUNT; f++)
 			if (!x->pass[f])
@@ -724,6 +732,12 @@ RouteScoreSites(RouteRequest *req, RouteState *st)
 					x->key[1] = x->est_cost;
 					x->key[2] = x->priority;
 					x->key[3] = dist;
+					break;
+				case ROUTE_STRATEGY_FASTEST:
+					/* no promise (no service reaches the ship-to): last */
+					x->key[0] = x->promised ? (double) x->arrives_on : 1e12;
+					x->key[1] = x->est_cost;
+					x->key[2] = dist;
 					break;
 				case ROUTE_STRATEGY_CHEAPEST:
 					x->key[0] = x->est_cost;

@@ -119,7 +119,7 @@ RouteTakeCapacity(RouteState *st, RouteAllocation *taken, int ntaken)
 		values[0] = Int32GetDatum(locs[i]);
 		OmsExec(OmsPlan(&plan,
 						"INSERT INTO oms.location_daily_load AS d (location_id, day, orders) "
-						"SELECT l.id, pg_catalog.timezone('UTC', pg_catalog.now())::pg_catalog.date, 1 "
+						"SELECT l.id, pg_catalog.timezone(l.time_zone, pg_catalog.now())::pg_catalog.date, 1 "
 						"  FROM oms.locations l WHERE l.id OPERATOR(pg_catalog.=) $1 "
 						"   AND l.daily_capacity IS NOT NULL "
 						"ON CONFLICT (location_id, day) DO UPDATE SET orders = d.orders OPERATOR(pg_catalog.+) 1 "
@@ -373,6 +373,8 @@ RouteAppendSiteTerms(StringInfo buf, RouteSite *x)
 	appendStringInfoString(buf, ", \"est_cost\": ");
 	RouteAppendNumber(buf, x->est_cost);
 	appendStringInfo(buf, ", \"priority\": %d, \"lines_in_full\": %d", x->priority, x->nfit);
+	if (x->promise_text)
+		appendStringInfo(buf, ", \"promise\": %s", x->promise_text);
 }
 
 /*

@@ -69,6 +69,7 @@ typedef enum RouteStrategy
 	ROUTE_STRATEGY_CHEAPEST,	/* estimated cost: distance x cost_per_km + handling */
 	ROUTE_STRATEGY_PRIORITY,	/* the locations' priority numbers, lower first */
 	ROUTE_STRATEGY_BALANCE,		/* most stock of the demanded products left after */
+	ROUTE_STRATEGY_FASTEST,		/* the earliest promised delivery date (src/route_promise.c) */
 	ROUTE_STRATEGY_COUNT
 } RouteStrategy;
 
@@ -91,6 +92,13 @@ typedef struct RouteRequest
 	double		lat;
 	double		lon;
 	int32		pickup_location_id; /* click and collect, 0 otherwise */
+	bool		counter;		/* a counter sale: pickup_location_id sells, pickup flag and capacity aside */
+	/* the delivery promise (src/route_promise.c) */
+	bool		has_deliver_by; /* deliver_by is a deadline: locations that cannot make it are filtered */
+	int32		deliver_by;		/* DateADT */
+	bool		express;		/* service_level express: the fastest service, not the cheapest */
+	bool		promise;		/* a service_level was given: promise even without a deadline */
+	const char *currency;		/* the order's, for the carriers' rates */
 	const char *split;			/* allow, avoid or forbid */
 	bool		all_or_nothing;
 	RouteExpireFn expire;		/* lazy expiry for RouteReserve; NULL: none */
@@ -149,7 +157,7 @@ extern void RouteExplain(RouteRequest *req, Tuplestorestate *store, TupleDesc de
 /* filters, in the order they are applied */
 typedef enum RouteFilter
 {
-	RF_ACTIVE, RF_FULFILS, RF_CHANNEL, RF_DISTANCE, RF_CAPACITY, RF_REJECTED, RF_STOCK, RF_COUNT
+	RF_ACTIVE, RF_FULFILS, RF_CHANNEL, RF_DISTANCE, RF_CAPACITY, RF_REJECTED, RF_STOCK, RF_DEADLINE, RF_COUNT
 } RouteFilter;
 
 /* the filters' names, as the decisions and explain_route show them */
@@ -188,6 +196,11 @@ typedef struct RouteSite
 	double		key[4];			/* strategy measure, then tie-breakers */
 	bool		chosen;
 	int64		planned;		/* units allocated here by the plan */
+	/* the delivery promise from here (RoutePromise), when the request asks for one */
+	bool		promised;		/* a service reaches the ship-to (by deliver_by, if given) */
+	int32		arrives_on;		/* DateADT */
+	char	   *promise_text;	/* {"ships_on": ..., "arrives_on": ..., "carrier": ..., "service": ..., "rate": ...} */
+	double		promise_rate;	/* the service's rate */
 } RouteSite;
 
 typedef struct RouteState
@@ -200,6 +213,10 @@ typedef struct RouteState
 	int			nplan;
 	const char *rule;
 } RouteState;
+
+/* route_promise.c: whether the request asks for promises; each site's promise */
+extern bool RoutePromiseWanted(RouteRequest *req);
+extern void RoutePromise(RouteRequest *req, RouteState *st);
 
 /* route_plan.c: the strategy's name (as stored) and its term in explanations */
 extern const char *RouteStrategyName(RouteStrategy strategy);

@@ -44,7 +44,7 @@ CREATE TABLE oms.location_daily_load (
 );
 COMMENT ON TABLE oms.location_daily_load IS 'Orders routed to a capacity-limited location per day (UTC); routing counts here with a guarded increment, so daily_capacity is never exceeded';
 COMMENT ON COLUMN oms.location_daily_load.location_id IS 'The location (one with a daily_capacity)';
-COMMENT ON COLUMN oms.location_daily_load.day IS 'The day, in UTC';
+COMMENT ON COLUMN oms.location_daily_load.day IS 'The day, in the location''s time zone (oms.locations.time_zone)';
 COMMENT ON COLUMN oms.location_daily_load.orders IS 'Orders routed to the location that day';
 
 CREATE TABLE oms.rejection_reasons (
@@ -118,7 +118,7 @@ COMMENT ON COLUMN oms.routing_decisions.id IS 'Decision id';
 COMMENT ON COLUMN oms.routing_decisions.order_id IS 'The order routed';
 COMMENT ON COLUMN oms.routing_decisions.decided_at IS 'When';
 COMMENT ON COLUMN oms.routing_decisions.trigger IS 'place_order, reroute after a rejection, or edit_order (added units, a changed ship-to)';
-COMMENT ON COLUMN oms.routing_decisions.strategy IS 'The channel''s strategy at the time: closest, cheapest, priority or balance';
+COMMENT ON COLUMN oms.routing_decisions.strategy IS 'The channel''s strategy at the time: closest, cheapest, priority, balance or fastest';
 COMMENT ON COLUMN oms.routing_decisions.split_policy IS 'The order''s split policy: allow, avoid or forbid';
 COMMENT ON COLUMN oms.routing_decisions.rule IS 'The rule that decided, for example "single location" or "split, exact search"';
 COMMENT ON COLUMN oms.routing_decisions.locations IS 'Codes of the chosen locations, one per shipment';
@@ -126,7 +126,7 @@ COMMENT ON COLUMN oms.routing_decisions.shipments IS 'Number of shipments planne
 COMMENT ON COLUMN oms.routing_decisions.distance_km IS 'Sum of the distances of the chosen locations to the ship-to; NULL without ship-to coordinates';
 COMMENT ON COLUMN oms.routing_decisions.est_cost IS 'Estimated cost of the plan: distance times cost_per_km plus handling, per shipment';
 COMMENT ON COLUMN oms.routing_decisions.short_units IS 'Units no eligible location could supply (backordered, cancelled or refused by the policy)';
-COMMENT ON COLUMN oms.routing_decisions.chosen IS 'Per chosen location: code, units, distance_km, est_cost, priority';
+COMMENT ON COLUMN oms.routing_decisions.chosen IS 'Per chosen location: code, units, distance_km, est_cost, priority, and the delivery promise (ships_on, arrives_on, carrier, service, rate) when the order asked for one';
 COMMENT ON COLUMN oms.routing_decisions.runners_up IS 'The best eligible locations not chosen (at most 3), with their score terms';
 COMMENT ON COLUMN oms.routing_decisions.filtered IS 'Active locations with stock of the order that a filter excluded, counted per filter (inactive locations are not read during placement)';
 

@@ -84,6 +84,8 @@ typedef struct ShipState
 	int			ncons;
 	/* ShipCheckComplete */
 	bool		complete;
+	/* FfHandOver: counter or pickup, no carrier (NULL: a carrier took it) */
+	const char *handover;
 } ShipState;
 
 static void ShipParse(FunctionCallInfo fcinfo, ShipState *s);
@@ -428,7 +430,9 @@ ShipConsumeReservations(ShipState *s)
 static void
 ShipRecordMovements(ShipState *s)
 {
-	char	   *reference = psprintf("shipment " INT64_FORMAT " %s %s", s->shipment_id, s->carrier, s->tracking);
+	char	   *reference = s->handover
+		? psprintf("shipment " INT64_FORMAT " handed over (%s)", s->shipment_id, s->handover)
+		: psprintf("shipment " INT64_FORMAT " %s %s", s->shipment_id, s->carrier, s->tracking);
 	int			i;
 
 	for (i = 0; i < s->ncons; i++)
@@ -450,19 +454,21 @@ static void
 ShipMarkShipped(ShipState *s)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			t5[5] = {INT8OID, INT4OID, INT4OID, TEXTOID, NUMERICOID};
-	Datum		values[5];
+	Oid			t6[6] = {INT8OID, INT4OID, INT4OID, TEXTOID, NUMERICOID, TEXTOID};
+	Datum		values[6];
+	const char *nulls = s->handover ? " nnnn " : "     n";
 
 	values[0] = Int64GetDatum(s->shipment_id);
 	values[1] = Int32GetDatum(s->carrier_id);
 	values[2] = Int32GetDatum(s->service_id);
-	values[3] = CStringGetTextDatum(s->tracking);
+	values[3] = s->handover ? (Datum) 0 : CStringGetTextDatum(s->tracking);
 	values[4] = s->rate;
+	values[5] = s->handover ? CStringGetTextDatum(s->handover) : (Datum) 0;
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.shipments SET status = 'shipped', carrier_id = $2, service_id = $3, "
-					"       tracking_number = $4, rate = $5, shipped_at = pg_catalog.now() "
+					"       tracking_number = $4, rate = $5, shipped_at = pg_catalog.now(), handover = $6 "
 					" WHERE id OPERATOR(pg_catalog.=) $1",
-					5, t5), values, NULL, 0);
+					6, t6), values, nulls, 0);
 }
 
 /*
@@ -528,7 +534,7 @@ ShipEmitEvent(ShipState *s)
 
 	values[0] = Int64GetDatum(s->shipment_id);
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT pg_catalog.jsonb_build_object('shipment_id', s.id, 'location', l.code, "
+					 "SELECT (pg_catalog.jsonb_build_object('shipment_id', s.id, 'location', l.code, "
 					 "         'carrier', c.code, 'carrier_name', c.name, 'service', sv.code, 'service_name', sv.name, "
 					 "         'tracking_number', s.tracking_number, "
 					 "         'tracking_url', pg_catalog.replace(c.tracking_url, '{{tracking_number}}', s.tracking_number), "
@@ -538,13 +544,43 @@ ShipEmitEvent(ShipState *s)
 					 "                     FROM oms.shipment_lines sl "
 					 "                     JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) sl.order_line_id "
 					 "                     JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) ol.product_id "
-					 "                    WHERE sl.shipment_id OPERATOR(pg_catalog.=) s.id))::pg_catalog.text "
+					 "                    WHERE sl.shipment_id OPERATOR(pg_catalog.=) s.id)) "
+					 "       OPERATOR(pg_catalog.||) CASE WHEN s.handover IS NULL THEN '{}'::pg_catalog.jsonb "
+					 "            ELSE pg_catalog.jsonb_build_object('handover', s.handover) END)::pg_catalog.text "
 					 "  FROM oms.shipments s JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) s.location_id "
-					 "  JOIN oms.carriers c ON c.id OPERATOR(pg_catalog.=) s.carrier_id "
-					 "  JOIN oms.carrier_services sv ON sv.id OPERATOR(pg_catalog.=) s.service_id "
+					 "  LEFT JOIN oms.carriers c ON c.id OPERATOR(pg_catalog.=) s.carrier_id "
+					 "  LEFT JOIN oms.carrier_services sv ON sv.id OPERATOR(pg_catalog.=) s.service_id "
 					 " WHERE s.id OPERATOR(pg_catalog.=) $1",
 					 1, t1), values, NULL, 1);
 	EventsEmit("shipment_shipped", s->order_id, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+}
+
+/*
+ * FfHandOver: a pending shipment leaves its location in the customer's
+ * hands, over a store's counter or at a pickup handover
+ * (src/counter_sale.c, src/pickup.c): the steps of ship() from 3 on, with
+ * no carrier, service, tracking number or rate (the shipment's handover
+ * column says how it left). The caller holds an SPI connection and has
+ * checked what is particular to its handover.
+ */
+void
+FfHandOver(int64 shipment_id, const char *handover)
+{
+	ShipState	s;
+
+	memset(&s, 0, sizeof(s));
+	s.shipment_id = shipment_id;
+	s.handover = handover;
+	s.rate = (Datum) 0;
+	ShipLockAndCheck(&s);
+	ShipCollectReservations(&s);
+	ShipConsumeReservations(&s);
+	ShipRecordMovements(&s);
+	ShipMarkShipped(&s);
+	ShipCheckComplete(&s);
+	ShipRecognizeRevenue(&s);
+	ShipAdvanceStatus(&s);
+	ShipEmitEvent(&s);
 }
 
 /* ---- deliver ---- */

@@ -4,7 +4,7 @@ BEGIN;
 SELECT plan(42);
 
 SELECT has_schema('oms');
-SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers',
+SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_components', 'customers', 'customer_addresses', 'customer_consents',
                          'stock_balances', 'stock_movements', 'orders', 'order_lines', 'reservations',
                          'events', 'event_consumers', 'order_statuses', 'order_transitions',
                          'order_status_history', 'hold_rules', 'gift_cards', 'payments', 'payment_transactions', 'money_out',

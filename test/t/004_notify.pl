@@ -47,7 +47,8 @@ my @kinds = qw(
   backorder_filled low_stock
   rma_requested rma_authorized rma_rejected rma_received
   order_edited order_follow_up
-  purchase_order_proposed purchase_order_sent purchase_order_received purchase_order_closed purchase_order_cancelled);
+  purchase_order_proposed purchase_order_sent purchase_order_received purchase_order_closed purchase_order_cancelled
+  pickup_ready pickup_expired);
 my %listed = map { $_ => 1 } @kinds;
 
 my %in_source;
@@ -178,6 +179,14 @@ $node->safe_psql('shop', q{
     SELECT oms.edit_order(oid_of('N-6'), '{"changes": [{"op": "set_qty", "line_no": 1, "qty": 2}]}') ->> 'status';
     UPDATE oms.shipments SET delivered_at = delivered_at - interval '8 days' WHERE order_id = oid_of('N-1');
     SELECT oms.send_follow_ups();
+    -- a pickup made ready and not collected in time: released by the sweep
+    UPDATE oms.locations SET pickup = true WHERE code = 'HAM';
+    SELECT oms.place_order('{"channel": "web", "external_id": "N-7", "currency": "EUR", "customer": {"external_ref": "ann"},
+             "ship_to": {"pickup": "HAM"}, "lines": [{"sku": "MUG", "qty": 1, "unit_price": 10}]}') ->> 'status';
+    SELECT pay('N-7', false);
+    SELECT oms.ready_for_pickup((oms.create_shipment(oid_of('N-7'), 'HAM') ->> 'shipment_id')::bigint) ->> 'status';
+    UPDATE oms.shipments SET ready_at = ready_at - interval '30 days' WHERE order_id = oid_of('N-7');
+    SELECT oms.expire_pickups();
     -- stored value
     SELECT oms.issue_gift_card('GIFT-NOTIFY-0001', 25, 'EUR') ->> 'gift_card_id' IS NOT NULL;
     SELECT oms.issue_store_credit(c.id, 10, 'EUR', 'goodwill') IS NOT NULL FROM oms.customers c;
