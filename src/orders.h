@@ -12,9 +12,11 @@
  *	    order_document.c  the order document (get_order)
  *	    order_parse.c     the place_order document parsed and validated
  *	    order_substitute.c substitutes of short products (oms.product_substitutes)
- *	    order_place.c     place_order and its named steps, shared with re-routing
- *	                      (calls order_parse.c, order_document.c, order_substitute.c)
- *	    order_reroute.c   re-routing after a rejection (calls order_place.c)
+ *	    order_steps.c     the placement steps shared with re-routing and edits
+ *	                      (calls order_substitute.c for OM001's detail)
+ *	    order_place.c     place_order and its named steps (calls order_parse.c,
+ *	                      order_document.c, order_substitute.c, order_steps.c)
+ *	    order_reroute.c   re-routing after a rejection (calls order_steps.c)
  *	    order_release.c   release of reservations and backorders, expiry
  *	    order_actions.c   cancel_order, set_order_status, hold_order,
  *	                      release_hold: the order actions that orchestrate
@@ -24,7 +26,7 @@
  *	                      new version, its event and answer (calls
  *	                      order_edit_apply.c, order_document.c, order_parse.c)
  *	    order_edit_apply.c what an edit does to stock, lines, totals, status
- *	                      and money (calls order_place.c, payments.c)
+ *	                      and money (calls order_steps.c, payments.c)
  *
  *-------------------------------------------------------------------------
  */
@@ -225,7 +227,7 @@ extern void PoParse(Jsonb *doc, PoOrder *o);
 /* SHA-256 of the document, the idempotency check of a replay */
 extern void PoRequestHash(Jsonb *doc, uint8 *digest);
 
-/* ---- order_place.c: the steps shared with re-routing ---- */
+/* ---- order_steps.c: the placement steps shared with re-routing and edits ---- */
 
 extern void OrdersLoadKits(OrderWork *w);
 extern void OrdersBuildDemand(OrderWork *w);
@@ -238,6 +240,13 @@ extern void OrdersReserve(OrderWork *w, bool rejections, const char *trigger,
 						  RouteAllocation *release, int nrelease);
 extern void OrdersDistribute(OrderWork *w);
 extern void OrdersBookReservations(OrderWork *w);
+/* the routing request of the work's demands (placement's first plan) */
+extern void OrdersWorkRouteRequest(OrderWork *w, RouteRequest *req);
+/* the units a plan took, per demand, into w->taken */
+extern void OrdersTakenFrom(OrderWork *w, RoutePlanOut *plan, RouteAllocation *taken, int ntaken);
+/* OrdersBookReservations' two halves: the unused units given back; the reservation rows */
+extern void OrdersGiveBackUnused(OrderWork *w);
+extern void OrdersWriteReservations(OrderWork *w);
 
 /* ---- order_substitute.c ---- */
 
@@ -249,6 +258,9 @@ extern bool OrdersBestSubstitute(int64 product_id, int32 qty, int64 *sub_id, cha
 extern bool OrdersIsSubstitute(int64 product_id, int64 sub_id);
 /* placement: switch "substitute": "allow" lines that are short to their best substitute */
 extern void OrdersTakeSubstitutes(OrderWork *w, PoPrice *prices);
+
+/* ---- order_place.c ---- */
+
 /*
  * place_order's steps for a document; counter_location_id > 0 makes it a
  * counter sale at that location (src/counter_sale.c): reserved there only,
