@@ -214,6 +214,13 @@ typedef struct RouteState
 	const char *rule;
 } RouteState;
 
+/* route_search.c: the search over the scored candidates (st->eligible) */
+extern void RouteSortByScore(RouteState *st, int *idx, int n);
+#define ROUTE_EXACT_MAX		8	/* products up to which the cover is exact */
+extern void RouteExactCover(RouteRequest *req, RouteState *st, uint32 target);
+extern void RouteGreedyCover(RouteRequest *req, RouteState *st, bool *fits_somewhere);
+extern int	RouteAllocate(RouteRequest *req, RouteState *st, RoutePlanOut *out, bool may_add);
+
 /* route_promise.c: whether the request asks for promises; each site's promise */
 extern bool RoutePromiseWanted(RouteRequest *req);
 extern void RoutePromise(RouteRequest *req, RouteState *st);
