@@ -198,28 +198,6 @@ EdLoadReleases(EdEdit *e, EdStock *st)
 
 /* ---- 3. routing ---- */
 
-/* the kits of the work locked FOR SHARE, as placement does (src/order_place.c, PoLockKits) */
-static void
-EdLockKits(OrderWork *w)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
-	int64	   *ids = palloc(sizeof(int64) * (w->nlines + 1));
-	int			n = 0;
-	int			i;
-
-	for (i = 0; i < w->nlines; i++)
-		if (w->lines[i].product.kind == OMS_KIND_KIT)
-			ids[n++] = w->lines[i].product.id;
-	if (n == 0)
-		return;
-	values[0] = PointerGetDatum(OmsInt8Array(ids, n));
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT id FROM oms.products WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR SHARE",
-					 1, types), values, NULL, 0);
-}
-
 /* OM001 for added units an all_or_nothing order cannot get */
 static void
 EdRefuseShort(EdEdit *e, StringInfo detail, bool any_subs)
@@ -265,7 +243,7 @@ EdReserve(EdEdit *e, EdStock *st)
 	}
 	if (w->nlines > 0)
 	{
-		EdLockKits(w);
+		OrdersLockKits(w);
 		OrdersLoadKits(w);
 		OrdersBuildDemand(w);
 		OrdersReserve(w, true, "edit_order", st->rel, st->nrel);

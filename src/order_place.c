@@ -36,7 +36,7 @@
  *	      sku is reported at once. OrdersTakeSubstitutes (src/
  *	      order_substitute.c): a line sent with "substitute": "allow" whose
  *	      product is short takes its best-ranked substitute in stock.
- *	   7. PoLockKits, OrdersLoadKits: the components of the order's kits,
+ *	   7. OrdersLockKits, OrdersLoadKits: the components of the order's kits,
  *	      read after the kit rows are locked FOR SHARE (orders without kits
  *	      skip both), so that a concurrent change of a kit's components
  *	      either waits for this order (and is then refused while the order
@@ -484,40 +484,6 @@ PoResolveProducts(OrderWork *w)
 				 errhint("Remove the lines, or reactivate the products.")));
 }
 
-/*
- * Lock the rows of the order's kit products FOR SHARE, in id order, before
- * OrdersLoadKits reads their components in a statement of its own. This is
- * place_order's half of the bill-of-materials protocol written at
- * oms.catalog_kit_bom_guard (src/catalog.sql): a change of a kit's components
- * UPDATEs the kit's row first, so it waits for every place_order of the kit
- * in flight (and then sees its order and is refused while the order holds
- * the kit), and a place_order that comes second waits for the change and
- * then, under READ COMMITTED, reads the new components with the next
- * statement's snapshot; under REPEATABLE READ the updated row gives 40001.
- * Several place_orders of one kit share the lock and do not wait for each
- * other. An order without kits does nothing here.
- */
-static void
-PoLockKits(OrderWork *w)
-{
-	static SPIPlanPtr plan = NULL;
-	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
-	int64	   *kit_ids = palloc(sizeof(int64) * w->nlines);
-	int			nkits = 0;
-	int			i;
-
-	for (i = 0; i < w->nlines; i++)
-		if (w->lines[i].product.kind == OMS_KIND_KIT)
-			kit_ids[nkits++] = w->lines[i].product.id;
-	if (nkits == 0)
-		return;
-	values[0] = PointerGetDatum(OmsInt8Array(kit_ids, nkits));
-	OmsQuery(OmsPlan(&plan,
-					 "SELECT id FROM oms.products WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id FOR SHARE",
-					 1, types), values, NULL, 0);
-}
-
 /* The order lines, one statement; their ids go back into o->work.lines. */
 static void
 PoBookLines(PoOrder *o)
@@ -832,7 +798,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
-	PoLockKits(&o.work);
+	OrdersLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);
 	if (!PoReserveLast(&o, &head))

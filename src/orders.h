@@ -229,6 +229,8 @@ extern void PoRequestHash(Jsonb *doc, uint8 *digest);
 
 /* ---- order_steps.c: the placement steps shared with re-routing and edits ---- */
 
+/* the kit rows of the work's lines locked FOR SHARE, ascending (before OrdersLoadKits) */
+extern void OrdersLockKits(OrderWork *w);
 extern void OrdersLoadKits(OrderWork *w);
 extern void OrdersBuildDemand(OrderWork *w);
 /*
