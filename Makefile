@@ -13,7 +13,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 MODULE_big  = oms-$(EXTVERSION)
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
-              src/catalog.o src/events.o src/customers.o src/ledger.o src/lifecycle.o src/inventory.o \
+              src/catalog.o src/events.o src/customers.o src/ledger.o src/lifecycle.o src/inventory.o src/stock_query.o \
               src/valuation.o src/stock_damage.o src/purchasing.o src/po_propose.o src/po_receive.o \
               src/route_promise.o src/route_plan.o src/route_search.o src/route_reserve.o src/route_explain.o \
               src/order_parse.o src/order_document.o src/order_substitute.o src/order_steps.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
