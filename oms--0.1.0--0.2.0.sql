@@ -1677,9 +1677,7 @@ CREATE FUNCTION oms.erase_customer(customer_id bigint, reason text)
 COMMENT ON FUNCTION oms.erase_customer(bigint, text)
     IS 'Erase a customer''s personal data (GDPR erasure): name, email, phone, external reference, addresses and consents; the orders'' ship-to, coordinates and notes; orders, amounts, payments and the journal stay for accounting';
 
--- (oms.render_notification(): once, at the end of this script, with every area's change)
-COMMENT ON FUNCTION oms.render_notification(bigint, text)
-    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
+-- (oms.render_notification() and its comment: once, at the end of this script, with every area's change)
 
 -- the pickup message, by email and SMS; the shipping message by SMS
 INSERT INTO oms.message_templates (kind, channel, subject, body, seeded) VALUES
