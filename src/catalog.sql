@@ -181,7 +181,9 @@ CREATE TABLE oms.customers (
     phone         text,
     erased_at     timestamptz,
     erase_reason  text,
+    terms_days    integer     NOT NULL DEFAULT 30,
     CONSTRAINT customers_pkey PRIMARY KEY (id),
+    CONSTRAINT customers_terms_days_chk CHECK (terms_days OPERATOR(pg_catalog.>=) 0 AND terms_days OPERATOR(pg_catalog.<=) 365),
     CONSTRAINT customers_external_ref_key UNIQUE (external_ref),
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
@@ -209,6 +211,7 @@ COMMENT ON COLUMN oms.customers.created_at IS 'When the customer was created';
 COMMENT ON COLUMN oms.customers.phone IS 'Mobile number in E.164 form (+4915112345678), for SMS notifications';
 COMMENT ON COLUMN oms.customers.erased_at IS 'When the customer''s personal data was erased (oms.erase_customer); the row stays for the orders';
 COMMENT ON COLUMN oms.customers.erase_reason IS 'Why it was erased (the request it answered)';
+COMMENT ON COLUMN oms.customers.terms_days IS 'Payment terms in days: an invoice of a customer flagged terms is due this many days after it is issued';
 
 -- Kits: the kit must be of kind kit and every component of kind stock
 -- (kits do not nest, which keeps kit reservation one level deep), and a

@@ -253,6 +253,35 @@ AS $fn$
      WHERE EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_shipped > 0)
        AND COALESCE(rr.shipping, 0) <> o.shipping
     UNION ALL
+    -- invoices: invoice_vs_order. An invoice that is not void asks for its
+    -- order's total, and its order is not cancelled or expired; a void one
+    -- belongs to such an order; open means paid < amount, paid the rest
+    -- (src/invoices.c)
+    SELECT 'invoice_vs_order',
+           pg_catalog.format('invoice %s (%s): amount %s, paid %s; order %s is %s with total %s',
+                             i.number, i.status, i.amount, i.paid, o.id, o.status, o.total)
+      FROM oms.invoices i
+      JOIN oms.orders o ON o.id = i.order_id
+      JOIN oms.order_statuses s ON s.status = o.status
+     WHERE (i.status <> 'void' AND (i.amount <> o.total OR s.terminal))
+        OR (i.status = 'void' AND NOT s.terminal)
+        OR (i.status = 'open' AND i.paid >= i.amount)
+        OR (i.status = 'paid' AND i.paid < i.amount)
+    UNION ALL
+    -- invoices: invoices_receivable_posted. The journal's invoices_receivable
+    -- holds, per currency, what the open invoices still ask for
+    -- (amount - paid): issue, changes and voids post the difference,
+    -- settlements their amount (src/invoices.c)
+    SELECT 'invoices_receivable_posted',
+           pg_catalog.format('%s: invoices_receivable balance %s, open invoices ask %s',
+                             COALESCE(j.currency, i.currency), COALESCE(j.balance, 0), COALESCE(i.asks, 0))
+      FROM (SELECT e.currency, pg_catalog.sum(l.debit - l.credit) AS balance
+              FROM oms.journal_lines l JOIN oms.journal_entries e ON e.id = l.entry_id
+             WHERE l.account = 'invoices_receivable' GROUP BY 1) j
+      FULL JOIN (SELECT currency, pg_catalog.sum(amount - paid) AS asks FROM oms.invoices
+                  WHERE status = 'open' GROUP BY 1) i ON i.currency = j.currency
+     WHERE COALESCE(j.balance, 0) <> COALESCE(i.asks, 0)
+    UNION ALL
     -- coverage 8: order_coverage. A status that may ship (shippable; on
     -- hold: the status the order returns to) promises payment: the order's
     -- payments, authorized less voided, reach its total, or its customer is

@@ -53,7 +53,7 @@ CREATE TABLE oms.journal_rules (
         'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
         'gift_card_issue', 'store_credit_issue',
         'inventory_receipt', 'cogs', 'inventory_write_off',
-        'shipment_shipping', 'return_refund_tax']))
+        'shipment_shipping', 'return_refund_tax', 'invoice_issue', 'invoice_settle']))
 );
 ALTER TABLE oms.journal_rules REPLICA IDENTITY DEFAULT;
 COMMENT ON TABLE oms.journal_rules IS 'Which account each business event debits and credits (the mapping is data: change it with UPDATE)';
@@ -92,6 +92,13 @@ INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
 INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
     ('shipment_shipping', 'accounts_receivable', 'shipping_revenue', 'The order''s shipping charge, recognised with its first shipment', true),
     ('return_refund_tax', 'tax_payable', 'sales_returns', 'The tax part of a refund for returned units, taken back off tax payable', true);
+-- invoices of terms customers (src/invoices.c): what an open invoice still
+-- asks for moves from the order's receivable to the invoiced receivable
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('invoices_receivable', 'Invoiced receivables (open invoices of customers on terms)', 'asset', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('invoice_issue', 'invoices_receivable', 'accounts_receivable', 'An invoice issued to a customer on terms (or its amount changed; negative: voided)', true),
+    ('invoice_settle', 'accounts_receivable', 'invoices_receivable', 'An invoice settled by a payment (invoice, check or bank transfer)', true);
 
 CREATE TABLE oms.journal_entries (
     id          bigserial   NOT NULL,
@@ -105,7 +112,7 @@ CREATE TABLE oms.journal_entries (
     memo        text,
     CONSTRAINT journal_entries_pkey PRIMARY KEY (id),
     CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
-        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off'])),
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off', 'invoice'])),
     CONSTRAINT journal_entries_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$')
 );
 ALTER TABLE oms.journal_entries REPLICA IDENTITY DEFAULT;

@@ -427,6 +427,8 @@ EdOrderRow(EdEdit *e)
 					" WHERE o.id OPERATOR(pg_catalog.=) $1 RETURNING o.total",
 					1, types), values, NULL, 0);
 	e->total_after = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	/* an invoice of a terms order follows the total (src/invoices.c) */
+	InvoicesFollow(e->order_id);
 }
 
 /* ---- 6. backorders filled by released units ---- */

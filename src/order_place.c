@@ -708,6 +708,8 @@ PoApplyRules(PoOrder *o)
 	if (DatumGetBool(OmsGetDatum(0, 1, NULL)) && LifecycleOnTerms(customer_id))
 	{
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
+		/* its invoice (src/invoices.c) */
+		InvoicesIssue(o->work.order_id);
 		changed = true;
 	}
 	/* a counter sale is paid and handed over in the same call: no hold */
