@@ -2224,9 +2224,10 @@ COMMENT ON FUNCTION oms.render_notification(bigint, text)
     IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
 
 -- ===========================================================================
--- ---- charges (issue 18 part 2): shipping charges and tax (src/catalog.sql,
--- ---- src/orders.sql, src/charges.sql, src/ledger.sql, src/reports.sql,
--- ---- src/check.sql, src/grants.sql)
+-- ---- charges (issue 18 part 2): shipping charges, tax, invoices and A/R
+-- ---- (src/catalog.sql, src/orders.sql, src/payments.sql, src/charges.sql,
+-- ---- src/invoices.sql, src/ledger.sql, src/reports.sql, src/check.sql,
+-- ---- src/grants.sql)
 -- ===========================================================================
 ALTER TABLE oms.channels ADD COLUMN tax_mode text NOT NULL DEFAULT 'given';
 ALTER TABLE oms.channels ADD COLUMN prices_include_tax boolean NOT NULL DEFAULT false;
@@ -2236,12 +2237,19 @@ COMMENT ON COLUMN oms.channels.prices_include_tax IS 'Unit prices from this chan
 ALTER TABLE oms.products ADD COLUMN tax_class text NOT NULL DEFAULT 'standard';
 ALTER TABLE oms.products ADD CONSTRAINT products_tax_class_chk CHECK (tax_class OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$');
 COMMENT ON COLUMN oms.products.tax_class IS 'Tax class (standard, reduced, zero, ...): which oms.tax_rates row applies to it';
+ALTER TABLE oms.customers ADD COLUMN terms_days integer NOT NULL DEFAULT 30;
+ALTER TABLE oms.customers ADD CONSTRAINT customers_terms_days_chk CHECK (terms_days OPERATOR(pg_catalog.>=) 0 AND terms_days OPERATOR(pg_catalog.<=) 365);
+COMMENT ON COLUMN oms.customers.terms_days IS 'Payment terms in days: an invoice of a customer flagged terms is due this many days after it is issued';
 ALTER TABLE oms.orders ADD COLUMN shipping numeric(16,4) NOT NULL DEFAULT 0;
 ALTER TABLE oms.orders ADD CONSTRAINT orders_shipping_chk CHECK (shipping OPERATOR(pg_catalog.>=) 0);
 COMMENT ON COLUMN oms.orders.shipping IS 'Shipping charge: the document''s shipping.amount, or the quoted rate (shipping.quote), or 0; 0 once no unit is owed (src/order_charges.c)';
 COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax + shipping: what the units owed and their delivery cost (oms.check(): order_total_owed)';
 ALTER TABLE oms.order_lines ADD COLUMN price_includes_tax boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN oms.order_lines.price_includes_tax IS 'The line was priced gross (tax included): unit_price and discount hold the net amounts oms extracted, tax the rest, so that the line still costs the gross amount (src/order_charges.c)';
+ALTER TABLE oms.payments DROP CONSTRAINT payments_method_chk;
+ALTER TABLE oms.payments ADD CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash', 'bank_transfer']));
+COMMENT ON COLUMN oms.payments.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
+COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
 ALTER TABLE oms.revenue_recognized ADD COLUMN shipping numeric(16,4) NOT NULL DEFAULT 0;
 COMMENT ON COLUMN oms.revenue_recognized.shipping IS 'Shipping charge recognised: the order''s whole charge once a unit has shipped';
 ALTER TABLE oms.journal_rules DROP CONSTRAINT journal_rules_event_chk;
@@ -2252,12 +2260,19 @@ ALTER TABLE oms.journal_rules ADD CONSTRAINT journal_rules_event_chk CHECK (even
         'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
         'gift_card_issue', 'store_credit_issue',
         'inventory_receipt', 'cogs', 'inventory_write_off',
-        'shipment_shipping', 'return_refund_tax']));
+        'shipment_shipping', 'return_refund_tax', 'invoice_issue', 'invoice_settle']));
+ALTER TABLE oms.journal_entries DROP CONSTRAINT journal_entries_kind_chk;
+ALTER TABLE oms.journal_entries ADD CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off', 'invoice']));
 INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
-    ('shipping_revenue', 'Shipping revenue (shipping charged to customers)', 'revenue', true);
+    ('shipping_revenue', 'Shipping revenue (shipping charged to customers)', 'revenue', true),
+    ('invoices_receivable', 'Invoiced receivables (open invoices of customers on terms)', 'asset', true);
 INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
     ('shipment_shipping', 'accounts_receivable', 'shipping_revenue', 'The order''s shipping charge, recognised with its first shipment', true),
     ('return_refund_tax', 'tax_payable', 'sales_returns', 'The tax part of a refund for returned units, taken back off tax payable', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('invoice_issue', 'invoices_receivable', 'accounts_receivable', 'An invoice issued to a customer on terms (or its amount changed; negative: voided)', true),
+    ('invoice_settle', 'accounts_receivable', 'invoices_receivable', 'An invoice settled by a payment (invoice, check or bank transfer)', true);
 
 CREATE TABLE oms.tax_rates (
     id          serial        NOT NULL,
@@ -2294,6 +2309,103 @@ CREATE TRIGGER tax_rates_no_card_number BEFORE INSERT OR UPDATE ON oms.tax_rates
 SELECT pg_catalog.pg_extension_config_dump('oms.tax_rates', '');
 SELECT pg_catalog.pg_extension_config_dump('oms.tax_rates_id_seq', '');
 
+CREATE SEQUENCE oms.invoice_number_seq;
+COMMENT ON SEQUENCE oms.invoice_number_seq IS 'Invoice numbers: INV- and this number, six digits at least';
+
+CREATE TABLE oms.invoices (
+    id           bigserial     NOT NULL,
+    number       text          NOT NULL,
+    order_id     bigint        NOT NULL,
+    customer_id  bigint        NOT NULL,
+    currency     text          NOT NULL,
+    issued_on    date          NOT NULL,
+    due_on       date          NOT NULL,
+    amount       numeric(16,4) NOT NULL,
+    paid         numeric(16,4) NOT NULL DEFAULT 0,
+    status       text          NOT NULL DEFAULT 'open',
+    created_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    paid_at      timestamptz,
+    voided_at    timestamptz,
+    CONSTRAINT invoices_pkey PRIMARY KEY (id),
+    CONSTRAINT invoices_number_key UNIQUE (number),
+    CONSTRAINT invoices_order_key UNIQUE (order_id),
+    CONSTRAINT invoices_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT invoices_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT invoices_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT invoices_due_chk CHECK (due_on OPERATOR(pg_catalog.>=) issued_on),
+    CONSTRAINT invoices_amounts_chk CHECK (LEAST(amount, paid) OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT invoices_status_chk CHECK (status OPERATOR(pg_catalog.~) '^(open|paid|void)$'),
+    CONSTRAINT invoices_voided_chk CHECK ((status OPERATOR(pg_catalog.=) 'void') OPERATOR(pg_catalog.=) (voided_at IS NOT NULL))
+);
+CREATE INDEX invoices_customer_idx ON oms.invoices (customer_id);
+CREATE INDEX invoices_open_idx ON oms.invoices (due_on) WHERE status OPERATOR(pg_catalog.=) 'open';
+COMMENT ON TABLE oms.invoices IS 'Invoices of orders placed on payment terms, one per order; written by oms functions only';
+COMMENT ON COLUMN oms.invoices.id IS 'Invoice id';
+COMMENT ON COLUMN oms.invoices.number IS 'Invoice number (INV-000001), from oms.invoice_number_seq';
+COMMENT ON COLUMN oms.invoices.order_id IS 'The order invoiced';
+COMMENT ON COLUMN oms.invoices.customer_id IS 'The customer billed (flagged terms when the order was placed)';
+COMMENT ON COLUMN oms.invoices.currency IS 'The order''s currency';
+COMMENT ON COLUMN oms.invoices.issued_on IS 'Issue date: the day the order was placed';
+COMMENT ON COLUMN oms.invoices.due_on IS 'Due date: issued_on + the customer''s terms_days';
+COMMENT ON COLUMN oms.invoices.amount IS 'Amount invoiced: the order''s total, followed through edits while the invoice is not void (oms.check(): invoice_vs_order)';
+COMMENT ON COLUMN oms.invoices.paid IS 'Settled so far by oms.settle_invoice';
+COMMENT ON COLUMN oms.invoices.status IS 'open (amount - paid is owed), paid (paid reaches amount) or void (the order was cancelled)';
+COMMENT ON COLUMN oms.invoices.created_at IS 'When the invoice was written';
+COMMENT ON COLUMN oms.invoices.paid_at IS 'When the last settlement was recorded';
+COMMENT ON COLUMN oms.invoices.voided_at IS 'When the invoice was voided';
+
+CREATE FUNCTION oms.settle_invoice(invoice_id bigint, payment jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'settle_invoice';
+COMMENT ON FUNCTION oms.settle_invoice(bigint, jsonb)
+    IS 'Settle an open invoice with a payment {method: invoice, check or bank_transfer, amount, reference}: authorized and captured on its order, the invoice paid once covered';
+
+CREATE FUNCTION oms.invoice_document(invoice_id bigint)
+    RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'invoice_document';
+COMMENT ON FUNCTION oms.invoice_document(bigint)
+    IS 'The invoice as a printable text document: number, dates, bill-to, lines with tax, shipping, total, paid and due';
+
+-- A/R ageing: what open invoices still ask for, by how long it is overdue
+CREATE VIEW oms.report_ar_ageing AS
+SELECT i.customer_id, c.name AS customer, i.currency,
+       pg_catalog.count(*)::bigint AS invoices,
+       pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid) AS open,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid) FILTER (WHERE i.due_on OPERATOR(pg_catalog.>=) CURRENT_DATE), 0) AS current,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 1 AND 30), 0) AS days_1_30,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 31 AND 60), 0) AS days_31_60,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 61 AND 90), 0) AS days_61_90,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on OPERATOR(pg_catalog.>) 90), 0) AS days_90_plus,
+       pg_catalog.min(i.due_on) AS oldest_due
+  FROM oms.invoices i
+  JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) i.customer_id
+ WHERE i.status OPERATOR(pg_catalog.=) 'open'
+ GROUP BY i.customer_id, c.name, i.currency;
+COMMENT ON VIEW oms.report_ar_ageing IS 'Accounts receivable ageing per customer and currency: what open invoices still ask for (amount - paid), not yet due (current) and by days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.customer_id IS 'The customer';
+COMMENT ON COLUMN oms.report_ar_ageing.customer IS 'The customer''s name';
+COMMENT ON COLUMN oms.report_ar_ageing.currency IS 'Currency of the amounts';
+COMMENT ON COLUMN oms.report_ar_ageing.invoices IS 'Open invoices';
+COMMENT ON COLUMN oms.report_ar_ageing.open IS 'What they still ask for: current + every overdue bucket';
+COMMENT ON COLUMN oms.report_ar_ageing.current IS 'Not yet due (due today or later)';
+COMMENT ON COLUMN oms.report_ar_ageing.days_1_30 IS '1 to 30 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_31_60 IS '31 to 60 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_61_90 IS '61 to 90 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_90_plus IS 'More than 90 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.oldest_due IS 'The earliest due date among them';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.invoices', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.invoices_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.invoice_number_seq', '');
+
 CREATE OR REPLACE VIEW oms.report_sales_daily AS
 SELECT f.day, c.code AS channel, f.currency,
        pg_catalog.sum(f.orders)::bigint AS orders,
@@ -2328,6 +2440,23 @@ SELECT f.day, c.code AS channel, f.currency,
  GROUP BY f.day, c.code, f.currency;
 COMMENT ON COLUMN oms.report_sales_daily.net IS 'gross - discounts + tax + shipping = sum of orders.total: what customers were charged, tax and shipping included so that refunds (which pay them back too) can be subtracted';
 COMMENT ON COLUMN oms.report_sales_daily.shipping IS 'Sum of orders.shipping: the shipping charged (included in net)';
+-- the materialized copy of report_sales_daily gains the shipping column:
+-- recreated from the live view, with its index, grants and comments
+DROP MATERIALIZED VIEW oms.report_sales_daily_mv;
+CREATE MATERIALIZED VIEW oms.report_sales_daily_mv AS SELECT * FROM oms.report_sales_daily;
+CREATE UNIQUE INDEX report_sales_daily_mv_key ON oms.report_sales_daily_mv (day, channel, currency);
+GRANT SELECT ON oms.report_sales_daily_mv TO oms_reporting, oms_admin;
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW oms.report_sales_daily_mv IS %L',
+        pg_catalog.format('Materialized copy of oms.%s, refreshed by oms.refresh_reports() (oms.materialized_reports says as of when). %s',
+                          'report_sales_daily', pg_catalog.obj_description('oms.report_sales_daily'::pg_catalog.regclass, 'pg_class')));
+    EXECUTE (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN oms.report_sales_daily_mv.%I IS %L', a.attname,
+                                                            pg_catalog.col_description(a.attrelid, a.attnum)), '; ')
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) 'oms.report_sales_daily'::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0);
+END $$;
 
 CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
     RETURNS SETOF record
@@ -2575,6 +2704,35 @@ AS $fn$
      WHERE EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_shipped > 0)
        AND COALESCE(rr.shipping, 0) <> o.shipping
     UNION ALL
+    -- invoices: invoice_vs_order. An invoice that is not void asks for its
+    -- order's total, and its order is not cancelled or expired; a void one
+    -- belongs to such an order; open means paid < amount, paid the rest
+    -- (src/invoices.c)
+    SELECT 'invoice_vs_order',
+           pg_catalog.format('invoice %s (%s): amount %s, paid %s; order %s is %s with total %s',
+                             i.number, i.status, i.amount, i.paid, o.id, o.status, o.total)
+      FROM oms.invoices i
+      JOIN oms.orders o ON o.id = i.order_id
+      JOIN oms.order_statuses s ON s.status = o.status
+     WHERE (i.status <> 'void' AND (i.amount <> o.total OR s.terminal))
+        OR (i.status = 'void' AND NOT s.terminal)
+        OR (i.status = 'open' AND i.paid >= i.amount)
+        OR (i.status = 'paid' AND i.paid < i.amount)
+    UNION ALL
+    -- invoices: invoices_receivable_posted. The journal's invoices_receivable
+    -- holds, per currency, what the open invoices still ask for
+    -- (amount - paid): issue, changes and voids post the difference,
+    -- settlements their amount (src/invoices.c)
+    SELECT 'invoices_receivable_posted',
+           pg_catalog.format('%s: invoices_receivable balance %s, open invoices ask %s',
+                             COALESCE(j.currency, i.currency), COALESCE(j.balance, 0), COALESCE(i.asks, 0))
+      FROM (SELECT e.currency, pg_catalog.sum(l.debit - l.credit) AS balance
+              FROM oms.journal_lines l JOIN oms.journal_entries e ON e.id = l.entry_id
+             WHERE l.account = 'invoices_receivable' GROUP BY 1) j
+      FULL JOIN (SELECT currency, pg_catalog.sum(amount - paid) AS asks FROM oms.invoices
+                  WHERE status = 'open' GROUP BY 1) i ON i.currency = j.currency
+     WHERE COALESCE(j.balance, 0) <> COALESCE(i.asks, 0)
+    UNION ALL
     -- coverage 8: order_coverage. A status that may ship (shippable; on
     -- hold: the status the order returns to) promises payment: the order's
     -- payments, authorized less voided, reach its total, or its customer is
@@ -2769,24 +2927,17 @@ AS $fn$
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';
 
-
+-- grants as src/grants.sql gives them
+-- Charges (src/order_charges.c): the back office keeps the tax rates; the
+-- shop reads them (to show prices with tax).
 GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;
 GRANT SELECT ON oms.tax_rates TO oms_app;
--- the materialized copy of report_sales_daily gains the shipping column:
--- recreated from the live view, with its index, grants and comments
-DROP MATERIALIZED VIEW oms.report_sales_daily_mv;
-CREATE MATERIALIZED VIEW oms.report_sales_daily_mv AS SELECT * FROM oms.report_sales_daily;
-CREATE UNIQUE INDEX report_sales_daily_mv_key ON oms.report_sales_daily_mv (day, channel, currency);
-GRANT SELECT ON oms.report_sales_daily_mv TO oms_reporting, oms_admin;
-DO $$
-BEGIN
-    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW oms.report_sales_daily_mv IS %L',
-        pg_catalog.format('Materialized copy of oms.%s, refreshed by oms.refresh_reports() (oms.materialized_reports says as of when). %s',
-                          'report_sales_daily', pg_catalog.obj_description('oms.report_sales_daily'::pg_catalog.regclass, 'pg_class')));
-    EXECUTE (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN oms.report_sales_daily_mv.%I IS %L', a.attname,
-                                                            pg_catalog.col_description(a.attrelid, a.attnum)), '; ')
-               FROM pg_catalog.pg_attribute a
-              WHERE a.attrelid OPERATOR(pg_catalog.=) 'oms.report_sales_daily'::pg_catalog.regclass
-                AND a.attnum OPERATOR(pg_catalog.>) 0);
-END $$;
-GRANT USAGE, SELECT ON SEQUENCE oms.tax_rates_id_seq TO oms_admin;
+-- Invoices (src/invoices.c): the back office and the shop read them and
+-- record settlements; reporting reads the ageing report.
+GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
+GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;

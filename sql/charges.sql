@@ -219,3 +219,6 @@ UPDATE oms.revenue_recognized SET shipping = 0 WHERE order_id = :s1;
 SELECT invariant, regexp_replace(detail, 'order [0-9]+', 'order #') FROM oms.check() WHERE invariant = 'shipping_recognized';
 ROLLBACK;
 SELECT * FROM oms.check();
+
+DROP FUNCTION place(text, text), amounts(text), lines_of(text), try(text), pay(bigint), ship_all(bigint, text), journal_of(bigint);
+DROP VIEW counts;

@@ -139,3 +139,5 @@ UPDATE oms.invoices SET status = 'void', voided_at = now() WHERE order_id = :p5;
 SELECT invariant, regexp_replace(detail, '(INV-|order )[0-9]+', '\1#', 'g') FROM oms.check() WHERE invariant IN ('invoice_vs_order', 'invoices_receivable_posted') ORDER BY 1;
 ROLLBACK;
 SELECT * FROM oms.check();
+
+DROP FUNCTION place(text, text, text), inv(bigint), inv_id(bigint), ar(), try(text);
