@@ -2935,6 +2935,7 @@ GRANT SELECT ON oms.tax_rates TO oms_app;
 -- Invoices (src/invoices.c): the back office and the shop read them and
 -- record settlements; reporting reads the ageing report.
 GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
+GRANT SELECT ON oms.invoices TO oms_app;
 GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
 GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
 REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
