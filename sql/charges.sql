@@ -163,6 +163,19 @@ SELECT * FROM journal_of(:t1) WHERE kind = 'refund';
 SELECT account, sum(debit) - sum(credit) AS balance FROM oms.journal_lines l JOIN oms.journal_entries e ON e.id = l.entry_id
  WHERE e.order_id = :t1 GROUP BY account ORDER BY account;
 
+-- an exchange on a taxed order: the replacement is priced at what was paid,
+-- tax included (119.00), so its tax is extracted, not added: nothing owed
+SELECT pay(:t7) IS NOT NULL AS paid, ship_all(:t7, 'T7-A') AS shipped;
+SELECT (oms.create_rma(:t7, '{"lines": [{"sku": "A", "qty": 1, "reason": "defective"}], "resolution": "exchange",
+        "exchange": {"lines": [{"sku": "A", "qty": 1}]}}') ->> 'rma_id')::bigint AS r3 \gset
+SELECT oms.authorize_rma(:r3) ->> 'status' AS authorized;
+SELECT oms.receive_rma(:r3, 'BER', '[{"sku": "A", "qty": 1, "condition": "sellable"}]') ->> 'status' AS received;
+SELECT (oms.refund_rma(:r3) -> 'result') - 'exchange_order_id' AS exchanged;
+SELECT o.status, o.subtotal, o.discount, o.tax, o.shipping, o.total FROM oms.orders o
+  JOIN oms.rmas r ON r.exchange_order_id = o.id WHERE r.id = :r3;
+SELECT l.unit_price, l.discount, l.tax, l.price_includes_tax FROM oms.order_lines l
+  JOIN oms.rmas r ON r.exchange_order_id = l.order_id WHERE r.id = :r3;
+
 -- ---------------------------------------------------------------------------
 -- 3. bad inputs: 22023, nothing written
 -- ---------------------------------------------------------------------------
