@@ -2220,3 +2220,723 @@ END
 $fn$;
 COMMENT ON FUNCTION oms.render_notification(bigint, text)
     IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
+
+-- ===========================================================================
+-- ---- charges (issue 18 part 2): shipping charges, tax, invoices and A/R
+-- ---- (src/catalog.sql, src/orders.sql, src/payments.sql, src/charges.sql,
+-- ---- src/invoices.sql, src/ledger.sql, src/reports.sql, src/check.sql,
+-- ---- src/grants.sql)
+-- ===========================================================================
+ALTER TABLE oms.channels ADD COLUMN tax_mode text NOT NULL DEFAULT 'given';
+ALTER TABLE oms.channels ADD COLUMN prices_include_tax boolean NOT NULL DEFAULT false;
+ALTER TABLE oms.channels ADD CONSTRAINT channels_tax_mode_chk CHECK (tax_mode OPERATOR(pg_catalog.=) ANY (ARRAY['given', 'computed']));
+COMMENT ON COLUMN oms.channels.tax_mode IS 'given: a line''s tax is what the caller sends, computed from oms.tax_rates when it sends none; computed: oms computes every line''s tax and refuses a given one';
+COMMENT ON COLUMN oms.channels.prices_include_tax IS 'Unit prices from this channel are gross (tax included) unless the document says otherwise; oms extracts the tax';
+ALTER TABLE oms.products ADD COLUMN tax_class text NOT NULL DEFAULT 'standard';
+ALTER TABLE oms.products ADD CONSTRAINT products_tax_class_chk CHECK (tax_class OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$');
+COMMENT ON COLUMN oms.products.tax_class IS 'Tax class (standard, reduced, zero, ...): which oms.tax_rates row applies to it';
+ALTER TABLE oms.customers ADD COLUMN terms_days integer NOT NULL DEFAULT 30;
+ALTER TABLE oms.customers ADD CONSTRAINT customers_terms_days_chk CHECK (terms_days OPERATOR(pg_catalog.>=) 0 AND terms_days OPERATOR(pg_catalog.<=) 365);
+COMMENT ON COLUMN oms.customers.terms_days IS 'Payment terms in days: an invoice of a customer flagged terms is due this many days after it is issued';
+ALTER TABLE oms.orders ADD COLUMN shipping numeric(16,4) NOT NULL DEFAULT 0;
+ALTER TABLE oms.orders ADD CONSTRAINT orders_shipping_chk CHECK (shipping OPERATOR(pg_catalog.>=) 0);
+COMMENT ON COLUMN oms.orders.shipping IS 'Shipping charge: the document''s shipping.amount, or the quoted rate (shipping.quote), or 0; 0 once no unit is owed (src/order_charges.c)';
+COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax + shipping: what the units owed and their delivery cost (oms.check(): order_total_owed)';
+ALTER TABLE oms.order_lines ADD COLUMN price_includes_tax boolean NOT NULL DEFAULT false;
+COMMENT ON COLUMN oms.order_lines.price_includes_tax IS 'The line was priced gross (tax included): unit_price and discount hold the net amounts oms extracted, tax the rest, so that the line still costs the gross amount (src/order_charges.c)';
+ALTER TABLE oms.payments DROP CONSTRAINT payments_method_chk;
+ALTER TABLE oms.payments ADD CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash', 'bank_transfer']));
+COMMENT ON COLUMN oms.payments.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
+COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
+ALTER TABLE oms.revenue_recognized ADD COLUMN shipping numeric(16,4) NOT NULL DEFAULT 0;
+COMMENT ON COLUMN oms.revenue_recognized.shipping IS 'Shipping charge recognised: the order''s whole charge once a unit has shipped';
+ALTER TABLE oms.journal_rules DROP CONSTRAINT journal_rules_event_chk;
+ALTER TABLE oms.journal_rules ADD CONSTRAINT journal_rules_event_chk CHECK (event OPERATOR(pg_catalog.=) ANY (ARRAY[
+        'capture_cash', 'capture_gift_card', 'capture_store_credit',
+        'shipment_revenue', 'shipment_tax',
+        'refund_cash', 'refund_gift_card', 'refund_store_credit',
+        'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
+        'gift_card_issue', 'store_credit_issue',
+        'inventory_receipt', 'cogs', 'inventory_write_off',
+        'shipment_shipping', 'return_refund_tax', 'invoice_issue', 'invoice_settle']));
+ALTER TABLE oms.journal_entries DROP CONSTRAINT journal_entries_kind_chk;
+ALTER TABLE oms.journal_entries ADD CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off', 'invoice']));
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('shipping_revenue', 'Shipping revenue (shipping charged to customers)', 'revenue', true),
+    ('invoices_receivable', 'Invoiced receivables (open invoices of customers on terms)', 'asset', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('shipment_shipping', 'accounts_receivable', 'shipping_revenue', 'The order''s shipping charge, recognised with its first shipment', true),
+    ('return_refund_tax', 'tax_payable', 'sales_returns', 'The tax part of a refund for returned units, taken back off tax payable', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('invoice_issue', 'invoices_receivable', 'accounts_receivable', 'An invoice issued to a customer on terms (or its amount changed; negative: voided)', true),
+    ('invoice_settle', 'accounts_receivable', 'invoices_receivable', 'An invoice settled by a payment (invoice, check or bank transfer)', true);
+
+CREATE TABLE oms.tax_rates (
+    id          serial        NOT NULL,
+    country     text          NOT NULL,
+    region      text,
+    tax_class   text          NOT NULL DEFAULT 'standard',
+    rate        numeric(7,6)  NOT NULL,
+    valid_from  date,
+    valid_to    date,
+    name        text,
+    CONSTRAINT tax_rates_pkey PRIMARY KEY (id),
+    CONSTRAINT tax_rates_key UNIQUE NULLS NOT DISTINCT (country, region, tax_class, valid_from),
+    CONSTRAINT tax_rates_country_chk CHECK (country OPERATOR(pg_catalog.~) '^[A-Z]{2}$'),
+    CONSTRAINT tax_rates_region_chk CHECK (pg_catalog.length(pg_catalog.btrim(region)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(region) OPERATOR(pg_catalog.<=) 64),
+    CONSTRAINT tax_rates_tax_class_chk CHECK (tax_class OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
+    CONSTRAINT tax_rates_rate_chk CHECK (rate OPERATOR(pg_catalog.>=) 0 AND rate OPERATOR(pg_catalog.<) 1),
+    CONSTRAINT tax_rates_validity_chk CHECK (valid_to OPERATOR(pg_catalog.>) valid_from),
+    CONSTRAINT tax_rates_name_chk CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.<=) 200)
+);
+COMMENT ON TABLE oms.tax_rates IS 'Sales tax rates by country (and region) and product tax class, with optional validity; place_order takes the most specific row valid today';
+COMMENT ON COLUMN oms.tax_rates.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.tax_rates.country IS 'ISO 3166-1 alpha-2 country code of the ship-to (ship_to.country)';
+COMMENT ON COLUMN oms.tax_rates.region IS 'Region of the ship-to (ship_to.region, exact text), NULL for the whole country; a row naming the region wins';
+COMMENT ON COLUMN oms.tax_rates.tax_class IS 'The products.tax_class it applies to';
+COMMENT ON COLUMN oms.tax_rates.rate IS 'Rate as a fraction: 0.19 is 19 %';
+COMMENT ON COLUMN oms.tax_rates.valid_from IS 'First day the rate applies, NULL for always';
+COMMENT ON COLUMN oms.tax_rates.valid_to IS 'First day it no longer applies, NULL for open-ended';
+COMMENT ON COLUMN oms.tax_rates.name IS 'Display name, such as "VAT 19 %"';
+
+CREATE TRIGGER tax_rates_no_card_number BEFORE INSERT OR UPDATE ON oms.tax_rates
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+
+SELECT pg_catalog.pg_extension_config_dump('oms.tax_rates', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.tax_rates_id_seq', '');
+
+CREATE SEQUENCE oms.invoice_number_seq;
+COMMENT ON SEQUENCE oms.invoice_number_seq IS 'Invoice numbers: INV- and this number, six digits at least';
+
+CREATE TABLE oms.invoices (
+    id           bigserial     NOT NULL,
+    number       text          NOT NULL,
+    order_id     bigint        NOT NULL,
+    customer_id  bigint        NOT NULL,
+    currency     text          NOT NULL,
+    issued_on    date          NOT NULL,
+    due_on       date          NOT NULL,
+    amount       numeric(16,4) NOT NULL,
+    paid         numeric(16,4) NOT NULL DEFAULT 0,
+    status       text          NOT NULL DEFAULT 'open',
+    created_at   timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    paid_at      timestamptz,
+    voided_at    timestamptz,
+    CONSTRAINT invoices_pkey PRIMARY KEY (id),
+    CONSTRAINT invoices_number_key UNIQUE (number),
+    CONSTRAINT invoices_order_key UNIQUE (order_id),
+    CONSTRAINT invoices_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT invoices_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT invoices_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT invoices_due_chk CHECK (due_on OPERATOR(pg_catalog.>=) issued_on),
+    CONSTRAINT invoices_amounts_chk CHECK (LEAST(amount, paid) OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT invoices_status_chk CHECK (status OPERATOR(pg_catalog.~) '^(open|paid|void)$'),
+    CONSTRAINT invoices_voided_chk CHECK ((status OPERATOR(pg_catalog.=) 'void') OPERATOR(pg_catalog.=) (voided_at IS NOT NULL))
+);
+CREATE INDEX invoices_customer_idx ON oms.invoices (customer_id);
+CREATE INDEX invoices_open_idx ON oms.invoices (due_on) WHERE status OPERATOR(pg_catalog.=) 'open';
+COMMENT ON TABLE oms.invoices IS 'Invoices of orders placed on payment terms, one per order; written by oms functions only';
+COMMENT ON COLUMN oms.invoices.id IS 'Invoice id';
+COMMENT ON COLUMN oms.invoices.number IS 'Invoice number (INV-000001), from oms.invoice_number_seq';
+COMMENT ON COLUMN oms.invoices.order_id IS 'The order invoiced';
+COMMENT ON COLUMN oms.invoices.customer_id IS 'The customer billed (flagged terms when the order was placed)';
+COMMENT ON COLUMN oms.invoices.currency IS 'The order''s currency';
+COMMENT ON COLUMN oms.invoices.issued_on IS 'Issue date: the day the order was placed';
+COMMENT ON COLUMN oms.invoices.due_on IS 'Due date: issued_on + the customer''s terms_days';
+COMMENT ON COLUMN oms.invoices.amount IS 'Amount invoiced: the order''s total, followed through edits while the invoice is not void (oms.check(): invoice_vs_order)';
+COMMENT ON COLUMN oms.invoices.paid IS 'Settled so far by oms.settle_invoice';
+COMMENT ON COLUMN oms.invoices.status IS 'open (amount - paid is owed), paid (paid reaches amount) or void (the order was cancelled)';
+COMMENT ON COLUMN oms.invoices.created_at IS 'When the invoice was written';
+COMMENT ON COLUMN oms.invoices.paid_at IS 'When the last settlement was recorded';
+COMMENT ON COLUMN oms.invoices.voided_at IS 'When the invoice was voided';
+
+CREATE FUNCTION oms.settle_invoice(invoice_id bigint, payment jsonb)
+    RETURNS jsonb
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'settle_invoice';
+COMMENT ON FUNCTION oms.settle_invoice(bigint, jsonb)
+    IS 'Settle an open invoice with a payment {method: invoice, check or bank_transfer, amount, reference}: authorized and captured on its order, the invoice paid once covered';
+
+CREATE FUNCTION oms.invoice_document(invoice_id bigint)
+    RETURNS text
+    LANGUAGE c STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'invoice_document';
+COMMENT ON FUNCTION oms.invoice_document(bigint)
+    IS 'The invoice as a printable text document: number, dates, bill-to, lines with tax, shipping, total, paid and due';
+
+-- A/R ageing: what open invoices still ask for, by how long it is overdue
+CREATE VIEW oms.report_ar_ageing AS
+SELECT i.customer_id, c.name AS customer, i.currency,
+       pg_catalog.count(*)::bigint AS invoices,
+       pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid) AS open,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid) FILTER (WHERE i.due_on OPERATOR(pg_catalog.>=) CURRENT_DATE), 0) AS current,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 1 AND 30), 0) AS days_1_30,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 31 AND 60), 0) AS days_31_60,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on BETWEEN 61 AND 90), 0) AS days_61_90,
+       COALESCE(pg_catalog.sum(i.amount OPERATOR(pg_catalog.-) i.paid)
+                FILTER (WHERE CURRENT_DATE OPERATOR(pg_catalog.-) i.due_on OPERATOR(pg_catalog.>) 90), 0) AS days_90_plus,
+       pg_catalog.min(i.due_on) AS oldest_due
+  FROM oms.invoices i
+  JOIN oms.customers c ON c.id OPERATOR(pg_catalog.=) i.customer_id
+ WHERE i.status OPERATOR(pg_catalog.=) 'open'
+ GROUP BY i.customer_id, c.name, i.currency;
+COMMENT ON VIEW oms.report_ar_ageing IS 'Accounts receivable ageing per customer and currency: what open invoices still ask for (amount - paid), not yet due (current) and by days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.customer_id IS 'The customer';
+COMMENT ON COLUMN oms.report_ar_ageing.customer IS 'The customer''s name';
+COMMENT ON COLUMN oms.report_ar_ageing.currency IS 'Currency of the amounts';
+COMMENT ON COLUMN oms.report_ar_ageing.invoices IS 'Open invoices';
+COMMENT ON COLUMN oms.report_ar_ageing.open IS 'What they still ask for: current + every overdue bucket';
+COMMENT ON COLUMN oms.report_ar_ageing.current IS 'Not yet due (due today or later)';
+COMMENT ON COLUMN oms.report_ar_ageing.days_1_30 IS '1 to 30 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_31_60 IS '31 to 60 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_61_90 IS '61 to 90 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.days_90_plus IS 'More than 90 days overdue';
+COMMENT ON COLUMN oms.report_ar_ageing.oldest_due IS 'The earliest due date among them';
+
+SELECT pg_catalog.pg_extension_config_dump('oms.invoices', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.invoices_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.invoice_number_seq', '');
+
+CREATE OR REPLACE VIEW oms.report_sales_daily AS
+SELECT f.day, c.code AS channel, f.currency,
+       pg_catalog.sum(f.orders)::bigint AS orders,
+       pg_catalog.sum(f.units)::bigint AS units,
+       pg_catalog.sum(f.gross) AS gross,
+       pg_catalog.sum(f.discounts) AS discounts,
+       pg_catalog.sum(f.tax) AS tax,
+       pg_catalog.sum(f.net) AS net,
+       pg_catalog.sum(f.refunds) AS refunds,
+       pg_catalog.sum(f.net) OPERATOR(pg_catalog.-) pg_catalog.sum(f.refunds) AS net_after_refunds,
+       pg_catalog.sum(f.shipping) AS shipping
+  FROM (SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, o.channel_id, o.currency,
+               1 AS orders,
+               (SELECT COALESCE(pg_catalog.sum(l.qty OPERATOR(pg_catalog.-) l.qty_cancelled), 0) FROM oms.order_lines l
+                 WHERE l.order_id OPERATOR(pg_catalog.=) o.id) AS units,
+               o.subtotal AS gross, o.discount AS discounts, o.tax, o.total AS net,
+               0.0000 AS refunds, o.shipping
+          FROM oms.orders o
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         WHERE st.counts_as_sale
+           AND NOT EXISTS (SELECT FROM oms.rmas x WHERE x.exchange_order_id OPERATOR(pg_catalog.=) o.id)
+        UNION ALL
+        -- an exchange's replacement order is never paid, so it has no refunds
+        SELECT (t.at AT TIME ZONE 'UTC')::date, o.channel_id, o.currency,
+               0, 0, 0.0000, 0.0000, 0.0000, 0.0000, t.amount, 0.0000
+          FROM oms.payment_transactions t
+          JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) t.order_id
+          JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
+         WHERE t.kind OPERATOR(pg_catalog.=) 'refund'
+           AND st.counts_as_sale) f
+  JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) f.channel_id
+ GROUP BY f.day, c.code, f.currency;
+COMMENT ON COLUMN oms.report_sales_daily.net IS 'gross - discounts + tax + shipping = sum of orders.total: what customers were charged, tax and shipping included so that refunds (which pay them back too) can be subtracted';
+COMMENT ON COLUMN oms.report_sales_daily.shipping IS 'Sum of orders.shipping: the shipping charged (included in net)';
+-- the materialized copy of report_sales_daily gains the shipping column:
+-- recreated from the live view, with its index, grants and comments
+DROP MATERIALIZED VIEW oms.report_sales_daily_mv;
+CREATE MATERIALIZED VIEW oms.report_sales_daily_mv AS SELECT * FROM oms.report_sales_daily;
+CREATE UNIQUE INDEX report_sales_daily_mv_key ON oms.report_sales_daily_mv (day, channel, currency);
+GRANT SELECT ON oms.report_sales_daily_mv TO oms_reporting, oms_admin;
+DO $$
+BEGIN
+    EXECUTE pg_catalog.format('COMMENT ON MATERIALIZED VIEW oms.report_sales_daily_mv IS %L',
+        pg_catalog.format('Materialized copy of oms.%s, refreshed by oms.refresh_reports() (oms.materialized_reports says as of when). %s',
+                          'report_sales_daily', pg_catalog.obj_description('oms.report_sales_daily'::pg_catalog.regclass, 'pg_class')));
+    EXECUTE (SELECT pg_catalog.string_agg(pg_catalog.format('COMMENT ON COLUMN oms.report_sales_daily_mv.%I IS %L', a.attname,
+                                                            pg_catalog.col_description(a.attrelid, a.attnum)), '; ')
+               FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) 'oms.report_sales_daily'::pg_catalog.regclass
+                AND a.attnum OPERATOR(pg_catalog.>) 0);
+END $$;
+
+CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- one scan of each table per invariant, never a probe per row: the
+    -- plan must not depend on fresh statistics (right after a bulk of
+    -- orders, before autovacuum's ANALYZE, a per-line probe of reservations
+    -- took 14 s at 30k orders), and JIT would compile the ~60 joins for
+    -- seconds whenever stale statistics make the plan look expensive
+    SET jit = off
+AS $fn$
+    -- catalog: kits contain stock products only (the trigger can be bypassed
+    -- by session_replication_role = replica or a disabled trigger)
+    SELECT 'kit_component_kind'::text,
+           pg_catalog.format('kit %s lists component %s of kind %s', k.sku, c.sku, c.kind)
+      FROM oms.kit_components kc
+      JOIN oms.products k ON k.id = kc.kit_id
+      JOIN oms.products c ON c.id = kc.component_id
+     WHERE k.kind <> 'kit' OR c.kind <> 'stock'
+    UNION ALL
+    -- catalog: an active kit must have at least one component, or it could be
+    -- sold without reserving anything
+    SELECT 'kit_without_components',
+           pg_catalog.format('active kit %s has no components', p.sku)
+      FROM oms.products p
+     WHERE p.kind = 'kit' AND p.active
+       AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
+    UNION ALL
+    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
+    -- the bill of materials it was placed with, which is the kit's current
+    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
+    -- that open orders hold): per component, reserved kits times the
+    -- component quantity, and nothing of any product that is not a
+    -- component. The kit half of line_vs_reservations, which now covers
+    -- stock lines only, moved here.
+    SELECT 'kit_line_vs_bom',
+           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * COALESCE(x.per, 0),
+                             x.product_id, COALESCE(x.held, 0))
+      FROM (SELECT COALESCE(e.line_id, r.order_line_id) AS line_id, COALESCE(e.product_id, r.product_id) AS product_id,
+                   e.per, r.held
+              FROM (SELECT ol.id AS line_id, kc.component_id AS product_id, kc.qty AS per
+                      FROM oms.order_lines ol
+                      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+                      JOIN oms.kit_components kc ON kc.kit_id = ol.product_id) e
+              FULL JOIN (SELECT r.order_line_id, r.product_id, pg_catalog.sum(r.qty) AS held
+                           FROM oms.reservations r
+                           JOIN oms.order_lines ol ON ol.id = r.order_line_id
+                           JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
+                          WHERE r.status = 'active' GROUP BY 1, 2) r
+                ON r.order_line_id = e.line_id AND r.product_id = e.product_id) x
+      JOIN oms.order_lines ol ON ol.id = x.line_id
+      JOIN oms.products p ON p.id = ol.product_id
+     WHERE COALESCE(x.held, 0) <> ol.qty_reserved * COALESCE(x.per, 0)
+    UNION ALL
+    -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
+    SELECT 'balance_bounds',
+           pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
+                             p.sku, l.code, b.on_hand, b.reserved, b.damaged, b.safety_stock)
+      FROM oms.stock_balances b
+      JOIN oms.products p ON p.id = b.product_id
+      JOIN oms.locations l ON l.id = b.location_id
+     WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
+    UNION ALL
+    -- inventory 2a: every balance equals the sum of its movements
+    SELECT 'balance_vs_ledger',
+           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
+                             COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
+                             COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
+                             COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot,
+                        pg_catalog.sum(on_hand_delta) AS on_hand, pg_catalog.sum(reserved_delta) AS reserved,
+                        pg_catalog.sum(damaged_delta) AS damaged, pg_catalog.sum(safety_stock_delta) AS safety_stock
+                   FROM oms.stock_movements GROUP BY 1, 2, 3) m
+        ON m.product_id = b.product_id AND m.location_id = b.location_id AND m.slot = b.slot
+     WHERE COALESCE(b.on_hand, 0) <> COALESCE(m.on_hand, 0) OR COALESCE(b.reserved, 0) <> COALESCE(m.reserved, 0)
+        OR COALESCE(b.damaged, 0) <> COALESCE(m.damaged, 0) OR COALESCE(b.safety_stock, 0) <> COALESCE(m.safety_stock, 0)
+    UNION ALL
+    -- inventory 2b: reserved equals the sum of active reservations
+    SELECT 'reserved_vs_reservations',
+           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
+                             COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
+                             COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
+      FROM oms.stock_balances b
+      FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
+                   FROM oms.reservations WHERE status = 'active' GROUP BY 1, 2, 3) r
+        ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
+     WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
+    UNION ALL
+    -- inventory 2c: reference_orphan. Reservations, movements and routing
+    -- decisions have no foreign keys (src/orders.sql says why): every
+    -- reservation belongs to a line of its order, every reservation and
+    -- movement to an existing balance row, every decision to an order.
+    SELECT 'reference_orphan',
+           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
+      FROM oms.reservations r
+     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
+    UNION ALL
+    SELECT 'reference_orphan',
+           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
+                             x.what, x.id, x.product_id, x.location_id, x.slot)
+      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
+            UNION ALL
+            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
+     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
+                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
+    UNION ALL
+    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
+      FROM oms.routing_decisions d
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
+    UNION ALL
+    -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
+    SELECT 'line_accounting',
+           pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',
+                             ol.order_id, ol.line_no, ol.qty, ol.qty_reserved, ol.qty_backordered, ol.qty_shipped,
+                             ol.qty_cancelled, ol.qty_returned)
+      FROM oms.order_lines ol
+     WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
+        OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
+    UNION ALL
+    -- orders 3b: a stock line's reserved units are exactly its active
+    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
+    SELECT 'line_vs_reservations',
+           pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
+                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved, ol.product_id,
+                             COALESCE(h.held, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'stock'
+      LEFT JOIN (SELECT order_line_id, product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                  WHERE status = 'active' GROUP BY 1, 2) h
+        ON h.order_line_id = ol.id AND h.product_id = ol.product_id
+     WHERE COALESCE(h.held, 0) <> ol.qty_reserved
+    UNION ALL
+    -- lifecycle 4: every order's status is the last one its history reached
+    -- (orders created through oms; the status trigger writes the history)
+    SELECT 'status_vs_history',
+           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
+      FROM oms.orders o
+      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
+                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
+     WHERE h.to_status IS DISTINCT FROM o.status
+    UNION ALL
+    -- ---- lifecycle 9 and 10: statuses mean something; history and events
+    -- ---- refer to orders (src/lifecycle.c "Status rules")
+    -- lifecycle 9: a status without holds_stock holds nothing: no active
+    -- reservations and no backordered units (generalises the former
+    -- closed_order_holds_stock, which looked at terminal statuses only)
+    SELECT 'status_holds_no_stock',
+           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
+                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
+        ON r.order_id = o.id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
+        ON b.order_id = o.id
+     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
+    UNION ALL
+    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
+    -- order with stock or kit lines (units not cancelled) in such a status
+    -- has shipped units; and an order whose every such unit is shipped is
+    -- not in a status that holds stock
+    SELECT 'status_vs_shipments',
+           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
+              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
+     WHERE (s.fulfillment_driven AND g.shipped = 0)
+        OR (s.holds_stock AND g.shipped >= g.owed)
+    UNION ALL
+    -- lifecycle 10: every history row refers to an existing order
+    SELECT 'history_orphan',
+           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
+                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
+      FROM oms.order_status_history h
+     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
+    UNION ALL
+    -- lifecycle 10: every event with an order_id refers to an existing order
+    SELECT 'event_orphan',
+           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
+      FROM oms.events e
+     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
+    UNION ALL
+    -- payments 5: captured + voided <= authorized, refunded <= captured, and
+    -- the order's currency (also CHECKs, except the currency)
+    SELECT 'payment_amounts',
+           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
+                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
+      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
+     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
+        OR p.currency <> o.currency
+    UNION ALL
+    -- payments: a gift card or store credit balance is what was issued less
+    -- what payments still hold (authorized - voided - refunded)
+    SELECT 'stored_value_balance',
+           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
+      FROM oms.gift_cards g
+      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
+                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
+     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
+    UNION ALL
+    -- coverage 8: order_total_owed. An open order's amounts count only the
+    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
+    -- unit_price, discount and tax = each line's in proportion to its units
+    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
+    -- tax + shipping (src/order_place.c, PoOwedTotals; src/order_charges.c).
+    -- A terminal order (cancelled, expired) keeps the amounts it had when
+    -- it closed.
+    SELECT 'order_total_owed',
+           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, shipping %s, total %s; its units owed make %s, %s, %s, %s',
+                             o.id, o.status, o.subtotal, o.discount, o.tax, o.shipping, o.total,
+                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax + o.shipping)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status
+     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
+                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
+                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
+     WHERE NOT s.terminal
+       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
+            OR o.total <> l.subtotal - l.discount + l.tax + o.shipping)
+    UNION ALL
+    -- charges: shipping_without_units. An open order charges shipping only
+    -- while a unit is owed: an edit that cancels every unit takes the
+    -- shipping charge off with them (src/order_edit_apply.c)
+    SELECT 'shipping_without_units',
+           pg_catalog.format('order %s (%s) charges shipping %s and owes no unit', o.id, o.status, o.shipping)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.terminal
+     WHERE o.shipping > 0
+       AND NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty > ol.qty_cancelled)
+    UNION ALL
+    -- charges: shipping_recognized. The journal recognises an order's
+    -- shipping charge whole with its first shipment: once a unit has
+    -- shipped, oms.revenue_recognized.shipping is the order's charge
+    -- (src/ledger.c)
+    SELECT 'shipping_recognized',
+           pg_catalog.format('order %s: shipping %s, recognised %s', o.id, o.shipping, COALESCE(rr.shipping, 0))
+      FROM oms.orders o
+      LEFT JOIN oms.revenue_recognized rr ON rr.order_id = o.id
+     WHERE EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_shipped > 0)
+       AND COALESCE(rr.shipping, 0) <> o.shipping
+    UNION ALL
+    -- invoices: invoice_vs_order. An invoice that is not void asks for its
+    -- order's total, and its order is not cancelled or expired; a void one
+    -- belongs to such an order; open means paid < amount, paid the rest
+    -- (src/invoices.c)
+    SELECT 'invoice_vs_order',
+           pg_catalog.format('invoice %s (%s): amount %s, paid %s; order %s is %s with total %s',
+                             i.number, i.status, i.amount, i.paid, o.id, o.status, o.total)
+      FROM oms.invoices i
+      JOIN oms.orders o ON o.id = i.order_id
+      JOIN oms.order_statuses s ON s.status = o.status
+     WHERE (i.status <> 'void' AND (i.amount <> o.total OR s.terminal))
+        OR (i.status = 'void' AND NOT s.terminal)
+        OR (i.status = 'open' AND i.paid >= i.amount)
+        OR (i.status = 'paid' AND i.paid < i.amount)
+    UNION ALL
+    -- invoices: invoices_receivable_posted. The journal's invoices_receivable
+    -- holds, per currency, what the open invoices still ask for
+    -- (amount - paid): issue, changes and voids post the difference,
+    -- settlements their amount (src/invoices.c)
+    SELECT 'invoices_receivable_posted',
+           pg_catalog.format('%s: invoices_receivable balance %s, open invoices ask %s',
+                             COALESCE(j.currency, i.currency), COALESCE(j.balance, 0), COALESCE(i.asks, 0))
+      FROM (SELECT e.currency, pg_catalog.sum(l.debit - l.credit) AS balance
+              FROM oms.journal_lines l JOIN oms.journal_entries e ON e.id = l.entry_id
+             WHERE l.account = 'invoices_receivable' GROUP BY 1) j
+      FULL JOIN (SELECT currency, pg_catalog.sum(amount - paid) AS asks FROM oms.invoices
+                  WHERE status = 'open' GROUP BY 1) i ON i.currency = j.currency
+     WHERE COALESCE(j.balance, 0) <> COALESCE(i.asks, 0)
+    UNION ALL
+    -- coverage 8: order_coverage. A status that may ship (shippable; on
+    -- hold: the status the order returns to) promises payment: the order's
+    -- payments, authorized less voided, reach its total, or its customer is
+    -- on payment terms (src/lifecycle.c, "Coverage")
+    SELECT 'order_coverage',
+           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
+                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
+      LEFT JOIN oms.customers c ON c.id = o.customer_id
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
+             ON p.order_id = o.id
+     WHERE s.shippable AND NOT s.terminal
+       AND COALESCE(p.held, 0) < o.total
+       AND NOT COALESCE('terms' = ANY (c.flags), false)
+    UNION ALL
+    -- fulfillment: a stock line's shipped units are exactly the units of
+    -- its shipped and delivered shipments
+    SELECT 'shipped_vs_shipments',
+           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
+                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
+      FROM oms.order_lines ol
+      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
+      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
+                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
+     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
+    UNION ALL
+    -- fulfillment: pending shipments never hold more of a line than the
+    -- line has reserved at the shipment's location (kits: whole kits)
+    SELECT 'pending_shipment_vs_reserved',
+           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
+                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
+      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
+              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
+             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
+      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
+      JOIN oms.products p ON p.id = ol.product_id
+      LEFT JOIN LATERAL (
+          SELECT CASE WHEN p.kind = 'kit'
+                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
+                              FROM oms.kit_components kc
+                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
+                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
+                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
+                             WHERE kc.kit_id = p.id)
+                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
+                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
+                 END AS kits) h ON true
+     WHERE ps.qty > COALESCE(h.kits, 0)
+    UNION ALL
+    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
+    -- reported missing) never exceed what it shipped: no unit comes back twice
+    SELECT 'rma_claims',
+           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
+      FROM oms.order_lines ol
+      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
+              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
+     WHERE c.qty > ol.qty_shipped
+    UNION ALL
+    -- returns 7: received <= authorized: units are received only for an
+    -- authorized RMA, and never more than its lines ask (also a CHECK)
+    SELECT 'rma_received',
+           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
+                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
+      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
+     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
+        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
+        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
+    UNION ALL
+    -- returns: an order line's returned units are the units its RMAs received
+    -- back (sellable or damaged)
+    SELECT 'returned_vs_rmas',
+           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
+                             COALESCE(x.qty, 0))
+      FROM oms.order_lines ol
+      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
+        ON x.order_line_id = ol.id
+     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
+    UNION ALL
+    -- returns: money out for returns (refunds and store credit) never exceeds
+    -- what the order's payments captured
+    SELECT 'rma_money',
+           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
+                             COALESCE(p.captured, 0))
+      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
+              FROM oms.rmas GROUP BY 1) r
+      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
+     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
+    UNION ALL
+    -- payments 8: order_money_out: per order, money out never exceeds what its
+    -- payments captured: refunds to its payments + store credit issued for it
+    -- + exchange credit (returned value applied to a replacement) + exchange
+    -- value beyond that credit which the replacement order does not charge
+    -- (in cents: unit prices keep 4 decimals). The one money path
+    -- (PaymentsMoneyOut) refuses each action that would break it.
+    SELECT 'order_money_out',
+           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
+                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
+                             m.refunds, m.credit, m.exchange, m.uncharged)
+      FROM (SELECT o.id AS order_id,
+                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
+                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
+                   COALESCE(x.uncharged, 0) AS uncharged
+              FROM oms.orders o
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
+                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
+              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
+                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
+                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
+              LEFT JOIN (SELECT r.order_id,
+                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
+                           FROM oms.rmas r
+                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
+                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
+                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
+                          GROUP BY 1) x ON x.order_id = o.id) m
+     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
+    UNION ALL
+    -- ledger 6: every journal entry balances (the deferred trigger refuses
+    -- it at commit; this catches entries written with triggers disabled)
+    SELECT 'journal_balance',
+           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
+      FROM oms.journal_entries e
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
+                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
+     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
+    UNION ALL
+    -- purchasing 12: inventory value equals the sum of valued movements,
+    -- per product in units and value
+    SELECT 'inventory_value',
+           pg_catalog.format('product %s: valuation %s unit(s) worth %s, valued movements %s unit(s) worth %s',
+                             COALESCE(v.product_id, m.product_id), COALESCE(v.qty, 0), COALESCE(v.value, 0),
+                             COALESCE(m.qty, 0), COALESCE(m.value, 0))
+      FROM oms.inventory_valuation v
+      FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS qty, pg_catalog.sum(value) AS value
+                   FROM oms.valued_movements GROUP BY 1) m ON m.product_id = v.product_id
+     WHERE COALESCE(v.qty, 0) <> COALESCE(m.qty, 0) OR COALESCE(v.value, 0) <> COALESCE(m.value, 0)
+    UNION ALL
+    -- purchasing 12: every valued movement is in the journal, its entry
+    -- posting exactly its value (whatever accounts the rules name)
+    SELECT 'inventory_value_posted',
+           pg_catalog.format('valued movement %s (%s of product %s): value %s, journal entry %s posts %s',
+                             m.id, m.kind, m.product_id, m.value, COALESCE(m.journal_entry_id::text, 'none'), COALESCE(j.debit, 0))
+      FROM oms.valued_movements m
+      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit FROM oms.journal_lines GROUP BY 1) j
+        ON j.entry_id = m.journal_entry_id
+     WHERE COALESCE(j.debit, 0) <> pg_catalog.abs(m.value)
+    UNION ALL
+    -- purchasing: a purchase order line's received and damaged units are
+    -- its receipts
+    SELECT 'purchase_order_receipts',
+           pg_catalog.format('purchase order %s line %s: received %s (damaged %s), receipts %s (damaged %s)',
+                             pl.purchase_order_id, pl.line_no, pl.qty_received, pl.qty_damaged,
+                             COALESCE(r.qty, 0), COALESCE(r.damaged, 0))
+      FROM oms.purchase_order_lines pl
+      LEFT JOIN (SELECT line_id, pg_catalog.sum(qty) AS qty,
+                        COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
+                   FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
+     WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
+    UNION ALL
+    -- stores: goods handed over without a carrier left from where the order
+    -- was to be collected (a pickup at its pickup store, a counter sale at
+    -- its store): src/pickup.c, src/counter_sale.c
+    SELECT 'handover_location',
+           pg_catalog.format('shipment %s (%s) of order %s left from location %s, the order is collected at %s',
+                             s.id, s.handover, s.order_id, s.location_id, COALESCE(o.pickup_location_id::text, 'no store'))
+      FROM oms.shipments s JOIN oms.orders o ON o.id = s.order_id
+     WHERE s.handover IS NOT NULL AND s.location_id IS DISTINCT FROM o.pickup_location_id
+    UNION ALL
+    -- customers: an erased customer keeps no personal data: no name, email,
+    -- phone, address or consent, and its orders no ship-to detail,
+    -- coordinates or notes (src/customers.c)
+    SELECT 'erased_customer_data',
+           pg_catalog.format('customer %s (erased %s) still holds %s', c.id, c.erased_at,
+                             pg_catalog.concat_ws(', ',
+                                 CASE WHEN c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL THEN 'contact data' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id) THEN 'addresses' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id) THEN 'consents' END,
+                                 CASE WHEN EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                                                      AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                                                           OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb))
+                                      THEN 'order ship-to data' END))
+      FROM oms.customers c
+     WHERE c.erased_at IS NOT NULL
+       AND (c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL
+            OR EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id)
+            OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
+                          AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
+                               OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
+$fn$;
+COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';
+
+-- grants as src/grants.sql gives them
+-- Charges (src/order_charges.c): the back office keeps the tax rates; the
+-- shop reads them (to show prices with tax).
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;
+GRANT SELECT ON oms.tax_rates TO oms_app;
+-- Invoices (src/invoices.c): the back office and the shop read them and
+-- record settlements; reporting reads the ageing report.
+GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
+GRANT SELECT ON oms.invoices TO oms_app;
+GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;

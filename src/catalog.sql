@@ -19,7 +19,10 @@ CREATE TABLE oms.channels (
     max_distance_km numeric(8,1),
     return_window_days integer NOT NULL DEFAULT 30,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    tax_mode    text        NOT NULL DEFAULT 'given',
+    prices_include_tax boolean NOT NULL DEFAULT false,
     CONSTRAINT channels_pkey PRIMARY KEY (id),
+    CONSTRAINT channels_tax_mode_chk CHECK (tax_mode OPERATOR(pg_catalog.=) ANY (ARRAY['given', 'computed'])),
     CONSTRAINT channels_routing_strategy_chk CHECK (routing_strategy OPERATOR(pg_catalog.=) ANY (ARRAY['closest', 'cheapest', 'priority', 'balance', 'fastest'])),
     CONSTRAINT channels_max_distance_chk CHECK (max_distance_km OPERATOR(pg_catalog.>) 0),
     CONSTRAINT channels_return_window_chk CHECK (return_window_days OPERATOR(pg_catalog.>=) 0
@@ -41,6 +44,8 @@ COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations 
 COMMENT ON COLUMN oms.channels.max_distance_km IS 'Locations farther than this from the ship-to are not routed to; NULL means no limit';
 COMMENT ON COLUMN oms.channels.return_window_days IS 'Days after delivery (or shipping, when not delivered) in which returns are accepted';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
+COMMENT ON COLUMN oms.channels.tax_mode IS 'given: a line''s tax is what the caller sends, computed from oms.tax_rates when it sends none; computed: oms computes every line''s tax and refuses a given one';
+COMMENT ON COLUMN oms.channels.prices_include_tax IS 'Unit prices from this channel are gross (tax included) unless the document says otherwise; oms extracts the tax';
 
 CREATE TABLE oms.locations (
     id              serial           NOT NULL,
@@ -123,7 +128,9 @@ CREATE TABLE oms.products (
     unit_cost     numeric(14,4),
     active        boolean        NOT NULL DEFAULT true,
     created_at    timestamptz    NOT NULL DEFAULT pg_catalog.now(),
+    tax_class     text           NOT NULL DEFAULT 'standard',
     CONSTRAINT products_pkey PRIMARY KEY (id),
+    CONSTRAINT products_tax_class_chk CHECK (tax_class OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
     CONSTRAINT products_sku_key UNIQUE (sku),
     CONSTRAINT products_gtin_key UNIQUE (gtin),
     CONSTRAINT products_sku_chk CHECK (sku OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$'),
@@ -146,6 +153,7 @@ COMMENT ON COLUMN oms.products.reorder_qty IS 'Quantity suggested when reorderin
 COMMENT ON COLUMN oms.products.unit_cost IS 'Cost of one unit in the base currency, when known (inventory valuation)';
 COMMENT ON COLUMN oms.products.active IS 'Inactive products cannot be ordered';
 COMMENT ON COLUMN oms.products.created_at IS 'When the product was created';
+COMMENT ON COLUMN oms.products.tax_class IS 'Tax class (standard, reduced, zero, ...): which oms.tax_rates row applies to it';
 
 CREATE TABLE oms.kit_components (
     kit_id        bigint  NOT NULL,
@@ -173,7 +181,9 @@ CREATE TABLE oms.customers (
     phone         text,
     erased_at     timestamptz,
     erase_reason  text,
+    terms_days    integer     NOT NULL DEFAULT 30,
     CONSTRAINT customers_pkey PRIMARY KEY (id),
+    CONSTRAINT customers_terms_days_chk CHECK (terms_days OPERATOR(pg_catalog.>=) 0 AND terms_days OPERATOR(pg_catalog.<=) 365),
     CONSTRAINT customers_external_ref_key UNIQUE (external_ref),
     CONSTRAINT customers_identity_chk CHECK (external_ref IS NOT NULL OR email IS NOT NULL),
     CONSTRAINT customers_external_ref_chk CHECK (pg_catalog.length(pg_catalog.btrim(external_ref)) OPERATOR(pg_catalog.>) 0),
@@ -201,6 +211,7 @@ COMMENT ON COLUMN oms.customers.created_at IS 'When the customer was created';
 COMMENT ON COLUMN oms.customers.phone IS 'Mobile number in E.164 form (+4915112345678), for SMS notifications';
 COMMENT ON COLUMN oms.customers.erased_at IS 'When the customer''s personal data was erased (oms.erase_customer); the row stays for the orders';
 COMMENT ON COLUMN oms.customers.erase_reason IS 'Why it was erased (the request it answered)';
+COMMENT ON COLUMN oms.customers.terms_days IS 'Payment terms in days: an invoice of a customer flagged terms is due this many days after it is issued';
 
 -- Kits: the kit must be of kind kit and every component of kind stock
 -- (kits do not nest, which keeps kit reservation one level deep), and a

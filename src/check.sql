@@ -215,12 +215,13 @@ AS $fn$
     -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
     -- unit_price, discount and tax = each line's in proportion to its units
     -- owed (rounded to 4 decimals per line), total = subtotal - discount +
-    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
-    -- expired) keeps the amounts it had when it closed.
+    -- tax + shipping (src/order_place.c, PoOwedTotals; src/order_charges.c).
+    -- A terminal order (cancelled, expired) keeps the amounts it had when
+    -- it closed.
     SELECT 'order_total_owed',
-           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
-                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
-                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
+           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, shipping %s, total %s; its units owed make %s, %s, %s, %s',
+                             o.id, o.status, o.subtotal, o.discount, o.tax, o.shipping, o.total,
+                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax + o.shipping)
       FROM oms.orders o
       JOIN oms.order_statuses s ON s.status = o.status
      CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
@@ -229,7 +230,57 @@ AS $fn$
                            FROM oms.order_lines ol WHERE ol.order_id = o.id) l
      WHERE NOT s.terminal
        AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
-            OR o.total <> l.subtotal - l.discount + l.tax)
+            OR o.total <> l.subtotal - l.discount + l.tax + o.shipping)
+    UNION ALL
+    -- charges: shipping_without_units. An open order charges shipping only
+    -- while a unit is owed: an edit that cancels every unit takes the
+    -- shipping charge off with them (src/order_edit_apply.c)
+    SELECT 'shipping_without_units',
+           pg_catalog.format('order %s (%s) charges shipping %s and owes no unit', o.id, o.status, o.shipping)
+      FROM oms.orders o
+      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.terminal
+     WHERE o.shipping > 0
+       AND NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty > ol.qty_cancelled)
+    UNION ALL
+    -- charges: shipping_recognized. The journal recognises an order's
+    -- shipping charge whole with its first shipment: once a unit has
+    -- shipped, oms.revenue_recognized.shipping is the order's charge
+    -- (src/ledger.c)
+    SELECT 'shipping_recognized',
+           pg_catalog.format('order %s: shipping %s, recognised %s', o.id, o.shipping, COALESCE(rr.shipping, 0))
+      FROM oms.orders o
+      LEFT JOIN oms.revenue_recognized rr ON rr.order_id = o.id
+     WHERE EXISTS (SELECT FROM oms.order_lines ol WHERE ol.order_id = o.id AND ol.qty_shipped > 0)
+       AND COALESCE(rr.shipping, 0) <> o.shipping
+    UNION ALL
+    -- invoices: invoice_vs_order. An invoice that is not void asks for its
+    -- order's total, and its order is not cancelled or expired; a void one
+    -- belongs to such an order; open means paid < amount, paid the rest
+    -- (src/invoices.c)
+    SELECT 'invoice_vs_order',
+           pg_catalog.format('invoice %s (%s): amount %s, paid %s; order %s is %s with total %s',
+                             i.number, i.status, i.amount, i.paid, o.id, o.status, o.total)
+      FROM oms.invoices i
+      JOIN oms.orders o ON o.id = i.order_id
+      JOIN oms.order_statuses s ON s.status = o.status
+     WHERE (i.status <> 'void' AND (i.amount <> o.total OR s.terminal))
+        OR (i.status = 'void' AND NOT s.terminal)
+        OR (i.status = 'open' AND i.paid >= i.amount)
+        OR (i.status = 'paid' AND i.paid < i.amount)
+    UNION ALL
+    -- invoices: invoices_receivable_posted. The journal's invoices_receivable
+    -- holds, per currency, what the open invoices still ask for
+    -- (amount - paid): issue, changes and voids post the difference,
+    -- settlements their amount (src/invoices.c)
+    SELECT 'invoices_receivable_posted',
+           pg_catalog.format('%s: invoices_receivable balance %s, open invoices ask %s',
+                             COALESCE(j.currency, i.currency), COALESCE(j.balance, 0), COALESCE(i.asks, 0))
+      FROM (SELECT e.currency, pg_catalog.sum(l.debit - l.credit) AS balance
+              FROM oms.journal_lines l JOIN oms.journal_entries e ON e.id = l.entry_id
+             WHERE l.account = 'invoices_receivable' GROUP BY 1) j
+      FULL JOIN (SELECT currency, pg_catalog.sum(amount - paid) AS asks FROM oms.invoices
+                  WHERE status = 'open' GROUP BY 1) i ON i.currency = j.currency
+     WHERE COALESCE(j.balance, 0) <> COALESCE(i.asks, 0)
     UNION ALL
     -- coverage 8: order_coverage. A status that may ship (shippable; on
     -- hold: the status the order returns to) promises payment: the order's

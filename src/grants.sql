@@ -195,3 +195,14 @@ GRANT EXECUTE ON FUNCTION oms.save_customer_address(bigint, jsonb), oms.set_cust
 GRANT EXECUTE ON FUNCTION oms.erase_customer(bigint, text) TO oms_admin;
 -- the time zone guard of oms.locations runs as the writer
 GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;
+
+-- Charges (src/order_charges.c): the back office keeps the tax rates; the
+-- shop reads them (to show prices with tax).
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;
+GRANT SELECT ON oms.tax_rates TO oms_app;
+-- Invoices (src/invoices.c): the back office and the shop read them and
+-- record settlements; reporting reads the ageing report.
+GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
+GRANT SELECT ON oms.invoices TO oms_app;
+GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;

@@ -14,6 +14,8 @@
  *	  order, the net and tax of what has shipped (qty_shipped / qty of each
  *	  line's net and tax) and posts the difference to what was already
  *	  recognised, so partial shipments add up to the order and never more.
+ *	  The order's shipping charge is recognised whole with its first
+ *	  shipment (shipment_shipping, shipping revenue).
  *
  *-------------------------------------------------------------------------
  */
@@ -141,6 +143,38 @@ LedgerPayment(int64 payment_id, const char *action, Datum amount, int64 rma_id)
 		 */
 		event = psprintf("%srefund_%s", (rma_id > 0 || shipped) ? "return_" : "", cls);
 	}
+	if (strcmp(action, "refund") == 0 && rma_id > 0)
+	{
+		/*
+		 * Money back for returned units gives back their tax too: the
+		 * tax part of the refund, in proportion to the tax in what the
+		 * RMA's order lines cost, is taken off tax payable
+		 * (return_refund_tax), so that sales returns hold the net alone.
+		 */
+		static SPIPlanPtr plan_tax = NULL;
+		Oid			t2[2] = {INT8OID, NUMERICOID};
+		Datum		v2[2];
+		const char *events[2];
+		Datum		amounts[2];
+		char	   *currency = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		int64		order_id = OmsGetInt64(0, 3, NULL);
+
+		v2[0] = Int64GetDatum(rma_id);
+		v2[1] = amount;
+		OmsQuery(OmsPlan(&plan_tax,
+						 "SELECT COALESCE(pg_catalog.round($2 OPERATOR(pg_catalog.*) pg_catalog.sum(ol.tax OPERATOR(pg_catalog.*) rl.qty OPERATOR(pg_catalog./) ol.qty) "
+						 "       OPERATOR(pg_catalog./) NULLIF(pg_catalog.sum((ol.unit_price OPERATOR(pg_catalog.*) ol.qty OPERATOR(pg_catalog.-) ol.discount "
+						 "                OPERATOR(pg_catalog.+) ol.tax) OPERATOR(pg_catalog.*) rl.qty OPERATOR(pg_catalog./) ol.qty), 0), 4), 0) "
+						 "  FROM oms.rma_lines rl JOIN oms.order_lines ol ON ol.id OPERATOR(pg_catalog.=) rl.order_line_id "
+						 " WHERE rl.rma_id OPERATOR(pg_catalog.=) $1",
+						 2, t2), v2, NULL, 1);
+		events[0] = event;
+		amounts[0] = amount;
+		events[1] = "return_refund_tax";
+		amounts[1] = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+		LedgerPost(action, currency, order_id, payment_id, rma_id, 0, 2, events, amounts);
+		return;
+	}
 	LedgerPost(action, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
 			   OmsGetInt64(0, 3, NULL), payment_id, rma_id, 0, 1, &event, &amount);
 }
@@ -155,8 +189,8 @@ LedgerRecognize(int64 order_id, int64 shipment_id)
 	static SPIPlanPtr plan = NULL;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(order_id)};
-	const char *events[2] = {"shipment_revenue", "shipment_tax"};
-	Datum		amounts[2];
+	const char *events[3] = {"shipment_revenue", "shipment_tax", "shipment_shipping"};
+	Datum		amounts[3];
 
 	/*
 	 * What has shipped, less what oms.revenue_recognized says was already
@@ -167,21 +201,25 @@ LedgerRecognize(int64 order_id, int64 shipment_id)
 					"WITH s AS (SELECT COALESCE(pg_catalog.sum(pg_catalog.round((l.unit_price OPERATOR(pg_catalog.*) l.qty "
 					"                  OPERATOR(pg_catalog.-) l.discount) OPERATOR(pg_catalog.*) l.qty_shipped OPERATOR(pg_catalog./) l.qty, 4)), 0) AS net, "
 					"                  COALESCE(pg_catalog.sum(pg_catalog.round(l.tax OPERATOR(pg_catalog.*) l.qty_shipped "
-					"                  OPERATOR(pg_catalog./) l.qty, 4)), 0) AS tax "
+					"                  OPERATOR(pg_catalog./) l.qty, 4)), 0) AS tax, "
+					"                  CASE WHEN pg_catalog.bool_or(l.qty_shipped OPERATOR(pg_catalog.>) 0) "
+					"                       THEN (SELECT o.shipping FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1) ELSE 0 END AS shipping "
 					"             FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) $1), "
-					"     old AS (SELECT net, tax FROM oms.revenue_recognized WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE), "
-					"     up AS (INSERT INTO oms.revenue_recognized AS r (order_id, net, tax) SELECT $1, s.net, s.tax FROM s "
-					"            ON CONFLICT (order_id) DO UPDATE SET net = excluded.net, tax = excluded.tax RETURNING 1) "
+					"     old AS (SELECT net, tax, shipping FROM oms.revenue_recognized WHERE order_id OPERATOR(pg_catalog.=) $1 FOR UPDATE), "
+					"     up AS (INSERT INTO oms.revenue_recognized AS r (order_id, net, tax, shipping) SELECT $1, s.net, s.tax, s.shipping FROM s "
+					"            ON CONFLICT (order_id) DO UPDATE SET net = excluded.net, tax = excluded.tax, shipping = excluded.shipping RETURNING 1) "
 					"SELECT s.net OPERATOR(pg_catalog.-) COALESCE((SELECT net FROM old), 0), "
 					"       s.tax OPERATOR(pg_catalog.-) COALESCE((SELECT tax FROM old), 0), "
 					"       (SELECT o.currency FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1), "
-					"       (SELECT pg_catalog.count(*) FROM up) "
+					"       (SELECT pg_catalog.count(*) FROM up), "
+					"       s.shipping OPERATOR(pg_catalog.-) COALESCE((SELECT shipping FROM old), 0) "
 					"  FROM s",
 					1, types), values, NULL, 1);
 	amounts[0] = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
 	amounts[1] = SPI_datumTransfer(OmsGetDatum(0, 2, NULL), false, -1);
+	amounts[2] = SPI_datumTransfer(OmsGetDatum(0, 5, NULL), false, -1);
 	LedgerPost("shipment", SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-			   order_id, 0, 0, shipment_id, 2, events, amounts);
+			   order_id, 0, 0, shipment_id, 3, events, amounts);
 }
 
 PG_FUNCTION_INFO_V1(ledger_balance_check);

@@ -52,7 +52,8 @@ CREATE TABLE oms.journal_rules (
         'refund_cash', 'refund_gift_card', 'refund_store_credit',
         'return_refund_cash', 'return_refund_gift_card', 'return_refund_store_credit',
         'gift_card_issue', 'store_credit_issue',
-        'inventory_receipt', 'cogs', 'inventory_write_off']))
+        'inventory_receipt', 'cogs', 'inventory_write_off',
+        'shipment_shipping', 'return_refund_tax', 'invoice_issue', 'invoice_settle']))
 );
 ALTER TABLE oms.journal_rules REPLICA IDENTITY DEFAULT;
 COMMENT ON TABLE oms.journal_rules IS 'Which account each business event debits and credits (the mapping is data: change it with UPDATE)';
@@ -85,6 +86,19 @@ INSERT INTO oms.journal_rules (event, debit_account, credit_account, description
     ('inventory_receipt', 'inventory', 'goods_received_not_invoiced', 'Goods received against a purchase order, at their cost', true),
     ('cogs', 'cost_of_goods_sold', 'inventory', 'Cost of the units shipped, at moving average cost', true),
     ('inventory_write_off', 'inventory_loss', 'inventory', 'Units written off, at moving average cost', true);
+-- shipping charges, tax and invoices (src/order_charges.c)
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('shipping_revenue', 'Shipping revenue (shipping charged to customers)', 'revenue', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('shipment_shipping', 'accounts_receivable', 'shipping_revenue', 'The order''s shipping charge, recognised with its first shipment', true),
+    ('return_refund_tax', 'tax_payable', 'sales_returns', 'The tax part of a refund for returned units, taken back off tax payable', true);
+-- invoices of terms customers (src/invoices.c): what an open invoice still
+-- asks for moves from the order's receivable to the invoiced receivable
+INSERT INTO oms.accounts (code, name, kind, seeded) VALUES
+    ('invoices_receivable', 'Invoiced receivables (open invoices of customers on terms)', 'asset', true);
+INSERT INTO oms.journal_rules (event, debit_account, credit_account, description, seeded) VALUES
+    ('invoice_issue', 'invoices_receivable', 'accounts_receivable', 'An invoice issued to a customer on terms (or its amount changed; negative: voided)', true),
+    ('invoice_settle', 'accounts_receivable', 'invoices_receivable', 'An invoice settled by a payment (invoice, check or bank transfer)', true);
 
 CREATE TABLE oms.journal_entries (
     id          bigserial   NOT NULL,
@@ -98,7 +112,7 @@ CREATE TABLE oms.journal_entries (
     memo        text,
     CONSTRAINT journal_entries_pkey PRIMARY KEY (id),
     CONSTRAINT journal_entries_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['capture', 'shipment', 'refund',
-        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off'])),
+        'gift_card_issue', 'store_credit_issue', 'manual', 'inventory_receipt', 'cogs', 'write_off', 'invoice'])),
     CONSTRAINT journal_entries_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$')
 );
 ALTER TABLE oms.journal_entries REPLICA IDENTITY DEFAULT;
@@ -139,6 +153,7 @@ CREATE TABLE oms.revenue_recognized (
     order_id  bigint        NOT NULL,
     net       numeric(16,4) NOT NULL,
     tax       numeric(16,4) NOT NULL,
+    shipping  numeric(16,4) NOT NULL DEFAULT 0,
     CONSTRAINT revenue_recognized_pkey PRIMARY KEY (order_id),
     CONSTRAINT revenue_recognized_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id)
 );
@@ -146,6 +161,7 @@ COMMENT ON TABLE oms.revenue_recognized IS 'Per order, the revenue and tax the j
 COMMENT ON COLUMN oms.revenue_recognized.order_id IS 'The order';
 COMMENT ON COLUMN oms.revenue_recognized.net IS 'Net revenue recognised (after discounts)';
 COMMENT ON COLUMN oms.revenue_recognized.tax IS 'Tax recognised';
+COMMENT ON COLUMN oms.revenue_recognized.shipping IS 'Shipping charge recognised: the order''s whole charge once a unit has shipped';
 
 -- SECURITY DEFINER: a deferred trigger runs at commit as the role that
 -- committed (oms_app, say), which may not read the journal itself.

@@ -337,4 +337,11 @@ extern void LedgerPayment(int64 payment_id, const char *action, Datum amount, in
 /* recognise the revenue and tax of what an order shipped and was not recognised yet */
 extern void LedgerRecognize(int64 order_id, int64 shipment_id);
 
+/* ---- invoices.c: invoices of customers on payment terms ---- */
+
+/* the invoice of a (locked) order just confirmed on terms */
+extern void InvoicesIssue(int64 order_id);
+/* the (locked) order's invoice follows its total, or is void once the order is terminal */
+extern void InvoicesFollow(int64 order_id);
+
 #endif							/* OMS_H */

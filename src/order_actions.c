@@ -85,6 +85,8 @@ OrdersCancel(int64 order_id, const char *reason)
 	FulfillmentCancelOrder(order_id);
 	released = OrdersRelease(&order_id, 1, "cancelled", reason ? reason : "cancelled", "release", &filled);
 	payments = PaymentsCancelOrder(order_id, reason ? reason : "order cancelled");
+	/* an invoice of a terms order is void (src/invoices.c) */
+	InvoicesFollow(order_id);
 	doc = OrdersDocumentReplayed(order_id, false);
 	return DirectFunctionCall2(jsonb_concat, doc,
 							   DirectFunctionCall1(jsonb_in,

@@ -406,20 +406,29 @@ EdOrderRow(EdEdit *e)
 						"UPDATE oms.orders SET ship_to = $2, ship_lat = $3, ship_lon = $4 WHERE id OPERATOR(pg_catalog.=) $1",
 						4, types), values, nulls, 0);
 	}
-	/* the expression of placement's PoOwedTotals and oms.check()'s order_total_owed */
+	/*
+	 * the expression of placement's PoOwedTotals and oms.check()'s
+	 * order_total_owed; the shipping charge stays while a unit is owed and
+	 * goes once none is (src/order_charges.c)
+	 */
 	OmsExec(OmsPlan(&plan_totals,
 					"UPDATE oms.orders o SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, "
-					"       total = l.subtotal OPERATOR(pg_catalog.-) l.discount OPERATOR(pg_catalog.+) l.tax, "
+					"       shipping = CASE WHEN l.owed OPERATOR(pg_catalog.>) 0 THEN o.shipping ELSE 0 END, "
+					"       total = l.subtotal OPERATOR(pg_catalog.-) l.discount OPERATOR(pg_catalog.+) l.tax "
+					"               OPERATOR(pg_catalog.+) CASE WHEN l.owed OPERATOR(pg_catalog.>) 0 THEN o.shipping ELSE 0 END, "
 					"       updated_at = pg_catalog.now() "
 					"  FROM (SELECT pg_catalog.sum((qty OPERATOR(pg_catalog.-) qty_cancelled) OPERATOR(pg_catalog.*) unit_price) AS subtotal, "
 					"               pg_catalog.sum(pg_catalog.round(discount OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
 					"                              OPERATOR(pg_catalog./) qty, 4)) AS discount, "
 					"               pg_catalog.sum(pg_catalog.round(tax OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
-					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax "
+					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax, "
+					"               pg_catalog.sum(qty OPERATOR(pg_catalog.-) qty_cancelled) AS owed "
 					"          FROM oms.order_lines WHERE order_id OPERATOR(pg_catalog.=) $1) l "
 					" WHERE o.id OPERATOR(pg_catalog.=) $1 RETURNING o.total",
 					1, types), values, NULL, 0);
 	e->total_after = SPI_datumTransfer(OmsGetDatum(0, 1, NULL), false, -1);
+	/* an invoice of a terms order follows the total (src/invoices.c) */
+	InvoicesFollow(e->order_id);
 }
 
 /* ---- 6. backorders filled by released units ---- */

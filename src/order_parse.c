@@ -174,10 +174,11 @@ void
 PoParse(Jsonb *doc, PoOrder *o)
 {
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
-	"lines", "flags", "notes", "policy", "split", "hold_minutes", "deliver_by", "service_level", NULL};
+	"lines", "flags", "notes", "policy", "split", "hold_minutes", "deliver_by", "service_level",
+	"shipping", "prices_include_tax", NULL};
 	static const char *const customer_keys[] = {"external_ref", "email", "name", "address", NULL};
 	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax",
-	"substitute", "substitute_unit_price", NULL};
+	"substitute", "substitute_unit_price", "price_includes_tax", NULL};
 	JsonbContainer *root = &doc->root;
 	JsonbValue	buf;
 	JsonbValue *v;
@@ -407,6 +408,8 @@ PoParse(Jsonb *doc, PoOrder *o)
 						  "The discount is for the whole line, not per unit.");
 		}
 	}
+	/* shipping and the prices' tax (src/order_charges.c) */
+	ChargesParse(root, lines, o);
 	PoAmounts(o);
 }
 

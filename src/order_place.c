@@ -564,7 +564,7 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 		return;					/* the totals of PoInsertOrder stand */
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.orders o SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, "
-					"       total = l.subtotal OPERATOR(pg_catalog.-) l.discount OPERATOR(pg_catalog.+) l.tax "
+					"       total = l.subtotal OPERATOR(pg_catalog.-) l.discount OPERATOR(pg_catalog.+) l.tax OPERATOR(pg_catalog.+) o.shipping "
 					"  FROM (SELECT pg_catalog.sum((qty OPERATOR(pg_catalog.-) qty_cancelled) OPERATOR(pg_catalog.*) unit_price) AS subtotal, "
 					"               pg_catalog.sum(pg_catalog.round(discount OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
 					"                              OPERATOR(pg_catalog./) qty, 4)) AS discount, "
@@ -708,6 +708,8 @@ PoApplyRules(PoOrder *o)
 	if (DatumGetBool(OmsGetDatum(0, 1, NULL)) && LifecycleOnTerms(customer_id))
 	{
 		LifecycleChange(o->work.order_id, "confirmed", "customer on payment terms", true);
+		/* its invoice (src/invoices.c) */
+		InvoicesIssue(o->work.order_id);
 		changed = true;
 	}
 	/* a counter sale is paid and handed over in the same call: no hold */
@@ -798,6 +800,8 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
+	/* the lines' tax, once their discounts are known (src/order_charges.c) */
+	ChargesLineTax(&o);
 	OrdersLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);
@@ -809,6 +813,8 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 		PoOwedTotals(&o, &head);
 		OrdersBookReservations(&o.work);
 	}
+	/* the shipping charge and the totals with it (src/order_charges.c) */
+	ChargesApply(&o, &head);
 	/* a status the rules changed is read back; otherwise no read-back */
 	if (PoApplyRules(&o))
 		result = OrdersDocumentReplayed(o.work.order_id, false);

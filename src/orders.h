@@ -178,7 +178,23 @@ typedef struct PoPrice
 	Datum		unit_price;		/* numeric */
 	Datum		discount;		/* numeric */
 	Datum		tax;			/* numeric */
+	/* src/order_charges.c: whether the line sent tax; its price_includes_tax (-1: not sent) */
+	bool		tax_given;
+	int8		includes_tax;
+	bool		gross;			/* the line was priced gross (ChargesLineGross) */
 } PoPrice;
+
+/*
+ * The shipping charge's inputs (src/order_charges.c, ChargesShipping): the
+ * one place that decides the order's shipping charge.
+ */
+typedef struct ChargesShippingInput
+{
+	int64		order_id;
+	Datum		amount;			/* numeric shipping.amount, (Datum) 0: not given */
+	const char *quote;			/* shipping.quote: cheapest or fastest, NULL: not asked */
+	bool		free_shipping;	/* a free-shipping promotion applies: the charge is 0 */
+} ChargesShippingInput;
 
 typedef struct PoOrder
 {
@@ -202,6 +218,10 @@ typedef struct PoOrder
 	Datum		subtotal;		/* numeric: the lines' units at their prices */
 	Datum		discount;		/* numeric: the lines' discounts */
 	Datum		tax;			/* numeric: the lines' tax */
+	/* src/order_charges.c: the document's shipping and prices_include_tax (-1: not sent) */
+	ChargesShippingInput shipping;
+	int8		prices_include_tax;
+	bool		charges_changed;	/* ChargesLineTax changed a line's amounts */
 } PoOrder;
 
 /*
@@ -219,6 +239,19 @@ typedef struct OrderDocHead
 	Datum		placed_at;		/* timestamptz */
 	Datum		expires_at;		/* timestamptz, or (Datum) 0 for none */
 } OrderDocHead;
+
+/* ---- order_charges.c: tax and the shipping charge at placement ---- */
+
+/* the document's shipping, prices_include_tax and lines[].price_includes_tax (PoParse) */
+extern void ChargesParse(JsonbContainer *root, JsonbContainer *lines, PoOrder *o);
+/* is line i priced gross? the line's flag, else the document's, else the channel's */
+extern bool ChargesLineGross(PoOrder *o, int i, bool channel_gross);
+/* each line's tax from oms.tax_rates, after the discounts are known, before the lines are written */
+extern void ChargesLineTax(PoOrder *o);
+/* the shipping charge the inputs give */
+extern Datum ChargesShipping(const ChargesShippingInput *in);
+/* the shipping charge and the totals on the order row, after the reservations are written */
+extern void ChargesApply(PoOrder *o, OrderDocHead *head);
 
 /* ---- order_parse.c ---- */
 

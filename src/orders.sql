@@ -33,7 +33,9 @@ CREATE TABLE oms.orders (
     held_from     text,
     deliver_by    date,
     service_level text,
+    shipping      numeric(16,4) NOT NULL DEFAULT 0,
     CONSTRAINT orders_pkey PRIMARY KEY (id),
+    CONSTRAINT orders_shipping_chk CHECK (shipping OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT orders_channel_external_id_key UNIQUE (channel_id, external_id),
     CONSTRAINT orders_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
     CONSTRAINT orders_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
@@ -82,13 +84,14 @@ COMMENT ON COLUMN oms.orders.expires_at IS 'When unpaid reservations lapse; NULL
 COMMENT ON COLUMN oms.orders.subtotal IS 'Sum of (qty - qty_cancelled) * unit_price over the lines: the units owed (placement cancels units under policy partial)';
 COMMENT ON COLUMN oms.orders.discount IS 'Sum of line discounts, each in proportion to the line''s units owed, rounded to 4 decimals';
 COMMENT ON COLUMN oms.orders.tax IS 'Sum of line taxes, each in proportion to the line''s units owed, rounded to 4 decimals';
-COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax: what the units owed cost (oms.check(): order_total_owed)';
+COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax + shipping: what the units owed and their delivery cost (oms.check(): order_total_owed)';
 COMMENT ON COLUMN oms.orders.request_hash IS 'SHA-256 of the placing request, to tell a retry from a different order reusing the external_id';
 COMMENT ON COLUMN oms.orders.placed_at IS 'When the order was placed';
 COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';
 COMMENT ON COLUMN oms.orders.cancel_reason IS 'Why the order was cancelled or expired';
 COMMENT ON COLUMN oms.orders.held_from IS 'While on hold: the status a release returns to';
 COMMENT ON COLUMN oms.orders.deliver_by IS 'The date the customer must have the goods by (the document''s deliver_by): routing filters the locations that cannot make it';
+COMMENT ON COLUMN oms.orders.shipping IS 'Shipping charge: the document''s shipping.amount, or the quoted rate (shipping.quote), or 0; 0 once no unit is owed (src/order_charges.c)';
 COMMENT ON COLUMN oms.orders.service_level IS 'standard or express (the document''s service_level): express routes by the fastest carrier service';
 
 CREATE TABLE oms.order_lines (
@@ -106,6 +109,7 @@ CREATE TABLE oms.order_lines (
     qty_cancelled    integer       NOT NULL DEFAULT 0,
     qty_returned     integer       NOT NULL DEFAULT 0,
     substituted_for  bigint,
+    price_includes_tax boolean     NOT NULL DEFAULT false,
     CONSTRAINT order_lines_pkey PRIMARY KEY (id),
     CONSTRAINT order_lines_order_line_no_key UNIQUE (order_id, line_no),
     CONSTRAINT order_lines_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
@@ -135,6 +139,7 @@ COMMENT ON COLUMN oms.order_lines.qty_backordered IS 'Units waiting for stock';
 COMMENT ON COLUMN oms.order_lines.qty_shipped IS 'Units shipped';
 COMMENT ON COLUMN oms.order_lines.qty_cancelled IS 'Units cancelled, expired or not filled';
 COMMENT ON COLUMN oms.order_lines.qty_returned IS 'Units returned; never above qty_shipped';
+COMMENT ON COLUMN oms.order_lines.price_includes_tax IS 'The line was priced gross (tax included): unit_price and discount hold the net amounts oms extracted, tax the rest, so that the line still costs the gross amount (src/order_charges.c)';
 COMMENT ON COLUMN oms.order_lines.substituted_for IS 'The product the customer asked for, when this line''s product is a substitute (place_order "substitute": "allow", or edit_order)';
 
 CREATE TABLE oms.reservations (

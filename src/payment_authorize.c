@@ -129,11 +129,12 @@ PayAuthParse(FunctionCallInfo fcinfo, PayAuth *a)
 					"Send {\"method\": ..., \"amount\": ..., ...}.");
 	JsonCheckKeys(root, keys, "the payment");
 	if ((v = JsonGet(root, "method", &buf)) == NULL)
-		JsonInvalid("method", "The key method is required.", "Use card, gift_card, store_credit, invoice, check or cash.");
+		JsonInvalid("method", "The key method is required.", "Use card, gift_card, store_credit, invoice, check, cash or bank_transfer.");
 	a->method = JsonString(v, "method", 32, true);
 	if (strcmp(a->method, "card") != 0 && strcmp(a->method, "gift_card") != 0 && strcmp(a->method, "store_credit") != 0 &&
-		strcmp(a->method, "invoice") != 0 && strcmp(a->method, "check") != 0 && strcmp(a->method, "cash") != 0)
-		JsonInvalid("method", psprintf("method must be card, gift_card, store_credit, invoice, check or cash, not \"%s\".", a->method),
+		strcmp(a->method, "invoice") != 0 && strcmp(a->method, "check") != 0 && strcmp(a->method, "cash") != 0 &&
+		strcmp(a->method, "bank_transfer") != 0)
+		JsonInvalid("method", psprintf("method must be card, gift_card, store_credit, invoice, check, cash or bank_transfer, not \"%s\".", a->method),
 					"Card payments send the provider's token, never the card number.");
 	if ((v = JsonGet(root, "amount", &buf)) == NULL)
 		JsonInvalid("amount", "The key amount is required.", "Give the amount to authorize.");

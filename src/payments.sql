@@ -71,7 +71,7 @@ CREATE TABLE oms.payments (
     CONSTRAINT payments_pkey PRIMARY KEY (id),
     CONSTRAINT payments_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
     CONSTRAINT payments_gift_card_fkey FOREIGN KEY (gift_card_id) REFERENCES oms.gift_cards (id),
-    CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash'])),
+    CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash', 'bank_transfer'])),
     CONSTRAINT payments_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
     CONSTRAINT payments_authorized_chk CHECK (authorized OPERATOR(pg_catalog.>) 0),
     CONSTRAINT payments_amounts_chk CHECK (captured OPERATOR(pg_catalog.>=) 0 AND voided OPERATOR(pg_catalog.>=) 0 AND refunded OPERATOR(pg_catalog.>=) 0),
@@ -89,7 +89,7 @@ CREATE INDEX payments_order_idx ON oms.payments (order_id);
 COMMENT ON TABLE oms.payments IS 'Payments of orders: amounts authorized, captured, voided and refunded; PSP tokens only, never card numbers';
 COMMENT ON COLUMN oms.payments.id IS 'Payment id';
 COMMENT ON COLUMN oms.payments.order_id IS 'The order';
-COMMENT ON COLUMN oms.payments.method IS 'card, gift_card, store_credit, invoice, check or cash';
+COMMENT ON COLUMN oms.payments.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
 COMMENT ON COLUMN oms.payments.currency IS 'Always the order''s currency';
 COMMENT ON COLUMN oms.payments.authorized IS 'Amount authorized';
 COMMENT ON COLUMN oms.payments.captured IS 'Amount captured; captured + voided <= authorized';
@@ -156,7 +156,7 @@ SELECT p.id, p.order_id, p.method, p.currency, p.authorized, p.captured, p.voide
 COMMENT ON VIEW oms.payments_masked IS 'oms.payments as applications see it: the PSP token and reference masked, every other column as it is';
 COMMENT ON COLUMN oms.payments_masked.id IS 'Payment id';
 COMMENT ON COLUMN oms.payments_masked.order_id IS 'The order';
-COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check or cash';
+COMMENT ON COLUMN oms.payments_masked.method IS 'card, gift_card, store_credit, invoice, check, cash or bank_transfer';
 COMMENT ON COLUMN oms.payments_masked.currency IS 'Always the order''s currency';
 COMMENT ON COLUMN oms.payments_masked.authorized IS 'Amount authorized';
 COMMENT ON COLUMN oms.payments_masked.captured IS 'Amount captured; captured + voided <= authorized';

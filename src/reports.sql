@@ -60,13 +60,14 @@ SELECT f.day, c.code AS channel, f.currency,
        pg_catalog.sum(f.tax) AS tax,
        pg_catalog.sum(f.net) AS net,
        pg_catalog.sum(f.refunds) AS refunds,
-       pg_catalog.sum(f.net) OPERATOR(pg_catalog.-) pg_catalog.sum(f.refunds) AS net_after_refunds
+       pg_catalog.sum(f.net) OPERATOR(pg_catalog.-) pg_catalog.sum(f.refunds) AS net_after_refunds,
+       pg_catalog.sum(f.shipping) AS shipping
   FROM (SELECT (o.placed_at AT TIME ZONE 'UTC')::date AS day, o.channel_id, o.currency,
                1 AS orders,
                (SELECT COALESCE(pg_catalog.sum(l.qty OPERATOR(pg_catalog.-) l.qty_cancelled), 0) FROM oms.order_lines l
                  WHERE l.order_id OPERATOR(pg_catalog.=) o.id) AS units,
                o.subtotal AS gross, o.discount AS discounts, o.tax, o.total AS net,
-               0.0000 AS refunds
+               0.0000 AS refunds, o.shipping
           FROM oms.orders o
           JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
          WHERE st.counts_as_sale
@@ -74,7 +75,7 @@ SELECT f.day, c.code AS channel, f.currency,
         UNION ALL
         -- an exchange's replacement order is never paid, so it has no refunds
         SELECT (t.at AT TIME ZONE 'UTC')::date, o.channel_id, o.currency,
-               0, 0, 0.0000, 0.0000, 0.0000, 0.0000, t.amount
+               0, 0, 0.0000, 0.0000, 0.0000, 0.0000, t.amount, 0.0000
           FROM oms.payment_transactions t
           JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) t.order_id
           JOIN oms.order_statuses st ON st.status OPERATOR(pg_catalog.=) o.status
@@ -91,9 +92,10 @@ COMMENT ON COLUMN oms.report_sales_daily.units IS 'Units owed on those orders, e
 COMMENT ON COLUMN oms.report_sales_daily.gross IS 'Sum of orders.subtotal ((qty - qty_cancelled) x unit_price over the lines)';
 COMMENT ON COLUMN oms.report_sales_daily.discounts IS 'Sum of orders.discount';
 COMMENT ON COLUMN oms.report_sales_daily.tax IS 'Sum of orders.tax';
-COMMENT ON COLUMN oms.report_sales_daily.net IS 'gross - discounts + tax = sum of orders.total: what customers were charged, tax included so that refunds (which pay tax back too) can be subtracted';
+COMMENT ON COLUMN oms.report_sales_daily.net IS 'gross - discounts + tax + shipping = sum of orders.total: what customers were charged, tax and shipping included so that refunds (which pay them back too) can be subtracted';
 COMMENT ON COLUMN oms.report_sales_daily.refunds IS 'Money refunded that day (payment_transactions of kind refund) on orders of the channel that count as sales, whatever day they were placed; store credit is not included';
 COMMENT ON COLUMN oms.report_sales_daily.net_after_refunds IS 'net - refunds';
+COMMENT ON COLUMN oms.report_sales_daily.shipping IS 'Sum of orders.shipping: the shipping charged (included in net)';
 
 -- ---------------------------------------------------------------------------
 -- inventory per sku and location

@@ -199,7 +199,9 @@ refund_rma(PG_FUNCTION_ARGS)
 		 * The replacement order, through place_order: the exchange lines at
 		 * their prices, the credit spread over them as line discounts in
 		 * order (each line at most its own amount), so its total is what is
-		 * owed.
+		 * owed. The prices are what was paid, tax included: the document
+		 * says prices_include_tax, so that the tax is extracted from them
+		 * (src/order_charges.c) rather than added on top.
 		 */
 		{
 			Oid			t2[2] = {INT8OID, NUMERICOID};
@@ -207,7 +209,7 @@ refund_rma(PG_FUNCTION_ARGS)
 
 			OmsQuery(OmsPlan(&plan_order,
 							 "SELECT pg_catalog.jsonb_build_object('channel', c.code, 'external_id', 'rma-' OPERATOR(pg_catalog.||) r.id, "
-							 "         'currency', o.currency, 'policy', 'all_or_nothing', 'hold_minutes', 0, "
+							 "         'currency', o.currency, 'policy', 'all_or_nothing', 'hold_minutes', 0, 'prices_include_tax', true, "
 							 "         'notes', 'exchange for RMA ' OPERATOR(pg_catalog.||) r.id OPERATOR(pg_catalog.||) ' of order ' OPERATOR(pg_catalog.||) o.external_id, "
 							 "         'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('sku', x.sku, 'qty', x.qty, "
 							 "                          'unit_price', x.unit_price, "
