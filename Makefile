@@ -13,10 +13,10 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 MODULE_big  = oms-$(EXTVERSION)
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
-              src/catalog.o src/events.o src/customers.o src/ledger.o src/lifecycle.o src/inventory.o src/stock_query.o \
+              src/catalog.o src/events.o src/customers.o src/pricing.o src/promotion_codes.o src/promotions.o src/ledger.o src/lifecycle.o src/inventory.o src/stock_query.o \
               src/valuation.o src/stock_damage.o src/purchasing.o src/po_propose.o src/po_receive.o \
               src/route_promise.o src/route_plan.o src/route_search.o src/route_reserve.o src/route_explain.o \
-              src/order_parse.o src/order_document.o src/order_substitute.o src/order_steps.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
+              src/order_parse.o src/order_document.o src/order_substitute.o src/order_pricing.o src/order_steps.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
               src/payments.o src/stored_value.o src/payment_authorize.o \
               src/fulfillment.o src/shipment_create.o src/ship.o src/fulfillment_reject.o src/documents.o \
               src/order_actions.o src/pickup.o src/counter_sale.o src/order_edit_apply.o src/order_edit.o src/order_follow_up.o \
@@ -33,7 +33,7 @@ PG_CPPFLAGS += -DOMS_VERSION_STR=\"$(EXTVERSION)\"
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/customers.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/purchasing.sql src/payments.sql src/order_edit.sql src/fulfillment.sql src/documents.sql src/stores.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/customers.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/pricing.sql src/purchasing.sql src/payments.sql src/order_edit.sql src/fulfillment.sql src/documents.sql src/stores.sql src/returns.sql src/ledger.sql src/reports.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are
@@ -41,7 +41,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers oracle
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers pricing promotions oracle
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

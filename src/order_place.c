@@ -539,6 +539,8 @@ PoBookLines(PoOrder *o)
 					11, types), values, NULL, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 		o->work.lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
+	/* each line's price list and the promotions applied (src/order_pricing.c) */
+	OrdersPricingBook(o);
 }
 
 /*
@@ -560,7 +562,7 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 	for (i = 0; i < o->work.nlines; i++)
 		if (o->work.lines[i].cancelled > 0 || o->work.lines[i].substitute_price != (Datum) 0)
 			break;
-	if (i == o->work.nlines)
+	if (i == o->work.nlines && !o->repriced)
 		return;					/* the totals of PoInsertOrder stand */
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.orders o SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, "
@@ -798,6 +800,8 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
+	/* prices from the lists, promotions and codes (src/order_pricing.c) */
+	OrdersPricingApply(&o, head.customer_id);
 	OrdersLockKits(&o.work);
 	OrdersLoadKits(&o.work);
 	OrdersBuildDemand(&o.work);
@@ -814,6 +818,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 		result = OrdersDocumentReplayed(o.work.order_id, false);
 	else
 		result = OrdersDocumentPlaced(&head, &o.work);
+	result = OrdersPricingDocument(result, &o);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
 	return result;

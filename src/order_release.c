@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 
 #include "orders.h"
+#include "pricing.h"
 
 /* orders that may expire now: the hold lapsed, and the lifecycle allows it */
 #define ORDERS_EXPIRABLE \
@@ -118,6 +119,8 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 					3, t3), values, nulls, 0);
 	LifecycleSetReason(NULL);
+	/* the promotion code uses the orders held go back (src/promotion_codes.c) */
+	PromotionCodesRelease(order_ids, norders);
 
 	/*
 	 * The released units go to waiting backorders first, as a receipt's do.

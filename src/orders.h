@@ -178,6 +178,7 @@ typedef struct PoPrice
 	Datum		unit_price;		/* numeric */
 	Datum		discount;		/* numeric */
 	Datum		tax;			/* numeric */
+	bool		given;			/* unit_price was in the document (else: priced from the lists) */
 } PoPrice;
 
 typedef struct PoOrder
@@ -202,6 +203,13 @@ typedef struct PoOrder
 	Datum		subtotal;		/* numeric: the lines' units at their prices */
 	Datum		discount;		/* numeric: the lines' discounts */
 	Datum		tax;			/* numeric: the lines' tax */
+	/* pricing and promotions (src/order_pricing.c) */
+	char	  **codes;			/* "codes", upper case */
+	int			ncodes;
+	bool		codes_required; /* "codes_required", default true */
+	char	   *source_code;	/* "source_code" (campaign), or NULL */
+	bool		repriced;		/* list prices or promotions changed the amounts */
+	struct OrderPricing *pricing;	/* what OrdersPricingApply decided */
 } PoOrder;
 
 /*
@@ -226,6 +234,23 @@ typedef struct OrderDocHead
 extern void PoParse(Jsonb *doc, PoOrder *o);
 /* SHA-256 of the document, the idempotency check of a replay */
 extern void PoRequestHash(Jsonb *doc, uint8 *digest);
+/* the order's subtotal, discount and tax from its lines' prices (bounds: 22023) */
+extern void PoAmounts(PoOrder *o);
+
+/* ---- order_pricing.c: prices from the lists, promotions and codes ---- */
+
+/* after the products (and substitutes) are known: price, check, discount */
+extern void OrdersPricingApply(PoOrder *o, int64 customer_id);
+/* after the lines are written: each line's price list, the promotions applied */
+extern void OrdersPricingBook(PoOrder *o);
+/*
+ * An edit changed a line's units from old_qty to qty: the promotions' share
+ * of its discount is scaled in proportion (oms.order_promotions too);
+ * returns the line's new discount.
+ */
+extern Datum OrdersPricingRescale(int64 line_id, int32 old_qty, int32 qty, Datum unit_price, Datum discount);
+/* place_order's answer with the pricing outcome added */
+extern Datum OrdersPricingDocument(Datum doc, PoOrder *o);
 
 /* ---- order_steps.c: the placement steps shared with re-routing and edits ---- */
 
