@@ -36,6 +36,11 @@
  *	      sku is reported at once. OrdersTakeSubstitutes (src/
  *	      order_substitute.c): a line sent with "substitute": "allow" whose
  *	      product is short takes its best-ranked substitute in stock.
+ *	      OrdersPricingApply (src/order_pricing.c): lines without
+ *	      unit_price priced from the price lists, given prices checked
+ *	      under price_check strict, promotions and codes applied (the
+ *	      codes' uses taken with guarded updates, before any balance row
+ *	      is locked); the totals then follow the lines (PoOwedTotals).
  *	   7. OrdersLockKits, OrdersLoadKits: the components of the order's kits,
  *	      read after the kit rows are locked FOR SHARE (orders without kits
  *	      skip both), so that a concurrent change of a kit's components

@@ -69,6 +69,11 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 
 	if (norders == 0)
 		return 0;
+	/*
+	 * the promotion code uses the orders held go back first: code rows
+	 * before balance rows, as placement takes them (src/promotion_codes.c)
+	 */
+	PromotionCodesRelease(order_ids, norders);
 	values[0] = PointerGetDatum(OmsInt8Array(order_ids, norders));
 	OmsQuery(OmsPlan(&plan_sums,
 					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4 FROM oms.reservations "
@@ -119,8 +124,6 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 					" WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 					3, t3), values, nulls, 0);
 	LifecycleSetReason(NULL);
-	/* the promotion code uses the orders held go back (src/promotion_codes.c) */
-	PromotionCodesRelease(order_ids, norders);
 
 	/*
 	 * The released units go to waiting backorders first, as a receipt's do.

@@ -12,6 +12,9 @@
  *	    order_document.c  the order document (get_order)
  *	    order_parse.c     the place_order document parsed and validated
  *	    order_substitute.c substitutes of short products (oms.product_substitutes)
+ *	    order_pricing.c   price authority and promotions in placement and
+ *	                      edits (calls order_parse.c and the pricing
+ *	                      subsystem, src/pricing.h)
  *	    order_steps.c     the placement steps shared with re-routing and edits
  *	                      (calls order_substitute.c for OM001's detail)
  *	    order_place.c     place_order and its named steps (calls order_parse.c,

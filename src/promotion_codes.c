@@ -29,10 +29,16 @@
  *	    rows never wait on each other in opposite orders.
  *	  - Giving back: an order that holds a use records it in
  *	    oms.order_codes (applied, released_at NULL). Cancel and expiry
- *	    (src/order_release.c, OrdersRelease) call PromotionCodesRelease,
- *	    which sets released_at and decrements uses (and the customer's)
- *	    in one statement per table, under the order lock the caller holds,
- *	    so a use is given back exactly once.
+ *	    (src/order_release.c, OrdersRelease) call PromotionCodesRelease
+ *	    first, before any balance row: it sets released_at and decrements
+ *	    uses (and the customer's) code by code in ascending id, under the
+ *	    order lock the caller holds, so a use is given back exactly once,
+ *	    and code rows are always locked before balance rows.
+ *	  - One case is left to the deadlock detector: placement's lazy expiry
+ *	    (src/order_release.c) releases lapsed orders while the placing
+ *	    call already holds its own codes; two placements each expiring an
+ *	    order that holds the other's code would wait on each other. One of
+ *	    them then fails with 40P01 and is retried; the other goes on.
  *
  *	  oms.check() (promotion_code_uses) verifies that every code's uses
  *	  equals its live orders, and the same per customer.
@@ -111,29 +117,78 @@ PromotionCodesUntake(int64 code_id, int64 customer_id, bool per_customer_limit)
 
 /*
  * Give back every live code use of the orders (locked by the caller, on
- * their way to cancelled or expired): released_at is set once, and each
- * code's uses (and the customer's) go down by the uses released.
+ * their way to cancelled or expired): released_at is set once, then each
+ * code's uses (and its customers') go down by the uses released, code by
+ * code in ascending id, each code row before its customer rows: the order
+ * in which placement takes them (PromotionCodesTake). The caller runs this
+ * before it touches any balance row, as placement takes codes before
+ * stock, so that a cancel and a placement never wait on each other in
+ * opposite orders.
  */
 void
 PromotionCodesRelease(int64 *order_ids, int norders)
 {
-	static SPIPlanPtr plan = NULL;
+	static SPIPlanPtr plan_released = NULL;
+	static SPIPlanPtr plan_code = NULL;
+	static SPIPlanPtr plan_cust = NULL;
 	Oid			types[1] = {INT8ARRAYOID};
-	Datum		values[1];
+	Oid			types2[2] = {INT8OID, INT4OID};
+	Oid			types3[3] = {INT8OID, INT8OID, INT4OID};
+	Datum		values[3];
+	int			n,
+				i;
+	int64	   *codes;
+	int64	   *customers;
+	int32	   *uses;
 
 	if (norders == 0)
 		return;
 	values[0] = PointerGetDatum(OmsInt8Array(order_ids, norders));
-	OmsExec(OmsPlan(&plan,
-					"WITH r AS (UPDATE oms.order_codes SET released_at = pg_catalog.now() "
-					"            WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND applied AND released_at IS NULL "
-					"           RETURNING code_id, customer_id), "
-					"     c AS (UPDATE oms.promotion_codes p SET uses = p.uses OPERATOR(pg_catalog.-) n.n "
-					"             FROM (SELECT code_id, pg_catalog.count(*)::int4 AS n FROM r GROUP BY code_id) n "
-					"            WHERE p.id OPERATOR(pg_catalog.=) n.code_id RETURNING p.id) "
-					"UPDATE oms.promotion_code_customers k SET uses = k.uses OPERATOR(pg_catalog.-) n.n "
-					"  FROM (SELECT code_id, customer_id, pg_catalog.count(*)::int4 AS n FROM r "
-					"         WHERE customer_id IS NOT NULL GROUP BY 1, 2) n "
-					" WHERE k.code_id OPERATOR(pg_catalog.=) n.code_id AND k.customer_id OPERATOR(pg_catalog.=) n.customer_id",
-					1, types), values, NULL, 0);
+	OmsQuery(OmsPlan(&plan_released,
+					 "WITH r AS (UPDATE oms.order_codes SET released_at = pg_catalog.now() "
+					 "            WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND applied AND released_at IS NULL "
+					 "           RETURNING code_id, customer_id) "
+					 "SELECT code_id, COALESCE(customer_id, 0), pg_catalog.count(*)::pg_catalog.int4 FROM r "
+					 " GROUP BY 1, 2 ORDER BY 1, 2",
+					 1, types), values, NULL, 0);
+	n = (int) SPI_processed;
+	if (n == 0)
+		return;
+	codes = palloc(sizeof(int64) * n);
+	customers = palloc(sizeof(int64) * n);
+	uses = palloc(sizeof(int32) * n);
+	for (i = 0; i < n; i++)
+	{
+		codes[i] = OmsGetInt64(i, 1, NULL);
+		customers[i] = OmsGetInt64(i, 2, NULL);
+		uses[i] = OmsGetInt32(i, 3, NULL);
+	}
+	for (i = 0; i < n; i++)
+	{
+		int			j;
+		int32		total = 0;
+
+		/* the code's row once, with every use released of it */
+		if (i == 0 || codes[i] != codes[i - 1])
+		{
+			for (j = i; j < n && codes[j] == codes[i]; j++)
+				total += uses[j];
+			values[0] = Int64GetDatum(codes[i]);
+			values[1] = Int32GetDatum(total);
+			OmsExec(OmsPlan(&plan_code,
+							"UPDATE oms.promotion_codes SET uses = uses OPERATOR(pg_catalog.-) $2 "
+							" WHERE id OPERATOR(pg_catalog.=) $1",
+							2, types2), values, NULL, 0);
+		}
+		if (customers[i] != 0)
+		{
+			values[0] = Int64GetDatum(codes[i]);
+			values[1] = Int64GetDatum(customers[i]);
+			values[2] = Int32GetDatum(uses[i]);
+			OmsExec(OmsPlan(&plan_cust,
+							"UPDATE oms.promotion_code_customers SET uses = uses OPERATOR(pg_catalog.-) $3 "
+							" WHERE code_id OPERATOR(pg_catalog.=) $1 AND customer_id OPERATOR(pg_catalog.=) $2",
+							3, types3), values, NULL, 0);
+		}
+	}
 }
