@@ -64,10 +64,14 @@ BEGIN
     END LOOP;
 END $$;
 SELECT * FROM summer ORDER BY n;
-SELECT code, uses, usage_limit FROM oms.promotion_codes WHERE code = 'SUMMER10';
+RESET ROLE;
+SELECT code, uses, usage_limit FROM oms.promotion_codes WHERE code = 'SUMMER10';   -- the back office's view
+SET ROLE oms_app;
 \echo '-- the first summer order is cancelled: its use goes back, and the next order gets it'
 SELECT oms.cancel_order((SELECT id FROM oms.orders WHERE external_id = 'WEB-SUMMER-1'), 'customer changed mind') ->> 'status' AS status;
-SELECT code, uses, usage_limit FROM oms.promotion_codes WHERE code = 'SUMMER10';
+RESET ROLE;
+SELECT code, uses, usage_limit FROM oms.promotion_codes WHERE code = 'SUMMER10';   -- the back office's view
+SET ROLE oms_app;
 SELECT o ->> 'total' AS total, o -> 'codes' -> 0 ->> 'applied' AS code_applied
   FROM oms.place_order('{"channel": "web", "external_id": "WEB-SUMMER-5", "currency": "EUR", "codes": ["SUMMER10"],
          "customer": {"external_ref": "shop-10003"}, "lines": [{"sku": "BEAN-COL-250", "qty": 1}]}') o;

@@ -18,7 +18,7 @@ use Test::More;
 use OmsTap qw(storm_node storm_pgbench storm_aftermath);
 
 my $clients = 16;
-my $per_client = 100;
+my $per_client = 40;
 
 my $node = storm_node('codes', 'codes');
 $node->safe_psql('codes', q{
@@ -91,8 +91,8 @@ SELECT public.storm_cancel();
     });
 
 # the last phase: no cancels, every client takes uses until none is left
-storm_pgbench($node, 'codes', $clients, 20, 'code storm, last uses',
-    { 'place' => q{
+storm_pgbench($node, 'codes', $clients, 10, 'code storm, last uses',
+    { 'last' => q{
 \set cust random(1, 20)
 SELECT public.storm_place(:cust, 1, 0);
 } });
