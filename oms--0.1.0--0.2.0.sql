@@ -1704,522 +1704,348 @@ GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';
 
 -- ===========================================================================
--- functions several areas of 0.2.0 change: defined once, here, as the
--- install script has them (src/check.sql, src/events.sql)
+-- pricing: price lists, price authority in place_order, promotions and codes
+-- (issue 18, part 1; src/pricing.sql, src/pricing.c, src/promotions.c,
+-- src/promotion_codes.c, src/order_pricing.c)
 -- ===========================================================================
-CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
-    RETURNS SETOF record
-    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+ALTER TABLE oms.channels ADD COLUMN price_check text NOT NULL DEFAULT 'accept',
+    ADD CONSTRAINT channels_price_check_chk CHECK (price_check OPERATOR(pg_catalog.~) '^(accept|strict)$');
+COMMENT ON COLUMN oms.channels.price_check IS 'accept: a line''s given unit_price stands; strict: place_order refuses a given unit_price that differs from the price list''s (22023)';
+ALTER TABLE oms.orders ADD COLUMN source_code text,
+    ADD CONSTRAINT orders_source_code_chk CHECK (source_code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$');
+COMMENT ON COLUMN oms.orders.source_code IS 'The campaign the order came from (the document''s source_code), for oms.report_promotions';
+ALTER TABLE oms.order_lines ADD COLUMN price_list_id bigint,
+    ADD COLUMN price_source text NOT NULL DEFAULT 'given',
+    ADD CONSTRAINT order_lines_price_source_chk CHECK (price_source OPERATOR(pg_catalog.~) '^(given|list)$'
+        AND (price_source OPERATOR(pg_catalog.=) 'list') OPERATOR(pg_catalog.=) (price_list_id IS NOT NULL));
+COMMENT ON COLUMN oms.order_lines.price_list_id IS 'The price list unit_price came from (price_source list); NULL when given';
+COMMENT ON COLUMN oms.order_lines.price_source IS 'Where unit_price came from: given (the document or an edit) or list (oms.price_lists, price_list_id)';
+CREATE TABLE oms.price_lists (
+    id                 bigserial     NOT NULL,
+    code               text          NOT NULL,
+    name               text          NOT NULL,
+    channel_id         integer,
+    currency           text          NOT NULL,
+    customer_flag      text,
+    priority           integer       NOT NULL DEFAULT 0,
+    valid_from         timestamptz,
+    valid_to           timestamptz,
+    prices_include_tax boolean       NOT NULL DEFAULT false,
+    active             boolean       NOT NULL DEFAULT true,
+    created_at         timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT price_lists_pkey PRIMARY KEY (id),
+    CONSTRAINT price_lists_code_key UNIQUE (code),
+    CONSTRAINT price_lists_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
+    CONSTRAINT price_lists_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 200),
+    CONSTRAINT price_lists_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
+    CONSTRAINT price_lists_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT price_lists_customer_flag_chk CHECK (customer_flag OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
+    CONSTRAINT price_lists_validity_chk CHECK (valid_to OPERATOR(pg_catalog.>) valid_from)
+);
+CREATE INDEX price_lists_scope_idx ON oms.price_lists (currency, channel_id) WHERE active;
+COMMENT ON TABLE oms.price_lists IS 'Price lists per channel and currency, with validity, priority and customer-flag scope; place_order prices a line without unit_price from them (oms.price)';
+COMMENT ON COLUMN oms.price_lists.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.price_lists.code IS 'Stable code (lowercase letters, digits, _ and -)';
+COMMENT ON COLUMN oms.price_lists.name IS 'Display name';
+COMMENT ON COLUMN oms.price_lists.channel_id IS 'The channel it prices for; NULL: every channel';
+COMMENT ON COLUMN oms.price_lists.currency IS 'ISO 4217 currency of its prices; it prices orders of that currency only';
+COMMENT ON COLUMN oms.price_lists.customer_flag IS 'Only for customers carrying this flag (vip, wholesale); NULL: everyone, guests included';
+COMMENT ON COLUMN oms.price_lists.priority IS 'Higher wins among the lists that price the product; ties go to the flag-scoped, then the channel-scoped, then the older list';
+COMMENT ON COLUMN oms.price_lists.valid_from IS 'Prices from this moment; NULL: always';
+COMMENT ON COLUMN oms.price_lists.valid_to IS 'Prices until this moment (exclusive); NULL: open-ended';
+COMMENT ON COLUMN oms.price_lists.prices_include_tax IS 'Its prices are gross (tax included); stored and reported with each price, for the tax step';
+COMMENT ON COLUMN oms.price_lists.active IS 'Inactive lists price nothing';
+COMMENT ON COLUMN oms.price_lists.created_at IS 'When the list was created';
+
+CREATE TABLE oms.prices (
+    price_list_id bigint        NOT NULL,
+    product_id    bigint        NOT NULL,
+    min_qty       integer       NOT NULL DEFAULT 1,
+    unit_price    numeric(16,4) NOT NULL,
+    CONSTRAINT prices_pkey PRIMARY KEY (price_list_id, product_id, min_qty),
+    CONSTRAINT prices_price_list_fkey FOREIGN KEY (price_list_id) REFERENCES oms.price_lists (id) ON DELETE CASCADE,
+    CONSTRAINT prices_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT prices_min_qty_chk CHECK (min_qty OPERATOR(pg_catalog.>=) 1),
+    CONSTRAINT prices_unit_price_chk CHECK (unit_price OPERATOR(pg_catalog.>=) 0
+        AND unit_price OPERATOR(pg_catalog.<) 1000000000000)
+);
+CREATE INDEX prices_product_idx ON oms.prices (product_id);
+COMMENT ON TABLE oms.prices IS 'A product''s unit price in a price list, with quantity breaks: a line of qty units takes the row with the greatest min_qty <= qty';
+COMMENT ON COLUMN oms.prices.price_list_id IS 'The price list';
+COMMENT ON COLUMN oms.prices.product_id IS 'The product';
+COMMENT ON COLUMN oms.prices.min_qty IS 'Quantity break: the price holds for lines of at least this many units';
+COMMENT ON COLUMN oms.prices.unit_price IS 'Price of one unit, in the list''s currency';
+
+CREATE TABLE oms.product_categories (
+    product_id bigint NOT NULL,
+    category   text   NOT NULL,
+    CONSTRAINT product_categories_pkey PRIMARY KEY (product_id, category),
+    CONSTRAINT product_categories_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id) ON DELETE CASCADE,
+    CONSTRAINT product_categories_category_chk CHECK (category OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_-]{0,63}$')
+);
+CREATE INDEX product_categories_category_idx ON oms.product_categories (category);
+COMMENT ON TABLE oms.product_categories IS 'The categories a product belongs to (a product may be in several); promotions target lines by category';
+COMMENT ON COLUMN oms.product_categories.product_id IS 'The product';
+COMMENT ON COLUMN oms.product_categories.category IS 'Category code (lowercase letters, digits, _ and -)';
+
+CREATE TABLE oms.promotions (
+    id             bigserial     NOT NULL,
+    code           text          NOT NULL,
+    name           text          NOT NULL,
+    kind           text          NOT NULL,
+    product_id     bigint,
+    category       text,
+    value          numeric(16,4),
+    buy_qty        integer,
+    get_qty        integer,
+    min_subtotal   numeric(16,4),
+    currency       text,
+    channel_id     integer,
+    customer_flag  text,
+    valid_from     timestamptz,
+    valid_to       timestamptz,
+    automatic      boolean       NOT NULL DEFAULT false,
+    combinable     boolean       NOT NULL DEFAULT true,
+    priority       integer       NOT NULL DEFAULT 0,
+    active         boolean       NOT NULL DEFAULT true,
+    created_at     timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT promotions_pkey PRIMARY KEY (id),
+    CONSTRAINT promotions_code_key UNIQUE (code),
+    CONSTRAINT promotions_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
+    CONSTRAINT promotions_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(name) OPERATOR(pg_catalog.<=) 200),
+    CONSTRAINT promotions_kind_chk CHECK (kind OPERATOR(pg_catalog.~) '^(percent_off|amount_off|buy_x_get_y|free_shipping)$'),
+    CONSTRAINT promotions_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
+    CONSTRAINT promotions_category_chk CHECK (category OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_-]{0,63}$'),
+    CONSTRAINT promotions_target_chk CHECK (product_id IS NULL OR category IS NULL),
+    -- the value each kind needs: a percentage in (0, 100], an amount > 0
+    -- (in the promotion's currency), buy X get Y with the percentage off
+    -- the Y units (100: free), free shipping none
+    CONSTRAINT promotions_value_chk CHECK (COALESCE(CASE kind
+        WHEN 'percent_off' THEN value OPERATOR(pg_catalog.>) 0 AND value OPERATOR(pg_catalog.<=) 100
+        WHEN 'amount_off' THEN value OPERATOR(pg_catalog.>) 0 AND value OPERATOR(pg_catalog.<) 1000000000000 AND currency IS NOT NULL
+        WHEN 'buy_x_get_y' THEN value OPERATOR(pg_catalog.>) 0 AND value OPERATOR(pg_catalog.<=) 100
+             AND buy_qty OPERATOR(pg_catalog.>=) 1 AND get_qty OPERATOR(pg_catalog.>=) 1
+             AND buy_qty OPERATOR(pg_catalog.<=) 1000 AND get_qty OPERATOR(pg_catalog.<=) 1000
+             AND (product_id IS NOT NULL OR category IS NOT NULL)
+        ELSE value IS NULL END, false)),
+    CONSTRAINT promotions_buy_get_chk CHECK ((kind OPERATOR(pg_catalog.=) 'buy_x_get_y') OPERATOR(pg_catalog.=) (buy_qty IS NOT NULL AND get_qty IS NOT NULL)),
+    CONSTRAINT promotions_min_subtotal_chk CHECK (min_subtotal OPERATOR(pg_catalog.>) 0 AND min_subtotal OPERATOR(pg_catalog.<) 1000000000000),
+    CONSTRAINT promotions_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
+    CONSTRAINT promotions_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
+    CONSTRAINT promotions_customer_flag_chk CHECK (customer_flag OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
+    CONSTRAINT promotions_validity_chk CHECK (valid_to OPERATOR(pg_catalog.>) valid_from)
+);
+COMMENT ON TABLE oms.promotions IS 'Promotions as data: percent or amount off the order or off matching lines, buy X get Y, free shipping; scoped by channel, customer flag, currency and dates; automatic or by code';
+COMMENT ON COLUMN oms.promotions.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.promotions.code IS 'Stable name of the promotion (not the code customers type: see oms.promotion_codes)';
+COMMENT ON COLUMN oms.promotions.name IS 'Display name';
+COMMENT ON COLUMN oms.promotions.kind IS 'percent_off, amount_off, buy_x_get_y or free_shipping';
+COMMENT ON COLUMN oms.promotions.product_id IS 'Only lines of this product; NULL with category NULL: the whole order';
+COMMENT ON COLUMN oms.promotions.category IS 'Only lines of products in this category (oms.product_categories)';
+COMMENT ON COLUMN oms.promotions.value IS 'percent_off: percentage (0-100]; amount_off: amount off the order (no target), or off each matching unit (product or category); buy_x_get_y: percentage off the Y units (100: free)';
+COMMENT ON COLUMN oms.promotions.buy_qty IS 'buy_x_get_y: units bought (X)';
+COMMENT ON COLUMN oms.promotions.get_qty IS 'buy_x_get_y: units discounted per X bought (Y); the cheapest matching units are the ones discounted';
+COMMENT ON COLUMN oms.promotions.min_subtotal IS 'Applies only when the order''s subtotal (its units at their prices, before discounts) reaches this';
+COMMENT ON COLUMN oms.promotions.currency IS 'Only orders in this currency (required for amount_off); NULL: any';
+COMMENT ON COLUMN oms.promotions.channel_id IS 'Only orders of this channel; NULL: every channel';
+COMMENT ON COLUMN oms.promotions.customer_flag IS 'Only customers carrying this flag; NULL: everyone';
+COMMENT ON COLUMN oms.promotions.valid_from IS 'Applies from this moment; NULL: always';
+COMMENT ON COLUMN oms.promotions.valid_to IS 'Applies until this moment (exclusive); NULL: open-ended';
+COMMENT ON COLUMN oms.promotions.automatic IS 'Applies to every order in scope without a code';
+COMMENT ON COLUMN oms.promotions.combinable IS 'false: exclusive, it applies alone (the highest-priority promotion that applies decides)';
+COMMENT ON COLUMN oms.promotions.priority IS 'Higher is considered first';
+COMMENT ON COLUMN oms.promotions.active IS 'Inactive promotions apply to nothing; their codes are refused as expired';
+COMMENT ON COLUMN oms.promotions.created_at IS 'When the promotion was created';
+
+CREATE TABLE oms.promotion_codes (
+    id                 bigserial   NOT NULL,
+    promotion_id       bigint      NOT NULL,
+    code               text        NOT NULL,
+    usage_limit        integer,
+    per_customer_limit integer,
+    uses               integer     NOT NULL DEFAULT 0,
+    active             boolean     NOT NULL DEFAULT true,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT promotion_codes_pkey PRIMARY KEY (id),
+    CONSTRAINT promotion_codes_code_key UNIQUE (code),
+    CONSTRAINT promotion_codes_promotion_fkey FOREIGN KEY (promotion_id) REFERENCES oms.promotions (id),
+    CONSTRAINT promotion_codes_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[A-Z0-9][A-Z0-9_-]{0,31}$'),
+    CONSTRAINT promotion_codes_usage_limit_chk CHECK (usage_limit OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT promotion_codes_per_customer_limit_chk CHECK (per_customer_limit OPERATOR(pg_catalog.>=) 1),
+    -- the guarded update (src/promotion_codes.c) never passes the limit;
+    -- this is the last line of defence
+    CONSTRAINT promotion_codes_uses_chk CHECK (uses OPERATOR(pg_catalog.>=) 0
+        AND (usage_limit IS NULL OR uses OPERATOR(pg_catalog.<=) usage_limit))
+);
+CREATE INDEX promotion_codes_promotion_idx ON oms.promotion_codes (promotion_id);
+COMMENT ON TABLE oms.promotion_codes IS 'Codes customers type for a promotion, with a total and a per-customer usage limit; uses is taken by place_order with a guarded update and given back on cancel or expiry';
+COMMENT ON COLUMN oms.promotion_codes.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.promotion_codes.promotion_id IS 'The promotion the code applies';
+COMMENT ON COLUMN oms.promotion_codes.code IS 'What the customer types (capital letters, digits, _ and -; place_order matches it case-insensitively)';
+COMMENT ON COLUMN oms.promotion_codes.usage_limit IS 'At most this many live orders use the code; NULL: unlimited';
+COMMENT ON COLUMN oms.promotion_codes.per_customer_limit IS 'At most this many live orders of one customer use the code (guests cannot use such a code); NULL: no limit';
+COMMENT ON COLUMN oms.promotion_codes.uses IS 'Live orders using the code (oms.check(): promotion_code_uses)';
+COMMENT ON COLUMN oms.promotion_codes.active IS 'Inactive codes are refused as expired';
+COMMENT ON COLUMN oms.promotion_codes.created_at IS 'When the code was created';
+
+CREATE TABLE oms.promotion_code_customers (
+    code_id     bigint  NOT NULL,
+    customer_id bigint  NOT NULL,
+    uses        integer NOT NULL DEFAULT 0,
+    CONSTRAINT promotion_code_customers_pkey PRIMARY KEY (code_id, customer_id),
+    CONSTRAINT promotion_code_customers_code_fkey FOREIGN KEY (code_id) REFERENCES oms.promotion_codes (id),
+    CONSTRAINT promotion_code_customers_customer_fkey FOREIGN KEY (customer_id) REFERENCES oms.customers (id),
+    CONSTRAINT promotion_code_customers_uses_chk CHECK (uses OPERATOR(pg_catalog.>=) 0)
+);
+COMMENT ON TABLE oms.promotion_code_customers IS 'Per customer, the live orders using a code (for per_customer_limit), taken and given back with the code''s uses';
+COMMENT ON COLUMN oms.promotion_code_customers.code_id IS 'The code';
+COMMENT ON COLUMN oms.promotion_code_customers.customer_id IS 'The customer';
+COMMENT ON COLUMN oms.promotion_code_customers.uses IS 'Live orders of this customer using the code';
+
+-- the order's campaign, and where each line's price came from
+ALTER TABLE oms.order_lines
+    ADD CONSTRAINT order_lines_price_list_fkey FOREIGN KEY (price_list_id) REFERENCES oms.price_lists (id);
+
+CREATE TABLE oms.order_codes (
+    id          bigserial   NOT NULL,
+    order_id    bigint      NOT NULL,
+    code        text        NOT NULL,
+    code_id     bigint,
+    customer_id bigint,
+    applied     boolean     NOT NULL,
+    refusal     text,
+    sqlstate    text,
+    released_at timestamptz,
+    CONSTRAINT order_codes_pkey PRIMARY KEY (id),
+    CONSTRAINT order_codes_order_code_key UNIQUE (order_id, code),
+    CONSTRAINT order_codes_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT order_codes_code_fkey FOREIGN KEY (code_id) REFERENCES oms.promotion_codes (id),
+    CONSTRAINT order_codes_refusal_chk CHECK (applied OPERATOR(pg_catalog.=) (refusal IS NULL)
+        AND (applied OR released_at IS NULL) AND (applied OPERATOR(pg_catalog.<=) (code_id IS NOT NULL))),
+    CONSTRAINT order_codes_code_chk CHECK (pg_catalog.length(code) OPERATOR(pg_catalog.<=) 32)
+);
+CREATE INDEX order_codes_code_idx ON oms.order_codes (code_id) WHERE applied AND released_at IS NULL;
+COMMENT ON TABLE oms.order_codes IS 'The codes an order was placed with: applied (it holds a use of the code until released_at) or refused, with the reason';
+COMMENT ON COLUMN oms.order_codes.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.order_codes.order_id IS 'The order';
+COMMENT ON COLUMN oms.order_codes.code IS 'The code as the document sent it (upper case)';
+COMMENT ON COLUMN oms.order_codes.code_id IS 'The code row; NULL for an unknown code';
+COMMENT ON COLUMN oms.order_codes.customer_id IS 'The order''s customer when the use counts toward the per-customer limit';
+COMMENT ON COLUMN oms.order_codes.applied IS 'true: the order took a use of the code';
+COMMENT ON COLUMN oms.order_codes.refusal IS 'Why the code was refused (codes_required false): unknown, expired, exhausted, not combinable, minimum not met, not eligible';
+COMMENT ON COLUMN oms.order_codes.sqlstate IS 'The SQLSTATE the refusal would have raised';
+COMMENT ON COLUMN oms.order_codes.released_at IS 'When the use was given back (the order was cancelled or expired)';
+
+CREATE TABLE oms.order_promotions (
+    id            bigserial     NOT NULL,
+    order_id      bigint        NOT NULL,
+    order_line_id bigint,
+    promotion_id  bigint        NOT NULL,
+    code_id       bigint,
+    amount        numeric(16,4) NOT NULL,
+    free_shipping boolean       NOT NULL DEFAULT false,
+    CONSTRAINT order_promotions_pkey PRIMARY KEY (id),
+    CONSTRAINT order_promotions_order_fkey FOREIGN KEY (order_id) REFERENCES oms.orders (id),
+    CONSTRAINT order_promotions_line_fkey FOREIGN KEY (order_line_id) REFERENCES oms.order_lines (id),
+    CONSTRAINT order_promotions_promotion_fkey FOREIGN KEY (promotion_id) REFERENCES oms.promotions (id),
+    CONSTRAINT order_promotions_code_fkey FOREIGN KEY (code_id) REFERENCES oms.promotion_codes (id),
+    CONSTRAINT order_promotions_amount_chk CHECK (amount OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT order_promotions_shape_chk CHECK (free_shipping OPERATOR(pg_catalog.=) (order_line_id IS NULL))
+);
+CREATE INDEX order_promotions_order_idx ON oms.order_promotions (order_id);
+CREATE INDEX order_promotions_promotion_idx ON oms.order_promotions (promotion_id);
+COMMENT ON TABLE oms.order_promotions IS 'What each promotion gave an order: one row per (line, promotion) with the discount it put on the line (its share of order_lines.discount), and one row without line for free shipping';
+COMMENT ON COLUMN oms.order_promotions.id IS 'Surrogate key';
+COMMENT ON COLUMN oms.order_promotions.order_id IS 'The order';
+COMMENT ON COLUMN oms.order_promotions.order_line_id IS 'The line discounted; NULL for free shipping';
+COMMENT ON COLUMN oms.order_promotions.promotion_id IS 'The promotion';
+COMMENT ON COLUMN oms.order_promotions.code_id IS 'The code that brought it; NULL for an automatic promotion';
+COMMENT ON COLUMN oms.order_promotions.amount IS 'Discount on the line (whole line, as order_lines.discount)';
+COMMENT ON COLUMN oms.order_promotions.free_shipping IS 'The order ships free by this promotion (the shipping charge is waived)';
+
+CREATE FUNCTION oms.price(sku text, channel text, currency text, qty integer DEFAULT 1, customer text DEFAULT NULL,
+                          OUT unit_price numeric, OUT price_list text, OUT price_list_id bigint,
+                          OUT min_qty integer, OUT prices_include_tax boolean)
+    RETURNS record
+    LANGUAGE c STABLE PARALLEL SAFE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
-    -- one scan of each table per invariant, never a probe per row: the
-    -- plan must not depend on fresh statistics (right after a bulk of
-    -- orders, before autovacuum's ANALYZE, a per-line probe of reservations
-    -- took 14 s at 30k orders), and JIT would compile the ~60 joins for
-    -- seconds whenever stale statistics make the plan look expensive
-    SET jit = off
-AS $fn$
-    -- catalog: kits contain stock products only (the trigger can be bypassed
-    -- by session_replication_role = replica or a disabled trigger)
-    SELECT 'kit_component_kind'::text,
-           pg_catalog.format('kit %s lists component %s of kind %s', k.sku, c.sku, c.kind)
-      FROM oms.kit_components kc
-      JOIN oms.products k ON k.id = kc.kit_id
-      JOIN oms.products c ON c.id = kc.component_id
-     WHERE k.kind <> 'kit' OR c.kind <> 'stock'
-    UNION ALL
-    -- catalog: an active kit must have at least one component, or it could be
-    -- sold without reserving anything
-    SELECT 'kit_without_components',
-           pg_catalog.format('active kit %s has no components', p.sku)
-      FROM oms.products p
-     WHERE p.kind = 'kit' AND p.active
-       AND NOT EXISTS (SELECT FROM oms.kit_components kc WHERE kc.kit_id = p.id)
-    UNION ALL
-    -- catalog: kit_line_vs_bom. A kit line's active reservations are exactly
-    -- the bill of materials it was placed with, which is the kit's current
-    -- one (oms.catalog_kit_bom_guard refuses to change the components of a kit
-    -- that open orders hold): per component, reserved kits times the
-    -- component quantity, and nothing of any product that is not a
-    -- component. The kit half of line_vs_reservations, which now covers
-    -- stock lines only, moved here.
-    SELECT 'kit_line_vs_bom',
-           pg_catalog.format('order %s line %s (kit %s): %s reserved needs %s of product %s, active reservations hold %s',
-                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved * COALESCE(x.per, 0),
-                             x.product_id, COALESCE(x.held, 0))
-      FROM (SELECT COALESCE(e.line_id, r.order_line_id) AS line_id, COALESCE(e.product_id, r.product_id) AS product_id,
-                   e.per, r.held
-              FROM (SELECT ol.id AS line_id, kc.component_id AS product_id, kc.qty AS per
-                      FROM oms.order_lines ol
-                      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
-                      JOIN oms.kit_components kc ON kc.kit_id = ol.product_id) e
-              FULL JOIN (SELECT r.order_line_id, r.product_id, pg_catalog.sum(r.qty) AS held
-                           FROM oms.reservations r
-                           JOIN oms.order_lines ol ON ol.id = r.order_line_id
-                           JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'kit'
-                          WHERE r.status = 'active' GROUP BY 1, 2) r
-                ON r.order_line_id = e.line_id AND r.product_id = e.product_id) x
-      JOIN oms.order_lines ol ON ol.id = x.line_id
-      JOIN oms.products p ON p.id = ol.product_id
-     WHERE COALESCE(x.held, 0) <> ol.qty_reserved * COALESCE(x.per, 0)
-    UNION ALL
-    -- inventory 1: 0 <= reserved <= on_hand, nothing negative (also CHECKs)
-    SELECT 'balance_bounds',
-           pg_catalog.format('%s at %s: on_hand %s, reserved %s, damaged %s, safety_stock %s',
-                             p.sku, l.code, b.on_hand, b.reserved, b.damaged, b.safety_stock)
-      FROM oms.stock_balances b
-      JOIN oms.products p ON p.id = b.product_id
-      JOIN oms.locations l ON l.id = b.location_id
-     WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
-    UNION ALL
-    -- inventory 2a: every balance equals the sum of its movements
-    SELECT 'balance_vs_ledger',
-           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
-                             COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
-                             COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
-                             COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
-      FROM oms.stock_balances b
-      FULL JOIN (SELECT product_id, location_id, slot,
-                        pg_catalog.sum(on_hand_delta) AS on_hand, pg_catalog.sum(reserved_delta) AS reserved,
-                        pg_catalog.sum(damaged_delta) AS damaged, pg_catalog.sum(safety_stock_delta) AS safety_stock
-                   FROM oms.stock_movements GROUP BY 1, 2, 3) m
-        ON m.product_id = b.product_id AND m.location_id = b.location_id AND m.slot = b.slot
-     WHERE COALESCE(b.on_hand, 0) <> COALESCE(m.on_hand, 0) OR COALESCE(b.reserved, 0) <> COALESCE(m.reserved, 0)
-        OR COALESCE(b.damaged, 0) <> COALESCE(m.damaged, 0) OR COALESCE(b.safety_stock, 0) <> COALESCE(m.safety_stock, 0)
-    UNION ALL
-    -- inventory 2b: reserved equals the sum of active reservations
-    SELECT 'reserved_vs_reservations',
-           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
-                             COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
-                             COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
-      FROM oms.stock_balances b
-      FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
-                   FROM oms.reservations WHERE status = 'active' GROUP BY 1, 2, 3) r
-        ON r.product_id = b.product_id AND r.location_id = b.location_id AND r.slot = b.slot
-     WHERE COALESCE(b.reserved, 0) <> COALESCE(r.qty, 0)
-    UNION ALL
-    -- inventory 2c: reference_orphan. Reservations, movements and routing
-    -- decisions have no foreign keys (src/orders.sql says why): every
-    -- reservation belongs to a line of its order, every reservation and
-    -- movement to an existing balance row, every decision to an order.
-    SELECT 'reference_orphan',
-           pg_catalog.format('reservation %s: order %s has no line %s', r.id, r.order_id, r.order_line_id)
-      FROM oms.reservations r
-     WHERE NOT EXISTS (SELECT FROM oms.order_lines ol WHERE ol.id = r.order_line_id AND ol.order_id = r.order_id)
-    UNION ALL
-    SELECT 'reference_orphan',
-           pg_catalog.format('%s %s: no balance row for product %s at location %s (slot %s)',
-                             x.what, x.id, x.product_id, x.location_id, x.slot)
-      FROM (SELECT 'reservation' AS what, id, product_id, location_id, slot FROM oms.reservations
-            UNION ALL
-            SELECT 'movement', id, product_id, location_id, slot FROM oms.stock_movements) x
-     WHERE NOT EXISTS (SELECT FROM oms.stock_balances b
-                        WHERE b.product_id = x.product_id AND b.location_id = x.location_id AND b.slot = x.slot)
-    UNION ALL
-    SELECT 'reference_orphan', pg_catalog.format('routing decision %s: no order %s', d.id, d.order_id)
-      FROM oms.routing_decisions d
-     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = d.order_id)
-    UNION ALL
-    -- orders 3: reserved + backordered + shipped + cancelled = qty, returned <= shipped
-    SELECT 'line_accounting',
-           pg_catalog.format('order %s line %s: qty %s, reserved %s, backordered %s, shipped %s, cancelled %s, returned %s',
-                             ol.order_id, ol.line_no, ol.qty, ol.qty_reserved, ol.qty_backordered, ol.qty_shipped,
-                             ol.qty_cancelled, ol.qty_returned)
-      FROM oms.order_lines ol
-     WHERE ol.qty_reserved + ol.qty_backordered + ol.qty_shipped + ol.qty_cancelled <> ol.qty
-        OR ol.qty_returned > ol.qty_shipped OR ol.qty_returned < 0
-    UNION ALL
-    -- orders 3b: a stock line's reserved units are exactly its active
-    -- reservations (kit lines: kit_line_vs_bom, with the catalog branches)
-    SELECT 'line_vs_reservations',
-           pg_catalog.format('order %s line %s (%s): %s reserved needs %s of product %s, active reservations hold %s',
-                             ol.order_id, ol.line_no, p.sku, ol.qty_reserved, ol.qty_reserved, ol.product_id,
-                             COALESCE(h.held, 0))
-      FROM oms.order_lines ol
-      JOIN oms.products p ON p.id = ol.product_id AND p.kind = 'stock'
-      LEFT JOIN (SELECT order_line_id, product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
-                  WHERE status = 'active' GROUP BY 1, 2) h
-        ON h.order_line_id = ol.id AND h.product_id = ol.product_id
-     WHERE COALESCE(h.held, 0) <> ol.qty_reserved
-    UNION ALL
-    -- lifecycle 4: every order's status is the last one its history reached
-    -- (orders created through oms; the status trigger writes the history)
-    SELECT 'status_vs_history',
-           pg_catalog.format('order %s is %s, its history ends at %s', o.id, o.status, COALESCE(h.to_status, '(nothing)'))
-      FROM oms.orders o
-      LEFT JOIN LATERAL (SELECT sh.to_status FROM oms.order_status_history sh
-                          WHERE sh.order_id = o.id ORDER BY sh.id DESC LIMIT 1) h ON true
-     WHERE h.to_status IS DISTINCT FROM o.status
-    UNION ALL
-    -- ---- lifecycle 9 and 10: statuses mean something; history and events
-    -- ---- refer to orders (src/lifecycle.c "Status rules")
-    -- lifecycle 9: a status without holds_stock holds nothing: no active
-    -- reservations and no backordered units (generalises the former
-    -- closed_order_holds_stock, which looked at terminal statuses only)
-    SELECT 'status_holds_no_stock',
-           pg_catalog.format('order %s is %s, a status that holds no stock, but has %s active reserved and %s backordered unit(s)',
-                             o.id, o.status, COALESCE(r.qty, 0), COALESCE(b.qty, 0))
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status AND NOT s.holds_stock
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty) AS qty FROM oms.reservations WHERE status = 'active' GROUP BY 1) r
-        ON r.order_id = o.id
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(qty_backordered) AS qty FROM oms.order_lines GROUP BY 1) b
-        ON b.order_id = o.id
-     WHERE COALESCE(r.qty, 0) > 0 OR COALESCE(b.qty, 0) > 0
-    UNION ALL
-    -- lifecycle 9: a fulfillment_driven status matches the shipments: an
-    -- order with stock or kit lines (units not cancelled) in such a status
-    -- has shipped units; and an order whose every such unit is shipped is
-    -- not in a status that holds stock
-    SELECT 'status_vs_shipments',
-           pg_catalog.format('order %s is %s with %s of %s stock unit(s) shipped', o.id, o.status, g.shipped, g.owed)
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status
-      JOIN (SELECT ol.order_id, pg_catalog.sum(ol.qty - ol.qty_cancelled) AS owed, pg_catalog.sum(ol.qty_shipped) AS shipped
-              FROM oms.order_lines ol JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
-             GROUP BY 1 HAVING pg_catalog.sum(ol.qty - ol.qty_cancelled) > 0) g ON g.order_id = o.id
-     WHERE (s.fulfillment_driven AND g.shipped = 0)
-        OR (s.holds_stock AND g.shipped >= g.owed)
-    UNION ALL
-    -- lifecycle 10: every history row refers to an existing order
-    SELECT 'history_orphan',
-           pg_catalog.format('history row %s (%s to %s) refers to order %s, which does not exist',
-                             h.id, COALESCE(h.from_status, '(new)'), h.to_status, h.order_id)
-      FROM oms.order_status_history h
-     WHERE NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = h.order_id)
-    UNION ALL
-    -- lifecycle 10: every event with an order_id refers to an existing order
-    SELECT 'event_orphan',
-           pg_catalog.format('event %s (%s) refers to order %s, which does not exist', e.id, e.kind, e.order_id)
-      FROM oms.events e
-     WHERE e.order_id IS NOT NULL AND NOT EXISTS (SELECT FROM oms.orders o WHERE o.id = e.order_id)
-    UNION ALL
-    -- payments 5: captured + voided <= authorized, refunded <= captured, and
-    -- the order's currency (also CHECKs, except the currency)
-    SELECT 'payment_amounts',
-           pg_catalog.format('payment %s of order %s: %s %s authorized, %s captured, %s voided, %s refunded (order in %s)',
-                             p.id, p.order_id, p.currency, p.authorized, p.captured, p.voided, p.refunded, o.currency)
-      FROM oms.payments p JOIN oms.orders o ON o.id = p.order_id
-     WHERE p.captured + p.voided > p.authorized OR p.refunded > p.captured OR p.authorized <= 0
-        OR p.currency <> o.currency
-    UNION ALL
-    -- payments: a gift card or store credit balance is what was issued less
-    -- what payments still hold (authorized - voided - refunded)
-    SELECT 'stored_value_balance',
-           pg_catalog.format('%s %s: balance %s, issued %s, held by payments %s', g.kind, g.id, g.balance, g.issued, COALESCE(s.held, 0))
-      FROM oms.gift_cards g
-      LEFT JOIN (SELECT gift_card_id, pg_catalog.sum(authorized - voided - refunded) AS held
-                   FROM oms.payments WHERE gift_card_id IS NOT NULL GROUP BY 1) s ON s.gift_card_id = g.id
-     WHERE g.balance <> g.issued - COALESCE(s.held, 0) OR g.balance < 0
-    UNION ALL
-    -- coverage 8: order_total_owed. An open order's amounts count only the
-    -- units owed (not cancelled): subtotal = sum of (qty - qty_cancelled) x
-    -- unit_price, discount and tax = each line's in proportion to its units
-    -- owed (rounded to 4 decimals per line), total = subtotal - discount +
-    -- tax (src/order_place.c, PoOwedTotals). A terminal order (cancelled,
-    -- expired) keeps the amounts it had when it closed.
-    SELECT 'order_total_owed',
-           pg_catalog.format('order %s (%s): subtotal %s, discount %s, tax %s, total %s; its units owed make %s, %s, %s, %s',
-                             o.id, o.status, o.subtotal, o.discount, o.tax, o.total,
-                             l.subtotal, l.discount, l.tax, l.subtotal - l.discount + l.tax)
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = o.status
-     CROSS JOIN LATERAL (SELECT COALESCE(pg_catalog.sum((ol.qty - ol.qty_cancelled) * ol.unit_price), 0) AS subtotal,
-                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.discount * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS discount,
-                                COALESCE(pg_catalog.sum(pg_catalog.round(ol.tax * (ol.qty - ol.qty_cancelled) / ol.qty, 4)), 0) AS tax
-                           FROM oms.order_lines ol WHERE ol.order_id = o.id) l
-     WHERE NOT s.terminal
-       AND (o.subtotal <> l.subtotal OR o.discount <> l.discount OR o.tax <> l.tax
-            OR o.total <> l.subtotal - l.discount + l.tax)
-    UNION ALL
-    -- coverage 8: order_coverage. A status that may ship (shippable; on
-    -- hold: the status the order returns to) promises payment: the order's
-    -- payments, authorized less voided, reach its total, or its customer is
-    -- on payment terms (src/lifecycle.c, "Coverage")
-    SELECT 'order_coverage',
-           pg_catalog.format('order %s: %s, total %s, payments hold %s, customer not on payment terms',
-                             o.id, COALESCE(o.held_from, o.status), o.total, COALESCE(p.held, 0))
-      FROM oms.orders o
-      JOIN oms.order_statuses s ON s.status = COALESCE(o.held_from, o.status)
-      LEFT JOIN oms.customers c ON c.id = o.customer_id
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(authorized - voided) AS held FROM oms.payments GROUP BY 1) p
-             ON p.order_id = o.id
-     WHERE s.shippable AND NOT s.terminal
-       AND COALESCE(p.held, 0) < o.total
-       AND NOT COALESCE('terms' = ANY (c.flags), false)
-    UNION ALL
-    -- fulfillment: a stock line's shipped units are exactly the units of
-    -- its shipped and delivered shipments
-    SELECT 'shipped_vs_shipments',
-           pg_catalog.format('order %s line %s: qty_shipped %s, in shipped shipments %s',
-                             ol.order_id, ol.line_no, ol.qty_shipped, COALESCE(s.qty, 0))
-      FROM oms.order_lines ol
-      JOIN oms.products p ON p.id = ol.product_id AND p.kind <> 'service'
-      LEFT JOIN (SELECT sl.order_line_id, pg_catalog.sum(sl.qty) AS qty
-                   FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
-                  WHERE sh.status IN ('shipped', 'delivered') GROUP BY 1) s ON s.order_line_id = ol.id
-     WHERE ol.qty_shipped <> COALESCE(s.qty, 0)
-    UNION ALL
-    -- fulfillment: pending shipments never hold more of a line than the
-    -- line has reserved at the shipment's location (kits: whole kits)
-    SELECT 'pending_shipment_vs_reserved',
-           pg_catalog.format('order %s line %s at location %s: %s unit(s) in pending shipments, %s reserved there',
-                             ol.order_id, ol.line_no, ps.location_id, ps.qty, COALESCE(h.kits, 0))
-      FROM (SELECT sl.order_line_id, sh.location_id, pg_catalog.sum(sl.qty) AS qty
-              FROM oms.shipment_lines sl JOIN oms.shipments sh ON sh.id = sl.shipment_id
-             WHERE sh.status = 'pending' GROUP BY 1, 2) ps
-      JOIN oms.order_lines ol ON ol.id = ps.order_line_id
-      JOIN oms.products p ON p.id = ol.product_id
-      LEFT JOIN LATERAL (
-          SELECT CASE WHEN p.kind = 'kit'
-                      THEN (SELECT pg_catalog.min(COALESCE(r.held, 0) / kc.qty)
-                              FROM oms.kit_components kc
-                              LEFT JOIN (SELECT product_id, pg_catalog.sum(qty) AS held FROM oms.reservations
-                                          WHERE order_line_id = ol.id AND location_id = ps.location_id
-                                            AND status = 'active' GROUP BY 1) r ON r.product_id = kc.component_id
-                             WHERE kc.kit_id = p.id)
-                      ELSE (SELECT pg_catalog.sum(qty) FROM oms.reservations
-                             WHERE order_line_id = ol.id AND location_id = ps.location_id AND status = 'active')
-                 END AS kits) h ON true
-     WHERE ps.qty > COALESCE(h.kits, 0)
-    UNION ALL
-    -- returns 7: an order line's RMA claims (RMAs not rejected, units not
-    -- reported missing) never exceed what it shipped: no unit comes back twice
-    SELECT 'rma_claims',
-           pg_catalog.format('order %s line %s: shipped %s, claimed by RMAs %s', ol.order_id, ol.line_no, ol.qty_shipped, c.qty)
-      FROM oms.order_lines ol
-      JOIN (SELECT rl.order_line_id, pg_catalog.sum(rl.qty - rl.qty_missing) AS qty FROM oms.rma_lines rl
-              JOIN oms.rmas r ON r.id = rl.rma_id WHERE r.status <> 'rejected' GROUP BY 1) c ON c.order_line_id = ol.id
-     WHERE c.qty > ol.qty_shipped
-    UNION ALL
-    -- returns 7: received <= authorized: units are received only for an
-    -- authorized RMA, and never more than its lines ask (also a CHECK)
-    SELECT 'rma_received',
-           pg_catalog.format('RMA %s (%s) line of order line %s: qty %s, restocked %s, damaged %s, missing %s, resolved %s',
-                             r.id, r.status, rl.order_line_id, rl.qty, rl.qty_restocked, rl.qty_damaged, rl.qty_missing, rl.qty_resolved)
-      FROM oms.rma_lines rl JOIN oms.rmas r ON r.id = rl.rma_id
-     WHERE rl.qty_restocked + rl.qty_damaged + rl.qty_missing > rl.qty
-        OR rl.qty_resolved > rl.qty_restocked + rl.qty_damaged
-        OR (r.status IN ('requested', 'rejected') AND rl.qty_restocked + rl.qty_damaged + rl.qty_missing > 0)
-    UNION ALL
-    -- returns: an order line's returned units are the units its RMAs received
-    -- back (sellable or damaged)
-    SELECT 'returned_vs_rmas',
-           pg_catalog.format('order %s line %s: qty_returned %s, received by RMAs %s', ol.order_id, ol.line_no, ol.qty_returned,
-                             COALESCE(x.qty, 0))
-      FROM oms.order_lines ol
-      LEFT JOIN (SELECT order_line_id, pg_catalog.sum(qty_restocked + qty_damaged) AS qty FROM oms.rma_lines GROUP BY 1) x
-        ON x.order_line_id = ol.id
-     WHERE ol.qty_returned <> COALESCE(x.qty, 0)
-    UNION ALL
-    -- returns: money out for returns (refunds and store credit) never exceeds
-    -- what the order's payments captured
-    SELECT 'rma_money',
-           pg_catalog.format('order %s: RMAs refunded %s and credited %s, payments captured %s', r.order_id, r.refunded, r.credit,
-                             COALESCE(p.captured, 0))
-      FROM (SELECT order_id, pg_catalog.sum(refunded) AS refunded, pg_catalog.sum(store_credit) AS credit
-              FROM oms.rmas GROUP BY 1) r
-      LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured FROM oms.payments GROUP BY 1) p ON p.order_id = r.order_id
-     WHERE r.refunded + r.credit > COALESCE(p.captured, 0)
-    UNION ALL
-    -- payments 8: order_money_out: per order, money out never exceeds what its
-    -- payments captured: refunds to its payments + store credit issued for it
-    -- + exchange credit (returned value applied to a replacement) + exchange
-    -- value beyond that credit which the replacement order does not charge
-    -- (in cents: unit prices keep 4 decimals). The one money path
-    -- (PaymentsMoneyOut) refuses each action that would break it.
-    SELECT 'order_money_out',
-           pg_catalog.format('order %s: captured %s, money out %s (refunds %s, store credit %s, exchange credit %s, exchange value not charged %s)',
-                             m.order_id, m.captured, m.refunds + m.credit + m.exchange + m.uncharged,
-                             m.refunds, m.credit, m.exchange, m.uncharged)
-      FROM (SELECT o.id AS order_id,
-                   COALESCE(p.captured, 0) AS captured, COALESCE(p.refunded, 0) AS refunds,
-                   COALESCE(mo.credit, 0) AS credit, COALESCE(mo.exchange, 0) AS exchange,
-                   COALESCE(x.uncharged, 0) AS uncharged
-              FROM oms.orders o
-              LEFT JOIN (SELECT order_id, pg_catalog.sum(captured) AS captured, pg_catalog.sum(refunded) AS refunded
-                           FROM oms.payments GROUP BY 1) p ON p.order_id = o.id
-              LEFT JOIN (SELECT order_id, pg_catalog.sum(amount) FILTER (WHERE kind = 'store_credit') AS credit,
-                                pg_catalog.sum(amount) FILTER (WHERE kind = 'exchange') AS exchange
-                           FROM oms.money_out GROUP BY 1) mo ON mo.order_id = o.id
-              LEFT JOIN (SELECT r.order_id,
-                                pg_catalog.sum(GREATEST(pg_catalog.round(r.exchange_value - COALESCE(c.credit, 0) - xo.total, 2), 0)) AS uncharged
-                           FROM oms.rmas r
-                           JOIN oms.orders xo ON xo.id = r.exchange_order_id
-                           LEFT JOIN (SELECT rma_id, pg_catalog.sum(amount) AS credit FROM oms.money_out
-                                       WHERE kind = 'exchange' GROUP BY 1) c ON c.rma_id = r.id
-                          GROUP BY 1) x ON x.order_id = o.id) m
-     WHERE m.refunds + m.credit + m.exchange + m.uncharged > m.captured
-    UNION ALL
-    -- ledger 6: every journal entry balances (the deferred trigger refuses
-    -- it at commit; this catches entries written with triggers disabled)
-    SELECT 'journal_balance',
-           pg_catalog.format('journal entry %s (%s): debits %s, credits %s', e.id, e.kind, COALESCE(l.debit, 0), COALESCE(l.credit, 0))
-      FROM oms.journal_entries e
-      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit, pg_catalog.sum(credit) AS credit
-                   FROM oms.journal_lines GROUP BY 1) l ON l.entry_id = e.id
-     WHERE COALESCE(l.debit, 0) <> COALESCE(l.credit, 0)
-    UNION ALL
-    -- purchasing 12: inventory value equals the sum of valued movements,
-    -- per product in units and value
-    SELECT 'inventory_value',
-           pg_catalog.format('product %s: valuation %s unit(s) worth %s, valued movements %s unit(s) worth %s',
-                             COALESCE(v.product_id, m.product_id), COALESCE(v.qty, 0), COALESCE(v.value, 0),
-                             COALESCE(m.qty, 0), COALESCE(m.value, 0))
-      FROM oms.inventory_valuation v
-      FULL JOIN (SELECT product_id, pg_catalog.sum(qty) AS qty, pg_catalog.sum(value) AS value
-                   FROM oms.valued_movements GROUP BY 1) m ON m.product_id = v.product_id
-     WHERE COALESCE(v.qty, 0) <> COALESCE(m.qty, 0) OR COALESCE(v.value, 0) <> COALESCE(m.value, 0)
-    UNION ALL
-    -- purchasing 12: every valued movement is in the journal, its entry
-    -- posting exactly its value (whatever accounts the rules name)
-    SELECT 'inventory_value_posted',
-           pg_catalog.format('valued movement %s (%s of product %s): value %s, journal entry %s posts %s',
-                             m.id, m.kind, m.product_id, m.value, COALESCE(m.journal_entry_id::text, 'none'), COALESCE(j.debit, 0))
-      FROM oms.valued_movements m
-      LEFT JOIN (SELECT entry_id, pg_catalog.sum(debit) AS debit FROM oms.journal_lines GROUP BY 1) j
-        ON j.entry_id = m.journal_entry_id
-     WHERE COALESCE(j.debit, 0) <> pg_catalog.abs(m.value)
-    UNION ALL
-    -- purchasing: a purchase order line's received and damaged units are
-    -- its receipts
-    SELECT 'purchase_order_receipts',
-           pg_catalog.format('purchase order %s line %s: received %s (damaged %s), receipts %s (damaged %s)',
-                             pl.purchase_order_id, pl.line_no, pl.qty_received, pl.qty_damaged,
-                             COALESCE(r.qty, 0), COALESCE(r.damaged, 0))
-      FROM oms.purchase_order_lines pl
-      LEFT JOIN (SELECT line_id, pg_catalog.sum(qty) AS qty,
-                        COALESCE(pg_catalog.sum(qty) FILTER (WHERE condition = 'damaged'), 0) AS damaged
-                   FROM oms.purchase_order_receipts GROUP BY 1) r ON r.line_id = pl.id
-     WHERE pl.qty_received <> COALESCE(r.qty, 0) OR pl.qty_damaged <> COALESCE(r.damaged, 0)
-    UNION ALL
-    -- stores: goods handed over without a carrier left from where the order
-    -- was to be collected (a pickup at its pickup store, a counter sale at
-    -- its store): src/pickup.c, src/counter_sale.c
-    SELECT 'handover_location',
-           pg_catalog.format('shipment %s (%s) of order %s left from location %s, the order is collected at %s',
-                             s.id, s.handover, s.order_id, s.location_id, COALESCE(o.pickup_location_id::text, 'no store'))
-      FROM oms.shipments s JOIN oms.orders o ON o.id = s.order_id
-     WHERE s.handover IS NOT NULL AND s.location_id IS DISTINCT FROM o.pickup_location_id
-    UNION ALL
-    -- customers: an erased customer keeps no personal data: no name, email,
-    -- phone, address or consent, and its orders no ship-to detail,
-    -- coordinates or notes (src/customers.c)
-    SELECT 'erased_customer_data',
-           pg_catalog.format('customer %s (erased %s) still holds %s', c.id, c.erased_at,
-                             pg_catalog.concat_ws(', ',
-                                 CASE WHEN c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL THEN 'contact data' END,
-                                 CASE WHEN EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id) THEN 'addresses' END,
-                                 CASE WHEN EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id) THEN 'consents' END,
-                                 CASE WHEN EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
-                                                      AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
-                                                           OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb))
-                                      THEN 'order ship-to data' END))
-      FROM oms.customers c
-     WHERE c.erased_at IS NOT NULL
-       AND (c.name IS NOT NULL OR c.email IS NOT NULL OR c.phone IS NOT NULL
-            OR EXISTS (SELECT FROM oms.customer_addresses a WHERE a.customer_id = c.id)
-            OR EXISTS (SELECT FROM oms.customer_consents k WHERE k.customer_id = c.id)
-            OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
-                          AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
-                               OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
-$fn$;
+    AS 'MODULE_PATHNAME', 'oms_price';
+COMMENT ON FUNCTION oms.price(text, text, text, integer, text)
+    IS 'The unit price place_order gives qty units of the product on the channel in the currency for the customer (external_ref; NULL: a guest), and the price list it comes from; all NULL when no list prices it';
 
-CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
-    RETURNS TABLE (recipient text, subject text, body text)
-    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    v_event    oms.events;
-    v_tpl      oms.message_templates;
-    v_values   jsonb;
-    v_key      text;
-    v_val      text;
-    v_consent  boolean;
-BEGIN
-    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
-            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
-                  HINT = 'Render the ids that oms.read_events returns.';
-    END IF;
-    SELECT * INTO v_tpl FROM oms.message_templates t
-     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
-    IF NOT FOUND THEN
-        RETURN;     -- no message for this kind of event
-    END IF;
-    -- goods handed over at a counter or a pickup left with the customer:
-    -- no "shipped" or "delivered" message (src/pickup.c, src/counter_sale.c)
-    IF v_event.kind IN ('shipment_shipped', 'shipment_delivered') AND EXISTS (
-           SELECT FROM oms.shipments s
-            WHERE s.id = (v_event.payload ->> 'shipment_id')::bigint AND s.handover IS NOT NULL) THEN
-        RETURN;
-    END IF;
+-- per promotion: orders, code uses, discount, revenue of the orders; per
+-- source code (campaign): the same with promotion NULL
+CREATE VIEW oms.report_promotions AS
+SELECT p.code AS promotion, NULL::text AS source_code,
+       pg_catalog.count(DISTINCT a.order_id) AS orders,
+       (SELECT pg_catalog.count(*) FROM oms.order_codes oc JOIN oms.promotion_codes c ON c.id OPERATOR(pg_catalog.=) oc.code_id
+         WHERE c.promotion_id OPERATOR(pg_catalog.=) p.id AND oc.applied AND oc.released_at IS NULL) AS code_uses,
+       COALESCE(pg_catalog.sum(a.amount), 0) AS discount,
+       COALESCE((SELECT pg_catalog.sum(o.total) FROM oms.orders o JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) o.status
+                  WHERE s.counts_as_sale AND o.id IN (SELECT order_id FROM oms.order_promotions x WHERE x.promotion_id OPERATOR(pg_catalog.=) p.id)), 0) AS revenue,
+       pg_catalog.bool_or(a.free_shipping) IS TRUE AS free_shipping
+  FROM oms.promotions p
+  LEFT JOIN (oms.order_promotions a JOIN oms.orders o ON o.id OPERATOR(pg_catalog.=) a.order_id
+             JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) o.status AND s.counts_as_sale)
+    ON a.promotion_id OPERATOR(pg_catalog.=) p.id
+ GROUP BY p.id, p.code
+UNION ALL
+SELECT NULL, o.source_code, pg_catalog.count(*), NULL,
+       pg_catalog.sum(o.discount), pg_catalog.sum(o.total), NULL
+  FROM oms.orders o JOIN oms.order_statuses s ON s.status OPERATOR(pg_catalog.=) o.status
+ WHERE s.counts_as_sale AND o.source_code IS NOT NULL
+ GROUP BY o.source_code;
+COMMENT ON VIEW oms.report_promotions IS 'Per promotion (source_code NULL) and per campaign source code (promotion NULL): orders that count as a sale, live code uses, discount given and the revenue (orders.total) of those orders';
+COMMENT ON COLUMN oms.report_promotions.promotion IS 'The promotion''s code; NULL on a source-code row';
+COMMENT ON COLUMN oms.report_promotions.source_code IS 'The campaign (orders.source_code); NULL on a promotion row';
+COMMENT ON COLUMN oms.report_promotions.orders IS 'Orders that count as a sale (not cancelled or expired) with the promotion, or with the source code';
+COMMENT ON COLUMN oms.report_promotions.code_uses IS 'Live uses of the promotion''s codes; NULL on a source-code row';
+COMMENT ON COLUMN oms.report_promotions.discount IS 'Discount the promotion gave (its order_promotions amounts); for a source code, the orders'' whole discount';
+COMMENT ON COLUMN oms.report_promotions.revenue IS 'Sum of orders.total of those orders';
+COMMENT ON COLUMN oms.report_promotions.free_shipping IS 'The promotion gave free shipping to at least one of them; NULL on a source-code row';
 
-    SELECT jsonb_build_object(
-               'customer_name', COALESCE(c.name, 'customer'),
-               'order_ref', o.external_id,
-               'order_id', o.id,
-               'total', to_char(o.total, 'FM999999999990.00'),
-               'currency', o.currency,
-               'status', o.status,
-               'reason', COALESCE(v_event.payload ->> 'reason', ''),
-               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
-               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
-               'service', COALESCE(v_event.payload ->> 'service_name', ''),
-               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
-               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
-               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
-               'pickup_code', COALESCE(v_event.payload ->> 'pickup_code', ''),
-               'location_name', COALESCE(v_event.payload ->> 'location_name', ''),
-               'collect_by', COALESCE(v_event.payload ->> 'collect_by', ''),
-               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
-               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
-                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
-                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
-                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
-                                              ELSE '' END, E'\n' ORDER BY l.line_no)
-                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                          WHERE l.order_id = o.id
-                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
-               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
-                                                   E'\n' ORDER BY l.line_no) || E'\n'
-                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
-                                   JOIN oms.products sp ON sp.id = l.substituted_for
-                                  WHERE l.order_id = o.id),
-               'recipient', CASE render_notification.channel WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone END,
-               -- the customer's consent to order updates on this channel
-               'consent', (SELECT k.granted FROM oms.customer_consents k
-                            WHERE k.customer_id = c.id AND k.purpose = 'order_updates'
-                              AND k.channel = render_notification.channel))
-      INTO v_values
-      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
-     WHERE o.id = v_event.order_id;
-    IF v_values IS NULL THEN
-        RETURN;     -- not an order event
-    END IF;
+SELECT pg_catalog.pg_extension_config_dump('oms.price_lists', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.price_lists_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.prices', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.product_categories', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.promotions', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.promotions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.promotion_codes', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.promotion_codes_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.promotion_code_customers', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_codes', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_codes_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_promotions', '');
+SELECT pg_catalog.pg_extension_config_dump('oms.order_promotions_id_seq', '');
 
-    -- consent: order updates by email go out unless the customer withdrew
-    -- them (they serve the contract); an SMS only with consent given
-    v_consent := (v_values ->> 'consent')::boolean;
-    IF v_consent IS FALSE OR (render_notification.channel = 'sms' AND v_consent IS NOT TRUE) THEN
-        RETURN;
-    END IF;
-    v_values := v_values - 'consent';
-    recipient := v_values ->> 'recipient';
-    subject := v_tpl.subject;
-    body := v_tpl.body;
-    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
-        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
-        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
-    END LOOP;
-    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
-    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
-    RETURN NEXT;
-END
-$fn$;
-COMMENT ON FUNCTION oms.render_notification(bigint, text)
-    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
+CREATE TRIGGER price_lists_no_card_number BEFORE INSERT OR UPDATE ON oms.price_lists
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+CREATE TRIGGER promotions_no_card_number BEFORE INSERT OR UPDATE ON oms.promotions
+    FOR EACH ROW EXECUTE FUNCTION oms.refuse_card_number('name');
+
+REVOKE ALL ON oms.price_lists, oms.prices, oms.product_categories, oms.promotions, oms.promotion_codes,
+    oms.promotion_code_customers, oms.order_codes, oms.order_promotions, oms.report_promotions FROM PUBLIC;
+REVOKE ALL ON SEQUENCE oms.price_lists_id_seq, oms.promotions_id_seq, oms.promotion_codes_id_seq,
+    oms.order_codes_id_seq, oms.order_promotions_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION oms.price(text, text, text, integer, text) FROM PUBLIC;
+GRANT USAGE, SELECT ON SEQUENCE oms.price_lists_id_seq, oms.promotions_id_seq, oms.promotion_codes_id_seq,
+    oms.order_codes_id_seq, oms.order_promotions_id_seq TO oms_admin;
+-- Pricing (src/pricing.sql): the back office keeps price lists, prices,
+-- categories, promotions and codes with plain SQL; a code's uses are
+-- written only by place_order, cancel and expiry (SECURITY DEFINER), so
+-- oms_admin may not UPDATE that column (oms.check(): promotion_code_uses).
+-- Applications read them and ask oms.price(); reporting reads the report.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.price_lists, oms.prices, oms.product_categories, oms.promotions TO oms_admin;
+GRANT SELECT, INSERT, DELETE ON oms.promotion_codes TO oms_admin;
+GRANT UPDATE (code, usage_limit, per_customer_limit, active) ON oms.promotion_codes TO oms_admin;
+GRANT SELECT ON oms.promotion_code_customers, oms.order_codes, oms.order_promotions TO oms_admin;
+GRANT SELECT ON oms.price_lists, oms.prices, oms.product_categories, oms.promotions, oms.order_codes, oms.order_promotions
+    TO oms_app;
+GRANT EXECUTE ON FUNCTION oms.price(text, text, text, integer, text) TO oms_admin, oms_app;
+GRANT SELECT ON oms.report_promotions TO oms_admin, oms_reporting;
+-- (oms.check(): once, at the end of this script, with every area's change)
 
 -- ===========================================================================
 -- ---- charges (issue 18 part 2): shipping charges, tax, invoices and A/R
@@ -2456,6 +2282,28 @@ BEGIN
                 AND a.attnum OPERATOR(pg_catalog.>) 0);
 END $$;
 
+-- (oms.check(): once, at the end of this script, with every area's change)
+
+-- grants as src/grants.sql gives them
+-- Charges (src/order_charges.c): the back office keeps the tax rates; the
+-- shop reads them (to show prices with tax).
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;
+GRANT SELECT ON oms.tax_rates TO oms_app;
+-- Invoices (src/invoices.c): the back office and the shop read them and
+-- record settlements; reporting reads the ageing report.
+GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
+GRANT SELECT ON oms.invoices TO oms_app;
+GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
+GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
+REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+
+-- ===========================================================================
+-- functions several areas of 0.2.0 change: defined once, here, as the
+-- install script has them (src/check.sql, src/events.sql)
+-- ===========================================================================
 CREATE OR REPLACE FUNCTION oms.check(OUT invariant text, OUT detail text)
     RETURNS SETOF record
     LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
@@ -2922,21 +2770,129 @@ AS $fn$
             OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
                           AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
                                OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
+    UNION ALL
+    -- pricing: invariant 11. A promotion code's uses are the live orders
+    -- holding a use of it (applied, not given back, the order's status not
+    -- terminal), never above its usage_limit; the same per customer for
+    -- codes with a per-customer limit (src/promotion_codes.c)
+    SELECT 'promotion_code_uses',
+           pg_catalog.format('promotion code %s: uses %s, live orders using it %s, usage_limit %s',
+                             k.code, k.uses, COALESCE(u.n, 0), COALESCE(k.usage_limit::text, 'none'))
+      FROM oms.promotion_codes k
+      LEFT JOIN (SELECT oc.code_id, pg_catalog.count(*) AS n
+                   FROM oms.order_codes oc JOIN oms.orders o ON o.id = oc.order_id
+                   JOIN oms.order_statuses s ON s.status = o.status
+                  WHERE oc.applied AND oc.released_at IS NULL AND NOT s.terminal GROUP BY 1) u ON u.code_id = k.id
+     WHERE k.uses <> COALESCE(u.n, 0) OR k.uses > k.usage_limit
+    UNION ALL
+    SELECT 'promotion_code_uses',
+           pg_catalog.format('promotion code %s, customer %s: uses %s, live orders of the customer using it %s, per_customer_limit %s',
+                             k.code, COALESCE(c.customer_id, u.customer_id), COALESCE(c.uses, 0), COALESCE(u.n, 0),
+                             COALESCE(k.per_customer_limit::text, 'none'))
+      FROM oms.promotion_code_customers c
+      FULL JOIN (SELECT oc.code_id, oc.customer_id, pg_catalog.count(*) AS n
+                   FROM oms.order_codes oc JOIN oms.orders o ON o.id = oc.order_id
+                   JOIN oms.order_statuses s ON s.status = o.status
+                  WHERE oc.applied AND oc.released_at IS NULL AND NOT s.terminal AND oc.customer_id IS NOT NULL
+                  GROUP BY 1, 2) u ON u.code_id = c.code_id AND u.customer_id = c.customer_id
+      JOIN oms.promotion_codes k ON k.id = COALESCE(c.code_id, u.code_id)
+     WHERE COALESCE(c.uses, 0) <> COALESCE(u.n, 0) OR c.uses > k.per_customer_limit
 $fn$;
-COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';
 
--- grants as src/grants.sql gives them
--- Charges (src/order_charges.c): the back office keeps the tax rates; the
--- shop reads them (to show prices with tax).
-GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;
-GRANT SELECT ON oms.tax_rates TO oms_app;
--- Invoices (src/invoices.c): the back office and the shop read them and
--- record settlements; reporting reads the ageing report.
-GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
-GRANT SELECT ON oms.invoices TO oms_app;
-GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
-GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
-REVOKE ALL ON ALL TABLES IN SCHEMA oms FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA oms FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
+CREATE OR REPLACE FUNCTION oms.render_notification(event_id bigint, channel text DEFAULT 'email')
+    RETURNS TABLE (recipient text, subject text, body text)
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_event    oms.events;
+    v_tpl      oms.message_templates;
+    v_values   jsonb;
+    v_key      text;
+    v_val      text;
+    v_consent  boolean;
+BEGIN
+    SELECT * INTO v_event FROM oms.events e WHERE e.id = render_notification.event_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'event % does not exist', render_notification.event_id
+            USING ERRCODE = '22023', DETAIL = 'No row in oms.events has this id.',
+                  HINT = 'Render the ids that oms.read_events returns.';
+    END IF;
+    SELECT * INTO v_tpl FROM oms.message_templates t
+     WHERE t.kind = v_event.kind AND t.channel = render_notification.channel;
+    IF NOT FOUND THEN
+        RETURN;     -- no message for this kind of event
+    END IF;
+    -- goods handed over at a counter or a pickup left with the customer:
+    -- no "shipped" or "delivered" message (src/pickup.c, src/counter_sale.c)
+    IF v_event.kind IN ('shipment_shipped', 'shipment_delivered') AND EXISTS (
+           SELECT FROM oms.shipments s
+            WHERE s.id = (v_event.payload ->> 'shipment_id')::bigint AND s.handover IS NOT NULL) THEN
+        RETURN;
+    END IF;
+
+    SELECT jsonb_build_object(
+               'customer_name', COALESCE(c.name, 'customer'),
+               'order_ref', o.external_id,
+               'order_id', o.id,
+               'total', to_char(o.total, 'FM999999999990.00'),
+               'currency', o.currency,
+               'status', o.status,
+               'reason', COALESCE(v_event.payload ->> 'reason', ''),
+               'amount', COALESCE(to_char((v_event.payload ->> 'amount')::numeric, 'FM999999999990.00'), ''),
+               'carrier', COALESCE(v_event.payload ->> 'carrier_name', ''),
+               'service', COALESCE(v_event.payload ->> 'service_name', ''),
+               'tracking_number', COALESCE(v_event.payload ->> 'tracking_number', ''),
+               'tracking_url', COALESCE(v_event.payload ->> 'tracking_url', ''),
+               'parcel_items', COALESCE(v_event.payload ->> 'items', ''),
+               'pickup_code', COALESCE(v_event.payload ->> 'pickup_code', ''),
+               'location_name', COALESCE(v_event.payload ->> 'location_name', ''),
+               'collect_by', COALESCE(v_event.payload ->> 'collect_by', ''),
+               -- a delayed line says when it is expected (oms.backorder_eta, purchasing)
+               'items', (SELECT string_agg(format('  %s x %s (%s)', l.qty, p.name, p.sku)
+                                           || CASE WHEN v_event.kind = 'order_backordered' THEN
+                                                   COALESCE((SELECT ', expected by ' || e.expected_on FROM oms.backorder_eta e
+                                                              WHERE e.order_line_id = l.id AND e.expected_on IS NOT NULL), '')
+                                              ELSE '' END, E'\n' ORDER BY l.line_no)
+                           FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                          WHERE l.order_id = o.id
+                            AND (v_event.kind <> 'order_backordered' OR l.qty_backordered > 0)),
+               'substitutions', (SELECT string_agg(format('  %s (%s) is sent in place of %s (%s), which is out of stock.', p.name, p.sku, sp.name, sp.sku),
+                                                   E'\n' ORDER BY l.line_no) || E'\n'
+                                   FROM oms.order_lines l JOIN oms.products p ON p.id = l.product_id
+                                   JOIN oms.products sp ON sp.id = l.substituted_for
+                                  WHERE l.order_id = o.id),
+               'recipient', CASE render_notification.channel WHEN 'email' THEN c.email WHEN 'sms' THEN c.phone END,
+               -- the customer's consent to order updates on this channel
+               'consent', (SELECT k.granted FROM oms.customer_consents k
+                            WHERE k.customer_id = c.id AND k.purpose = 'order_updates'
+                              AND k.channel = render_notification.channel))
+      INTO v_values
+      FROM oms.orders o LEFT JOIN oms.customers c ON c.id = o.customer_id
+     WHERE o.id = v_event.order_id;
+    IF v_values IS NULL THEN
+        RETURN;     -- not an order event
+    END IF;
+
+    -- consent: order updates by email go out unless the customer withdrew
+    -- them (they serve the contract); an SMS only with consent given
+    v_consent := (v_values ->> 'consent')::boolean;
+    IF v_consent IS FALSE OR (render_notification.channel = 'sms' AND v_consent IS NOT TRUE) THEN
+        RETURN;
+    END IF;
+    v_values := v_values - 'consent';
+    recipient := v_values ->> 'recipient';
+    subject := v_tpl.subject;
+    body := v_tpl.body;
+    FOR v_key, v_val IN SELECT key, value FROM jsonb_each_text(v_values) LOOP
+        subject := replace(subject, '{{' || v_key || '}}', COALESCE(v_val, ''));
+        body := replace(body, '{{' || v_key || '}}', COALESCE(v_val, ''));
+    END LOOP;
+    subject := regexp_replace(subject, '\{\{[a-z_]+\}\}', '', 'g');
+    body := regexp_replace(body, '\{\{[a-z_]+\}\}', '', 'g');
+    RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION oms.render_notification(bigint, text)
+    IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
+

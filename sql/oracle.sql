@@ -515,6 +515,35 @@ SELECT 'INV-ORACLE', o.id, o.customer_id, o.currency, current_date, current_date
 SELECT invariant, regexp_replace(detail, '\d+', 'N', 'g') AS detail FROM oms.check() ORDER BY 1, 2;
 ROLLBACK;
 
+-- ---------------------------------------------------------------------------
+-- promotion_code_uses (pricing, invariant 11): a code's uses are the live
+-- orders holding a use of it, never above the limit; the same per
+-- customer. Fixture: Ann's order P-1 took a use of WELCOME (usage_limit 5,
+-- one per customer). Plant 1: uses raised by one with no order behind it.
+-- Plant 2: P-1's use marked given back while P-1 is live (the code and the
+-- customer's count then both say one use more than the live orders).
+-- Plant 3: Ann's per-customer count set to 0.
+-- ---------------------------------------------------------------------------
+INSERT INTO oms.promotions (code, name, kind, value) VALUES ('welcome', 'Welcome', 'percent_off', 10);
+INSERT INTO oms.promotion_codes (promotion_id, code, usage_limit, per_customer_limit)
+SELECT id, 'WELCOME', 5, 1 FROM oms.promotions WHERE code = 'welcome';
+SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', 'P-1', 'currency', 'EUR', 'codes', jsonb_build_array('WELCOME'),
+       'customer', jsonb_build_object('external_ref', 'ann'),
+       'lines', jsonb_build_array(jsonb_build_object('sku', 'TENT', 'qty', 1, 'unit_price', 100)))) ->> 'total' AS total;
+SELECT * FROM oms.check();
+BEGIN;
+UPDATE oms.promotion_codes SET uses = uses + 1 WHERE code = 'WELCOME';
+SELECT invariant, regexp_replace(detail, 'customer \d+', 'customer N') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+UPDATE oms.order_codes SET released_at = now() WHERE code = 'WELCOME';
+SELECT invariant, regexp_replace(detail, 'customer \d+', 'customer N') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+BEGIN;
+UPDATE oms.promotion_code_customers SET uses = 0;
+SELECT invariant, regexp_replace(detail, 'customer \d+', 'customer N') AS detail FROM oms.check() ORDER BY 1, 2;
+ROLLBACK;
+
 -- everything rolled back: consistent again
 SELECT * FROM oms.check();
 

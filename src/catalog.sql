@@ -19,6 +19,7 @@ CREATE TABLE oms.channels (
     max_distance_km numeric(8,1),
     return_window_days integer NOT NULL DEFAULT 30,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    price_check text        NOT NULL DEFAULT 'accept',
     tax_mode    text        NOT NULL DEFAULT 'given',
     prices_include_tax boolean NOT NULL DEFAULT false,
     CONSTRAINT channels_pkey PRIMARY KEY (id),
@@ -31,7 +32,8 @@ CREATE TABLE oms.channels (
     CONSTRAINT channels_code_key UNIQUE (code),
     CONSTRAINT channels_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[a-z0-9][a-z0-9_-]{0,31}$'),
     CONSTRAINT channels_name_chk CHECK (pg_catalog.length(pg_catalog.btrim(name)) OPERATOR(pg_catalog.>) 0),
-    CONSTRAINT channels_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['web', 'mobile', 'pos', 'marketplace', 'phone', 'wholesale']))
+    CONSTRAINT channels_kind_chk CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['web', 'mobile', 'pos', 'marketplace', 'phone', 'wholesale'])),
+    CONSTRAINT channels_price_check_chk CHECK (price_check OPERATOR(pg_catalog.~) '^(accept|strict)$')
 );
 COMMENT ON TABLE oms.channels IS 'Sales channels orders come from (web shop, app, POS, marketplace, phone, wholesale)';
 COMMENT ON COLUMN oms.channels.id IS 'Surrogate key';
@@ -44,6 +46,7 @@ COMMENT ON COLUMN oms.channels.routing_strategy IS 'How routing ranks locations 
 COMMENT ON COLUMN oms.channels.max_distance_km IS 'Locations farther than this from the ship-to are not routed to; NULL means no limit';
 COMMENT ON COLUMN oms.channels.return_window_days IS 'Days after delivery (or shipping, when not delivered) in which returns are accepted';
 COMMENT ON COLUMN oms.channels.created_at IS 'When the channel was created';
+COMMENT ON COLUMN oms.channels.price_check IS 'accept: a line''s given unit_price stands; strict: place_order refuses a given unit_price that differs from the price list''s (22023)';
 COMMENT ON COLUMN oms.channels.tax_mode IS 'given: a line''s tax is what the caller sends, computed from oms.tax_rates when it sends none; computed: oms computes every line''s tax and refuses a given one';
 COMMENT ON COLUMN oms.channels.prices_include_tax IS 'Unit prices from this channel are gross (tax included) unless the document says otherwise; oms extracts the tax';
 

@@ -473,5 +473,32 @@ AS $fn$
             OR EXISTS (SELECT FROM oms.orders o WHERE o.customer_id = c.id
                           AND (o.ship_lat IS NOT NULL OR o.notes IS NOT NULL
                                OR (o.ship_to - ARRAY['erased', 'country', 'pickup']) <> '{}'::jsonb)))
+    UNION ALL
+    -- pricing: invariant 11. A promotion code's uses are the live orders
+    -- holding a use of it (applied, not given back, the order's status not
+    -- terminal), never above its usage_limit; the same per customer for
+    -- codes with a per-customer limit (src/promotion_codes.c)
+    SELECT 'promotion_code_uses',
+           pg_catalog.format('promotion code %s: uses %s, live orders using it %s, usage_limit %s',
+                             k.code, k.uses, COALESCE(u.n, 0), COALESCE(k.usage_limit::text, 'none'))
+      FROM oms.promotion_codes k
+      LEFT JOIN (SELECT oc.code_id, pg_catalog.count(*) AS n
+                   FROM oms.order_codes oc JOIN oms.orders o ON o.id = oc.order_id
+                   JOIN oms.order_statuses s ON s.status = o.status
+                  WHERE oc.applied AND oc.released_at IS NULL AND NOT s.terminal GROUP BY 1) u ON u.code_id = k.id
+     WHERE k.uses <> COALESCE(u.n, 0) OR k.uses > k.usage_limit
+    UNION ALL
+    SELECT 'promotion_code_uses',
+           pg_catalog.format('promotion code %s, customer %s: uses %s, live orders of the customer using it %s, per_customer_limit %s',
+                             k.code, COALESCE(c.customer_id, u.customer_id), COALESCE(c.uses, 0), COALESCE(u.n, 0),
+                             COALESCE(k.per_customer_limit::text, 'none'))
+      FROM oms.promotion_code_customers c
+      FULL JOIN (SELECT oc.code_id, oc.customer_id, pg_catalog.count(*) AS n
+                   FROM oms.order_codes oc JOIN oms.orders o ON o.id = oc.order_id
+                   JOIN oms.order_statuses s ON s.status = o.status
+                  WHERE oc.applied AND oc.released_at IS NULL AND NOT s.terminal AND oc.customer_id IS NOT NULL
+                  GROUP BY 1, 2) u ON u.code_id = c.code_id AND u.customer_id = c.customer_id
+      JOIN oms.promotion_codes k ON k.id = COALESCE(c.code_id, u.code_id)
+     WHERE COALESCE(c.uses, 0) <> COALESCE(u.n, 0) OR c.uses > k.per_customer_limit
 $fn$;
 COMMENT ON FUNCTION oms.check() IS 'Every violated invariant, one row each; empty means consistent';

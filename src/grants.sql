@@ -196,6 +196,19 @@ GRANT EXECUTE ON FUNCTION oms.erase_customer(bigint, text) TO oms_admin;
 -- the time zone guard of oms.locations runs as the writer
 GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;
 
+-- Pricing (src/pricing.sql): the back office keeps price lists, prices,
+-- categories, promotions and codes with plain SQL; a code's uses are
+-- written only by place_order, cancel and expiry (SECURITY DEFINER), so
+-- oms_admin may not UPDATE that column (oms.check(): promotion_code_uses).
+-- Applications read them and ask oms.price(); reporting reads the report.
+GRANT SELECT, INSERT, UPDATE, DELETE ON oms.price_lists, oms.prices, oms.product_categories, oms.promotions TO oms_admin;
+GRANT SELECT, INSERT, DELETE ON oms.promotion_codes TO oms_admin;
+GRANT UPDATE (code, usage_limit, per_customer_limit, active) ON oms.promotion_codes TO oms_admin;
+GRANT SELECT ON oms.promotion_code_customers, oms.order_codes, oms.order_promotions TO oms_admin;
+GRANT SELECT ON oms.price_lists, oms.prices, oms.product_categories, oms.promotions, oms.order_codes, oms.order_promotions
+    TO oms_app;
+GRANT EXECUTE ON FUNCTION oms.price(text, text, text, integer, text) TO oms_admin, oms_app;
+GRANT SELECT ON oms.report_promotions TO oms_admin, oms_reporting;
 -- Charges (src/order_charges.c): the back office keeps the tax rates; the
 -- shop reads them (to show prices with tax).
 GRANT SELECT, INSERT, UPDATE, DELETE ON oms.tax_rates TO oms_admin;

@@ -347,6 +347,10 @@ EdWriteLines(EdEdit *e, EdStock *st)
 		values[0] = Int64GetDatum(l->id);
 		values[1] = Int64GetDatum(l->product.id);
 		values[2] = Int32GetDatum(l->qty);
+		/* promotions' share of the discount follows the units (src/order_pricing.c) */
+		if (l->id != 0 && l->qty != l->old_qty &&
+			DatumGetInt32(DirectFunctionCall2(numeric_cmp, l->discount, l->old_discount)) == 0)
+			l->discount = OrdersPricingRescale(l->id, l->old_qty, l->qty, l->unit_price, l->discount);
 		values[3] = l->unit_price;
 		values[4] = l->discount;
 		values[5] = l->tax;

@@ -90,7 +90,7 @@ PoEmailOk(const char *e)
  * most its amount, so the discount is at most the subtotal and the total
  * is not negative.
  */
-static void
+void
 PoAmounts(PoOrder *o)
 {
 	const char *names[3] = {"subtotal", "tax", "total"};
@@ -104,7 +104,9 @@ PoAmounts(PoOrder *o)
 		o->subtotal = DirectFunctionCall2(numeric_add, o->subtotal,
 										  DirectFunctionCall2(numeric_mul, o->prices[i].unit_price,
 															  DirectFunctionCall1(int4_numeric, Int32GetDatum(o->work.lines[i].qty))));
-		o->discount = DirectFunctionCall2(numeric_add, o->discount, o->prices[i].discount);
+		/* a line still to be priced from the lists: its discount counts once it is (src/order_pricing.c) */
+		if (o->prices[i].given || o->repriced)
+			o->discount = DirectFunctionCall2(numeric_add, o->discount, o->prices[i].discount);
 		o->tax = DirectFunctionCall2(numeric_add, o->tax, o->prices[i].tax);
 	}
 	amounts[0] = o->subtotal;
@@ -167,6 +169,71 @@ PoParsePromise(JsonbContainer *root, PoOrder *o)
 }
 
 /*
+ * Pricing keys (src/order_pricing.c): "codes", at most 10 promotion codes
+ * (letters, digits, _ and -, matched case-insensitively: kept upper case),
+ * "codes_required" (default true: a refused code refuses the order) and
+ * "source_code", the campaign.
+ */
+static void
+PoParsePricing(JsonbContainer *root, PoOrder *o)
+{
+	JsonbValue	buf;
+	JsonbValue *v;
+	int			i,
+				j;
+
+	o->codes_required = true;
+	if ((v = JsonGet(root, "codes", &buf)) != NULL)
+	{
+		JsonbContainer *codes = JsonArray(v, "codes");
+		int			n = JsonContainerSize(codes);
+
+		if (n > 10)
+			JsonInvalid("codes", psprintf("codes has %d entries; at most 10 are allowed.", n),
+						"Send the codes the customer entered, at most 10.");
+		o->codes = palloc(sizeof(char *) * (n + 1));
+		for (i = 0; i < n; i++)
+		{
+			char	   *path = psprintf("codes[%d]", i);
+			char	   *c = JsonString(getIthJsonbValueFromContainer(codes, i), path, 32, true);
+			char	   *p;
+
+			for (p = c; *p; p++)
+			{
+				if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+					  ((*p == '_' || *p == '-') && p > c)))
+					JsonInvalid(path, psprintf("%s has a character other than letters, digits, _ and -.", path),
+								"Send the code as the customer typed it, without spaces.");
+				if (*p >= 'a' && *p <= 'z')
+					*p = *p - 'a' + 'A';
+			}
+			for (j = 0; j < i; j++)
+				if (strcmp(o->codes[j], c) == 0)
+					JsonInvalid(path, psprintf("%s repeats code \"%s\".", path, c), "Send each code once.");
+			o->codes[o->ncodes++] = c;
+		}
+	}
+	if ((v = JsonGet(root, "codes_required", &buf)) != NULL)
+	{
+		if (v->type != jbvBool)
+			JsonInvalid("codes_required", psprintf("codes_required must be true or false, not %s.", JsonTypeName(v)),
+						"Send false to place the order without the codes that are refused.");
+		o->codes_required = v->val.boolean;
+	}
+	if ((v = JsonGet(root, "source_code", &buf)) != NULL)
+	{
+		char	   *p;
+
+		o->source_code = JsonString(v, "source_code", 64, true);
+		for (p = o->source_code; *p; p++)
+			if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+				  ((*p == '_' || *p == '-' || *p == '.') && p > o->source_code)))
+				JsonInvalid("source_code", "source_code has a character other than letters, digits, ., _ and -.",
+							"Send the campaign's code, for example \"xmas-2026\".");
+	}
+}
+
+/*
  * Parse and validate the whole order document into *o (src/orders.h),
  * with the defaults of the keys left out. Reads no table.
  */
@@ -175,7 +242,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 {
 	static const char *const top_keys[] = {"channel", "external_id", "customer", "currency", "ship_to",
 	"lines", "flags", "notes", "policy", "split", "hold_minutes", "deliver_by", "service_level",
-	"shipping", "prices_include_tax", NULL};
+	"shipping", "prices_include_tax", "codes", "codes_required", "source_code", NULL};
 	static const char *const customer_keys[] = {"external_ref", "email", "name", "address", NULL};
 	static const char *const line_keys[] = {"sku", "qty", "unit_price", "discount", "tax",
 	"substitute", "substitute_unit_price", "price_includes_tax", NULL};
@@ -241,6 +308,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 	}
 
 	PoParsePromise(root, o);
+	PoParsePricing(root, o);
 
 	if ((v = JsonGet(root, "hold_minutes", &buf)) != NULL)
 		o->hold_minutes = JsonInt(v, "hold_minutes", 0, 525600,
@@ -367,10 +435,10 @@ PoParse(Jsonb *doc, PoOrder *o)
 			JsonInvalid(psprintf("%s.qty", path), psprintf("%s.qty is required.", path), "Give the number of units.");
 		pl->qty = JsonInt(f, psprintf("%s.qty", path), 1, OMS_MAX_LINE_QTY,
 						"Split very large quantities into several orders.");
-		if ((f = JsonGet(l, "unit_price", &lbuf)) == NULL)
-			JsonInvalid(psprintf("%s.unit_price", path), psprintf("%s.unit_price is required.", path),
-					  "Give the price of one unit, 0 for a free item.");
-		pp->unit_price = JsonMoney(f, psprintf("%s.unit_price", path));
+		/* no unit_price: priced from the price lists (src/order_pricing.c) */
+		pp->given = (f = JsonGet(l, "unit_price", &lbuf)) != NULL;
+		pp->unit_price = pp->given ? JsonMoney(f, psprintf("%s.unit_price", path))
+			: DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 		pp->discount = DirectFunctionCall1(int4_numeric, Int32GetDatum(0));
 		pp->tax = pp->discount;
 		if ((f = JsonGet(l, "discount", &lbuf)) != NULL)
@@ -396,6 +464,7 @@ PoParse(Jsonb *doc, PoOrder *o)
 							"Allow substitutes on the line, or leave the price out.");
 			pl->substitute_price = JsonMoney(f, psprintf("%s.substitute_unit_price", path));
 		}
+		if (pp->given)
 		{
 			Datum		gross = DirectFunctionCall2(numeric_mul, pp->unit_price,
 													DirectFunctionCall1(int4_numeric, Int32GetDatum(pl->qty)));

@@ -36,6 +36,11 @@
  *	      sku is reported at once. OrdersTakeSubstitutes (src/
  *	      order_substitute.c): a line sent with "substitute": "allow" whose
  *	      product is short takes its best-ranked substitute in stock.
+ *	      OrdersPricingApply (src/order_pricing.c): lines without
+ *	      unit_price priced from the price lists, given prices checked
+ *	      under price_check strict, promotions and codes applied (the
+ *	      codes' uses taken with guarded updates, before any balance row
+ *	      is locked); the totals then follow the lines (PoOwedTotals).
  *	   7. OrdersLockKits, OrdersLoadKits: the components of the order's kits,
  *	      read after the kit rows are locked FOR SHARE (orders without kits
  *	      skip both), so that a concurrent change of a kit's components
@@ -539,6 +544,8 @@ PoBookLines(PoOrder *o)
 					11, types), values, NULL, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
 		o->work.lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
+	/* each line's price list and the promotions applied (src/order_pricing.c) */
+	OrdersPricingBook(o);
 }
 
 /*
@@ -560,7 +567,7 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 	for (i = 0; i < o->work.nlines; i++)
 		if (o->work.lines[i].cancelled > 0 || o->work.lines[i].substitute_price != (Datum) 0)
 			break;
-	if (i == o->work.nlines)
+	if (i == o->work.nlines && !o->repriced)
 		return;					/* the totals of PoInsertOrder stand */
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.orders o SET subtotal = l.subtotal, discount = l.discount, tax = l.tax, "
@@ -800,6 +807,8 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
+	/* prices from the lists, promotions and codes (src/order_pricing.c) */
+	OrdersPricingApply(&o, head.customer_id);
 	/* the lines' tax, once their discounts are known (src/order_charges.c) */
 	ChargesLineTax(&o);
 	OrdersLockKits(&o.work);
@@ -820,6 +829,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 		result = OrdersDocumentReplayed(o.work.order_id, false);
 	else
 		result = OrdersDocumentPlaced(&head, &o.work);
+	result = OrdersPricingDocument(result, &o);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
 	return result;

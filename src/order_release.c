@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 
 #include "orders.h"
+#include "pricing.h"
 
 /* orders that may expire now: the hold lapsed, and the lifecycle allows it */
 #define ORDERS_EXPIRABLE \
@@ -68,6 +69,11 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 
 	if (norders == 0)
 		return 0;
+	/*
+	 * the promotion code uses the orders held go back first: code rows
+	 * before balance rows, as placement takes them (src/promotion_codes.c)
+	 */
+	PromotionCodesRelease(order_ids, norders);
 	values[0] = PointerGetDatum(OmsInt8Array(order_ids, norders));
 	OmsQuery(OmsPlan(&plan_sums,
 					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4 FROM oms.reservations "

@@ -12,6 +12,9 @@
  *	    order_document.c  the order document (get_order)
  *	    order_parse.c     the place_order document parsed and validated
  *	    order_substitute.c substitutes of short products (oms.product_substitutes)
+ *	    order_pricing.c   price authority and promotions in placement and
+ *	                      edits (calls order_parse.c and the pricing
+ *	                      subsystem, src/pricing.h)
  *	    order_steps.c     the placement steps shared with re-routing and edits
  *	                      (calls order_substitute.c for OM001's detail)
  *	    order_place.c     place_order and its named steps (calls order_parse.c,
@@ -182,6 +185,7 @@ typedef struct PoPrice
 	bool		tax_given;
 	int8		includes_tax;
 	bool		gross;			/* the line was priced gross (ChargesLineGross) */
+	bool		given;			/* unit_price was in the document (else: priced from the lists) */
 } PoPrice;
 
 /*
@@ -222,6 +226,13 @@ typedef struct PoOrder
 	ChargesShippingInput shipping;
 	int8		prices_include_tax;
 	bool		charges_changed;	/* ChargesLineTax changed a line's amounts */
+	/* pricing and promotions (src/order_pricing.c) */
+	char	  **codes;			/* "codes", upper case */
+	int			ncodes;
+	bool		codes_required; /* "codes_required", default true */
+	char	   *source_code;	/* "source_code" (campaign), or NULL */
+	bool		repriced;		/* list prices or promotions changed the amounts */
+	struct OrderPricing *pricing;	/* what OrdersPricingApply decided */
 } PoOrder;
 
 /*
@@ -259,6 +270,23 @@ extern void ChargesApply(PoOrder *o, OrderDocHead *head);
 extern void PoParse(Jsonb *doc, PoOrder *o);
 /* SHA-256 of the document, the idempotency check of a replay */
 extern void PoRequestHash(Jsonb *doc, uint8 *digest);
+/* the order's subtotal, discount and tax from its lines' prices (bounds: 22023) */
+extern void PoAmounts(PoOrder *o);
+
+/* ---- order_pricing.c: prices from the lists, promotions and codes ---- */
+
+/* after the products (and substitutes) are known: price, check, discount */
+extern void OrdersPricingApply(PoOrder *o, int64 customer_id);
+/* after the lines are written: each line's price list, the promotions applied */
+extern void OrdersPricingBook(PoOrder *o);
+/*
+ * An edit changed a line's units from old_qty to qty: the promotions' share
+ * of its discount is scaled in proportion (oms.order_promotions too);
+ * returns the line's new discount.
+ */
+extern Datum OrdersPricingRescale(int64 line_id, int32 old_qty, int32 qty, Datum unit_price, Datum discount);
+/* place_order's answer with the pricing outcome added */
+extern Datum OrdersPricingDocument(Datum doc, PoOrder *o);
 
 /* ---- order_steps.c: the placement steps shared with re-routing and edits ---- */
 

@@ -33,6 +33,7 @@ CREATE TABLE oms.orders (
     held_from     text,
     deliver_by    date,
     service_level text,
+    source_code   text,
     shipping      numeric(16,4) NOT NULL DEFAULT 0,
     CONSTRAINT orders_pkey PRIMARY KEY (id),
     CONSTRAINT orders_shipping_chk CHECK (shipping OPERATOR(pg_catalog.>=) 0),
@@ -60,7 +61,8 @@ CREATE TABLE oms.orders (
         pg_catalog.array_position(flags, NULL) IS NULL AND pg_catalog.cardinality(flags) OPERATOR(pg_catalog.<=) 32
         AND pg_catalog.array_to_string(flags, ',') OPERATOR(pg_catalog.~) '^([a-z][a-z0-9_]{0,31}(,|$))*$'),
     -- LEAST over NOT NULL columns: one comparison to parse per statement
-    CONSTRAINT orders_amounts_chk CHECK (LEAST(subtotal, discount, tax, total) OPERATOR(pg_catalog.>=) 0)
+    CONSTRAINT orders_amounts_chk CHECK (LEAST(subtotal, discount, tax, total) OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT orders_source_code_chk CHECK (source_code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')
 );
 CREATE INDEX orders_customer_idx ON oms.orders (customer_id);
 CREATE INDEX orders_expiry_idx ON oms.orders (expires_at) WHERE expires_at IS NOT NULL;
@@ -91,6 +93,7 @@ COMMENT ON COLUMN oms.orders.updated_at IS 'Last change';
 COMMENT ON COLUMN oms.orders.cancel_reason IS 'Why the order was cancelled or expired';
 COMMENT ON COLUMN oms.orders.held_from IS 'While on hold: the status a release returns to';
 COMMENT ON COLUMN oms.orders.deliver_by IS 'The date the customer must have the goods by (the document''s deliver_by): routing filters the locations that cannot make it';
+COMMENT ON COLUMN oms.orders.source_code IS 'The campaign the order came from (the document''s source_code), for oms.report_promotions';
 COMMENT ON COLUMN oms.orders.shipping IS 'Shipping charge: the document''s shipping.amount, or the quoted rate (shipping.quote), or 0; 0 once no unit is owed (src/order_charges.c)';
 COMMENT ON COLUMN oms.orders.service_level IS 'standard or express (the document''s service_level): express routes by the fastest carrier service';
 
@@ -109,6 +112,8 @@ CREATE TABLE oms.order_lines (
     qty_cancelled    integer       NOT NULL DEFAULT 0,
     qty_returned     integer       NOT NULL DEFAULT 0,
     substituted_for  bigint,
+    price_list_id    bigint,
+    price_source     text          NOT NULL DEFAULT 'given',
     price_includes_tax boolean     NOT NULL DEFAULT false,
     CONSTRAINT order_lines_pkey PRIMARY KEY (id),
     CONSTRAINT order_lines_order_line_no_key UNIQUE (order_id, line_no),
@@ -122,7 +127,9 @@ CREATE TABLE oms.order_lines (
     CONSTRAINT order_lines_accounting_chk CHECK (qty_reserved OPERATOR(pg_catalog.+) qty_backordered OPERATOR(pg_catalog.+) qty_shipped
         OPERATOR(pg_catalog.+) qty_cancelled OPERATOR(pg_catalog.=) qty),
     CONSTRAINT order_lines_returned_chk CHECK (qty_returned OPERATOR(pg_catalog.<=) qty_shipped),
-    CONSTRAINT order_lines_substituted_for_fkey FOREIGN KEY (substituted_for) REFERENCES oms.products (id)
+    CONSTRAINT order_lines_substituted_for_fkey FOREIGN KEY (substituted_for) REFERENCES oms.products (id),
+    CONSTRAINT order_lines_price_source_chk CHECK (price_source OPERATOR(pg_catalog.~) '^(given|list)$'
+        AND (price_source OPERATOR(pg_catalog.=) 'list') OPERATOR(pg_catalog.=) (price_list_id IS NOT NULL))
 );
 CREATE INDEX order_lines_backorder_idx ON oms.order_lines (product_id) WHERE qty_backordered OPERATOR(pg_catalog.>) 0;
 COMMENT ON TABLE oms.order_lines IS 'Order lines; every unit is accounted as reserved, backordered, shipped or cancelled';
@@ -139,6 +146,8 @@ COMMENT ON COLUMN oms.order_lines.qty_backordered IS 'Units waiting for stock';
 COMMENT ON COLUMN oms.order_lines.qty_shipped IS 'Units shipped';
 COMMENT ON COLUMN oms.order_lines.qty_cancelled IS 'Units cancelled, expired or not filled';
 COMMENT ON COLUMN oms.order_lines.qty_returned IS 'Units returned; never above qty_shipped';
+COMMENT ON COLUMN oms.order_lines.price_list_id IS 'The price list unit_price came from (price_source list); NULL when given';
+COMMENT ON COLUMN oms.order_lines.price_source IS 'Where unit_price came from: given (the document or an edit) or list (oms.price_lists, price_list_id)';
 COMMENT ON COLUMN oms.order_lines.price_includes_tax IS 'The line was priced gross (tax included): unit_price and discount hold the net amounts oms extracted, tax the rest, so that the line still costs the gross amount (src/order_charges.c)';
 COMMENT ON COLUMN oms.order_lines.substituted_for IS 'The product the customer asked for, when this line''s product is a substitute (place_order "substitute": "allow", or edit_order)';
 
