@@ -195,3 +195,10 @@ GRANT EXECUTE ON FUNCTION oms.save_customer_address(bigint, jsonb), oms.set_cust
 GRANT EXECUTE ON FUNCTION oms.erase_customer(bigint, text) TO oms_admin;
 -- the time zone guard of oms.locations runs as the writer
 GRANT EXECUTE ON FUNCTION oms.locations_time_zone_guard() TO oms_admin;
+
+-- Hot products (flash sales): turning the mode on or off and rebalancing
+-- are back-office acts; everyone who reads stock may see which balances
+-- are hot.
+GRANT SELECT ON oms.hot_balances TO oms_admin, oms_app;
+GRANT EXECUTE ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text)
+    TO oms_admin;
