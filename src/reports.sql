@@ -128,7 +128,7 @@ UNION ALL
 SELECT p.sku, NULL, NULL, NULL, NULL, NULL, NULL, w.units, NULL, NULL
   FROM oms.backorder_demand w
   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) w.product_id;
-COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance row, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
+COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance, the slots of a hot product summed, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
 COMMENT ON COLUMN oms.report_inventory.sku IS 'Product sku (kind stock)';
 COMMENT ON COLUMN oms.report_inventory.location IS 'Location code; NULL on the sku''s backorder row';
 COMMENT ON COLUMN oms.report_inventory.on_hand IS 'Sellable units at the location; NULL on the backorder row';

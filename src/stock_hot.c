@@ -52,6 +52,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -59,6 +60,8 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "oms.h"
 
@@ -149,6 +152,147 @@ HotCommittedFree(int64 product_id, int32 location_id)
 	return OmsGetInt64(0, 1, NULL);
 }
 
+#define HOT_WALK_ROUNDS		8
+
+static void HotAddTake(InventorySlotTake *out, int *nout, int32 slot, int32 qty);
+
+/*
+ * Step 1: one slot that has all of qty, in random order, FOR UPDATE SKIP
+ * LOCKED (never waiting). The slot taken, or -1. A row whose newest
+ * version no longer qualifies stays locked when it is skipped: the caller
+ * runs this in a subtransaction and rolls it back when it finds nothing.
+ */
+static int32
+HotReserveAny(int64 product_id, int32 location_id, int32 qty)
+{
+	static SPIPlanPtr plan_any = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	values[2] = Int32GetDatum(qty);
+	OmsExec(OmsPlan(&plan_any,
+					"UPDATE oms.stock_balances b SET reserved = b.reserved OPERATOR(pg_catalog.+) $3 "
+					" WHERE b.product_id OPERATOR(pg_catalog.=) $1 AND b.location_id OPERATOR(pg_catalog.=) $2 "
+					/* an uncorrelated subquery: one initplan, run once (in a join it could be rescanned) */
+					"   AND b.slot OPERATOR(pg_catalog.=) "
+					"       (SELECT s.slot FROM oms.stock_balances s "
+					"         WHERE s.product_id OPERATOR(pg_catalog.=) $1 AND s.location_id OPERATOR(pg_catalog.=) $2 "
+					"           AND s.on_hand OPERATOR(pg_catalog.-) s.reserved OPERATOR(pg_catalog.-) s.safety_stock OPERATOR(pg_catalog.>=) $3 "
+					"         ORDER BY pg_catalog.random() LIMIT 1 FOR UPDATE SKIP LOCKED) "
+					"   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>=) $3 "
+					"RETURNING b.slot::int4",
+					3, types), values, NULL, 0);
+	return SPI_processed == 1 ? OmsGetInt32(0, 1, NULL) : -1;
+}
+
+/* one ascending walk: wait for each slot with free units, take up to want; units taken */
+static int32
+HotWalk(int64 product_id, int32 location_id, int32 want, InventorySlotTake *out, int *nout)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+	int32		from = 0;
+	int32		got = 0;
+
+	values[0] = Int64GetDatum(product_id);
+	values[1] = Int32GetDatum(location_id);
+	while (got < want)
+	{
+		int32		slot,
+					free_units,
+					take;
+
+		values[2] = Int32GetDatum(from);
+		OmsQuery(OmsPlan(&plan,
+						 "SELECT slot::int4, on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
+						 "  FROM oms.stock_balances "
+						 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+						 "   AND slot OPERATOR(pg_catalog.>=) $3 "
+						 "   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>) 0 "
+						 " ORDER BY slot LIMIT 1 FOR UPDATE",
+						 3, types), values, NULL, 1);
+		if (SPI_processed == 0)
+			break;
+		slot = OmsGetInt32(0, 1, NULL);
+		free_units = OmsGetInt32(0, 2, NULL);
+		take = Min(free_units, want - got);
+		if (!HotReserveSlot(product_id, location_id, slot, take))
+			elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT " slot %d",
+				 product_id, slot);
+		HotAddTake(out, nout, slot, take);
+		got += take;
+		from = slot + 1;
+	}
+	return got;
+}
+
+/*
+ * One round in a subtransaction: the first also tries step 1. Returns the
+ * units to report (kept), or -1 when the round was rolled back, with every
+ * lock it took, and another should run.
+ */
+static int32
+HotWalkRound(int64 product_id, int32 location_id, int32 qty, bool exact, bool first, bool last,
+			 InventorySlotTake *out, int *nout)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	InventorySlotTake takes[INVENTORY_MAX_SLOTS];
+	int			ntakes = 0;
+	volatile int32 result = -1;
+	int			i;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		int32		slot = first ? HotReserveAny(product_id, location_id, qty) : -1;
+
+		if (slot >= 0)
+		{
+			HotAddTake(takes, &ntakes, slot, qty);
+			result = qty;
+		}
+		else if (first && exact && HotCommittedFree(product_id, location_id) < qty)
+			result = 0;			/* not there even before any wait: short */
+		else
+		{
+			int32		got = HotWalk(product_id, location_id, qty, takes, &ntakes);
+
+			if (got == qty)
+				result = got;
+			else if (last || HotCommittedFree(product_id, location_id) == 0)
+				result = exact ? 0 : got;	/* really short */
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	if (result > 0)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	if (result > 0)
+		for (i = 0; i < ntakes; i++)
+			HotAddTake(out, nout, takes[i].slot, takes[i].qty);
+	return result;
+}
+
 static void
 HotAddTake(InventorySlotTake *out, int *nout, int32 slot, int32 qty)
 {
@@ -176,83 +320,35 @@ int32
 InventoryReserveHot(int64 product_id, int32 location_id, int32 qty, bool exact,
 					InventorySlotTake *out, int *nout)
 {
-	static SPIPlanPtr plan_any = NULL;
-	static SPIPlanPtr plan_walk = NULL;
-	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		values[3];
-	int32		remaining = qty;
 	int			round;
 
 	*nout = 0;
-	values[0] = Int64GetDatum(product_id);
-	values[1] = Int32GetDatum(location_id);
 
-	/* 1. one slot that has it all, random order, never waiting */
-	values[2] = Int32GetDatum(qty);
-	OmsExec(OmsPlan(&plan_any,
-					"UPDATE oms.stock_balances b SET reserved = b.reserved OPERATOR(pg_catalog.+) $3 "
-					"  FROM (SELECT s.slot FROM oms.stock_balances s "
-					"         WHERE s.product_id OPERATOR(pg_catalog.=) $1 AND s.location_id OPERATOR(pg_catalog.=) $2 "
-					"           AND s.on_hand OPERATOR(pg_catalog.-) s.reserved OPERATOR(pg_catalog.-) s.safety_stock OPERATOR(pg_catalog.>=) $3 "
-					"         ORDER BY pg_catalog.random() LIMIT 1 FOR UPDATE SKIP LOCKED) c "
-					" WHERE b.product_id OPERATOR(pg_catalog.=) $1 AND b.location_id OPERATOR(pg_catalog.=) $2 "
-					"   AND b.slot OPERATOR(pg_catalog.=) c.slot "
-					"   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>=) $3 "
-					"RETURNING b.slot::int4",
-					3, types), values, NULL, 0);
-	if (SPI_processed == 1)
+	/*
+	 * 2. and 3. the waiting walk in ascending slot order, each round in a
+	 * subtransaction: a round that comes up short while the committed
+	 * numbers still show free units (they moved into a slot it had passed)
+	 * is rolled back, which also drops the locks it took, so that the next
+	 * round, which starts again at slot 0, waits only while holding
+	 * nothing of this balance: the lock order stays ascending.
+	 */
+	for (round = 0; round < HOT_WALK_ROUNDS; round++)
 	{
-		HotAddTake(out, nout, OmsGetInt32(0, 1, NULL), qty);
-		return qty;
+		int32		got = HotWalkRound(product_id, location_id, qty, exact, round == 0,
+									   round == HOT_WALK_ROUNDS - 1, out, nout);
+
+		if (got >= 0)
+			return got;
 	}
-
-	/* 2. and 3. the waiting walk in ascending slot order, until the committed numbers say short */
-	for (round = 0; round < 8 && remaining > 0; round++)
-	{
-		int32		from = 0;
-
-		for (;;)
-		{
-			int32		slot,
-						free_units,
-						take;
-
-			values[2] = Int32GetDatum(from);
-			OmsQuery(OmsPlan(&plan_walk,
-							 "SELECT slot::int4, on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock "
-							 "  FROM oms.stock_balances "
-							 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-							 "   AND slot OPERATOR(pg_catalog.>=) $3 "
-							 "   AND on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock OPERATOR(pg_catalog.>) 0 "
-							 " ORDER BY slot LIMIT 1 FOR UPDATE",
-							 3, types), values, NULL, 1);
-			if (SPI_processed == 0)
-				break;
-			slot = OmsGetInt32(0, 1, NULL);
-			free_units = OmsGetInt32(0, 2, NULL);
-			take = Min(free_units, remaining);
-			if (!HotReserveSlot(product_id, location_id, slot, take))
-				elog(ERROR, "oms: guarded reserve failed under lock for product " INT64_FORMAT " slot %d",
-					 product_id, slot);
-			HotAddTake(out, nout, slot, take);
-			remaining -= take;
-			if (remaining == 0)
-				break;
-			from = slot + 1;
-		}
-		if (remaining == 0 || HotCommittedFree(product_id, location_id) == 0)
-			break;
-	}
-	if (exact && remaining > 0)
-		return qty - remaining;	/* short: the caller rolls back */
-	return qty - remaining;
+	return 0;					/* not reached */
 }
 
 /*
  * Gather the free units of the slots above 0 into slot 0, whose row the
  * caller has locked; the slots are locked in ascending order. Afterwards
  * every free unit of the balance is on slot 0. Returns the on_hand and
- * reserved units the other slots keep (their reservations).
+ * reserved units the other slots held before (slot 0's numbers read
+ * before this call plus these are the balance's totals).
  */
 void
 InventoryGatherSlots(int64 product_id, int32 location_id, int32 *on_hand_other, int32 *reserved_other)
@@ -286,7 +382,7 @@ InventoryGatherSlots(int64 product_id, int32 location_id, int32 *on_hand_other, 
 
 		slots[i] = OmsGetInt32(i, 1, NULL);
 		frees[i] = on_hand - reserved;
-		*on_hand_other += reserved;
+		*on_hand_other += on_hand;	/* before the gathering: the caller read slot 0 before it too */
 		*reserved_other += reserved;
 	}
 	for (i = 0; i < n; i++)
@@ -302,8 +398,10 @@ InventoryGatherSlots(int64 product_id, int32 location_id, int32 *on_hand_other, 
 /*
  * Spread the free units of a balance evenly over slots 0 .. nslots - 1
  * (nslots 1: fold every free unit back into slot 0). Missing slot rows are
- * created. wait: lock every slot (ascending) and wait for busy ones; else
- * SKIP LOCKED, and busy slots keep their units. Returns the units moved.
+ * created (only the missing ones: a conflict check on an existing row would
+ * wait for a buyer holding it). wait: lock every slot (ascending) and wait
+ * for busy ones; else SKIP LOCKED, and busy slots keep their units.
+ * Returns the units moved.
  */
 int64
 InventorySpread(int64 product_id, int32 location_id, int32 nslots, bool wait)
@@ -330,6 +428,8 @@ InventorySpread(int64 product_id, int32 location_id, int32 nslots, bool wait)
 		OmsExec(OmsPlan(&plan_create,
 						"INSERT INTO oms.stock_balances (product_id, location_id, slot) "
 						"SELECT $1, $2, g::pg_catalog.int2 FROM pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) g "
+						" WHERE NOT EXISTS (SELECT FROM oms.stock_balances b WHERE b.product_id OPERATOR(pg_catalog.=) $1 "
+						"                      AND b.location_id OPERATOR(pg_catalog.=) $2 AND b.slot OPERATOR(pg_catalog.=) g) "
 						" ORDER BY g ON CONFLICT (product_id, location_id, slot) DO NOTHING",
 						3, types), values, NULL, 0);
 	if (wait)
