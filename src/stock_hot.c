@@ -38,6 +38,14 @@
  *	     passed (a rebalance or a receipt that committed meanwhile) send the
  *	     walk round again. So a hot product never reports sold out while a
  *	     committed free unit remains.
+ *	  Step 1 and each round of the walk run in a subtransaction that is
+ *	  rolled back when it comes up short. A row that FOR UPDATE locked and
+ *	  then skipped (its newest version no longer had the units: SKIP LOCKED
+ *	  and the walk both re-check after locking) stays locked; a next round
+ *	  that starts again at slot 0 would then wait for a lower slot while
+ *	  holding a higher one, against the lock order (the storm test found
+ *	  exactly that deadlock). Rolling the short round back drops those
+ *	  locks. The price is one subtransaction per hot reservation.
  *
  *	  Rebalancing (InventorySpread) locks the slots it changes with SKIP
  *	  LOCKED in ascending order, so it never waits for a buyer and buyers
