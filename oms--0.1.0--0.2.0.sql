@@ -2321,6 +2321,8 @@ CREATE FUNCTION oms.rebalance_hot_product(sku text, location text DEFAULT NULL)
 COMMENT ON FUNCTION oms.rebalance_hot_product(text, text)
     IS 'Even out the free units of a hot product over its slots without stopping sales (busy slots are skipped); folds the slots of a balance that is no longer hot';
 
+REVOKE ALL ON TABLE oms.hot_balances FROM PUBLIC;
+REVOKE ALL ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text) FROM PUBLIC;
 GRANT SELECT ON oms.hot_balances TO oms_admin, oms_app;
 GRANT EXECUTE ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text)
     TO oms_admin;
