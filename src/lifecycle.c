@@ -63,8 +63,10 @@
  *	  A shippable status (confirmed, in_fulfillment, partially_shipped)
  *	  promises payment: the order is covered when its payments' open
  *	  authorizations and captures (authorized - voided, summed: the measure
- *	  authorize_payment confirms by) reach its total, or its customer is
- *	  flagged terms (LifecycleCovered). The trigger refuses (55000) a
+ *	  authorize_payment confirms by) reach its total (tax and the shipping
+ *	  charge included, src/order_charges.c), or its customer is flagged
+ *	  terms (LifecycleCovered; such an order gets an invoice,
+ *	  src/invoices.c). The trigger refuses (55000) a
  *	  change into a shippable status from one that is not (a manual
  *	  confirmation, a release of a hold, a custom transition), and an
  *	  INSERT in a shippable status, when the order is not covered; a void
