@@ -41,7 +41,7 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers pricing promotions charges invoices oracle flash
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers pricing promotions charges invoices pricing_charges oracle flash
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.

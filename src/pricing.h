@@ -45,9 +45,10 @@ typedef struct PricingLine
 	Datum		list_price;		/* numeric */
 	int64		price_list_id;
 	/*
-	 * The list's prices_include_tax: whether list_price is gross. Pricing
-	 * only reports it; the tax step (issue 18, part 2) reads it here to
-	 * split the tax out of a gross price instead of adding it.
+	 * The list's prices_include_tax: whether list_price is gross.
+	 * OrdersPricingApply passes it to the line (PoPrice.includes_tax),
+	 * where the tax step (src/order_charges.c) splits the tax out of a
+	 * gross price instead of adding it.
 	 */
 	bool		prices_include_tax;
 } PricingLine;
@@ -113,9 +114,9 @@ extern void PromotionsApply(const PricingContext *ctx, PricingLine *lines, int n
 
 /*
  * Does the order ship free? True when a free_shipping promotion applied.
- * Pricing only decides eligibility and records it (oms.order_promotions,
- * free_shipping); the shipping charge (issue 18, part 2) is to call this
- * and waive the charge: that wiring is done where the charge is computed.
+ * Pricing decides eligibility and records it (oms.order_promotions,
+ * free_shipping); OrdersPricingApply passes it to the shipping charge
+ * (ChargesShippingInput.free_shipping, src/order_charges.c), which is 0.
  */
 extern bool PricingFreeShipping(const PromoOutcome *out);
 

@@ -614,8 +614,8 @@ PromotionsApply(const PricingContext *ctx, PricingLine *lines, int n,
 }
 
 /*
- * Does the order ship free? See pricing.h: the shipping charge (issue 18,
- * part 2) is to be waived when this is true; pricing records the
+ * Does the order ship free? See pricing.h: the shipping charge is waived
+ * when this is true (src/order_charges.c); pricing records the
  * eligibility in oms.order_promotions (free_shipping) and in place_order's
  * answer ("free_shipping").
  */
