@@ -87,7 +87,8 @@ $primary->safe_psql('shop', q{
     INSERT INTO oms.customers (external_ref, email, name, flags) VALUES
         ('ann', 'ann@example.com', 'Ann Example', '{}'),
         ('bob', 'bob@example.com', 'Bob Example', '{vip}'),
-        ('cyd', 'cyd@example.com', 'Cyd Example', '{}');
+        ('cyd', 'cyd@example.com', 'Cyd Example', '{}'),
+        ('dee', 'ap@dee.example', 'Dee Trading', '{terms}');
     INSERT INTO oms.carriers (code, name, tracking_url) VALUES
         ('dhl', 'DHL', 'https://www.dhl.de/track?piececode={{tracking_number}}');
     INSERT INTO oms.carrier_services (carrier_id, code, name, transit_days)
@@ -236,11 +237,14 @@ is($primary->safe_psql('shop', q{
     -- 12 hours (see the header: report_backorders ages them from now())
     UPDATE oms.orders SET placed_at = placed_at - interval '10 days 12 hours' WHERE external_id IN ('O1', 'O2', 'O9');
     UPDATE oms.orders SET placed_at = placed_at - interval '3 days 12 hours' WHERE external_id IN ('O3', 'O4', 'O8');
+    -- a customer on payment terms: confirmed with an invoice (oms.report_ar_ageing)
+    SELECT place('TERMS-1', '[["MUG", 1, 9]]', 'dee') IS NOT NULL;
+    SELECT status FROM oms.orders WHERE external_id = 'TERMS-1';
     -- the materialized reports, refreshed on the primary, replicate
     SELECT count(*) FROM oms.refresh_reports() WHERE row_count > 0;
     SELECT count(*) FROM oms.check();
-}), "t\npending_payment\nauthorized|received|t\nauthorized|received|t\nrequested\nauthorized|partially_received|t\nreceived|t\nt|rejected\n6\n0",
-    'a receipt fills a backorder; RMAs received and refunded (refund, store credit, in parts), one rejected; '
+}), "t\npending_payment\nauthorized|received|t\nauthorized|received|t\nrequested\nauthorized|partially_received|t\nreceived|t\nt|rejected\nt\nconfirmed\n6\n0",
+    'a receipt fills a backorder; RMAs received and refunded (refund, store credit, in parts), one rejected; a terms order invoiced; '
     . 'the six materialized reports refreshed with rows; oms.check() is empty');
 
 # everything the primary wrote has been replayed

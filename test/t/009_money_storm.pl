@@ -13,6 +13,9 @@
 #     empty (order_money_out, rma_money, payment_amounts, ...);
 #   - a direct SQL assertion: per order, refunds + store credit + exchange
 #     credit + exchange value the replacement does not charge <= captured;
+#   - orders of every other customer ship to Germany with tax computed
+#     from oms.tax_rates, a shipping charge, and half of those gross prices
+#     (issue 18): the same invariants hold with shipping and tax;
 #   - and the storm really happened (refusals of the money path, store
 #     credit, exchanges with money owed, ...).
 #
@@ -45,6 +48,9 @@ $node->safe_psql('mstorm', q{
     INSERT INTO oms.customers (email, name)
         SELECT 'c' || i || '@example.com', 'Customer ' || i FROM generate_series(1, 5) i;
     SELECT oms.receive_stock('A', 'WH1', 100000), oms.receive_stock('B', 'WH1', 100000);
+    -- issue 18: tax computed for DE (B is reduced-rate), and a shipping charge
+    INSERT INTO oms.tax_rates (country, tax_class, rate) VALUES ('DE', 'standard', 0.19), ('DE', 'reduced', 0.07);
+    UPDATE oms.products SET tax_class = 'reduced' WHERE sku = 'B';
     CREATE SEQUENCE public.storm_ext;
     CREATE SEQUENCE public.storm_trk;
     CREATE TABLE public.storm_log (what text NOT NULL, state text, message text);
@@ -56,8 +62,14 @@ $node->safe_psql('mstorm', q{
         IF qb > 0 THEN
             lines := lines || jsonb_build_array(jsonb_build_object('sku', 'B', 'qty', qb, 'unit_price', 7));
         END IF;
+        -- every other customer ships to Germany: tax computed, 4.90 shipping,
+        -- half of them priced gross (issue 18)
         RETURN oms.place_order(jsonb_build_object('channel', 'web', 'external_id', 'ms-' || nextval('public.storm_ext'),
-                   'currency', 'EUR', 'customer', jsonb_build_object('email', 'c' || cust || '@example.com'), 'lines', lines));
+                   'currency', 'EUR', 'customer', jsonb_build_object('email', 'c' || cust || '@example.com'), 'lines', lines)
+               || CASE WHEN cust % 2 = 0 THEN jsonb_build_object('ship_to', jsonb_build_object('country', 'DE'),
+                                                                 'shipping', jsonb_build_object('amount', 4.90),
+                                                                 'prices_include_tax', cust = 4)
+                       ELSE '{}'::jsonb END);
     EXCEPTION WHEN OTHERS THEN
         IF NOT public.storm_caught('place', SQLSTATE, SQLERRM, ARRAY['OM001', '40001', '22023']) THEN RAISE; END IF;
         RETURN NULL;
@@ -327,6 +339,9 @@ my %n = map { split /=/ } split /\n/, $node->safe_psql('mstorm', q{
     UNION ALL SELECT 'exchanges=' || count(*) FROM oms.rmas WHERE exchange_order_id IS NOT NULL
     UNION ALL SELECT 'exchanges_owing=' || count(*) FROM oms.rmas r JOIN oms.orders o ON o.id = r.exchange_order_id WHERE o.total > 0
     UNION ALL SELECT 'voids=' || count(*) FROM oms.payment_transactions WHERE kind = 'void'
+    UNION ALL SELECT 'taxed_shipped=' || count(*) FROM oms.orders o WHERE o.shipping > 0 AND o.tax > 0
+                AND EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id = o.id AND l.qty_shipped > 0)
+    UNION ALL SELECT 'gross_lines=' || count(*) FROM oms.order_lines WHERE price_includes_tax
     UNION ALL SELECT 'edits=' || count(*) FROM oms.order_versions WHERE version > 1
     UNION ALL SELECT 'edit_refunds=' || count(*) FROM oms.payment_transactions
                 WHERE kind = 'refund' AND (reason LIKE '%: edit_order' OR reason LIKE '%: cancel_lines')});
@@ -337,6 +352,8 @@ cmp_ok($n{rma_refunds}, '>', 0, 'RMAs were refunded');
 cmp_ok($n{store_credit}, '>', 0, 'RMAs were resolved with store credit');
 cmp_ok($n{exchanges}, '>', 0, 'RMAs were exchanged');
 cmp_ok($n{edits}, '>', 10, 'orders were edited');
+cmp_ok($n{taxed_shipped}, '>', 0, 'orders with shipping and computed tax shipped (issue 18)');
+cmp_ok($n{gross_lines}, '>', 0, 'lines were priced gross (issue 18)');
 cmp_ok($n{edit_refunds}, '>', 0, 'edits refunded what was captured beyond the new total');
 
 $node->stop;
