@@ -1831,7 +1831,9 @@ CREATE TABLE oms.promotions (
              AND (product_id IS NOT NULL OR category IS NOT NULL)
         ELSE value IS NULL END, false)),
     CONSTRAINT promotions_buy_get_chk CHECK ((kind OPERATOR(pg_catalog.=) 'buy_x_get_y') OPERATOR(pg_catalog.=) (buy_qty IS NOT NULL AND get_qty IS NOT NULL)),
-    CONSTRAINT promotions_min_subtotal_chk CHECK (min_subtotal OPERATOR(pg_catalog.>) 0 AND min_subtotal OPERATOR(pg_catalog.<) 1000000000000),
+    -- a minimum is an amount: it is in the promotion's currency
+    CONSTRAINT promotions_min_subtotal_chk CHECK (min_subtotal IS NULL OR (min_subtotal OPERATOR(pg_catalog.>) 0
+        AND min_subtotal OPERATOR(pg_catalog.<) 1000000000000 AND currency IS NOT NULL)),
     CONSTRAINT promotions_currency_chk CHECK (currency OPERATOR(pg_catalog.~) '^[A-Z]{3}$'),
     CONSTRAINT promotions_channel_fkey FOREIGN KEY (channel_id) REFERENCES oms.channels (id),
     CONSTRAINT promotions_customer_flag_chk CHECK (customer_flag OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,31}$'),
@@ -1847,7 +1849,7 @@ COMMENT ON COLUMN oms.promotions.category IS 'Only lines of products in this cat
 COMMENT ON COLUMN oms.promotions.value IS 'percent_off: percentage (0-100]; amount_off: amount off the order (no target), or off each matching unit (product or category); buy_x_get_y: percentage off the Y units (100: free)';
 COMMENT ON COLUMN oms.promotions.buy_qty IS 'buy_x_get_y: units bought (X)';
 COMMENT ON COLUMN oms.promotions.get_qty IS 'buy_x_get_y: units discounted per X bought (Y); the cheapest matching units are the ones discounted';
-COMMENT ON COLUMN oms.promotions.min_subtotal IS 'Applies only when the order''s subtotal (its units at their prices, before discounts) reaches this';
+COMMENT ON COLUMN oms.promotions.min_subtotal IS 'Applies only when the order''s subtotal (its units at their prices, before discounts) reaches this, in the promotion''s currency (required with it)';
 COMMENT ON COLUMN oms.promotions.currency IS 'Only orders in this currency (required for amount_off); NULL: any';
 COMMENT ON COLUMN oms.promotions.channel_id IS 'Only orders of this channel; NULL: every channel';
 COMMENT ON COLUMN oms.promotions.customer_flag IS 'Only customers carrying this flag; NULL: everyone';

@@ -23,7 +23,7 @@ SELECT l.id, p.id, v.min_qty, v.price
   JOIN oms.price_lists l ON l.code = v.list JOIN oms.products p ON p.sku = v.sku;
 INSERT INTO oms.promotions (code, name, kind, value) VALUES ('summer10', 'Summer: 10% off', 'percent_off', 10);
 INSERT INTO oms.promotion_codes (promotion_id, code, usage_limit) SELECT id, 'SUMMER10', 2 FROM oms.promotions WHERE code = 'summer10';
-INSERT INTO oms.promotions (code, name, kind, min_subtotal, automatic) VALUES ('ship-free-50', 'Free shipping over 50 EUR', 'free_shipping', 50, true);
+INSERT INTO oms.promotions (code, name, kind, min_subtotal, currency, automatic) VALUES ('ship-free-50', 'Free shipping over 50 EUR', 'free_shipping', 50, 'EUR', true);
 RESET ROLE;
 
 SET ROLE oms_app;

@@ -159,6 +159,11 @@ SELECT p->'total' AS total FROM place('S-4', '[{"sku": "PLATE", "qty": 1, "unit_
 SELECT p->'total' AS total FROM place('S-5', '[{"sku": "MUG", "qty": 1, "unit_price": 1.23}]') p;
 SELECT * FROM lines('S-5');
 
+-- an edit that sets a line's price makes it given; the other line keeps its list
+SELECT oms.edit_order((SELECT id FROM oms.orders WHERE external_id = 'P-2'),
+                      '{"changes": [{"op": "set_price", "line_no": 1, "unit_price": 6.5}]}') ->> 'status' AS edited;
+SELECT * FROM lines('P-2');
+
 -- the price list of an order line cannot be deleted
 SELECT try($$DELETE FROM oms.price_lists WHERE code = 'public'$$);
 SELECT * FROM oms.check();

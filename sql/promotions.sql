@@ -86,6 +86,7 @@ SELECT promo('no-currency', 'amount_off', '{"value": 5}');
 SELECT promo('no-target', 'buy_x_get_y', '{"value": 100, "buy_qty": 2, "get_qty": 1}');
 SELECT promo('both', 'percent_off', jsonb_build_object('value', 5, 'category', 'drinkware', 'product_id', (SELECT id FROM oms.products WHERE sku = 'MUG')));
 SELECT promo('ship-value', 'free_shipping', '{"value": 5}');
+SELECT promo('no-currency-minimum', 'free_shipping', '{"min_subtotal": 50}');
 SELECT promo('Upper', 'free_shipping');
 INSERT INTO oms.promotions (code, name, kind) VALUES ('card', 'call 4111 1111 1111 1111', 'free_shipping');
 SELECT promo('ok', 'free_shipping');
@@ -126,7 +127,7 @@ SELECT * FROM show(place('A-5', '[{"sku": "MUG", "qty": 2}]'));
 UPDATE oms.promotions SET active = false WHERE code = 'b2g1';
 -- 5 EUR off orders of at least 30, spread over the lines; free shipping from 50
 SELECT promo('five', 'amount_off', '{"value": 5, "currency": "EUR", "min_subtotal": 30, "automatic": true}') > 0 AS created;
-SELECT promo('ship50', 'free_shipping', '{"min_subtotal": 50, "automatic": true}') > 0 AS created;
+SELECT promo('ship50', 'free_shipping', '{"min_subtotal": 50, "currency": "EUR", "automatic": true}') > 0 AS created;
 SELECT * FROM show(place('A-6', '[{"sku": "MUG", "qty": 2}, {"sku": "TEA", "qty": 1}]'));
 SELECT * FROM show(place('A-7', '[{"sku": "MUG", "qty": 2}, {"sku": "TEA", "qty": 3}, {"sku": "SOCK", "qty": 1}]'));
 SELECT * FROM lines('A-7');
@@ -158,7 +159,7 @@ SELECT promo('vipship', 'free_shipping', '{"customer_flag": "vip"}') > 0 AS crea
 SELECT code('vipship', 'VIPSHIP');
 SELECT promo('solo', 'amount_off', '{"value": 3, "currency": "EUR", "combinable": false}') > 0 AS created;
 SELECT code('solo', 'SOLO');
-SELECT promo('big-spender', 'percent_off', '{"value": 15, "min_subtotal": 100}') > 0 AS created;
+SELECT promo('big-spender', 'percent_off', '{"value": 15, "min_subtotal": 100, "currency": "EUR"}') > 0 AS created;
 SELECT code('big-spender', 'BIG');
 SELECT promo('gone', 'percent_off', jsonb_build_object('value', 15, 'valid_from', now() - interval '2 days', 'valid_to', now() - interval '1 day')) > 0 AS created;
 SELECT code('gone', 'GONE');

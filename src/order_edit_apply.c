@@ -367,7 +367,12 @@ EdWriteLines(EdEdit *e, EdStock *st)
 		if (l->id != 0)
 			OmsExec(OmsPlan(&plan_upd,
 							"UPDATE oms.order_lines SET product_id = $2, qty = $3, unit_price = $4, discount = $5, tax = $6, "
-							"       qty_reserved = $7, qty_backordered = $8, qty_cancelled = $9, substituted_for = $10 "
+							"       qty_reserved = $7, qty_backordered = $8, qty_cancelled = $9, substituted_for = $10, "
+							/* a price the edit sets is given, not the list's (src/order_pricing.c) */
+							"       price_source = CASE WHEN unit_price OPERATOR(pg_catalog.=) $4 AND product_id OPERATOR(pg_catalog.=) $2 "
+							"                           THEN price_source ELSE 'given' END, "
+							"       price_list_id = CASE WHEN unit_price OPERATOR(pg_catalog.=) $4 AND product_id OPERATOR(pg_catalog.=) $2 "
+							"                            THEN price_list_id END "
 							" WHERE id OPERATOR(pg_catalog.=) $1 AND qty_shipped OPERATOR(pg_catalog.=) $13 "
 							"   AND order_id OPERATOR(pg_catalog.=) $11 AND line_no OPERATOR(pg_catalog.=) $12",
 							13, types), values, nulls, 0);

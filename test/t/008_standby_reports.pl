@@ -69,6 +69,8 @@ $primary->safe_psql('shop', q{
     INSERT INTO oms.channels (code, name, kind, routing_strategy, hold_minutes) VALUES
         ('web', 'Web shop', 'web', 'priority', 0),
         ('app', 'Mobile app', 'mobile', 'closest', 0);
+    -- a promotion that no order uses: oms.report_promotions lists it all the same
+    INSERT INTO oms.promotions (code, name, kind, value) VALUES ('spring', 'Spring sale', 'percent_off', 10);
     INSERT INTO oms.locations (code, name, kind, latitude, longitude, priority, pickup, address) VALUES
         ('BER', 'Berlin warehouse',  'warehouse', 52.5200, 13.4050, 10, false, E'Lagerstrasse 1\n10115 Berlin\nDE'),
         ('HAM', 'Hamburg warehouse', 'warehouse', 53.5511,  9.9937, 20, false, E'Hafenweg 7\n20457 Hamburg\nDE'),
