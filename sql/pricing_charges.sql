@@ -29,7 +29,7 @@ INSERT INTO oms.price_lists (code, name, currency, prices_include_tax, priority)
 INSERT INTO oms.prices (price_list_id, product_id, unit_price)
 SELECT l.id, p.id, v.price FROM (VALUES ('gross', 'LAMP', 119.00), ('net', 'MUG', 10.00)) v(list, sku, price)
   JOIN oms.price_lists l ON l.code = v.list JOIN oms.products p ON p.sku = v.sku;
-INSERT INTO oms.promotions (code, name, kind, automatic, min_subtotal) VALUES ('ship50', 'Free shipping over 50', 'free_shipping', true, 50);
+INSERT INTO oms.promotions (code, name, kind, automatic, min_subtotal, currency) VALUES ('ship50', 'Free shipping over 50', 'free_shipping', true, 50, 'EUR');
 
 CREATE FUNCTION place(ext text, lines jsonb, extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS
 $$ SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', ext, 'currency', 'EUR',
@@ -64,6 +64,10 @@ SELECT l.line_no, l.price_source, l.price_includes_tax, l.unit_price, l.tax
   FROM oms.order_lines l JOIN oms.orders o ON o.id = l.order_id WHERE o.external_id = 'G-1' ORDER BY 1;
 SELECT * FROM amounts('G-1');
 
--- 3. everything is consistent
+-- 3. the order_placed event says the total each order ended with (the
+--    order row is written before pricing and tax; the event follows it)
+SELECT o.external_id, o.total, (e.payload ->> 'total')::numeric = o.total AS event_total_matches
+  FROM oms.orders o JOIN oms.events e ON e.order_id = o.id AND e.kind = 'order_placed' ORDER BY 1;
+-- everything is consistent
 SELECT * FROM oms.check();
 DROP FUNCTION place(text, jsonb, jsonb), amounts(text);

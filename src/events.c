@@ -83,6 +83,27 @@ EventsEmit(const char *kind, int64 order_id, const char *payload)
 		SPI_finish();
 }
 
+/*
+ * The order_placed event of an order placed in this transaction, with its
+ * total as it stands now: placement writes the order row first (the event
+ * is written with it, src/lifecycle.c) and may then change the total
+ * (prices from the lists, promotions, tax, shipping, units cancelled at
+ * placement). The event is not visible to any reader before commit, so it
+ * is amended in place rather than followed by a second event.
+ */
+void
+EventsAmendPlacedTotal(int64 order_id, Datum total)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[2] = {INT8OID, NUMERICOID};
+	Datum		values[2] = {Int64GetDatum(order_id), total};
+
+	OmsExec(OmsPlan(&plan,
+					"UPDATE oms.events SET payload = payload OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('total', $2) "
+					" WHERE order_id OPERATOR(pg_catalog.=) $1 AND kind OPERATOR(pg_catalog.=) 'order_placed'",
+					2, types), values, NULL, 0);
+}
+
 static inline void
 EventsCheckConsumer(FunctionCallInfo fcinfo, const char **consumer)
 {

@@ -258,6 +258,7 @@ extern bool oms_notify_events;
 extern int	oms_event_redelivery_seconds;
 /* write one outbox event (order_id <= 0: none; payload: JSON object text) */
 extern void EventsEmit(const char *kind, int64 order_id, const char *payload);
+extern void EventsAmendPlacedTotal(int64 order_id, Datum total);
 
 /* ---- lifecycle.c ---- */
 

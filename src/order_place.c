@@ -785,6 +785,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	int32		hold;
 	int			nest;
 	OrderDocHead head;
+	Datum		inserted_total;
 	Datum		result;
 
 	PoParse(doc, &o);
@@ -808,6 +809,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 				 errmsg("invalid order: channel \"%s\" is inactive", o.work.channel),
 				 errdetail("Inactive channels accept no new orders."),
 				 errhint("Reactivate the channel in oms.channels, or use another one.")));
+	inserted_total = head.total;
 	PoRecordPromise(&o);
 	PoResolveProducts(&o.work);
 	OrdersTakeSubstitutes(&o.work, o.prices);
@@ -828,6 +830,9 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	}
 	/* the shipping charge and the totals with it (src/order_charges.c) */
 	ChargesApply(&o, &head);
+	/* the order_placed event says the total the order ended with */
+	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, inserted_total, head.total)) != 0)
+		EventsAmendPlacedTotal(o.work.order_id, head.total);
 	/* a status the rules changed is read back; otherwise no read-back */
 	if (PoApplyRules(&o))
 		result = OrdersDocumentReplayed(o.work.order_id, false);
