@@ -31,25 +31,25 @@ SELECT l.id, p.id, v.price FROM (VALUES ('gross', 'LAMP', 119.00), ('net', 'MUG'
   JOIN oms.price_lists l ON l.code = v.list JOIN oms.products p ON p.sku = v.sku;
 INSERT INTO oms.promotions (code, name, kind, automatic, min_subtotal, currency) VALUES ('ship50', 'Free shipping over 50', 'free_shipping', true, 50, 'EUR');
 
-CREATE FUNCTION place(ext text, lines jsonb, extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS
+CREATE FUNCTION pc_place(ext text, lines jsonb, extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql AS
 $$ SELECT oms.place_order(jsonb_build_object('channel', 'web', 'external_id', ext, 'currency', 'EUR',
        'customer', jsonb_build_object('external_ref', 'ann'),
        'ship_to', jsonb_build_object('country', 'DE', 'city', 'Berlin', 'lat', 52.5, 'lon', 13.4),
        'lines', lines) || extra) $$;
-CREATE FUNCTION amounts(ext text) RETURNS TABLE (subtotal numeric, discount numeric, tax numeric, shipping numeric, total numeric)
+CREATE FUNCTION pc_amounts(ext text) RETURNS TABLE (subtotal numeric, discount numeric, tax numeric, shipping numeric, total numeric)
 LANGUAGE sql AS $$ SELECT subtotal, discount, tax, shipping, total FROM oms.orders WHERE external_id = ext $$;
 
 -- 1. free shipping over 50: the given charge of 6.50 is waived on a 100.00 order
-SELECT (place('F-1', '[{"sku": "LAMP", "qty": 1}]', '{"shipping": {"amount": 6.50}}') ->> 'free_shipping')::boolean AS free_shipping;
-SELECT * FROM amounts('F-1');
+SELECT (pc_place('F-1', '[{"sku": "LAMP", "qty": 1}]', '{"shipping": {"amount": 6.50}}') ->> 'free_shipping')::boolean AS free_shipping;
+SELECT * FROM pc_amounts('F-1');
 -- ... and the quoted one too
-SELECT (place('F-2', '[{"sku": "LAMP", "qty": 1}]', '{"shipping": {"quote": "cheapest"}}') ->> 'free_shipping')::boolean AS free_shipping;
-SELECT * FROM amounts('F-2');
+SELECT (pc_place('F-2', '[{"sku": "LAMP", "qty": 1}]', '{"shipping": {"quote": "cheapest"}}') ->> 'free_shipping')::boolean AS free_shipping;
+SELECT * FROM pc_amounts('F-2');
 -- below the minimum (2 mugs, 20.00 net) the charge stands, quoted and given
-SELECT place('F-3', '[{"sku": "MUG", "qty": 2}]', '{"shipping": {"quote": "cheapest"}}') ->> 'total' AS total;
-SELECT * FROM amounts('F-3');
-SELECT place('F-4', '[{"sku": "MUG", "qty": 2}]', '{"shipping": {"amount": 6.50}}') ->> 'total' AS total;
-SELECT * FROM amounts('F-4');
+SELECT pc_place('F-3', '[{"sku": "MUG", "qty": 2}]', '{"shipping": {"quote": "cheapest"}}') ->> 'total' AS total;
+SELECT * FROM pc_amounts('F-3');
+SELECT pc_place('F-4', '[{"sku": "MUG", "qty": 2}]', '{"shipping": {"amount": 6.50}}') ->> 'total' AS total;
+SELECT * FROM pc_amounts('F-4');
 SELECT o.external_id, p.promotion_id IS NOT NULL AS recorded FROM oms.orders o
   LEFT JOIN oms.order_promotions p ON p.order_id = o.id ORDER BY 1;
 
@@ -59,10 +59,10 @@ SELECT o.external_id, p.promotion_id IS NOT NULL AS recorded FROM oms.orders o
 SELECT l.line_no, p.sku, l.price_source, l.price_includes_tax, l.unit_price, l.tax
   FROM oms.order_lines l JOIN oms.orders o ON o.id = l.order_id JOIN oms.products p ON p.id = l.product_id
  WHERE o.external_id IN ('F-1', 'F-3') ORDER BY o.external_id, l.line_no;
-SELECT place('G-1', '[{"sku": "LAMP", "qty": 1, "unit_price": 50}, {"sku": "MUG", "qty": 1, "unit_price": 11.90, "price_includes_tax": true}]') ->> 'total' AS total;
+SELECT pc_place('G-1', '[{"sku": "LAMP", "qty": 1, "unit_price": 50}, {"sku": "MUG", "qty": 1, "unit_price": 11.90, "price_includes_tax": true}]') ->> 'total' AS total;
 SELECT l.line_no, l.price_source, l.price_includes_tax, l.unit_price, l.tax
   FROM oms.order_lines l JOIN oms.orders o ON o.id = l.order_id WHERE o.external_id = 'G-1' ORDER BY 1;
-SELECT * FROM amounts('G-1');
+SELECT * FROM pc_amounts('G-1');
 
 -- 3. the order_placed event says the total each order ended with (the
 --    order row is written before pricing and tax; the event follows it)
@@ -70,4 +70,4 @@ SELECT o.external_id, o.total, (e.payload ->> 'total')::numeric = o.total AS eve
   FROM oms.orders o JOIN oms.events e ON e.order_id = o.id AND e.kind = 'order_placed' ORDER BY 1;
 -- everything is consistent
 SELECT * FROM oms.check();
-DROP FUNCTION place(text, jsonb, jsonb), amounts(text);
+DROP FUNCTION pc_place(text, jsonb, jsonb), pc_amounts(text);
