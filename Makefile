@@ -13,7 +13,7 @@ EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" oms.control)
 MODULE_big  = oms-$(EXTVERSION)
 # objects in layer order, lowest first (README, Contributing, lists the layers)
 OBJS        = src/spi.o src/balance_guard.o src/card_guard.o src/text_bounds.o src/zpl.o src/json.o src/gtin.o \
-              src/catalog.o src/events.o src/customers.o src/pricing.o src/promotion_codes.o src/promotions.o src/ledger.o src/invoices.o src/lifecycle.o src/stock_hot.o src/inventory.o src/stock_query.o \
+              src/catalog.o src/events.o src/customers.o src/pricing.o src/promotion_codes.o src/promotions.o src/ledger.o src/invoices.o src/lifecycle.o src/inventory.o src/stock_query.o \
               src/valuation.o src/stock_damage.o src/purchasing.o src/po_propose.o src/po_receive.o \
               src/route_promise.o src/route_plan.o src/route_search.o src/route_reserve.o src/route_explain.o \
               src/order_charges.o src/order_parse.o src/order_document.o src/order_substitute.o src/order_pricing.o src/order_steps.o src/order_place.o src/order_reroute.o src/order_release.o src/order_explain.o \
@@ -33,7 +33,7 @@ PG_CPPFLAGS += -DOMS_VERSION_STR=\"$(EXTVERSION)\"
 # The install script is assembled from one part per area, in this explicit
 # order (never $(wildcard): its order is not stable). Each part sits beside
 # the C file of its area.
-SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/customers.sql src/inventory.sql src/stock_hot.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/pricing.sql src/purchasing.sql src/payments.sql src/order_edit.sql src/fulfillment.sql src/documents.sql src/stores.sql src/returns.sql src/ledger.sql src/charges.sql src/invoices.sql src/reports.sql src/check.sql src/grants.sql
+SQL_PARTS   = src/oms.sql src/gtin.sql src/catalog.sql src/customers.sql src/inventory.sql src/orders.sql src/routing.sql src/events.sql src/lifecycle.sql src/pricing.sql src/purchasing.sql src/payments.sql src/order_edit.sql src/fulfillment.sql src/documents.sql src/stores.sql src/returns.sql src/ledger.sql src/charges.sql src/invoices.sql src/reports.sql src/check.sql src/grants.sql
 
 DATA_built  = oms--$(EXTVERSION).sql
 # upgrade scripts (oms--A--B.sql) are committed as they are
@@ -41,11 +41,11 @@ DATA        = $(wildcard oms--*--*.sql)
 EXTRA_CLEAN = $(DATA_built)
 
 # pg_regress: one file per feature, in this order (install must run first).
-REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers pricing promotions charges invoices pricing_charges oracle flash
+REGRESS      = install gtin catalog security inventory orders lifecycle status_capabilities status_rules payments coverage card_guard input_bounds input_overflow events routing fulfillment kits_fulfillment returns returns_money money_path reports ledger kit_bom payment_tokens document_placed order_edit substitutes purchasing stores route_promise customers pricing promotions charges invoices pricing_charges oracle
 REGRESS_OPTS = --inputdir=. --outputdir=.
 
 # isolation specs live in test/specs, expected output in test/expected.
-ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race route_error_cleanup ship_vs_cancel shipment_claims reject_vs_place rma_claim_race rma_refund_race authorize_race report_refresh replay_vs_first kit_bom_vs_place refund_payment_vs_refund_rma void_capture_ship terms_vs_place edit_vs_ship edit_vs_cancel edit_vs_receive edit_vs_edit edit_vs_place propose_race po_receive_race write_off_race counter_vs_online handover_vs_expiry erase_vs_place code_last_use code_cancel_vs_place settle_invoice_race hot_last_units hot_rebalance_race
+ISOLATION      = kit_kind_race gtin_unique_race last_units_race last_units_three opposite_order duplicate_external_id cancel_vs_place expiry_vs_place receive_vs_cancel rr_serialization double_capture gift_card_spend status_vs_cancel event_consumers transition_cache transition_cache_stale route_race route_capacity_race route_error_cleanup ship_vs_cancel shipment_claims reject_vs_place rma_claim_race rma_refund_race authorize_race report_refresh replay_vs_first kit_bom_vs_place refund_payment_vs_refund_rma void_capture_ship terms_vs_place edit_vs_ship edit_vs_cancel edit_vs_receive edit_vs_edit edit_vs_place propose_race po_receive_race write_off_race counter_vs_online handover_vs_expiry erase_vs_place code_last_use code_cancel_vs_place settle_invoice_race
 ISOLATION_OPTS = --inputdir=test --outputdir=output_iso --load-extension=oms
 
 # Perl TAP clusters (PostgreSQL::Test::Cluster) live in test/t with their

@@ -2303,97 +2303,6 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA oms FROM PUBLIC;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA oms TO oms_admin;
 
 -- ===========================================================================
--- flash sales (issue 15): hot products spread over balance slots
--- (src/stock_hot.c, src/stock_hot.sql; src/inventory.sql, src/orders.sql,
--- src/purchasing.sql, src/reports.sql; oms.check() is in the shared block
--- above; src/grants.sql)
--- ===========================================================================
-ALTER TABLE oms.stock_balances
-    DROP CONSTRAINT stock_balances_slot_chk,
-    ADD CONSTRAINT stock_balances_slot_chk CHECK (slot OPERATOR(pg_catalog.>=) 0 AND slot OPERATOR(pg_catalog.<) 64),
-    ADD CONSTRAINT stock_balances_slot_counts_chk CHECK (slot OPERATOR(pg_catalog.=) 0 OR (damaged OPERATOR(pg_catalog.=) 0 AND safety_stock OPERATOR(pg_catalog.=) 0));
-ALTER TABLE oms.stock_movements
-    DROP CONSTRAINT stock_movements_kind_chk,
-    ADD CONSTRAINT stock_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.~)
-        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off|damage|repair|rebalance)$');
-COMMENT ON COLUMN oms.stock_balances.slot IS 'Sub-row of the balance: 0, or 1 to 63 for the extra rows a hot product spreads its stock over (oms.set_hot_product)';
-COMMENT ON COLUMN oms.stock_movements.slot IS 'Balance slot the movement changed (0 unless the product is hot)';
-COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged, write_off, damage, repair or rebalance (units moved between the slots of a hot product)';
-COMMENT ON COLUMN oms.reservations.slot IS 'Balance slot the units were reserved from (0 unless the product is hot)';
-
-CREATE OR REPLACE VIEW oms.stock_levels AS
-SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock, b.available,
-       COALESCE(i.qty, 0) AS incoming
-  FROM (SELECT product_id, location_id,
-               pg_catalog.sum(on_hand)::integer AS on_hand, pg_catalog.sum(reserved)::integer AS reserved,
-               pg_catalog.sum(damaged)::integer AS damaged, pg_catalog.sum(safety_stock)::integer AS safety_stock,
-               pg_catalog.sum(pg_catalog.int4larger(on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock, 0))::integer AS available
-          FROM oms.stock_balances GROUP BY product_id, location_id) b
-  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id
-  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
-  LEFT JOIN oms.incoming_stock i ON i.product_id OPERATOR(pg_catalog.=) b.product_id
-       AND i.location_id OPERATOR(pg_catalog.=) b.location_id;
-COMMENT ON COLUMN oms.stock_levels.available IS 'on_hand - reserved - safety_stock, or 0 when safety stock exceeds free stock (summed over the slots of a hot product)';
-
-CREATE OR REPLACE VIEW oms.report_inventory AS
-SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock, b.available,
-       NULL::bigint AS backordered,
-       0 AS inbound,
-       b.on_hand OPERATOR(pg_catalog.*) p.unit_cost AS value_at_cost
-  FROM (SELECT product_id, location_id,
-               pg_catalog.sum(on_hand)::integer AS on_hand, pg_catalog.sum(reserved)::integer AS reserved,
-               pg_catalog.sum(damaged)::integer AS damaged, pg_catalog.sum(safety_stock)::integer AS safety_stock,
-               pg_catalog.sum(pg_catalog.int4larger(on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock, 0))::integer AS available
-          FROM oms.stock_balances GROUP BY product_id, location_id) b
-  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id
-  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
-UNION ALL
-SELECT p.sku, NULL, NULL, NULL, NULL, NULL, NULL, w.units, NULL, NULL
-  FROM oms.backorder_demand w
-  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) w.product_id;
-
-CREATE TABLE oms.hot_balances (
-    product_id   bigint      NOT NULL,
-    location_id  integer     NOT NULL,
-    slots        smallint    NOT NULL,
-    since        timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT hot_balances_pkey PRIMARY KEY (product_id, location_id),
-    CONSTRAINT hot_balances_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
-    CONSTRAINT hot_balances_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
-    CONSTRAINT hot_balances_slots_chk CHECK (slots OPERATOR(pg_catalog.>=) 2 AND slots OPERATOR(pg_catalog.<=) 64)
-);
-CREATE INDEX hot_balances_location_idx ON oms.hot_balances (location_id);
-COMMENT ON TABLE oms.hot_balances IS 'Balances in hot-product mode (flash sales): their free stock is spread over several slot rows of oms.stock_balances; written by oms.set_hot_product';
-COMMENT ON COLUMN oms.hot_balances.product_id IS 'The product (kind stock)';
-COMMENT ON COLUMN oms.hot_balances.location_id IS 'The location';
-COMMENT ON COLUMN oms.hot_balances.slots IS 'Slot rows the free units are spread over (2 to 64; slot 0 is one of them)';
-COMMENT ON COLUMN oms.hot_balances.since IS 'When the mode was turned on or last resized';
-SELECT pg_catalog.pg_extension_config_dump('oms.hot_balances', '');
-
-CREATE FUNCTION oms.set_hot_product(sku text, slots integer, location text DEFAULT NULL)
-    RETURNS jsonb
-    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'set_hot_product';
-COMMENT ON FUNCTION oms.set_hot_product(text, integer, text)
-    IS 'Hot-product mode for a flash sale: spread the free stock of the product at the location (NULL: every location where it has a balance) over slots rows; slots 1 turns the mode off and folds the free units back';
-
-CREATE FUNCTION oms.rebalance_hot_product(sku text, location text DEFAULT NULL)
-    RETURNS jsonb
-    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS 'MODULE_PATHNAME', 'rebalance_hot_product';
-COMMENT ON FUNCTION oms.rebalance_hot_product(text, text)
-    IS 'Even out the free units of a hot product over its slots without stopping sales (busy slots are skipped); folds the slots of a balance that is no longer hot';
-
-REVOKE ALL ON TABLE oms.hot_balances FROM PUBLIC;
-REVOKE ALL ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text) FROM PUBLIC;
-GRANT SELECT ON oms.hot_balances TO oms_admin, oms_app;
-GRANT EXECUTE ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text)
-    TO oms_admin;
-COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance, the slots of a hot product summed, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
-
--- ===========================================================================
 -- functions several areas of 0.2.0 change: defined once, here, as the
 -- install script has them (src/check.sql, src/events.sql)
 -- ===========================================================================
@@ -2461,22 +2370,10 @@ AS $fn$
       JOIN oms.locations l ON l.id = b.location_id
      WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
     UNION ALL
-    -- inventory 1b: the slots of a hot product (src/stock_hot.c) hold
-    -- sellable units only; damaged units and safety stock stay on slot 0
-    -- (also a CHECK)
-    SELECT 'slot_counts',
-           pg_catalog.format('%s at %s slot %s: damaged %s, safety_stock %s (only slot 0 may hold them)',
-                             p.sku, l.code, b.slot, b.damaged, b.safety_stock)
-      FROM oms.stock_balances b
-      JOIN oms.products p ON p.id = b.product_id
-      JOIN oms.locations l ON l.id = b.location_id
-     WHERE b.slot <> 0 AND (b.damaged <> 0 OR b.safety_stock <> 0)
-    UNION ALL
     -- inventory 2a: every balance equals the sum of its movements
     SELECT 'balance_vs_ledger',
-           pg_catalog.format('product %s at location %s%s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
+           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
                              COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
-                             CASE WHEN COALESCE(b.slot, m.slot) <> 0 THEN ' slot ' || COALESCE(b.slot, m.slot) ELSE '' END,
                              COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
                              COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
       FROM oms.stock_balances b
@@ -2490,9 +2387,8 @@ AS $fn$
     UNION ALL
     -- inventory 2b: reserved equals the sum of active reservations
     SELECT 'reserved_vs_reservations',
-           pg_catalog.format('product %s at location %s%s: reserved %s, active reservations %s',
+           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
                              COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
-                             CASE WHEN COALESCE(b.slot, r.slot) <> 0 THEN ' slot ' || COALESCE(b.slot, r.slot) ELSE '' END,
                              COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
       FROM oms.stock_balances b
       FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty
@@ -3001,5 +2897,4 @@ END
 $fn$;
 COMMENT ON FUNCTION oms.render_notification(bigint, text)
     IS 'The customer message for an event on a channel, email or sms (recipient: the email address or the phone number, subject, body); no row when the event kind has no template for the channel, or the customer''s consent to order updates on it does not allow it (an SMS needs consent given, an email goes out unless withdrawn)';
-
 

@@ -544,40 +544,6 @@ UPDATE oms.promotion_code_customers SET uses = 0;
 SELECT invariant, regexp_replace(detail, 'customer \d+', 'customer N') AS detail FROM oms.check() ORDER BY 1, 2;
 ROLLBACK;
 
--- ---------------------------------------------------------------------------
--- slot_counts (flash sales): the slots of a hot product hold sellable
--- units only; damaged units and the safety stock stay on slot 0 (a CHECK
--- guards it too). Plant (guards bypassed as for balance_bounds, the CHECK
--- dropped): MUG at BER spread over 2 slots, then 1 damaged unit booked on
--- slot 1 with its movement, so the ledger agrees and slot_counts alone
--- reports it.
--- ---------------------------------------------------------------------------
-BEGIN;
-SELECT oms.set_hot_product('MUG', 2, 'BER') ->> 'slots' AS mug_slots;
-SET LOCAL session_replication_role = replica;
-ALTER TABLE oms.stock_balances DROP CONSTRAINT stock_balances_slot_counts_chk;
-UPDATE oms.stock_balances SET damaged = damaged + 1
- WHERE product_id = sku_id('MUG') AND location_id = loc_id('BER') AND slot = 1;
-INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, damaged_delta, reference)
-VALUES (sku_id('MUG'), loc_id('BER'), 1, 'damage', 1, 'dropped in slot 1');
-SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
-ROLLBACK;
-
--- ---------------------------------------------------------------------------
--- balance_vs_ledger per slot (flash sales): the ledger is the truth of
--- every slot. A hot product's units moved between slots without the
--- rebalance movements. Plant: MUG at BER spread over 2 slots, then 2 units moved
--- from slot 1 to slot 0 by hand: the totals still agree with the ledger,
--- the slots do not, and check() names both slots.
--- ---------------------------------------------------------------------------
-BEGIN;
-SELECT oms.set_hot_product('MUG', 2, 'BER') ->> 'slots' AS mug_slots;
-SET LOCAL session_replication_role = replica;
-UPDATE oms.stock_balances SET on_hand = on_hand + CASE slot WHEN 0 THEN 2 ELSE -2 END
- WHERE product_id = sku_id('MUG') AND location_id = loc_id('BER');
-SELECT invariant, detail FROM oms.check() ORDER BY 1, 2;
-ROLLBACK;
-
 -- everything rolled back: consistent again
 SELECT * FROM oms.check();
 

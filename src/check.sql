@@ -71,22 +71,10 @@ AS $fn$
       JOIN oms.locations l ON l.id = b.location_id
      WHERE b.reserved < 0 OR b.reserved > b.on_hand OR b.on_hand < 0 OR b.damaged < 0 OR b.safety_stock < 0
     UNION ALL
-    -- inventory 1b: the slots of a hot product (src/stock_hot.c) hold
-    -- sellable units only; damaged units and safety stock stay on slot 0
-    -- (also a CHECK)
-    SELECT 'slot_counts',
-           pg_catalog.format('%s at %s slot %s: damaged %s, safety_stock %s (only slot 0 may hold them)',
-                             p.sku, l.code, b.slot, b.damaged, b.safety_stock)
-      FROM oms.stock_balances b
-      JOIN oms.products p ON p.id = b.product_id
-      JOIN oms.locations l ON l.id = b.location_id
-     WHERE b.slot <> 0 AND (b.damaged <> 0 OR b.safety_stock <> 0)
-    UNION ALL
     -- inventory 2a: every balance equals the sum of its movements
     SELECT 'balance_vs_ledger',
-           pg_catalog.format('product %s at location %s%s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
+           pg_catalog.format('product %s at location %s: balance on_hand/reserved/damaged/safety %s/%s/%s/%s, ledger %s/%s/%s/%s',
                              COALESCE(b.product_id, m.product_id), COALESCE(b.location_id, m.location_id),
-                             CASE WHEN COALESCE(b.slot, m.slot) <> 0 THEN ' slot ' || COALESCE(b.slot, m.slot) ELSE '' END,
                              COALESCE(b.on_hand, 0), COALESCE(b.reserved, 0), COALESCE(b.damaged, 0), COALESCE(b.safety_stock, 0),
                              COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.damaged, 0), COALESCE(m.safety_stock, 0))
       FROM oms.stock_balances b
@@ -100,9 +88,8 @@ AS $fn$
     UNION ALL
     -- inventory 2b: reserved equals the sum of active reservations
     SELECT 'reserved_vs_reservations',
-           pg_catalog.format('product %s at location %s%s: reserved %s, active reservations %s',
+           pg_catalog.format('product %s at location %s: reserved %s, active reservations %s',
                              COALESCE(b.product_id, r.product_id), COALESCE(b.location_id, r.location_id),
-                             CASE WHEN COALESCE(b.slot, r.slot) <> 0 THEN ' slot ' || COALESCE(b.slot, r.slot) ELSE '' END,
                              COALESCE(b.reserved, 0), COALESCE(r.qty, 0))
       FROM oms.stock_balances b
       FULL JOIN (SELECT product_id, location_id, slot, pg_catalog.sum(qty) AS qty

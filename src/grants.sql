@@ -219,9 +219,3 @@ GRANT SELECT ON oms.invoices, oms.report_ar_ageing TO oms_admin;
 GRANT SELECT ON oms.invoices TO oms_app;
 GRANT SELECT ON oms.report_ar_ageing TO oms_reporting;
 GRANT EXECUTE ON FUNCTION oms.settle_invoice(bigint, jsonb), oms.invoice_document(bigint) TO oms_admin, oms_app;
--- Hot products (flash sales): turning the mode on or off and rebalancing
--- are back-office acts; everyone who reads stock may see which balances
--- are hot.
-GRANT SELECT ON oms.hot_balances TO oms_admin, oms_app;
-GRANT EXECUTE ON FUNCTION oms.set_hot_product(text, integer, text), oms.rebalance_hot_product(text, text)
-    TO oms_admin;

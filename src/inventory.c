@@ -181,7 +181,7 @@ InventoryCheckQty(int32 qty, int32 min, const char *what)
 						 "Quantities are whole units, zero or more.")));
 }
 
-/* on_hand of the balance (all its slots), as text */
+/* on_hand of the balance row (slot 0, where receipts go), as text */
 static char *
 InventoryBalanceOnHand(int64 product_id, int32 location_id)
 {
@@ -190,8 +190,9 @@ InventoryBalanceOnHand(int64 product_id, int32 location_id)
 	Datum		values[2] = {Int64GetDatum(product_id), Int32GetDatum(location_id)};
 
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT pg_catalog.sum(on_hand)::text FROM oms.stock_balances "
-					 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2",
+					 "SELECT on_hand::text FROM oms.stock_balances "
+					 " WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
+					 "   AND slot OPERATOR(pg_catalog.=) 0",
 					 2, types), values, NULL, 1);
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
@@ -254,17 +255,17 @@ InventoryMovement(int64 product_id, int32 location_id, const char *kind,
 
 /* Give back units reserved by this call (rows are locked by us). */
 void
-InventoryUnreserve(int64 product_id, int32 location_id, int32 slot, int32 qty)
+InventoryUnreserve(int64 product_id, int32 location_id, int32 qty)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[4] = {INT8OID, INT4OID, INT4OID, INT4OID};
-	Datum		values[4] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty), Int32GetDatum(slot)};
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(product_id), Int32GetDatum(location_id), Int32GetDatum(qty)};
 
 	OmsExec(OmsPlan(&plan,
 					"UPDATE oms.stock_balances SET reserved = reserved OPERATOR(pg_catalog.-) $3 "
 					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-					"   AND slot OPERATOR(pg_catalog.=) $4",
-					4, types), values, NULL, 0);
+					"   AND slot OPERATOR(pg_catalog.=) 0",
+					3, types), values, NULL, 0);
 }
 
 /* Guarded reserve of exactly qty; false when the stock is not there. */
@@ -290,13 +291,13 @@ InventoryReserve(int64 product_id, int32 location_id, int32 qty)
  * The caller holds the order and takes balance rows in ascending order.
  */
 void
-InventoryShip(int64 product_id, int32 location_id, int32 slot, int32 qty, int64 order_id,
+InventoryShip(int64 product_id, int32 location_id, int32 qty, int64 order_id,
 			  int64 reservation_id, const char *reference)
 {
 	static SPIPlanPtr plan_balance = NULL;
 	static SPIPlanPtr plan_movement = NULL;
-	Oid			types[7] = {INT8OID, INT4OID, INT4OID, INT8OID, INT8OID, TEXTOID, INT4OID};
-	Datum		values[7];
+	Oid			types[6] = {INT8OID, INT4OID, INT4OID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[6];
 
 	values[0] = Int64GetDatum(product_id);
 	values[1] = Int32GetDatum(location_id);
@@ -304,21 +305,20 @@ InventoryShip(int64 product_id, int32 location_id, int32 slot, int32 qty, int64 
 	values[3] = Int64GetDatum(order_id);
 	values[4] = Int64GetDatum(reservation_id);
 	values[5] = CStringGetTextDatum(reference);
-	values[6] = Int32GetDatum(slot);
 	OmsExec(OmsPlan(&plan_balance,
 					"UPDATE oms.stock_balances SET on_hand = on_hand OPERATOR(pg_catalog.-) $3, "
 					"       reserved = reserved OPERATOR(pg_catalog.-) $3, updated_at = pg_catalog.now() "
 					" WHERE product_id OPERATOR(pg_catalog.=) $1 AND location_id OPERATOR(pg_catalog.=) $2 "
-					"   AND slot OPERATOR(pg_catalog.=) $7 AND reserved OPERATOR(pg_catalog.>=) $3",
-					7, types), values, NULL, 0);
+					"   AND slot OPERATOR(pg_catalog.=) 0 AND reserved OPERATOR(pg_catalog.>=) $3",
+					3, types), values, NULL, 0);
 	if (SPI_processed != 1)
 		elog(ERROR, "oms: shipped units of product " INT64_FORMAT " at location %d were not reserved",
 			 product_id, location_id);
 	OmsExec(OmsPlan(&plan_movement,
-					"INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, on_hand_delta, reserved_delta, "
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, on_hand_delta, reserved_delta, "
 					"       order_id, reservation_id, reference) "
-					"VALUES ($1, $2, $7::pg_catalog.int2, 'shipment', OPERATOR(pg_catalog.-) $3, OPERATOR(pg_catalog.-) $3, $4, $5, $6)",
-					7, types), values, NULL, 0);
+					"VALUES ($1, $2, 'shipment', OPERATOR(pg_catalog.-) $3, OPERATOR(pg_catalog.-) $3, $4, $5, $6)",
+					6, types), values, NULL, 0);
 }
 
 /*
@@ -555,13 +555,6 @@ receive_stock(PG_FUNCTION_ARGS)
 	InventoryReceiveUnits(product_id, location_id, qty, false, reference, sku, loc);
 
 	filled = InventoryFillBackorders(product_id, location_id);
-	{
-		/* a hot product: the new units spread over its slots (busy ones skipped) */
-		int32		slots = InventoryHotSlots(product_id, location_id);
-
-		if (slots > 1)
-			InventorySpread(product_id, location_id, slots, false);
-	}
 	balance = InventoryBalanceJson(product_id, location_id);
 
 	initStringInfo(&out);
@@ -575,11 +568,7 @@ receive_stock(PG_FUNCTION_ARGS)
 
 /* ---- adjust_stock ---- */
 
-/*
- * Lock a balance row (slot 0), creating it empty first when missing; the
- * free units of a hot balance's other slots are gathered onto it, and the
- * numbers returned are the totals over the slots.
- */
+/* Lock a balance row, creating it empty first when missing. */
 static bool
 InventoryLockBalance(int64 product_id, int32 location_id, bool create,
 					 int32 *on_hand, int32 *reserved, int32 *safety)
@@ -604,15 +593,6 @@ InventoryLockBalance(int64 product_id, int32 location_id, bool create,
 	*on_hand = OmsGetInt32(0, 1, NULL);
 	*reserved = OmsGetInt32(0, 2, NULL);
 	*safety = OmsGetInt32(0, 3, NULL);
-	{
-		/* a hot balance: every free unit onto slot 0 first; totals out */
-		int32		on_hand_other,
-					reserved_other;
-
-		InventoryGatherSlots(product_id, location_id, &on_hand_other, &reserved_other);
-		*on_hand += on_hand_other;
-		*reserved += reserved_other;
-	}
 	return true;
 }
 

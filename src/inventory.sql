@@ -29,21 +29,18 @@ CREATE TABLE oms.stock_balances (
     CONSTRAINT stock_balances_pkey PRIMARY KEY (product_id, location_id, slot),
     CONSTRAINT stock_balances_product_fkey FOREIGN KEY (product_id) REFERENCES oms.products (id),
     CONSTRAINT stock_balances_location_fkey FOREIGN KEY (location_id) REFERENCES oms.locations (id),
-    CONSTRAINT stock_balances_slot_chk CHECK (slot OPERATOR(pg_catalog.>=) 0 AND slot OPERATOR(pg_catalog.<) 64),
+    CONSTRAINT stock_balances_slot_chk CHECK (slot OPERATOR(pg_catalog.=) 0),
     CONSTRAINT stock_balances_on_hand_chk CHECK (on_hand OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT stock_balances_reserved_chk CHECK (reserved OPERATOR(pg_catalog.>=) 0 AND reserved OPERATOR(pg_catalog.<=) on_hand),
     -- damaged and safety stock in one CHECK: each reservation's UPDATE
     -- parses every CHECK of the table again
-    CONSTRAINT stock_balances_counts_chk CHECK (LEAST(damaged, safety_stock) OPERATOR(pg_catalog.>=) 0),
-    -- hot-product slots (src/stock_hot.c) hold sellable units only: damaged
-    -- units and the safety stock stay on slot 0
-    CONSTRAINT stock_balances_slot_counts_chk CHECK (slot OPERATOR(pg_catalog.=) 0 OR (damaged OPERATOR(pg_catalog.=) 0 AND safety_stock OPERATOR(pg_catalog.=) 0))
+    CONSTRAINT stock_balances_counts_chk CHECK (LEAST(damaged, safety_stock) OPERATOR(pg_catalog.>=) 0)
 );
 CREATE INDEX stock_balances_location_idx ON oms.stock_balances (location_id);
 COMMENT ON TABLE oms.stock_balances IS 'Stock of one product at one location; written only by oms functions, always together with a movement';
 COMMENT ON COLUMN oms.stock_balances.product_id IS 'The product (kind stock)';
 COMMENT ON COLUMN oms.stock_balances.location_id IS 'The location';
-COMMENT ON COLUMN oms.stock_balances.slot IS 'Sub-row of the balance: 0, or 1 to 63 for the extra rows a hot product spreads its stock over (oms.set_hot_product)';
+COMMENT ON COLUMN oms.stock_balances.slot IS 'Sub-row number reserved for spreading hot SKUs over several rows; always 0 in this version';
 COMMENT ON COLUMN oms.stock_balances.on_hand IS 'Sellable units physically at the location';
 COMMENT ON COLUMN oms.stock_balances.reserved IS 'Units of on_hand held for orders; never above on_hand (CHECK)';
 COMMENT ON COLUMN oms.stock_balances.damaged IS 'Units physically at the location that cannot be sold; not part of on_hand';
@@ -71,7 +68,7 @@ CREATE TABLE oms.stock_movements (
     -- parses the table's CHECKs again, and the array constant is the larger
     -- node text by a factor of 2.7
     CONSTRAINT stock_movements_kind_chk CHECK (kind OPERATOR(pg_catalog.~)
-        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off|damage|repair|rebalance)$'),
+        '^(receipt|adjustment|safety_stock|reservation|release|expiry|shipment|return_restock|return_damaged|write_off|damage|repair)$'),
     CONSTRAINT stock_movements_nonzero_chk CHECK (on_hand_delta OPERATOR(pg_catalog.<>) 0 OR reserved_delta OPERATOR(pg_catalog.<>) 0
         OR damaged_delta OPERATOR(pg_catalog.<>) 0 OR safety_stock_delta OPERATOR(pg_catalog.<>) 0)
 );
@@ -82,8 +79,8 @@ COMMENT ON COLUMN oms.stock_movements.id IS 'Ledger sequence number';
 COMMENT ON COLUMN oms.stock_movements.at IS 'Transaction time of the change';
 COMMENT ON COLUMN oms.stock_movements.product_id IS 'The product';
 COMMENT ON COLUMN oms.stock_movements.location_id IS 'The location';
-COMMENT ON COLUMN oms.stock_movements.slot IS 'Balance slot the movement changed (0 unless the product is hot)';
-COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged, write_off, damage, repair or rebalance (units moved between the slots of a hot product)';
+COMMENT ON COLUMN oms.stock_movements.slot IS 'Balance slot (always 0 in this version)';
+COMMENT ON COLUMN oms.stock_movements.kind IS 'receipt, adjustment, safety_stock, reservation, release, expiry, shipment, return_restock, return_damaged, write_off, damage or repair';
 COMMENT ON COLUMN oms.stock_movements.on_hand_delta IS 'Change of on_hand';
 COMMENT ON COLUMN oms.stock_movements.reserved_delta IS 'Change of reserved';
 COMMENT ON COLUMN oms.stock_movements.damaged_delta IS 'Change of damaged';
@@ -140,7 +137,7 @@ COMMENT ON COLUMN oms.stock_levels.on_hand IS 'Sellable units at the location';
 COMMENT ON COLUMN oms.stock_levels.reserved IS 'Units held for orders';
 COMMENT ON COLUMN oms.stock_levels.damaged IS 'Units at the location that cannot be sold';
 COMMENT ON COLUMN oms.stock_levels.safety_stock IS 'Units never promised';
-COMMENT ON COLUMN oms.stock_levels.available IS 'on_hand - reserved - safety_stock, or 0 when safety stock exceeds free stock (summed over the slots of a hot product)';
+COMMENT ON COLUMN oms.stock_levels.available IS 'on_hand - reserved - safety_stock, or 0 when safety stock exceeds free stock';
 
 CREATE FUNCTION oms.receive_stock(sku text, location text, qty integer, reference text DEFAULT NULL)
     RETURNS jsonb

@@ -166,26 +166,6 @@ typedef struct OmsProduct
 extern bool OmsLookupProduct(const char *sku, OmsProduct *out);
 extern bool OmsLookupLocation(const char *code, int32 *id, bool *active);
 
-/* ---- stock_hot.c: hot products, a balance spread over slot rows ---- */
-
-#define INVENTORY_MAX_SLOTS		64
-typedef struct InventorySlotTake
-{
-	int32		slot;
-	int32		qty;
-} InventorySlotTake;
-/* reserve from the slots of a hot balance (SKIP LOCKED, then the ascending walk); units taken */
-extern int32 InventoryReserveHot(int64 product_id, int32 location_id, int32 qty, bool exact,
-								 InventorySlotTake *out, int *nout);
-/* slot 0 locked by the caller: the free units of the other slots into slot 0 */
-extern void InventoryGatherSlots(int64 product_id, int32 location_id, int32 *on_hand_other, int32 *reserved_other);
-/* lock slot 0 of a balance (when it exists), then gather as above */
-extern void InventoryLockAndGather(int64 product_id, int32 location_id);
-/* even out the free units over slots 0 .. nslots - 1; units moved */
-extern int64 InventorySpread(int64 product_id, int32 location_id, int32 nslots, bool wait);
-/* oms.hot_balances.slots of a balance, 1 when it is not hot */
-extern int32 InventoryHotSlots(int64 product_id, int32 location_id);
-
 /* ---- inventory.c ---- */
 
 /* guarded reserve of exactly qty; false when the stock is not there */
@@ -193,12 +173,12 @@ extern bool InventoryReserve(int64 product_id, int32 location_id, int32 qty);
 /* lock the balance row, then reserve what is there up to qty; units taken */
 extern int32 InventoryReserveUpTo(int64 product_id, int32 location_id, int32 qty);
 /* give back units this transaction reserved (the row is locked by it) */
-extern void InventoryUnreserve(int64 product_id, int32 location_id, int32 slot, int32 qty);
+extern void InventoryUnreserve(int64 product_id, int32 location_id, int32 qty);
 /* emit low_stock for products whose availability just crossed the reorder point */
 extern void InventoryLowStock(int64 *product_ids, int32 *decreases, int n);
 
 /* shipping: reserved and on_hand down, movement kind shipment */
-extern void InventoryShip(int64 product_id, int32 location_id, int32 slot, int32 qty, int64 order_id,
+extern void InventoryShip(int64 product_id, int32 location_id, int32 qty, int64 order_id,
 						  int64 reservation_id, const char *reference);
 /* the count was wrong: write off up to qty unreserved units; units written off */
 extern int32 InventoryWriteOff(int64 product_id, int32 location_id, int32 qty, const char *reference);

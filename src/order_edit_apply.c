@@ -179,9 +179,9 @@ EdLoadReleases(EdEdit *e, EdStock *st)
 		return;
 	values[0] = PointerGetDatum(OmsInt8Array(ids, n));
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT id, product_id, location_id, qty, slot::int4 FROM oms.reservations "
+					 "SELECT id, product_id, location_id, qty FROM oms.reservations "
 					 " WHERE order_line_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
-					 " ORDER BY product_id, location_id, slot, id FOR UPDATE",
+					 " ORDER BY product_id, location_id, id FOR UPDATE",
 					 1, types), values, NULL, 0);
 	st->nrel = (int) SPI_processed;
 	st->rel = palloc(sizeof(RouteAllocation) * (st->nrel + 1));
@@ -193,7 +193,6 @@ EdLoadReleases(EdEdit *e, EdStock *st)
 		st->rel[i].location_id = OmsGetInt32(i, 3, NULL);
 		st->rel[i].qty = OmsGetInt32(i, 4, NULL);
 		st->rel[i].group = 0;
-		st->rel[i].slot = OmsGetInt32(i, 5, NULL);
 	}
 }
 
@@ -254,7 +253,7 @@ EdReserve(EdEdit *e, EdStock *st)
 	{
 		/* only units given back: in (product, location) order */
 		for (i = 0; i < st->nrel; i++)
-			InventoryUnreserve(st->rel[i].product_id, st->rel[i].location_id, st->rel[i].slot, st->rel[i].qty);
+			InventoryUnreserve(st->rel[i].product_id, st->rel[i].location_id, st->rel[i].qty);
 	}
 
 	initStringInfo(&detail);
@@ -311,10 +310,10 @@ EdReleaseReservations(EdEdit *e, EdStock *st)
 	OmsExec(OmsPlan(&plan,
 					"WITH r AS (UPDATE oms.reservations SET status = 'released', ended_at = pg_catalog.now() "
 					"            WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
-					"           RETURNING id, order_id, product_id, location_id, slot, qty) "
-					"INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, reserved_delta, "
+					"           RETURNING id, order_id, product_id, location_id, qty) "
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, "
 					"       order_id, reservation_id, reference) "
-					"SELECT product_id, location_id, slot, 'release', OPERATOR(pg_catalog.-) qty, order_id, id, $2 FROM r",
+					"SELECT product_id, location_id, 'release', OPERATOR(pg_catalog.-) qty, order_id, id, $2 FROM r",
 					2, types), values, NULL, 0);
 }
 

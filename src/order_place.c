@@ -651,8 +651,6 @@ PoReserveLast(PoOrder *o, OrderDocHead *head)
 	RouteRequest req;
 	RoutePlanOut plan;
 	PoLate		late;
-	RouteAllocation *got;
-	int			ngot;
 	int			i;
 
 	if (w->ndemands == 0)
@@ -666,10 +664,8 @@ PoReserveLast(PoOrder *o, OrderDocHead *head)
 	late.head = head;
 	late.req = &req;
 	late.plan = &plan;
-	if (RouteReserveLate(&plan, PoLateWrites, &late, &got, &ngot))
+	if (RouteReserveLate(&plan, PoLateWrites, &late))
 	{
-		if (plan.state->nhot > 0)
-			OrdersSettleHot(w, got, ngot);
 		OrdersGiveBackUnused(w);
 		return true;
 	}

@@ -65,7 +65,6 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 	int64	   *pids;
 	int32	   *locs;
 	int32	   *qtys;
-	int32	   *slots;
 	int			released;
 
 	if (norders == 0)
@@ -77,24 +76,22 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 	PromotionCodesRelease(order_ids, norders);
 	values[0] = PointerGetDatum(OmsInt8Array(order_ids, norders));
 	OmsQuery(OmsPlan(&plan_sums,
-					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4, slot::int4 FROM oms.reservations "
+					 "SELECT product_id, location_id, pg_catalog.sum(qty)::int4 FROM oms.reservations "
 					 " WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
-					 " GROUP BY 1, 2, 4 ORDER BY 1, 2, 4",
+					 " GROUP BY 1, 2 ORDER BY 1, 2",
 					 1, t1), values, NULL, 0);
 	n = (int) SPI_processed;
 	pids = palloc(sizeof(int64) * (n + 1));
 	locs = palloc(sizeof(int32) * (n + 1));
 	qtys = palloc(sizeof(int32) * (n + 1));
-	slots = palloc(sizeof(int32) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
 		pids[i] = OmsGetInt64(i, 1, NULL);
 		locs[i] = OmsGetInt32(i, 2, NULL);
 		qtys[i] = OmsGetInt32(i, 3, NULL);
-		slots[i] = OmsGetInt32(i, 4, NULL);
 	}
 	for (i = 0; i < n; i++)
-		InventoryUnreserve(pids[i], locs[i], slots[i], qtys[i]);
+		InventoryUnreserve(pids[i], locs[i], qtys[i]);
 
 	values[1] = CStringGetTextDatum(strcmp(movement_kind, "expiry") == 0 ? "expired" : "released");
 	values[2] = CStringGetTextDatum(movement_kind);
@@ -105,9 +102,9 @@ OrdersRelease(int64 *order_ids, int norders, const char *status,
 	OmsExec(OmsPlan(&plan_res,
 					"WITH r AS (UPDATE oms.reservations SET status = $2, ended_at = pg_catalog.now() "
 					"            WHERE order_id OPERATOR(pg_catalog.=) ANY ($1) AND status OPERATOR(pg_catalog.=) 'active' "
-					"           RETURNING id, order_id, product_id, location_id, slot, qty) "
-					"INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, reserved_delta, order_id, reservation_id, reference) "
-					"SELECT product_id, location_id, slot, $3, OPERATOR(pg_catalog.-) qty, order_id, id, $4 FROM r",
+					"           RETURNING id, order_id, product_id, location_id, qty) "
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+					"SELECT product_id, location_id, $3, OPERATOR(pg_catalog.-) qty, order_id, id, $4 FROM r",
 					4, t4), values, nulls, 0);
 	released = (int) SPI_processed;
 

@@ -136,7 +136,7 @@ RrLoadReleased(RrRejection *rj)
 
 	OmsQuery(OmsPlan(&plan,
 					 "SELECT r.id, r.product_id, r.location_id, r.qty, l.id, l.line_no, l.product_id, p.kind, "
-					 "       l.qty_reserved, p.sku, r.slot::int4 "
+					 "       l.qty_reserved, p.sku "
 					 "  FROM oms.order_lines l "
 					 "  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id "
 					 "  JOIN oms.reservations r ON r.order_line_id OPERATOR(pg_catalog.=) l.id "
@@ -165,7 +165,6 @@ RrLoadReleased(RrRejection *rj)
 		rj->released[i].location_id = OmsGetInt32(i, 3, NULL);
 		rj->released[i].qty = qty;
 		rj->released[i].group = 0;
-		rj->released[i].slot = OmsGetInt32(i, 11, NULL);
 		for (j = 0; j < rj->nlines; j++)
 			if (rj->lines[j].line_id == line_id)
 				l = &rj->lines[j];
@@ -235,10 +234,10 @@ RrReleaseReservations(RrRejection *rj)
 	OmsExec(OmsPlan(&plan,
 					"WITH r AS (UPDATE oms.reservations SET status = 'released', ended_at = pg_catalog.now() "
 					"            WHERE id OPERATOR(pg_catalog.=) ANY ($1) "
-					"           RETURNING id, order_id, order_line_id, product_id, location_id, slot, qty) "
-					"INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, reserved_delta, "
+					"           RETURNING id, order_id, order_line_id, product_id, location_id, qty) "
+					"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, "
 					"       order_id, reservation_id, reference) "
-					"SELECT product_id, location_id, slot, 'release', OPERATOR(pg_catalog.-) qty, order_id, id, $2 FROM r",
+					"SELECT product_id, location_id, 'release', OPERATOR(pg_catalog.-) qty, order_id, id, $2 FROM r",
 					2, types), values, NULL, 0);
 }
 

@@ -356,7 +356,6 @@ OrdersTakenFrom(OrderWork *w, RoutePlanOut *plan, RouteAllocation *taken, int nt
 		w->taken[i].group = taken[i].group;
 		w->taken[i].qty = taken[i].qty;
 		w->taken[i].used = 0;
-		w->taken[i].slot = taken[i].slot;
 		w->taken[i].location_code = NULL;
 		for (j = 0; j < plan->state->nsites; j++)
 			if (plan->state->sites[j].id == taken[i].location_id)
@@ -428,8 +427,6 @@ PoTakeUnits(OrderWork *w, int i, int32 group, int64 product_id, int32 loc, int32
 		w->pieces[w->npieces].location_id = t->location_id;
 		w->pieces[w->npieces].qty = give;
 		w->pieces[w->npieces].location_code = t->location_code;
-		w->pieces[w->npieces].slot = t->slot;
-		w->pieces[w->npieces].hot = t->slot == ROUTE_SLOT_HOT;
 		w->npieces++;
 	}
 	if (qty != 0)
@@ -564,11 +561,10 @@ OrdersGiveBackUnused(OrderWork *w)
 {
 	int			k;
 
-	/* what no line could use (a partial kit) goes back (hot: OrdersSettleHot) */
+	/* what no line could use (a partial kit) goes back */
 	for (k = 0; k < w->ntaken; k++)
-		if (w->taken[k].used < w->taken[k].qty && w->taken[k].slot != ROUTE_SLOT_HOT)
-			InventoryUnreserve(w->taken[k].product_id, w->taken[k].location_id, w->taken[k].slot,
-							   w->taken[k].qty - w->taken[k].used);
+		if (w->taken[k].used < w->taken[k].qty)
+			InventoryUnreserve(w->taken[k].product_id, w->taken[k].location_id, w->taken[k].qty - w->taken[k].used);
 
 	/* availability that fell to the reorder point (only products that have one) */
 	if (w->ntaken > 0 && w->any_reorder_point)
@@ -585,16 +581,12 @@ OrdersGiveBackUnused(OrderWork *w)
 	}
 }
 
-/*
- * The reservation rows and their movements, one statement: the pieces of
- * hot balances reserved late (hot), or all the others.
- */
-static void
-OrdersWritePieces(OrderWork *w, bool hot)
+/* The reservation rows and their movements, one statement. */
+void
+OrdersWriteReservations(OrderWork *w)
 {
 	static SPIPlanPtr plan = NULL;
-	int			i,
-				n = 0;
+	int			i;
 
 	if (w->npieces > 0)
 	{
@@ -602,110 +594,31 @@ OrdersWritePieces(OrderWork *w, bool hot)
 		int64	   *r_pid = palloc(sizeof(int64) * w->npieces);
 		int32	   *r_loc = palloc(sizeof(int32) * w->npieces);
 		int32	   *r_qty = palloc(sizeof(int32) * w->npieces);
-		int32	   *r_slot = palloc(sizeof(int32) * w->npieces);
-		Oid			types[7] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID, INT4ARRAYOID};
-		Datum		values[7];
+		Oid			types[6] = {INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID, TEXTOID};
+		Datum		values[6];
 
 		for (i = 0; i < w->npieces; i++)
 		{
-			if (w->pieces[i].hot != hot)
-				continue;
-			r_line[n] = w->lines[w->pieces[i].line].id;
-			r_pid[n] = w->pieces[i].product_id;
-			r_loc[n] = w->pieces[i].location_id;
-			r_qty[n] = w->pieces[i].qty;
-			r_slot[n] = w->pieces[i].slot;
-			n++;
+			r_line[i] = w->lines[w->pieces[i].line].id;
+			r_pid[i] = w->pieces[i].product_id;
+			r_loc[i] = w->pieces[i].location_id;
+			r_qty[i] = w->pieces[i].qty;
 		}
-		if (n == 0)
-			return;
 		values[0] = Int64GetDatum(w->order_id);
-		values[1] = PointerGetDatum(OmsInt8Array(r_line, n));
-		values[2] = PointerGetDatum(OmsInt8Array(r_pid, n));
-		values[3] = PointerGetDatum(OmsInt4Array(r_loc, n));
-		values[4] = PointerGetDatum(OmsInt4Array(r_qty, n));
+		values[1] = PointerGetDatum(OmsInt8Array(r_line, w->npieces));
+		values[2] = PointerGetDatum(OmsInt8Array(r_pid, w->npieces));
+		values[3] = PointerGetDatum(OmsInt4Array(r_loc, w->npieces));
+		values[4] = PointerGetDatum(OmsInt4Array(r_qty, w->npieces));
 		values[5] = CStringGetTextDatum(psprintf("order %s/%s", w->channel, w->external_id));
-		values[6] = PointerGetDatum(OmsInt4Array(r_slot, n));
 		OmsExec(OmsPlan(&plan,
-						"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty, slot) "
-						"           SELECT $1, l, p, c, q, s::pg_catalog.int2 FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
-						"                                        pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($7)) AS x(l, p, c, q, s) "
-						"           RETURNING id, product_id, location_id, slot, qty) "
-						"INSERT INTO oms.stock_movements (product_id, location_id, slot, kind, reserved_delta, order_id, reservation_id, reference) "
-						"SELECT product_id, location_id, slot, 'reservation', qty, $1, id, $6 FROM r",
-						7, types), values, NULL, 0);
+						"WITH r AS (INSERT INTO oms.reservations (order_id, order_line_id, product_id, location_id, qty) "
+						"           SELECT $1, * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+						"                                        pg_catalog.unnest($4), pg_catalog.unnest($5)) "
+						"           RETURNING id, product_id, location_id, qty) "
+						"INSERT INTO oms.stock_movements (product_id, location_id, kind, reserved_delta, order_id, reservation_id, reference) "
+						"SELECT product_id, location_id, 'reservation', qty, $1, id, $6 FROM r",
+						6, types), values, NULL, 0);
 	}
-}
-
-void
-OrdersWriteReservations(OrderWork *w)
-{
-	OrdersWritePieces(w, false);
-}
-
-/*
- * After a late reservation (RouteReserveLate) of a plan with hot balances:
- * the pieces of those balances were handed to lines without a slot; they
- * now take their slots from what was reserved (a piece split where the
- * units came from two slots), are written, and units no line used go back
- * to their slots.
- */
-void
-OrdersSettleHot(OrderWork *w, RouteAllocation *got, int ngot)
-{
-	int32	   *left = palloc0(sizeof(int32) * (ngot + 1));
-	OrderPiece *pieces;
-	int			npieces = 0;
-	int			i,
-				j,
-				k;
-	bool		any = false;
-
-	for (j = 0; j < ngot; j++)
-		for (k = 0; k < w->ntaken; k++)
-			if (w->taken[k].slot == ROUTE_SLOT_HOT && w->taken[k].product_id == got[j].product_id &&
-				w->taken[k].location_id == got[j].location_id)
-			{
-				left[j] = got[j].qty;
-				any = true;
-				break;
-			}
-	if (!any)
-		return;
-	pieces = palloc(sizeof(OrderPiece) * (w->npieces + ngot + 1));
-	for (i = 0; i < w->npieces; i++)
-	{
-		OrderPiece *p = &w->pieces[i];
-		int32		need = p->qty;
-
-		if (!p->hot)
-		{
-			pieces[npieces++] = *p;
-			continue;
-		}
-		for (j = 0; j < ngot && need > 0; j++)
-		{
-			int32		give;
-
-			if (left[j] == 0 || got[j].product_id != p->product_id || got[j].location_id != p->location_id)
-				continue;
-			give = Min(need, left[j]);
-			pieces[npieces] = *p;
-			pieces[npieces].slot = got[j].slot;
-			pieces[npieces].qty = give;
-			npieces++;
-			left[j] -= give;
-			need -= give;
-		}
-		if (need != 0)
-			elog(ERROR, "oms: hot reservation distribution came up short");
-	}
-	w->pieces = pieces;
-	w->npieces = npieces;
-	OrdersWritePieces(w, true);
-	for (j = 0; j < ngot; j++)
-		if (left[j] > 0)
-			InventoryUnreserve(got[j].product_id, got[j].location_id, got[j].slot, left[j]);
 }
 
 /*

@@ -111,7 +111,6 @@ typedef struct OrderTaken
 	int32		qty;			/* reserved in the balance by this call */
 	int32		used;			/* handed to lines (OrdersDistribute) */
 	const char *location_code;	/* the location's code, for the document */
-	int32		slot;			/* balance slot; ROUTE_SLOT_HOT: a hot balance not yet reserved */
 } OrderTaken;
 
 /* one reservation row to write: line index, product, location, units */
@@ -122,8 +121,6 @@ typedef struct OrderPiece
 	int32		location_id;
 	int32		qty;
 	const char *location_code;	/* for the document */
-	int32		slot;			/* balance slot; ROUTE_SLOT_HOT until OrdersSettleHot */
-	bool		hot;			/* from a hot balance reserved late (OrdersSettleHot writes it) */
 } OrderPiece;
 
 /* the order's own inputs to routing (RouteRequest): its channel and destination */
@@ -310,8 +307,6 @@ extern void OrdersBookReservations(OrderWork *w);
 extern void OrdersWorkRouteRequest(OrderWork *w, RouteRequest *req);
 /* the units a plan took, per demand, into w->taken */
 extern void OrdersTakenFrom(OrderWork *w, RoutePlanOut *plan, RouteAllocation *taken, int ntaken);
-/* after a late reservation: the pieces of hot balances get their slots, are written, the rest given back */
-extern void OrdersSettleHot(OrderWork *w, RouteAllocation *got, int ngot);
 /* OrdersBookReservations' two halves: the unused units given back; the reservation rows */
 extern void OrdersGiveBackUnused(OrderWork *w);
 extern void OrdersWriteReservations(OrderWork *w);

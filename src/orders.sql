@@ -189,7 +189,7 @@ COMMENT ON COLUMN oms.reservations.order_id IS 'The order';
 COMMENT ON COLUMN oms.reservations.order_line_id IS 'The order line (for a kit line, one reservation per component)';
 COMMENT ON COLUMN oms.reservations.product_id IS 'Product held (a kit''s component for kit lines)';
 COMMENT ON COLUMN oms.reservations.location_id IS 'Where it is held';
-COMMENT ON COLUMN oms.reservations.slot IS 'Balance slot the units were reserved from (0 unless the product is hot)';
+COMMENT ON COLUMN oms.reservations.slot IS 'Balance slot (always 0 in this version)';
 COMMENT ON COLUMN oms.reservations.qty IS 'Units held';
 COMMENT ON COLUMN oms.reservations.status IS 'active, released (cancelled), expired or consumed (shipped)';
 COMMENT ON COLUMN oms.reservations.created_at IS 'When the stock was reserved';

@@ -265,17 +265,12 @@ COMMENT ON COLUMN oms.incoming_stock.location_id IS 'The delivery location';
 COMMENT ON COLUMN oms.incoming_stock.qty IS 'Units ordered and not received yet';
 COMMENT ON COLUMN oms.incoming_stock.next_expected_on IS 'Earliest expected date among the lines already sent';
 
--- stock_levels (src/inventory.sql) gains the incoming units, as its last column;
--- one row per (product, location), the slots of a hot product summed (available
--- per slot: what each slot can still reserve)
+-- stock_levels (src/inventory.sql) gains the incoming units, as its last column
 CREATE OR REPLACE VIEW oms.stock_levels AS
-SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock, b.available,
+SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock,
+       pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) AS available,
        COALESCE(i.qty, 0) AS incoming
-  FROM (SELECT product_id, location_id,
-               pg_catalog.sum(on_hand)::integer AS on_hand, pg_catalog.sum(reserved)::integer AS reserved,
-               pg_catalog.sum(damaged)::integer AS damaged, pg_catalog.sum(safety_stock)::integer AS safety_stock,
-               pg_catalog.sum(pg_catalog.int4larger(on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock, 0))::integer AS available
-          FROM oms.stock_balances GROUP BY product_id, location_id) b
+  FROM oms.stock_balances b
   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id
   JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
   LEFT JOIN oms.incoming_stock i ON i.product_id OPERATOR(pg_catalog.=) b.product_id

@@ -115,22 +115,19 @@ COMMENT ON COLUMN oms.backorder_demand.product_id IS 'Stock product (a kit line 
 COMMENT ON COLUMN oms.backorder_demand.units IS 'Units the waiting lines need';
 
 CREATE VIEW oms.report_inventory AS
-SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock, b.available,
+SELECT p.sku, l.code AS location, b.on_hand, b.reserved, b.damaged, b.safety_stock,
+       pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) AS available,
        NULL::bigint AS backordered,
        0 AS inbound,
        b.on_hand OPERATOR(pg_catalog.*) p.unit_cost AS value_at_cost
-  FROM (SELECT product_id, location_id,
-               pg_catalog.sum(on_hand)::integer AS on_hand, pg_catalog.sum(reserved)::integer AS reserved,
-               pg_catalog.sum(damaged)::integer AS damaged, pg_catalog.sum(safety_stock)::integer AS safety_stock,
-               pg_catalog.sum(pg_catalog.int4larger(on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock, 0))::integer AS available
-          FROM oms.stock_balances GROUP BY product_id, location_id) b
+  FROM oms.stock_balances b
   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id
   JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id
 UNION ALL
 SELECT p.sku, NULL, NULL, NULL, NULL, NULL, NULL, w.units, NULL, NULL
   FROM oms.backorder_demand w
   JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) w.product_id;
-COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance, the slots of a hot product summed, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
+COMMENT ON VIEW oms.report_inventory IS 'Stock per sku and location (every balance row, inactive locations included), plus one row with location NULL per stock sku that has waiting backorders: backorders wait for any location, so they are not split over locations, and summing a column over a sku''s rows gives the sku''s total';
 COMMENT ON COLUMN oms.report_inventory.sku IS 'Product sku (kind stock)';
 COMMENT ON COLUMN oms.report_inventory.location IS 'Location code; NULL on the sku''s backorder row';
 COMMENT ON COLUMN oms.report_inventory.on_hand IS 'Sellable units at the location; NULL on the backorder row';

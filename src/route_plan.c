@@ -362,17 +362,7 @@ RouteLoadConfig(RouteRequest *req)
 #define ROUTE_LOCATION_NCOLUMNS 12
 #define ROUTE_SITE_COLUMNS \
 	ROUTE_LOCATION_COLUMNS \
-	"     , b.product_id, b.free, b.hot "
-/*
- * A balance as routing sees it: its slots summed (the free units of each
- * slot, safety stock on slot 0), and whether a slot above 0 holds free
- * units (a hot product, src/stock_hot.c: reserved slot by slot).
- */
-#define ROUTE_BALANCES \
-	"(SELECT product_id, location_id, " \
-	"        LEAST(pg_catalog.sum(GREATEST(on_hand OPERATOR(pg_catalog.-) reserved OPERATOR(pg_catalog.-) safety_stock, 0)), 2147483647)::int4 AS free, " \
-	"        pg_catalog.bool_or(slot OPERATOR(pg_catalog.>) 0 AND on_hand OPERATOR(pg_catalog.>) reserved) AS hot " \
-	"   FROM oms.stock_balances WHERE product_id OPERATOR(pg_catalog.=) ANY ($1) GROUP BY product_id, location_id) b "
+	"     , b.product_id, GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) "
 #define ROUTE_SITE_LOAD_JOIN \
 	"  LEFT JOIN oms.location_daily_load d ON l.daily_capacity IS NOT NULL " \
 	"       AND d.location_id OPERATOR(pg_catalog.=) l.id " \
@@ -463,37 +453,6 @@ RouteLocationRow(Datum *values, bool *isnull, void *arg)
 	st->nsites++;
 }
 
-/* remember a hot balance (a slot above 0 has free units) */
-static void
-RouteAddHot(RouteState *st, int64 product_id, int32 location_id)
-{
-	if (st->nhot == 0)
-	{
-		st->hot_products = palloc(sizeof(int64) * 16);
-		st->hot_locations = palloc(sizeof(int32) * 16);
-	}
-	else if (st->nhot % 16 == 0)
-	{
-		st->hot_products = repalloc(st->hot_products, sizeof(int64) * (st->nhot + 16));
-		st->hot_locations = repalloc(st->hot_locations, sizeof(int32) * (st->nhot + 16));
-	}
-	st->hot_products[st->nhot] = product_id;
-	st->hot_locations[st->nhot] = location_id;
-	st->nhot++;
-}
-
-/* whether (product, location) is a hot balance of this plan */
-bool
-RouteIsHot(RouteState *st, int64 product_id, int32 location_id)
-{
-	int			i;
-
-	for (i = 0; i < st->nhot; i++)
-		if (st->hot_products[i] == product_id && st->hot_locations[i] == location_id)
-			return true;
-	return false;
-}
-
 /* A row of the balances query: a demanded product's stock at a site. */
 static void
 RouteBalanceRow(Datum *values, bool *isnull, void *arg)
@@ -510,11 +469,7 @@ RouteBalanceRow(Datum *values, bool *isnull, void *arg)
 	else
 		s = load->index_of[id - load->ids[0]];
 	if (s >= 0)
-	{
 		RouteSiteAvail(load->req, &load->st->sites[s], DatumGetInt64(values[1]), DatumGetInt32(values[2]));
-		if (DatumGetBool(values[3]))
-			RouteAddHot(load->st, DatumGetInt64(values[1]), id);
-	}
 }
 
 /*
@@ -537,8 +492,8 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 	static SPIPlanPtr plan_balances = NULL;
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
-	Datum		row[ROUTE_LOCATION_NCOLUMNS + 3];
-	bool		nulls[ROUTE_LOCATION_NCOLUMNS + 3];
+	Datum		row[ROUTE_LOCATION_NCOLUMNS + 2];
+	bool		nulls[ROUTE_LOCATION_NCOLUMNS + 2];
 	int64	   *ids = palloc(sizeof(int64) * (req->ndemands + 1));
 	int64	   *avail;
 	int			i,
@@ -586,8 +541,10 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 				load.index_of[load.ids[i] - load.ids[0]] = i;
 		}
 		OmsQueryEach(OmsPlanGeneric(&plan_balances,
-									"SELECT b.location_id, b.product_id, b.free, b.hot "
-									"  FROM " ROUTE_BALANCES,
+									"SELECT b.location_id, b.product_id, "
+									"       GREATEST(b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock, 0) "
+									"  FROM oms.stock_balances b "
+									" WHERE b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0",
 									1, types), values, NULL, RouteBalanceRow, &load);
 		MemoryContextSwitchTo(mcxt);
 	}
@@ -595,10 +552,12 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 	{
 		OmsQuery(OmsPlanGeneric(&plan_stock,
 						 ROUTE_SITE_COLUMNS
-						 "  FROM " ROUTE_BALANCES
+						 "  FROM oms.stock_balances b "
 						 "  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
 						 ROUTE_SITE_LOAD_JOIN
-						 " WHERE l.active AND b.free OPERATOR(pg_catalog.>) 0 "
+						 " WHERE b.product_id OPERATOR(pg_catalog.=) ANY ($1) AND b.slot OPERATOR(pg_catalog.=) 0 "
+						 "   AND l.active "
+						 "   AND b.on_hand OPERATOR(pg_catalog.-) b.reserved OPERATOR(pg_catalog.-) b.safety_stock OPERATOR(pg_catalog.>) 0 "
 						 " ORDER BY l.id",
 						 1, types), values, NULL, 0);
 		MemoryContextSwitchTo(mcxt);
@@ -617,8 +576,6 @@ RouteLoadSites(RouteRequest *req, RouteState *st)
 			}
 			RouteSiteAvail(req, cur, DatumGetInt64(row[ROUTE_LOCATION_NCOLUMNS]),
 						   DatumGetInt32(row[ROUTE_LOCATION_NCOLUMNS + 1]));
-			if (DatumGetBool(row[ROUTE_LOCATION_NCOLUMNS + 2]))
-				RouteAddHot(st, DatumGetInt64(row[ROUTE_LOCATION_NCOLUMNS]), cur->id);
 		}
 	}
 	/* units a re-route gives back are available to it */
@@ -881,11 +838,6 @@ RoutePlan(RouteRequest *req, RoutePlanOut *out)
 		}
 		out->nallocs = RouteAllocate(req, st, out, true);
 	}
-
-	/* each allocation's slot: 0, or chosen when reserving a hot balance */
-	for (e = 0; e < out->nallocs; e++)
-		out->allocs[e].slot = st->nhot > 0 && RouteIsHot(st, out->allocs[e].product_id, out->allocs[e].location_id)
-			? ROUTE_SLOT_HOT : 0;
 
 	/* the plan's sites, in score order */
 	st->plan = palloc(sizeof(int) * (st->neligible + 1));

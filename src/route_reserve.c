@@ -62,39 +62,19 @@ typedef struct RouteOp
 	int32		release;		/* units to give back first (re-route) */
 } RouteOp;
 
-/*
- * (product, location, slot) ascending: the one lock order. A hot
- * reservation (slot chosen when reserving) comes after the releases of the
- * same balance, so that the units given back are there to take.
- */
+/* (product, location) ascending: the one lock order */
 static int
 RouteAllocCmp(const void *a, const void *b)
 {
 	const RouteAllocation *x = a;
 	const RouteAllocation *y = b;
-	int32		xs = x->slot == ROUTE_SLOT_HOT ? INVENTORY_MAX_SLOTS : x->slot;
-	int32		ys = y->slot == ROUTE_SLOT_HOT ? INVENTORY_MAX_SLOTS : y->slot;
 
 	if (x->product_id != y->product_id)
 		return x->product_id < y->product_id ? -1 : 1;
-	if (x->location_id != y->location_id)
-		return x->location_id < y->location_id ? -1 : 1;
-	return (xs > ys) - (xs < ys);
+	return (x->location_id > y->location_id) - (x->location_id < y->location_id);
 }
 
 /* ---- executing a plan ---- */
-
-/* room for what an attempt takes: a hot balance may give one row per slot */
-static Size
-RouteGotSize(RouteOp *ops, int nops)
-{
-	Size		n = 1;
-	int			i;
-
-	for (i = 0; i < nops; i++)
-		n += ops[i].a.slot == ROUTE_SLOT_HOT ? INVENTORY_MAX_SLOTS : 1;
-	return n;
-}
 
 /*
  * Count this order against the daily capacity of the capacity-limited
@@ -171,28 +151,9 @@ RouteExecute(RouteOp *ops, int nops, bool take_what_is_there, RouteState *st,
 		int32		got;
 
 		if (ops[i].release > 0)
-			InventoryUnreserve(a->product_id, a->location_id, a->slot, ops[i].release);
+			InventoryUnreserve(a->product_id, a->location_id, ops[i].release);
 		if (a->qty == 0)
 			continue;
-		if (a->slot == ROUTE_SLOT_HOT)
-		{
-			/* a hot balance: slot by slot (src/stock_hot.c) */
-			InventorySlotTake takes[INVENTORY_MAX_SLOTS];
-			int			ntakes = 0;
-			int			k;
-
-			got = InventoryReserveHot(a->product_id, a->location_id, a->qty, !take_what_is_there, takes, &ntakes);
-			if (!take_what_is_there && got < a->qty)
-				return false;	/* short: the subtransaction gives back what it took */
-			for (k = 0; k < ntakes; k++)
-			{
-				got_list[*ngot] = *a;
-				got_list[*ngot].slot = takes[k].slot;
-				got_list[*ngot].qty = takes[k].qty;
-				(*ngot)++;
-			}
-			continue;
-		}
 		if (take_what_is_there)
 			got = InventoryReserveUpTo(a->product_id, a->location_id, a->qty);
 		else
@@ -331,8 +292,7 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 
 			for (k = 0; k < nops; k++)
 				if (ops[k].a.product_id == req->release[i].product_id &&
-					ops[k].a.location_id == req->release[i].location_id &&
-					ops[k].a.slot == req->release[i].slot)
+					ops[k].a.location_id == req->release[i].location_id)
 					break;
 			if (k == nops)
 			{
@@ -344,7 +304,7 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
 			ops[k].release += req->release[i].qty;
 		}
 		qsort(ops, nops, sizeof(RouteOp), RouteAllocCmp);
-		got_list = palloc(sizeof(RouteAllocation) * (RouteGotSize(ops, nops)));
+		got_list = palloc(sizeof(RouteAllocation) * (nops + 1));
 
 		done = RouteAttempt(ops, nops, last && !all_or_nothing, out->state, got_list, &ngot, NULL, NULL);
 		if (done)
@@ -369,24 +329,19 @@ RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation **taken, int 
  * decision, the lines and the reservations there). The balance rows are
  * then locked last, just before the caller goes on to commit, instead of
  * staying locked while those rows are written. True when every guarded
- * update and capacity held: the writes and the reservations stand, and
- * *taken lists what was reserved per (product, location, slot): the
- * caller books the units of hot balances (planned with slot
- * ROUTE_SLOT_HOT) from it, their slots being known only now. False
+ * update and capacity held: the writes and the reservations stand. False
  * when the stock or a capacity moved since the plan: the subtransaction is
  * rolled back, the writes and the row locks with it, and nothing is held;
  * the caller then takes the way of RouteReserve(). An error raised by
  * before() rolls the subtransaction back and propagates.
  */
 bool
-RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg,
-				 RouteAllocation **taken, int *ntaken)
+RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg)
 {
 	RouteOp    *ops = palloc(sizeof(RouteOp) * (plan->nallocs + 1));
-	RouteAllocation *got_list;
+	RouteAllocation *got_list = palloc(sizeof(RouteAllocation) * (plan->nallocs + 1));
 	int			ngot = 0;
 	int			i;
-	bool		done;
 
 	for (i = 0; i < plan->nallocs; i++)
 	{
@@ -394,11 +349,7 @@ RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg,
 		ops[i].release = 0;
 	}
 	qsort(ops, plan->nallocs, sizeof(RouteOp), RouteAllocCmp);
-	got_list = palloc(sizeof(RouteAllocation) * RouteGotSize(ops, plan->nallocs));
-	done = RouteAttempt(ops, plan->nallocs, false, plan->state, got_list, &ngot, before, arg);
-	*taken = got_list;
-	*ntaken = done ? ngot : 0;
-	return done;
+	return RouteAttempt(ops, plan->nallocs, false, plan->state, got_list, &ngot, before, arg);
 }
 
 /* ---- the record of a decision ---- */

@@ -56,10 +56,7 @@ typedef struct RouteAllocation
 	int32		location_id;
 	int32		qty;
 	int32		group;			/* the demand's group the units are for */
-	int32		slot;			/* balance slot; ROUTE_SLOT_HOT in a plan: a hot balance, slot chosen when reserving */
 } RouteAllocation;
-
-#define ROUTE_SLOT_HOT		(-1)
 
 /*
  * A channel's routing strategy: how locations rank after the number of
@@ -144,8 +141,7 @@ extern bool RouteReserve(RouteRequest *req, RoutePlanOut *out, RouteAllocation *
  * plan's allocations in lock order.
  */
 typedef void (*RouteLateWrites) (void *arg, RouteAllocation *planned, int nplanned);
-extern bool RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg,
-							 RouteAllocation **taken, int *ntaken);
+extern bool RouteReserveLate(RoutePlanOut *plan, RouteLateWrites before, void *arg);
 /* route_reserve.c: store the decision behind what was reserved */
 extern void RouteRecord(RouteRequest *req, RoutePlanOut *out, const char *trigger,
 						RouteAllocation *taken, int ntaken);
@@ -216,14 +212,7 @@ typedef struct RouteState
 	int		   *plan;			/* chosen site indexes, in score order */
 	int			nplan;
 	const char *rule;
-	/* balances with free units in a slot above 0 (hot products, stock_hot.c) */
-	int64	   *hot_products;
-	int32	   *hot_locations;
-	int			nhot;
 } RouteState;
-
-/* route_plan.c: whether (product, location) is a hot balance in this plan */
-extern bool RouteIsHot(RouteState *st, int64 product_id, int32 location_id);
 
 /* route_search.c: the search over the scored candidates (st->eligible) */
 extern void RouteSortByScore(RouteState *st, int *idx, int n);

@@ -60,7 +60,6 @@ typedef struct ShipConsume
 	int64		product_id;
 	int64		reservation_id;	/* the reservation; after step 7 the consumed row */
 	int32		qty;
-	int32		slot;			/* the balance slot it was reserved from */
 } ShipConsume;
 
 /* the working state of one ship() call, filled step by step */
@@ -341,7 +340,7 @@ ShipCollectReservations(ShipState *s)
 		values[1] = Int64GetDatum(product_id);
 		values[2] = Int32GetDatum(s->location_id);
 		OmsQuery(OmsPlan(&plan_res,
-						 "SELECT id, qty, slot::int4 FROM oms.reservations WHERE order_line_id OPERATOR(pg_catalog.=) $1 "
+						 "SELECT id, qty FROM oms.reservations WHERE order_line_id OPERATOR(pg_catalog.=) $1 "
 						 "   AND product_id OPERATOR(pg_catalog.=) $2 AND location_id OPERATOR(pg_catalog.=) $3 "
 						 "   AND status OPERATOR(pg_catalog.=) 'active' ORDER BY id FOR UPDATE",
 						 3, t3), values, NULL, 0);
@@ -357,7 +356,6 @@ ShipCollectReservations(ShipState *s)
 			s->cons[s->ncons].product_id = product_id;
 			s->cons[s->ncons].reservation_id = OmsGetInt64(r, 1, NULL);
 			s->cons[s->ncons].qty = q;
-			s->cons[s->ncons].slot = OmsGetInt32(r, 3, NULL);
 			s->ncons++;
 			want -= q;
 		}
@@ -379,8 +377,6 @@ ShipConsumeCmp(const void *a, const void *b)
 
 	if (x->product_id != y->product_id)
 		return x->product_id < y->product_id ? -1 : 1;
-	if (x->slot != y->slot)
-		return x->slot < y->slot ? -1 : 1;
 	return (x->reservation_id > y->reservation_id) - (x->reservation_id < y->reservation_id);
 }
 
@@ -440,7 +436,7 @@ ShipRecordMovements(ShipState *s)
 	int			i;
 
 	for (i = 0; i < s->ncons; i++)
-		InventoryShip(s->cons[i].product_id, s->location_id, s->cons[i].slot, s->cons[i].qty, s->order_id,
+		InventoryShip(s->cons[i].product_id, s->location_id, s->cons[i].qty, s->order_id,
 					  s->cons[i].reservation_id, reference);
 	/* cost of goods sold per product, after every balance row (valuation.c) */
 	for (i = 0; i < s->ncons; i++)

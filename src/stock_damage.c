@@ -118,9 +118,6 @@ DamageRun(FunctionCallInfo fcinfo, DamageAction action)
 						"   AND on_hand OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) ($3 OPERATOR(pg_catalog.*) $4))",
 						4, types), values, NULL, 0);
 	else
-	{
-		/* every free unit of a hot product onto slot 0 first */
-		InventoryLockAndGather(p.id, location_id);
 		OmsExec(OmsPlan(&plan_sellable_out,
 						"UPDATE oms.stock_balances SET on_hand = on_hand OPERATOR(pg_catalog.-) $3, "
 						"       damaged = damaged OPERATOR(pg_catalog.+) ($3 OPERATOR(pg_catalog.*) $4), updated_at = pg_catalog.now() "
@@ -128,7 +125,6 @@ DamageRun(FunctionCallInfo fcinfo, DamageAction action)
 						"   AND slot OPERATOR(pg_catalog.=) 0 AND (on_hand OPERATOR(pg_catalog.-) reserved) OPERATOR(pg_catalog.>=) $3 "
 						"   AND damaged OPERATOR(pg_catalog.<=) (2147483647 OPERATOR(pg_catalog.-) ($3 OPERATOR(pg_catalog.*) $4))",
 						4, types), values, NULL, 0);
-	}
 	if (SPI_processed == 0)
 	{
 		OmsQuery(OmsPlan(&plan_balance,
@@ -171,13 +167,12 @@ DamageRun(FunctionCallInfo fcinfo, DamageAction action)
 		static SPIPlanPtr plan_json = NULL;
 
 		OmsQuery(OmsPlan(&plan_json,
-						 "SELECT pg_catalog.json_build_object('sku', p.sku, 'location', l.code, 'on_hand', pg_catalog.sum(b.on_hand), "
-						 "       'reserved', pg_catalog.sum(b.reserved), 'damaged', pg_catalog.sum(b.damaged), "
-						 "       'safety_stock', pg_catalog.sum(b.safety_stock))::text "
+						 "SELECT pg_catalog.json_build_object('sku', p.sku, 'location', l.code, 'on_hand', b.on_hand, "
+						 "       'reserved', b.reserved, 'damaged', b.damaged, 'safety_stock', b.safety_stock)::text "
 						 "  FROM oms.stock_balances b JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) b.product_id "
 						 "  JOIN oms.locations l ON l.id OPERATOR(pg_catalog.=) b.location_id "
 						 " WHERE b.product_id OPERATOR(pg_catalog.=) $1 AND b.location_id OPERATOR(pg_catalog.=) $2 "
-						 " GROUP BY p.sku, l.code",
+						 "   AND b.slot OPERATOR(pg_catalog.=) 0",
 						 2, types), values, NULL, 1);
 		balance = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	}

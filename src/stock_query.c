@@ -91,12 +91,11 @@ available(PG_FUNCTION_ARGS)
 		/* whole kits per location (a kit ships from one place), summed */
 		OmsQuery(OmsPlan(&plan_kit,
 						 "SELECT COALESCE(pg_catalog.sum(k.kits), 0)::int8 FROM ("
-						 "  SELECT pg_catalog.min(COALESCE(b.free, 0) OPERATOR(pg_catalog./) kc.qty) AS kits "
+						 "  SELECT pg_catalog.min(COALESCE(pg_catalog.int4larger(b.on_hand OPERATOR(pg_catalog.-) b.reserved "
+						 "         OPERATOR(pg_catalog.-) b.safety_stock, 0), 0) OPERATOR(pg_catalog./) kc.qty) AS kits "
 						 "    FROM oms.locations l CROSS JOIN oms.kit_components kc "
-						 "    LEFT JOIN LATERAL (SELECT pg_catalog.sum(pg_catalog.int4larger(s.on_hand OPERATOR(pg_catalog.-) s.reserved "
-						 "                 OPERATOR(pg_catalog.-) s.safety_stock, 0))::int4 AS free "
-						 "            FROM oms.stock_balances s WHERE s.product_id OPERATOR(pg_catalog.=) kc.component_id "
-						 "             AND s.location_id OPERATOR(pg_catalog.=) l.id) b ON true "
+						 "    LEFT JOIN oms.stock_balances b ON b.product_id OPERATOR(pg_catalog.=) kc.component_id "
+						 "         AND b.location_id OPERATOR(pg_catalog.=) l.id AND b.slot OPERATOR(pg_catalog.=) 0 "
 						 "   WHERE kc.kit_id OPERATOR(pg_catalog.=) $1 "
 						 "     AND CASE WHEN $2 IS NULL THEN l.active ELSE l.id OPERATOR(pg_catalog.=) $2 END "
 						 "   GROUP BY l.id) k",

@@ -13,7 +13,7 @@ SELECT tables_are('oms', ARRAY['channels', 'locations', 'products', 'kit_compone
                          'shipping_rates', 'shipments', 'shipment_lines', 'return_reasons', 'rmas', 'rma_lines', 'accounts', 'journal_rules', 'journal_entries', 'journal_lines', 'revenue_recognized',
                          'suppliers', 'supplier_products', 'purchase_order_statuses', 'purchase_order_transitions', 'purchase_orders',
                          'purchase_order_lines', 'purchase_order_receipts', 'purchase_proposals', 'inventory_valuation', 'valued_movements',
-                         'materialized_reports', 'order_versions', 'product_substitutes', 'hot_balances', 'tax_rates', 'invoices',
+                         'materialized_reports', 'order_versions', 'product_substitutes', 'tax_rates', 'invoices',
                          'price_lists', 'prices', 'product_categories', 'promotions', 'promotion_codes',
                          'promotion_code_customers', 'order_codes', 'order_promotions']);
 SELECT materialized_views_are('oms', ARRAY['report_sales_daily_mv', 'report_fulfillment_mv', 'report_routing_mv',
