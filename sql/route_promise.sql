@@ -1,21 +1,22 @@
 --
 -- route_promise: routing by delivery promise (issue 21)
---   Two locations in two time zones: WEST (America/New_York, no cut-off:
---   ships on its own today) far from the customer, EAST (Asia/Tokyo,
---   cut-off 00:00: always past it, ships on its tomorrow) near the
---   customer, so its carrier rate is cheaper. One service std of 2 days,
---   one exp of 1 day. EAST's tomorrow is WEST's today + 1 or + 2 (Tokyo is
---   13 or 14 hours ahead), so with std WEST delivers on NY today + 2, EAST
---   on NY today + 3 or + 4; the tests only use dates on which that
---   difference does not matter.
+--   Two locations in two time zones exactly 24 hours apart, so that the
+--   dates below hold at any hour of the run (with zones 13 or 14 hours
+--   apart, an express verdict flipped with the hour of day): WEST
+--   (Etc/GMT+10, UTC-10, no cut-off: ships on its own today) far from the
+--   customer, EAST (Etc/GMT-14, UTC+14, cut-off 00:00: always past it,
+--   ships on its tomorrow) near the customer, so its carrier rate is
+--   cheaper. EAST's today is always WEST's today + 1, so EAST ships on
+--   WEST's today + 2. One service std of 2 days, one exp of 1 day: WEST
+--   delivers std on W+2, exp on W+1; EAST exp on W+3, std on W+4.
 --   1. without a deadline, strategy cheapest: EAST (the cheaper rate);
---   2. deliver_by NY today + 2: only WEST can make it, and wins;
---      deliver_by NY today + 4: both can, EAST (cheaper) wins again;
+--   2. deliver_by W+2: only WEST can make it, and wins;
+--      deliver_by W+4: both can, EAST (cheaper) wins again;
 --   3. explain_route shows the deadline verdict and the promise per
 --      location; the decision stores the promise;
 --   4. strategy fastest: the earliest date wins (WEST) over the cheaper;
 --      service_level express: the fastest service is promised;
---   5. a deadline nobody can make: OM001, nothing written;
+--   5. a deadline nobody can make (W-1): OM001, nothing written;
 --   6. the daily capacity counts the location's own day;
 --   7. invalid documents and locations.
 --
@@ -25,8 +26,8 @@ DROP EXTENSION IF EXISTS oms CASCADE; CREATE EXTENSION oms;
 INSERT INTO oms.channels (code, name, kind) VALUES ('web', 'Web', 'web');
 INSERT INTO oms.channels (code, name, kind, routing_strategy) VALUES ('fast', 'Fast', 'web', 'fastest');
 INSERT INTO oms.locations (code, name, kind, latitude, longitude, time_zone, cutoff_time, daily_capacity)
-VALUES ('WEST', 'West', 'warehouse', 52.5, 13.4, 'America/New_York', NULL, 100),
-       ('EAST', 'East', 'warehouse', 50.0, 8.0, 'Asia/Tokyo', '00:00', NULL);
+VALUES ('WEST', 'West', 'warehouse', 52.5, 13.4, 'Etc/GMT+10', NULL, 100),
+       ('EAST', 'East', 'warehouse', 50.0, 8.0, 'Etc/GMT-14', '00:00', NULL);
 INSERT INTO oms.products (sku, name, kind, weight_kg) VALUES ('BOX', 'Box', 'stock', 1);
 SELECT oms.receive_stock('BOX', 'WEST', 50) IS NOT NULL, oms.receive_stock('BOX', 'EAST', 50) IS NOT NULL;
 INSERT INTO oms.carriers (code, name) VALUES ('ups', 'UPS');
@@ -35,8 +36,8 @@ SELECT id, 'std', 'Standard', 2 FROM oms.carriers UNION ALL SELECT id, 'exp', 'E
 INSERT INTO oms.shipping_rates (service_id, currency, max_km, max_kg, price)
 SELECT s.id, 'EUR', b.km, NULL, CASE s.code WHEN 'std' THEN b.std ELSE b.exp END
   FROM oms.carrier_services s, (VALUES (100::numeric, 5, 15), (NULL, 9, 25)) AS b(km, std, exp);
--- NY's today, the reference of the dates below
-CREATE FUNCTION ny(n int) RETURNS text LANGUAGE sql AS $$ SELECT to_char(timezone('America/New_York', now())::date + n, 'YYYY-MM-DD') $$;
+-- WEST's today, the reference of the dates below
+CREATE FUNCTION west(n int) RETURNS text LANGUAGE sql AS $$ SELECT to_char(timezone('Etc/GMT+10', now())::date + n, 'YYYY-MM-DD') $$;
 CREATE FUNCTION doc(ext text, extra jsonb DEFAULT '{}', channel text DEFAULT 'web') RETURNS jsonb LANGUAGE sql AS $$
 SELECT jsonb_build_object('channel', channel, 'external_id', ext, 'currency', 'EUR', 'ship_to', jsonb_build_object('lat', 50.1, 'lon', 8.1),
          'lines', jsonb_build_array(jsonb_build_object('sku', 'BOX', 'qty', 1, 'unit_price', 10))) || extra
@@ -56,25 +57,25 @@ END $$;
 
 -- 1. no deadline: the cheapest (EAST, near the customer)
 SELECT routed(oms.place_order(doc('p1'))) AS no_deadline;
--- 2. by NY today + 2 only WEST delivers; by NY today + 4 both do, EAST is cheaper
-SELECT routed(oms.place_order(doc('p2', jsonb_build_object('deliver_by', ny(2))))) AS by_today_plus_2;
-SELECT routed(oms.place_order(doc('p3', jsonb_build_object('deliver_by', ny(4))))) AS by_today_plus_4;
-SELECT external_id, deliver_by = ny(2)::date AS deliver_by_2, deliver_by = ny(4)::date AS deliver_by_4, service_level
+-- 2. by W+2 only WEST delivers; by W+4 both do, EAST is cheaper
+SELECT routed(oms.place_order(doc('p2', jsonb_build_object('deliver_by', west(2))))) AS by_today_plus_2;
+SELECT routed(oms.place_order(doc('p3', jsonb_build_object('deliver_by', west(4))))) AS by_today_plus_4;
+SELECT external_id, deliver_by = west(2)::date AS deliver_by_2, deliver_by = west(4)::date AS deliver_by_4, service_level
   FROM oms.orders ORDER BY id;
 
 -- 3. explain_route: the deadline verdict and the promise of every location
 SELECT location, eligible, verdicts -> 'deadline' AS deadline, reason,
        verdicts -> 'promise' ->> 'service' AS service,
-       CASE location WHEN 'WEST' THEN (verdicts -> 'promise' ->> 'arrives_on') = ny(2) END AS west_arrives_today_plus_2,
-       (verdicts -> 'promise' ->> 'ships_on') = CASE location WHEN 'WEST' THEN ny(0)
-            ELSE to_char(timezone('Asia/Tokyo', now())::date + 1, 'YYYY-MM-DD') END AS ships_on_local_day,
+       CASE location WHEN 'WEST' THEN (verdicts -> 'promise' ->> 'arrives_on') = west(2) END AS west_arrives_today_plus_2,
+       (verdicts -> 'promise' ->> 'ships_on') = CASE location WHEN 'WEST' THEN west(0)
+            ELSE to_char(timezone('Etc/GMT-14', now())::date + 1, 'YYYY-MM-DD') END AS ships_on_local_day,
        shipping_cost
-  FROM oms.explain_route(doc('x1', jsonb_build_object('deliver_by', ny(2)))) ORDER BY location;
+  FROM oms.explain_route(doc('x1', jsonb_build_object('deliver_by', west(2)))) ORDER BY location;
 -- without a deadline or service level, verdicts look as before: no deadline, no promise
 SELECT location, verdicts FROM oms.explain_route(doc('x2')) ORDER BY location;
 -- the decision stores the promise of the chosen location
 SELECT o.external_id, d.chosen -> 0 ->> 'location' AS location, d.chosen -> 0 -> 'promise' ->> 'service' AS service,
-       (d.chosen -> 0 -> 'promise' ->> 'arrives_on') = ny(2) AS arrives_today_plus_2, d.chosen -> 0 -> 'promise' ->> 'rate' AS rate
+       (d.chosen -> 0 -> 'promise' ->> 'arrives_on') = west(2) AS arrives_today_plus_2, d.chosen -> 0 -> 'promise' ->> 'rate' AS rate
   FROM oms.routing_decisions d JOIN oms.orders o ON o.id = d.order_id ORDER BY d.id;
 
 -- 4. strategy fastest: the earliest arrival wins over the cheaper rate
@@ -86,19 +87,19 @@ SELECT routed(oms.place_order(doc('e1', '{"service_level": "express"}'))) AS exp
 SELECT d.chosen -> 0 -> 'promise' ->> 'service' AS service, d.chosen -> 0 -> 'promise' ->> 'rate' AS rate
   FROM oms.routing_decisions d JOIN oms.orders o ON o.id = d.order_id WHERE o.external_id = 'e1';
 SELECT service_level FROM oms.orders WHERE external_id = 'e1';
--- a deadline with express: WEST's express arrives NY today + 1
+-- a deadline with express: WEST's express arrives W+1
 SELECT location, eligible, verdicts -> 'promise' ->> 'service' AS service,
-       CASE location WHEN 'WEST' THEN (verdicts -> 'promise' ->> 'arrives_on') = ny(1) END AS west_today_plus_1
-  FROM oms.explain_route(doc('x3', jsonb_build_object('deliver_by', ny(1), 'service_level', 'express'))) ORDER BY location;
+       CASE location WHEN 'WEST' THEN (verdicts -> 'promise' ->> 'arrives_on') = west(1) END AS west_today_plus_1
+  FROM oms.explain_route(doc('x3', jsonb_build_object('deliver_by', west(1), 'service_level', 'express'))) ORDER BY location;
 
--- 5. a deadline nobody can make (NY yesterday): refused like a shortage, nothing written
+-- 5. a deadline nobody can make (W-1): refused like a shortage, nothing written
 SELECT count(*) AS orders_before FROM oms.orders;
-SELECT * FROM promise_try(format('SELECT oms.place_order(%L)', doc('late', jsonb_build_object('deliver_by', ny(-1)))));
+SELECT * FROM promise_try(format('SELECT oms.place_order(%L)', doc('late', jsonb_build_object('deliver_by', west(-1)))));
 SELECT count(*) AS orders_after FROM oms.orders;
-SELECT location, eligible, reason FROM oms.explain_route(doc('x4', jsonb_build_object('deliver_by', ny(-1)))) ORDER BY location;
+SELECT location, eligible, reason FROM oms.explain_route(doc('x4', jsonb_build_object('deliver_by', west(-1)))) ORDER BY location;
 -- no rate in the order's currency: no promise, the deadline filters everything
 SELECT location, eligible, verdicts -> 'promise' AS promise
-  FROM oms.explain_route(doc('x5', jsonb_build_object('deliver_by', ny(9), 'currency', 'USD'))) ORDER BY location;
+  FROM oms.explain_route(doc('x5', jsonb_build_object('deliver_by', west(9), 'currency', 'USD'))) ORDER BY location;
 
 -- 6. the daily capacity counts days in the location's time zone
 SELECT l.code, d.day = timezone(l.time_zone, now())::date AS local_day, d.orders
@@ -119,4 +120,4 @@ SELECT state, message FROM promise_try($$UPDATE oms.channels SET routing_strateg
 SELECT count(*) AS orders_unchanged FROM oms.orders;
 
 SELECT * FROM oms.check();
-DROP FUNCTION ny(int), doc(text, jsonb, text), routed(jsonb), promise_try(text);
+DROP FUNCTION west(int), doc(text, jsonb, text), routed(jsonb), promise_try(text);
