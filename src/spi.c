@@ -80,7 +80,11 @@ OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
  * Key lookups only: between OmsKeyLookupsBegin() and OmsKeyLookupsEnd()
  * the planner does not choose sequential scans (enable_seqscan is off, as
  * a function's SET clause would set it, and restored the same way, also
- * on error). Every statement of an order's placement finds its rows by a
+ * on error), and does not compile plans (jit is off: a statement with no
+ * index to use, such as the scan of the few rows of oms.promotions, keeps
+ * its sequential scan at the disabled-path cost of 10^10, far above
+ * jit_above_cost, and was compiled by LLVM and thrown away on every call:
+ * a third of place_order's time). Every statement of an order's placement finds its rows by a
  * key. On a small table whose statistics say "two pages" the planner
  * prefers a sequential scan for those lookups, and the saved plan keeps
  * it; in a long transaction that places many orders, every version of a
@@ -94,6 +98,8 @@ OmsKeyLookupsBegin(void)
 	int			nest = NewGUCNestLevel();
 
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nest;
 }
