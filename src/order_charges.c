@@ -403,7 +403,8 @@ ChargesApply(PoOrder *o, OrderDocHead *head)
 					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax, "
 					"               pg_catalog.sum(qty OPERATOR(pg_catalog.-) qty_cancelled) AS owed "
 					"          FROM oms.order_lines WHERE order_id OPERATOR(pg_catalog.=) $1) l "
-					" WHERE o.id OPERATOR(pg_catalog.=) $1 RETURNING o.total",
+					" WHERE o.id OPERATOR(pg_catalog.=) $1 "
+					"RETURNING o.total, o.subtotal, o.discount, o.shipping, o.tax",
 					2, types), values, NULL, 0);
-	head->total = datumCopy(OmsGetDatum(0, 1, NULL), false, -1);
+	OrdersDocHeadAmounts(head, 1);
 }

@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/json.h"
 #include "utils/numeric.h"
 #include "utils/varlena.h"
@@ -50,9 +51,11 @@
 	"SELECT pg_catalog.jsonb_build_object(" \
 	"  'order_id', o.id, 'channel', c.code, 'external_id', o.external_id, 'status', o.status, " \
 	"  'policy', o.policy, 'currency', o.currency, 'customer_id', o.customer_id, 'total', o.total, " \
+	"  'subtotal', o.subtotal, 'discount', o.discount, 'shipping', o.shipping, 'tax', o.tax, " \
 	"  'placed_at', o.placed_at, 'expires_at', o.expires_at, " \
 	"  'lines', (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
 	"              'line_no', l.line_no, 'sku', p.sku, 'qty', l.qty, 'reserved', l.qty_reserved, " \
+	"              'unit_price', l.unit_price, 'discount', l.discount, 'tax', l.tax, " \
 	"              'backordered', l.qty_backordered, 'shipped', l.qty_shipped, 'cancelled', l.qty_cancelled, " \
 	"              'locations', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(" \
 	"                                 'location', loc.code, 'sku', rp.sku, 'qty', r.qty) ORDER BY loc.code, rp.sku), '[]'::pg_catalog.jsonb) " \
@@ -253,6 +256,21 @@ DocTextCmp(const char *a, const char *b)
 }
 
 /*
+ * The amounts of the order row as stored, from SPI row 0: total, subtotal,
+ * discount, shipping and tax in columns c to c + 4 (what the insert and
+ * the totals updates of placement return).
+ */
+void
+OrdersDocHeadAmounts(OrderDocHead *head, int c)
+{
+	head->total = datumCopy(OmsGetDatum(0, c, NULL), false, -1);
+	head->subtotal = datumCopy(OmsGetDatum(0, c + 1, NULL), false, -1);
+	head->discount = datumCopy(OmsGetDatum(0, c + 2, NULL), false, -1);
+	head->shipping = datumCopy(OmsGetDatum(0, c + 3, NULL), false, -1);
+	head->tax = datumCopy(OmsGetDatum(0, c + 4, NULL), false, -1);
+}
+
+/*
  * The document of an order place_order has just written, the same as
  * ORDERS_DOCUMENT_SQL with "replayed": false would read back: the caller
  * passes the order row's columns as it wrote them (h) and the lines and
@@ -260,7 +278,7 @@ DocTextCmp(const char *a, const char *b)
  * query's order: location code, then sku, in the database collation.
  */
 Datum
-OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
+OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w, const PoPrice *prices)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue	v;
@@ -287,6 +305,10 @@ OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
 		DocPush(&st, WJB_VALUE, &v);
 	}
 	DocNumeric(&st, "total", DatumGetNumeric(h->total));
+	DocNumeric(&st, "subtotal", DatumGetNumeric(h->subtotal));
+	DocNumeric(&st, "discount", DatumGetNumeric(h->discount));
+	DocNumeric(&st, "shipping", DatumGetNumeric(h->shipping));
+	DocNumeric(&st, "tax", DatumGetNumeric(h->tax));
 	DocTimestamp(&st, "placed_at", h->placed_at, false);
 	DocTimestamp(&st, "expires_at", h->expires_at, h->expires_at == (Datum) 0);
 	DocKey(&st, "lines");
@@ -300,6 +322,9 @@ OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w)
 		DocString(&st, "sku", l->sku);
 		DocInt(&st, "qty", l->qty);
 		DocInt(&st, "reserved", l->reserved);
+		DocNumeric(&st, "unit_price", DatumGetNumeric(prices[i].unit_price));
+		DocNumeric(&st, "discount", DatumGetNumeric(prices[i].discount));
+		DocNumeric(&st, "tax", DatumGetNumeric(prices[i].tax));
 		DocInt(&st, "backordered", l->backordered);
 		DocInt(&st, "shipped", 0);
 		DocInt(&st, "cancelled", l->cancelled);

@@ -400,7 +400,8 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest, Ord
 					"        CASE WHEN $11 OPERATOR(pg_catalog.>) 0 THEN pg_catalog.now() OPERATOR(pg_catalog.+) "
 					"             pg_catalog.make_interval(mins => $11) END, "
 					"        $12, $13, $14, $15, $16, $17, $18) "
-					"ON CONFLICT (channel_id, external_id) DO NOTHING RETURNING id, placed_at, expires_at, total",
+					"ON CONFLICT (channel_id, external_id) DO NOTHING "
+					"RETURNING id, placed_at, expires_at, total, subtotal, discount, shipping, tax",
 					18, types), values, nulls, 1);
 	if (SPI_processed == 1)
 	{
@@ -416,7 +417,7 @@ PoInsertOrder(PoOrder *o, int32 channel_id, int32 hold, const uint8 *digest, Ord
 		head->expires_at = OmsGetDatum(0, 3, &isnull);
 		if (isnull)
 			head->expires_at = (Datum) 0;
-		head->total = datumCopy(OmsGetDatum(0, 4, NULL), false, -1);
+		OrdersDocHeadAmounts(head, 4);
 		return true;
 	}
 
@@ -540,10 +541,18 @@ PoBookLines(PoOrder *o)
 					"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
 					"       pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
 					"       pg_catalog.unnest($9), pg_catalog.unnest($10), pg_catalog.unnest($11)) AS u(n, p, q, pr, d, t, r, b, c, s) "
-					"RETURNING line_no, id",
+					"RETURNING line_no, id, unit_price, discount, tax",
 					11, types), values, NULL, 0);
 	for (i = 0; i < (int) SPI_processed; i++)
-		o->work.lines[OmsGetInt32(i, 1, NULL) - 1].id = OmsGetInt64(i, 2, NULL);
+	{
+		int			n = OmsGetInt32(i, 1, NULL) - 1;
+
+		o->work.lines[n].id = OmsGetInt64(i, 2, NULL);
+		/* the amounts as stored (4 decimals), for the answer */
+		o->prices[n].unit_price = datumCopy(OmsGetDatum(i, 3, NULL), false, -1);
+		o->prices[n].discount = datumCopy(OmsGetDatum(i, 4, NULL), false, -1);
+		o->prices[n].tax = datumCopy(OmsGetDatum(i, 5, NULL), false, -1);
+	}
 	/* each line's price list and the promotions applied (src/order_pricing.c) */
 	OrdersPricingBook(o);
 }
@@ -578,9 +587,10 @@ PoOwedTotals(PoOrder *o, OrderDocHead *head)
 					"               pg_catalog.sum(pg_catalog.round(tax OPERATOR(pg_catalog.*) (qty OPERATOR(pg_catalog.-) qty_cancelled) "
 					"                              OPERATOR(pg_catalog./) qty, 4)) AS tax "
 					"          FROM oms.order_lines WHERE order_id OPERATOR(pg_catalog.=) $1) l "
-					" WHERE o.id OPERATOR(pg_catalog.=) $1 RETURNING o.total",
+					" WHERE o.id OPERATOR(pg_catalog.=) $1 "
+					"RETURNING o.total, o.subtotal, o.discount, o.shipping, o.tax",
 					1, types), values, NULL, 0);
-	head->total = datumCopy(OmsGetDatum(0, 1, NULL), false, -1);
+	OrdersDocHeadAmounts(head, 1);
 }
 
 
@@ -833,7 +843,7 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	if (PoApplyRules(&o))
 		result = OrdersDocumentReplayed(o.work.order_id, false);
 	else
-		result = OrdersDocumentPlaced(&head, &o.work);
+		result = OrdersDocumentPlaced(&head, &o.work, o.prices);
 	result = OrdersPricingDocument(result, &o);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();

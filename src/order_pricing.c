@@ -331,8 +331,8 @@ OrdersPricingRescale(int64 line_id, int32 old_qty, int32 qty, Datum unit_price, 
 }
 
 /*
- * place_order's answer with the pricing outcome: "subtotal" and
- * "discount" of the order, "promotions" (per promotion: its code, the
+ * place_order's answer with the pricing outcome (the order document
+ * already has the amounts): "promotions" (per promotion: its code, the
  * code that brought it, the discount, free shipping), "codes" (each code
  * sent: applied, or the refusal and its SQLSTATE), "free_shipping" and
  * "source_code". Only orders that priced from a list, sent codes or a
@@ -350,7 +350,7 @@ OrdersPricingDocument(Datum doc, PoOrder *o)
 	if (op == NULL || (!o->repriced && o->ncodes == 0 && o->source_code == NULL && op->promo.napplied == 0))
 		return doc;
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT pg_catalog.jsonb_build_object('subtotal', o.subtotal, 'discount', o.discount, "
+					 "SELECT pg_catalog.jsonb_build_object( "
 					 "       'free_shipping', EXISTS (SELECT FROM oms.order_promotions a "
 					 "                                 WHERE a.order_id OPERATOR(pg_catalog.=) o.id AND a.free_shipping), "
 					 "       'source_code', o.source_code, "

@@ -246,7 +246,11 @@ typedef struct OrderDocHead
 	const char *policy;
 	const char *currency;
 	int64		customer_id;	/* 0: a guest order */
-	Datum		total;			/* numeric, as stored */
+	Datum		total;			/* numeric, as stored; so are the four below */
+	Datum		subtotal;
+	Datum		discount;
+	Datum		shipping;
+	Datum		tax;
 	Datum		placed_at;		/* timestamptz */
 	Datum		expires_at;		/* timestamptz, or (Datum) 0 for none */
 } OrderDocHead;
@@ -336,7 +340,9 @@ extern Datum OrdersPlace(Jsonb *doc, int32 counter_location_id);
 /* the document, with "replayed" (place_order's and cancel_order's answer) */
 extern Datum OrdersDocumentReplayed(int64 order_id, bool replayed);
 /* a new order's document built from what place_order holds: no read-back */
-extern Datum OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w);
+extern Datum OrdersDocumentPlaced(const OrderDocHead *h, OrderWork *w, const PoPrice *prices);
+/* the order row's total, subtotal, discount, shipping and tax: SPI row 0, columns c to c + 4 */
+extern void OrdersDocHeadAmounts(OrderDocHead *head, int c);
 
 /* ---- order_release.c ---- */
 
