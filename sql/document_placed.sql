@@ -11,6 +11,9 @@
 --   4. pickup, no hold (expires_at null), notes and flags
 --   5. the read-back cases: backordered, terms customer (confirmed), hold
 --   6. a replay answers with the read-back document and "replayed": true
+--   7. the money the answer shows: a shipping charge, tax computed from
+--      oms.tax_rates on gross prices (the net unit price and the tax as
+--      stored, 4 decimals), partial with cancelled units and shipping
 --
 SET client_min_messages = warning;
 SET search_path = public, oms;
@@ -80,4 +83,15 @@ SELECT same, status, answer -> 'replayed' AS replayed FROM place('{"channel": "w
               {"sku": "LID", "qty": 1, "unit_price": 4},
               {"sku": "mug", "qty": 1, "unit_price": 9.90},
               {"sku": "WRAP", "qty": 1, "unit_price": 2.5}]}');
+-- 7. shipping and computed tax on gross prices: the lines' net unit_price,
+--    discount and tax and the order's amounts are the stored ones
+INSERT INTO oms.channels (code, name, kind, tax_mode, prices_include_tax) VALUES ('gross', 'Gross', 'web', 'computed', true);
+INSERT INTO oms.tax_rates (country, rate) VALUES ('DE', 0.19);
+SELECT * FROM place('{"channel": "gross", "external_id": "d-9", "currency": "EUR", "ship_to": {"country": "DE"},
+    "shipping": {"amount": 4.95},
+    "lines": [{"sku": "mug", "qty": 3, "unit_price": 9.99, "discount": 1}, {"sku": "LID", "qty": 1, "unit_price": 4}]}');
+SELECT oms.receive_stock('RARE', 'A-south', 1) IS NOT NULL AS received;
+SELECT * FROM place('{"channel": "gross", "external_id": "d-10", "currency": "EUR", "policy": "partial",
+    "ship_to": {"country": "DE"}, "shipping": {"amount": 4.95},
+    "lines": [{"sku": "RARE", "qty": 3, "unit_price": 119}, {"sku": "LID", "qty": 1, "unit_price": 4}]}');
 SELECT * FROM oms.check();

@@ -80,17 +80,18 @@ OmsPlanGeneric(SPIPlanPtr *cache, const char *sql, int nargs, Oid *argtypes)
  * Key lookups only: between OmsKeyLookupsBegin() and OmsKeyLookupsEnd()
  * the planner does not choose sequential scans (enable_seqscan is off, as
  * a function's SET clause would set it, and restored the same way, also
- * on error), and does not compile plans (jit is off: a statement with no
- * index to use, such as the scan of the few rows of oms.promotions, keeps
- * its sequential scan at the disabled-path cost of 10^10, far above
- * jit_above_cost, and was compiled by LLVM and thrown away on every call:
- * a third of place_order's time). Every statement of an order's placement finds its rows by a
+ * on error). Every statement of an order's placement finds its rows by a
  * key. On a small table whose statistics say "two pages" the planner
  * prefers a sequential scan for those lookups, and the saved plan keeps
  * it; in a long transaction that places many orders, every version of a
  * hot balance row that the transaction itself wrote stays in the table
  * until it commits, so each such scan reads all of them and a bulk import
  * became quadratic. An index lookup follows only the one row's versions.
+ *
+ * jit is off too: a statement with no index to use (the scan of the few
+ * rows of oms.promotions) keeps its sequential scan at the disabled-path
+ * cost of 10^10, far above jit_above_cost, and LLVM compiled and freed it
+ * on every order, a third of place_order's time.
  */
 int
 OmsKeyLookupsBegin(void)
