@@ -2071,6 +2071,14 @@ ALTER TABLE oms.orders ADD CONSTRAINT orders_shipping_chk CHECK (shipping OPERAT
 COMMENT ON COLUMN oms.orders.shipping IS 'Shipping charge: the document''s shipping.amount, or the quoted rate (shipping.quote), or 0; 0 once no unit is owed (src/order_charges.c)';
 COMMENT ON COLUMN oms.orders.total IS 'subtotal - discount + tax + shipping: what the units owed and their delivery cost (oms.check(): order_total_owed)';
 ALTER TABLE oms.order_lines ADD COLUMN price_includes_tax boolean NOT NULL DEFAULT false;
+ALTER TABLE oms.locations
+    ADD COLUMN country text,
+    ADD COLUMN region text,
+    ADD CONSTRAINT locations_country_chk CHECK (country OPERATOR(pg_catalog.~) '^[A-Z]{2}$'),
+    ADD CONSTRAINT locations_region_chk CHECK (region IS NULL OR (pg_catalog.length(pg_catalog.btrim(region)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(region) OPERATOR(pg_catalog.<=) 64 AND country IS NOT NULL));
+COMMENT ON COLUMN oms.locations.country IS 'ISO 3166-1 alpha-2 country code: where a pickup or counter order handed over here is taxed (oms.tax_rates); NULL: such orders are taxed by ship_to.country';
+COMMENT ON COLUMN oms.locations.region IS 'Region for oms.tax_rates.region (exact text), with country; NULL: the whole country';
 COMMENT ON COLUMN oms.order_lines.price_includes_tax IS 'The line was priced gross (tax included): unit_price and discount hold the net amounts oms extracted, tax the rest, so that the line still costs the gross amount (src/order_charges.c)';
 ALTER TABLE oms.payments DROP CONSTRAINT payments_method_chk;
 ALTER TABLE oms.payments ADD CONSTRAINT payments_method_chk CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['card', 'gift_card', 'store_credit', 'invoice', 'check', 'cash', 'bank_transfer']));

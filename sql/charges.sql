@@ -7,7 +7,8 @@
 --   2. tax: rates by country, region and tax class with validity; given
 --      vs computed per channel; net vs gross prices; refunds give the
 --      line's tax back in proportion;
---   3. bad inputs: each a 22023 that changes nothing;
+--   3. bad inputs: each a 22023 that changes nothing; a pickup or counter
+--      order is taxed where it is handed over (oms.locations.country);
 --   4. planted breaches: check() reports order_total_owed,
 --      shipping_without_units and shipping_recognized.
 --
@@ -209,6 +210,38 @@ SELECT state, message FROM try($$INSERT INTO oms.tax_rates (country, tax_class, 
 SELECT state, message FROM try($$UPDATE oms.products SET tax_class = 'Reduced!' WHERE sku = 'A'$$);
 SELECT state, message FROM try($$UPDATE oms.channels SET tax_mode = 'maybe' WHERE code = 'web'$$);
 SELECT state, message FROM try($$UPDATE oms.orders SET shipping = -1 WHERE external_id = 'S1'$$);
+
+-- where a pickup or counter order is taxed: at its location when the
+-- location has a country (the goods are handed over there), else by the
+-- ship-to's country
+INSERT INTO oms.locations (code, name, kind, latitude, longitude, pickup, country) VALUES
+    ('VIE', 'Vienna store', 'store', 48.21, 16.37, true, 'AT');
+INSERT INTO oms.locations (code, name, kind, latitude, longitude, pickup, country, region) VALUES
+    ('NYC', 'New York store', 'store', 40.71, -74.01, true, 'US', 'NY');
+INSERT INTO oms.locations (code, name, kind, latitude, longitude, pickup) VALUES
+    ('POT', 'Potsdam store', 'store', 52.39, 13.06, true);
+SELECT count(oms.receive_stock('A', l, 10)) FROM unnest(ARRAY['VIE', 'NYC', 'POT']) l;
+SELECT place('P1', '{"channel": "shop", "ship_to": {"pickup": "VIE"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
+SELECT * FROM lines_of('P1');
+-- the customer's German address does not matter: handed over in Vienna
+SELECT place('P2', '{"channel": "shop", "ship_to": {"pickup": "VIE", "country": "DE"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
+SELECT * FROM lines_of('P2');
+-- the location's region picks the regional rate
+SELECT place('P3', '{"channel": "shop", "ship_to": {"pickup": "NYC"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
+SELECT * FROM lines_of('P3');
+-- a location without a country: the ship-to's, else refused
+SELECT place('P4', '{"channel": "shop", "ship_to": {"pickup": "POT", "country": "DE"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
+SELECT * FROM lines_of('P4');
+SELECT * FROM try($$SELECT place('P5', '{"channel": "shop", "ship_to": {"pickup": "POT"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}')$$);
+SELECT count(*) AS p5_written FROM oms.orders WHERE external_id = 'P5';
+-- a counter sale in the Vienna store, gross prices (channel pos): 120 is 100 + 20 % tax
+SELECT oms.sell_at_counter('{"channel": "pos", "external_id": "C1", "location": "VIE", "currency": "EUR",
+    "lines": [{"sku": "A", "qty": 1, "unit_price": 120}], "payments": [{"method": "cash", "amount": 120}]}') -> 'order' ->> 'status' AS counter_sale;
+SELECT * FROM lines_of('C1');
+-- a region needs a country; codes are upper-case ISO 3166-1
+SELECT state, message FROM try($$UPDATE oms.locations SET region = 'Brandenburg' WHERE code = 'POT'$$);
+SELECT state, message FROM try($$UPDATE oms.locations SET country = 'de' WHERE code = 'POT'$$);
+SELECT state, message FROM try($$UPDATE oms.locations SET country = 'AT', region = ' ' WHERE code = 'POT'$$);
 
 SELECT * FROM oms.check();
 

@@ -68,6 +68,8 @@ CREATE TABLE oms.locations (
     created_at      timestamptz      NOT NULL DEFAULT pg_catalog.now(),
     time_zone       text             NOT NULL DEFAULT 'UTC',
     cutoff_time     time,
+    country         text,
+    region          text,
     CONSTRAINT locations_pkey PRIMARY KEY (id),
     CONSTRAINT locations_code_key UNIQUE (code),
     CONSTRAINT locations_code_chk CHECK (code OPERATOR(pg_catalog.~) '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$'),
@@ -79,7 +81,10 @@ CREATE TABLE oms.locations (
     CONSTRAINT locations_daily_capacity_chk CHECK (daily_capacity OPERATOR(pg_catalog.>) 0),
     CONSTRAINT locations_handling_cost_chk CHECK (handling_cost OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT locations_cost_per_km_chk CHECK (cost_per_km OPERATOR(pg_catalog.>=) 0),
-    CONSTRAINT locations_dropship_pickup_chk CHECK (NOT (kind OPERATOR(pg_catalog.=) 'dropship' AND pickup))
+    CONSTRAINT locations_dropship_pickup_chk CHECK (NOT (kind OPERATOR(pg_catalog.=) 'dropship' AND pickup)),
+    CONSTRAINT locations_country_chk CHECK (country OPERATOR(pg_catalog.~) '^[A-Z]{2}$'),
+    CONSTRAINT locations_region_chk CHECK (region IS NULL OR (pg_catalog.length(pg_catalog.btrim(region)) OPERATOR(pg_catalog.>) 0
+        AND pg_catalog.length(region) OPERATOR(pg_catalog.<=) 64 AND country IS NOT NULL))
 );
 COMMENT ON TABLE oms.locations IS 'Places that hold stock: warehouses, stores and dropship vendors';
 COMMENT ON COLUMN oms.locations.id IS 'Surrogate key';
@@ -99,6 +104,8 @@ COMMENT ON COLUMN oms.locations.active IS 'Inactive locations are never routed t
 COMMENT ON COLUMN oms.locations.created_at IS 'When the location was created';
 COMMENT ON COLUMN oms.locations.time_zone IS 'The location''s time zone (IANA name, for example Europe/Berlin): its days for the daily capacity and the cut-off';
 COMMENT ON COLUMN oms.locations.cutoff_time IS 'Local time after which an order ships the next day (delivery promises); NULL: it ships the same day';
+COMMENT ON COLUMN oms.locations.country IS 'ISO 3166-1 alpha-2 country code: where a pickup or counter order handed over here is taxed (oms.tax_rates); NULL: such orders are taxed by ship_to.country';
+COMMENT ON COLUMN oms.locations.region IS 'Region for oms.tax_rates.region (exact text), with country; NULL: the whole country';
 
 -- a time zone is checked when it is written, so that routing never meets
 -- one it cannot use
