@@ -233,7 +233,13 @@ SELECT * FROM lines_of('P3');
 SELECT place('P4', '{"channel": "shop", "ship_to": {"pickup": "POT", "country": "DE"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
 SELECT * FROM lines_of('P4');
 SELECT * FROM try($$SELECT place('P5', '{"channel": "shop", "ship_to": {"pickup": "POT"}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}')$$);
-SELECT count(*) AS p5_written FROM oms.orders WHERE external_id = 'P5';
+-- a country that is not a string, or blank, names no country
+SELECT state, message FROM try($$SELECT place('P6', '{"channel": "shop", "ship_to": {"country": 49}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}')$$);
+SELECT state, message FROM try($$SELECT place('P7', '{"channel": "shop", "ship_to": {"country": "  "}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}')$$);
+-- lower case and spaces are forgiven: " de " is DE
+SELECT place('P8', '{"channel": "shop", "ship_to": {"country": " de "}, "lines": [{"sku": "A", "qty": 1, "unit_price": 100}]}') IS NOT NULL AS placed;
+SELECT tax FROM lines_of('P8');
+SELECT count(*) AS p5_p6_p7_written FROM oms.orders WHERE external_id IN ('P5', 'P6', 'P7');
 -- a counter sale in the Vienna store, gross prices (channel pos): 120 is 100 + 20 % tax
 SELECT oms.sell_at_counter('{"channel": "pos", "external_id": "C1", "location": "VIE", "currency": "EUR",
     "lines": [{"sku": "A", "qty": 1, "unit_price": 120}], "payments": [{"method": "cash", "amount": 120}]}') -> 'order' ->> 'status' AS counter_sale;

@@ -40,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -188,68 +189,96 @@ ChargesLineGross(PoOrder *o, int i, bool channel_gross)
  * amounts in o; o->charges_changed when a line's amounts changed, so that
  * ChargesApply writes the order row's totals again.
  */
+/*
+ * Where the order is taxed: a pickup or counter order where it is handed
+ * over, when its location has a country; else the ship-to's country
+ * (upper case, trimmed) and region. *country is NULL when neither says.
+ */
+static void
+ChargesTaxPlace(PoOrder *o, char **country, char **region)
+{
+	JsonbContainer *s;
+	JsonbValue	buf;
+	JsonbValue *v;
+
+	*country = o->pickup_country;
+	*region = o->pickup_region;
+	if (*country != NULL || o->ship_to == NULL)
+		return;
+	s = &DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(o->ship_to)))->root;
+	if ((v = JsonGet(s, "country", &buf)) != NULL && v->type == jbvString)
+	{
+		text	   *t = cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+		char	   *c = TextDatumGetCString(DirectFunctionCall1Coll(upper, DEFAULT_COLLATION_OID,
+																	DirectFunctionCall1(btrim1, PointerGetDatum(t))));
+
+		if (c[0] != '\0')
+			*country = c;
+	}
+	if ((v = JsonGet(s, "region", &buf)) != NULL && v->type == jbvString)
+		*region = pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Each line's tax (see the banner), into o->prices and the order's
+ * amounts in o; o->charges_changed when a line's amounts changed, so that
+ * ChargesApply writes the order row's totals again. The rates are read
+ * only when the order has a place to be taxed.
+ */
 void
 ChargesLineTax(PoOrder *o)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[4] = {INT8ARRAYOID, TEXTOID, JSONBOID, INT4OID};
-	Datum		values[4];
-	char		nulls[4] = "    ";
+	Oid			types[3] = {INT8ARRAYOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
 	int64	   *pids = palloc(sizeof(int64) * o->work.nlines);
 	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000"),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	Datum		total;
+	char	   *country;
+	char	   *region;
 	int			i;
 
-	for (i = 0; i < o->work.nlines; i++)
-		pids[i] = o->work.lines[i].product.id;
-	values[0] = PointerGetDatum(OmsInt8Array(pids, o->work.nlines));
-	values[1] = CStringGetTextDatum(o->work.channel);
-	if (o->ship_to)
-		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(o->ship_to));
-	else
-		nulls[2] = 'n';
-	values[3] = Int32GetDatum(o->work.route.pickup_location_id);
-	/*
-	 * Where the order is taxed: a pickup or counter order where it is
-	 * handed over, when the location has a country; else the ship-to.
-	 * Generic plan: its custom plans cost more to make (0.14 ms) than they
-	 * save.
-	 */
-	OmsQuery(OmsPlanGeneric(&plan,
-				"SELECT u.i::int4, c.tax_mode OPERATOR(pg_catalog.=) 'computed', c.prices_include_tax, "
-				"       (SELECT r.rate FROM oms.tax_rates r "
-				"         WHERE r.country OPERATOR(pg_catalog.=) a.country "
-				"           AND (r.region IS NULL OR r.region OPERATOR(pg_catalog.=) a.region) "
-				"           AND r.tax_class OPERATOR(pg_catalog.=) p.tax_class "
-				"           AND (r.valid_from IS NULL OR r.valid_from OPERATOR(pg_catalog.<=) CURRENT_DATE) "
-				"           AND (r.valid_to IS NULL OR r.valid_to OPERATOR(pg_catalog.>) CURRENT_DATE) "
-				"         ORDER BY r.region NULLS LAST, r.valid_from DESC NULLS LAST LIMIT 1), "
-				"       a.country IS NOT NULL "
-				"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(pid, i) "
-				"  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) u.pid "
-				"  JOIN oms.channels c ON c.code OPERATOR(pg_catalog.=) $2 "
-				" CROSS JOIN (SELECT COALESCE(hl.country, "
-				"                    NULLIF(pg_catalog.upper(pg_catalog.btrim($3 OPERATOR(pg_catalog.->>) 'country')), '')) AS country, "
-				"                    CASE WHEN hl.country IS NOT NULL THEN hl.region "
-				"                         ELSE $3 OPERATOR(pg_catalog.->>) 'region' END AS region "
-				"               FROM (SELECT) d LEFT JOIN oms.locations hl ON hl.id OPERATOR(pg_catalog.=) $4) a "
-				" ORDER BY u.i",
-				4, types), values, nulls, 0);
-	if ((int) SPI_processed != o->work.nlines)
-		elog(ERROR, "oms: the products of the order changed under it");
+	ChargesTaxPlace(o, &country, &region);
+	if (country != NULL)
+	{
+		for (i = 0; i < o->work.nlines; i++)
+			pids[i] = o->work.lines[i].product.id;
+		values[0] = PointerGetDatum(OmsInt8Array(pids, o->work.nlines));
+		values[1] = CStringGetTextDatum(country);
+		if (region != NULL)
+			values[2] = CStringGetTextDatum(region);
+		else
+			nulls[2] = 'n';
+		/* generic: its custom plans cost more to make (0.14 ms) than they save */
+		OmsQuery(OmsPlanGeneric(&plan,
+								"SELECT (SELECT r.rate FROM oms.tax_rates r "
+								"         WHERE r.country OPERATOR(pg_catalog.=) $2 "
+								"           AND (r.region IS NULL OR r.region OPERATOR(pg_catalog.=) $3) "
+								"           AND r.tax_class OPERATOR(pg_catalog.=) p.tax_class "
+								"           AND (r.valid_from IS NULL OR r.valid_from OPERATOR(pg_catalog.<=) CURRENT_DATE) "
+								"           AND (r.valid_to IS NULL OR r.valid_to OPERATOR(pg_catalog.>) CURRENT_DATE) "
+								"         ORDER BY r.region NULLS LAST, r.valid_from DESC NULLS LAST LIMIT 1) "
+								"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(pid, i) "
+								"  JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) u.pid "
+								" ORDER BY u.i",
+								3, types), values, nulls, 0);
+		if ((int) SPI_processed != o->work.nlines)
+			elog(ERROR, "oms: the products of the order changed under it");
+	}
 
 	o->subtotal = o->discount = o->tax = ChNum(0);
 	for (i = 0; i < o->work.nlines; i++)
 	{
 		PoPrice    *pp = &o->prices[i];
-		bool		computed = DatumGetBool(OmsGetDatum(i, 2, NULL));
-		bool		has_country = DatumGetBool(OmsGetDatum(i, 5, NULL));
-		bool		no_rate;
-		Datum		rate = OmsGetDatum(i, 4, &no_rate);
+		bool		computed = o->tax_computed;
+		bool		has_country = country != NULL;
+		bool		no_rate = true;
+		Datum		rate = has_country ? OmsGetDatum(i, 1, &no_rate) : (Datum) 0;
 		Datum		qty = ChNum(o->work.lines[i].qty);
 
-		pp->gross = ChargesLineGross(o, i, DatumGetBool(OmsGetDatum(i, 3, NULL)));
+		pp->gross = ChargesLineGross(o, i, o->channel_gross);
 		if (pp->tax_given && computed)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -131,7 +131,8 @@ PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 	bool		channel_hold_null;
 
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT id, active, hold_minutes FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
+					 "SELECT id, active, hold_minutes, tax_mode OPERATOR(pg_catalog.=) 'computed', prices_include_tax "
+					 "  FROM oms.channels WHERE code OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -143,7 +144,17 @@ PoResolveChannel(PoOrder *o, bool *active, int32 *hold)
 	channel_hold = OmsGetInt32(0, 3, &channel_hold_null);
 	*hold = o->hold_minutes >= 0 ? o->hold_minutes : (!channel_hold_null ? channel_hold : oms_hold_minutes);
 	o->work.route.channel_id = OmsGetInt32(0, 1, NULL);
+	o->tax_computed = DatumGetBool(OmsGetDatum(0, 4, NULL));
+	o->channel_gross = DatumGetBool(OmsGetDatum(0, 5, NULL));
 	return o->work.route.channel_id;
+}
+
+/* the location's country and region (SPI row 0, columns c and c + 1): where the order is taxed */
+static void
+PoPickupTaxPlace(PoOrder *o, int c)
+{
+	o->pickup_country = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, c);
+	o->pickup_region = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, c + 1);
 }
 
 /*
@@ -165,7 +176,7 @@ PoResolvePickup(PoOrder *o, int32 counter_location_id)
 	{
 		values[0] = Int32GetDatum(counter_location_id);
 		OmsQuery(OmsPlan(&plan_counter,
-						 "SELECT latitude, longitude FROM oms.locations WHERE id OPERATOR(pg_catalog.=) $1",
+						 "SELECT latitude, longitude, country, region FROM oms.locations WHERE id OPERATOR(pg_catalog.=) $1",
 						 1, types_counter), values, NULL, 1);
 		if (SPI_processed == 0)
 			elog(ERROR, "oms: counter location %d vanished", counter_location_id);
@@ -174,13 +185,14 @@ PoResolvePickup(PoOrder *o, int32 counter_location_id)
 		o->work.route.has_coords = true;
 		o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 1, NULL));
 		o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 2, NULL));
+		PoPickupTaxPlace(o, 3);
 		return;
 	}
 	if (o->pickup == NULL)
 		return;
 	values[0] = CStringGetTextDatum(o->pickup);
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT id, active, pickup, latitude, longitude FROM oms.locations "
+					 "SELECT id, active, pickup, latitude, longitude, country, region FROM oms.locations "
 					 " WHERE code OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	if (SPI_processed == 0)
@@ -194,6 +206,7 @@ PoResolvePickup(PoOrder *o, int32 counter_location_id)
 	o->work.route.has_coords = true;
 	o->work.route.lat = DatumGetFloat8(OmsGetDatum(0, 4, NULL));
 	o->work.route.lon = DatumGetFloat8(OmsGetDatum(0, 5, NULL));
+	PoPickupTaxPlace(o, 6);
 }
 
 /*

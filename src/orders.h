@@ -226,6 +226,10 @@ typedef struct PoOrder
 	ChargesShippingInput shipping;
 	int8		prices_include_tax;
 	bool		charges_changed;	/* ChargesLineTax changed a line's amounts */
+	bool		tax_computed;	/* the channel's tax_mode is computed */
+	bool		channel_gross;	/* the channel's prices_include_tax */
+	char	   *pickup_country; /* the pickup or counter location's country and region, or NULL */
+	char	   *pickup_region;
 	/* pricing and promotions (src/order_pricing.c) */
 	char	  **codes;			/* "codes", upper case */
 	int			ncodes;
