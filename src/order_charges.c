@@ -6,14 +6,18 @@
  *
  *	  Tax (ChargesLineTax), after the lines' discounts are known and before
  *	  the lines are written:
- *	    - the rate is the oms.tax_rates row of the ship-to's country
- *	      (ship_to.country) for the product's tax_class, valid today; a row
- *	      naming the ship-to's region (ship_to.region) wins over the
- *	      country's. No row: the line is not taxed (an export, say).
+ *	    - where the order is taxed (ChargesTaxPlace): a pickup or counter
+ *	      order at its location, when oms.locations.country is set (its
+ *	      region with it); else the ship-to (ship_to.country, ship_to.region).
+ *	      With no country, no rate is read.
+ *	    - the rate is the oms.tax_rates row of that country for the
+ *	      product's tax_class, valid today; a row naming the region wins
+ *	      over the country's. No row: the line is not taxed (an export,
+ *	      say).
  *	    - channel tax_mode given (the default): a line that sends "tax"
  *	      keeps it; a line that sends none is computed. tax_mode computed:
- *	      every line is computed, a line that sends "tax" is refused, and a
- *	      ship-to without a country is refused.
+ *	      every line is computed, a line that sends "tax" is refused, and an
+ *	      order without a country is refused.
  *	    - net line: tax = round((qty x unit_price - discount) x rate, 4).
  *	    - gross line (ChargesLineGross: the line's price_includes_tax, else
  *	      the document's prices_include_tax, else the channel's): the price
@@ -184,11 +188,6 @@ ChargesLineGross(PoOrder *o, int i, bool channel_gross)
 
 /* ---- tax ---- */
 
-/*
- * Each line's tax (see the banner), into o->prices and the order's
- * amounts in o; o->charges_changed when a line's amounts changed, so that
- * ChargesApply writes the order row's totals again.
- */
 /*
  * Where the order is taxed: a pickup or counter order where it is handed
  * over, when its location has a country; else the ship-to's country
