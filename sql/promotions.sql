@@ -173,6 +173,13 @@ SELECT code('pos-only', 'POS');
 SELECT * FROM show(place('C-1', '[{"sku": "MUG", "qty": 1}]', '{"codes": ["welcome"], "source_code": "xmas-2026"}'));
 SELECT * FROM lines('C-1');
 SELECT * FROM uses();
+-- the order document has the pricing outcome too: get_order shows it, and a
+-- replay answers what the first call answered (no second use taken)
+SELECT * FROM show(oms.get_order(oid_of('C-1')));
+SELECT (place('C-1', '[{"sku": "MUG", "qty": 1}]', '{"codes": ["welcome"], "source_code": "xmas-2026"}') - 'replayed')
+       = oms.get_order(oid_of('C-1')) AS replay_is_the_document,
+       oms.get_order(oid_of('C-1')) ?& ARRAY['promotions', 'codes', 'source_code', 'free_shipping'] AS has_pricing;
+SELECT * FROM uses();
 -- every refusal raises its SQLSTATE (codes_required is the default)
 SELECT try($$SELECT place('C-2', '[{"sku": "MUG", "qty": 1}]', '{"codes": ["NOPE"]}')$$) AS unknown;
 SELECT try($$SELECT place('C-2', '[{"sku": "MUG", "qty": 1}]', '{"codes": ["GONE"]}')$$) AS expired;

@@ -77,6 +77,8 @@
 	"                ELSE '{}'::pg_catalog.jsonb END ORDER BY l.line_no) " \
 	"               FROM oms.order_lines l JOIN oms.products p ON p.id OPERATOR(pg_catalog.=) l.product_id " \
 	"              WHERE l.order_id OPERATOR(pg_catalog.=) o.id)) " \
+	"  OPERATOR(pg_catalog.||) CASE WHEN " ORDERS_HAS_PRICING_SQL " THEN " ORDERS_PRICING_SQL \
+	"       ELSE '{}'::pg_catalog.jsonb END " \
 	"  OPERATOR(pg_catalog.||) CASE WHEN $2 IS NULL THEN '{}'::pg_catalog.jsonb " \
 	"       ELSE pg_catalog.jsonb_build_object('replayed', $2) END " \
 	"  FROM oms.orders o JOIN oms.channels c ON c.id OPERATOR(pg_catalog.=) o.channel_id " \

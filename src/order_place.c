@@ -852,12 +852,14 @@ OrdersPlace(Jsonb *doc, int32 counter_location_id)
 	/* the order_placed event says the total the order ended with */
 	if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, inserted_total, head.total)) != 0)
 		EventsAmendPlacedTotal(o.work.order_id, head.total);
-	/* a status the rules changed is read back; otherwise no read-back */
+	/*
+	 * a status the rules changed is read back (the document query has the
+	 * pricing outcome); otherwise no read-back
+	 */
 	if (PoApplyRules(&o))
 		result = OrdersDocumentReplayed(o.work.order_id, false);
 	else
-		result = OrdersDocumentPlaced(&head, &o.work, o.prices);
-	result = OrdersPricingDocument(result, &o);
+		result = OrdersPricingDocument(OrdersDocumentPlaced(&head, &o.work, o.prices), &o);
 	OmsKeyLookupsEnd(nest);
 	SPI_finish();
 	return result;

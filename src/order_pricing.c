@@ -331,12 +331,9 @@ OrdersPricingRescale(int64 line_id, int32 old_qty, int32 qty, Datum unit_price, 
 }
 
 /*
- * place_order's answer with the pricing outcome (the order document
- * already has the amounts): "promotions" (per promotion: its code, the
- * code that brought it, the discount, free shipping), "codes" (each code
- * sent: applied, or the refusal and its SQLSTATE), "free_shipping" and
- * "source_code". Only orders that priced from a list, sent codes or a
- * source code, or got a promotion carry these keys.
+ * The document place_order built in memory, with the pricing outcome
+ * (ORDERS_PRICING_SQL) when the order has one, as the document query adds
+ * it (ORDERS_HAS_PRICING_SQL); decided from what the call holds.
  */
 Datum
 OrdersPricingDocument(Datum doc, PoOrder *o)
@@ -350,20 +347,7 @@ OrdersPricingDocument(Datum doc, PoOrder *o)
 	if (op == NULL || (!o->repriced && o->ncodes == 0 && o->source_code == NULL && op->promo.napplied == 0))
 		return doc;
 	OmsQuery(OmsPlan(&plan,
-					 "SELECT pg_catalog.jsonb_build_object( "
-					 "       'free_shipping', EXISTS (SELECT FROM oms.order_promotions a "
-					 "                                 WHERE a.order_id OPERATOR(pg_catalog.=) o.id AND a.free_shipping), "
-					 "       'source_code', o.source_code, "
-					 "       'promotions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object( "
-					 "                  'promotion', p.code, 'code', k.code, 'discount', x.amount, 'free_shipping', x.fs) "
-					 "                  ORDER BY p.code) "
-					 "             FROM (SELECT a.promotion_id, a.code_id, pg_catalog.sum(a.amount) AS amount, pg_catalog.bool_or(a.free_shipping) AS fs "
-					 "                     FROM oms.order_promotions a WHERE a.order_id OPERATOR(pg_catalog.=) o.id GROUP BY 1, 2) x "
-					 "             JOIN oms.promotions p ON p.id OPERATOR(pg_catalog.=) x.promotion_id "
-					 "             LEFT JOIN oms.promotion_codes k ON k.id OPERATOR(pg_catalog.=) x.code_id), '[]'), "
-					 "       'codes', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( "
-					 "                  'code', c.code, 'applied', c.applied, 'refusal', c.refusal, 'sqlstate', c.sqlstate)) ORDER BY c.id) "
-					 "             FROM oms.order_codes c WHERE c.order_id OPERATOR(pg_catalog.=) o.id), '[]')) "
+					 "SELECT " ORDERS_PRICING_SQL
 					 "  FROM oms.orders o WHERE o.id OPERATOR(pg_catalog.=) $1",
 					 1, types), values, NULL, 1);
 	initStringInfo(&s);

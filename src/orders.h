@@ -341,6 +341,37 @@ extern Datum OrdersPlace(Jsonb *doc, int32 counter_location_id);
 
 /* ---- order_document.c ---- */
 
+/*
+ * The pricing outcome of the order o (an alias of oms.orders) as a jsonb
+ * object: "free_shipping", "source_code", "promotions" (per promotion: its
+ * code, the code that brought it, the discount, free shipping) and
+ * "codes" (each code sent: applied, or the refusal and its SQLSTATE).
+ * place_order's answer and the order document (get_order, a replay) carry
+ * it when ORDERS_HAS_PRICING_SQL holds: an order priced from a list, with
+ * codes, a source code or a promotion.
+ */
+#define ORDERS_PRICING_SQL \
+	"pg_catalog.jsonb_build_object( " \
+	"       'free_shipping', EXISTS (SELECT FROM oms.order_promotions a " \
+	"                                 WHERE a.order_id OPERATOR(pg_catalog.=) o.id AND a.free_shipping), " \
+	"       'source_code', o.source_code, " \
+	"       'promotions', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object( " \
+	"                  'promotion', p.code, 'code', k.code, 'discount', x.amount, 'free_shipping', x.fs) " \
+	"                  ORDER BY p.code) " \
+	"             FROM (SELECT a.promotion_id, a.code_id, pg_catalog.sum(a.amount) AS amount, pg_catalog.bool_or(a.free_shipping) AS fs " \
+	"                     FROM oms.order_promotions a WHERE a.order_id OPERATOR(pg_catalog.=) o.id GROUP BY 1, 2) x " \
+	"             JOIN oms.promotions p ON p.id OPERATOR(pg_catalog.=) x.promotion_id " \
+	"             LEFT JOIN oms.promotion_codes k ON k.id OPERATOR(pg_catalog.=) x.code_id), '[]'), " \
+	"       'codes', COALESCE((SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object( " \
+	"                  'code', c.code, 'applied', c.applied, 'refusal', c.refusal, 'sqlstate', c.sqlstate)) ORDER BY c.id) " \
+	"             FROM oms.order_codes c WHERE c.order_id OPERATOR(pg_catalog.=) o.id), '[]')) "
+#define ORDERS_HAS_PRICING_SQL \
+	"(o.source_code IS NOT NULL " \
+	" OR EXISTS (SELECT FROM oms.order_codes c WHERE c.order_id OPERATOR(pg_catalog.=) o.id) " \
+	" OR EXISTS (SELECT FROM oms.order_promotions a WHERE a.order_id OPERATOR(pg_catalog.=) o.id) " \
+	" OR EXISTS (SELECT FROM oms.order_lines l WHERE l.order_id OPERATOR(pg_catalog.=) o.id " \
+	"               AND l.price_source OPERATOR(pg_catalog.=) 'list'))"
+
 /* the document, with "replayed" (place_order's and cancel_order's answer) */
 extern Datum OrdersDocumentReplayed(int64 order_id, bool replayed);
 /* a new order's document built from what place_order holds: no read-back */
