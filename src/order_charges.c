@@ -231,7 +231,6 @@ ChargesLineTax(PoOrder *o)
 	Oid			types[3] = {INT8ARRAYOID, TEXTOID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = "   ";
-	int64	   *pids = palloc(sizeof(int64) * o->work.nlines);
 	Datum		limit = DirectFunctionCall3(numeric_in, CStringGetDatum("1000000000000"),
 											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	Datum		total;
@@ -242,6 +241,8 @@ ChargesLineTax(PoOrder *o)
 	ChargesTaxPlace(o, &country, &region);
 	if (country != NULL)
 	{
+		int64	   *pids = palloc(sizeof(int64) * o->work.nlines);
+
 		for (i = 0; i < o->work.nlines; i++)
 			pids[i] = o->work.lines[i].product.id;
 		values[0] = PointerGetDatum(OmsInt8Array(pids, o->work.nlines));
